@@ -1,0 +1,56 @@
+"""Options and helpers shared by the topoprune commands."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Iterable
+
+import click
+from tqdm import tqdm
+
+from topology.errors import TopopruneError
+
+#: Show a progress bar when a command works through more items than this.
+PROGRESS_THRESHOLD = 50
+
+
+def seed_option(default: int = 0, help_text: str = "Seed of every random choice (same seed, same output)."):
+    return click.option("--seed", type=int, default=default, show_default=True, help=help_text)
+
+
+def format_option(choices=("table", "csv", "json"), default: str | None = "table"):
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default=default, show_default=default is not None,
+        help="How to print the results.",
+    )
+
+
+def comma_list(_ctx, _param, value: tuple[str, ...]) -> list[str] | None:
+    """Callback: ``--metrics a,b --metrics c`` -> ["a", "b", "c"]; None when not given."""
+    if not value:
+        return None
+    return [item.strip() for chunk in value for item in chunk.split(",") if item.strip()]
+
+
+def progress(items: Iterable, description: str, quiet: bool = False) -> Iterable:
+    """Wrap ``items`` in a progress bar on stderr when there are many of them."""
+    items = list(items)
+    disable = quiet or len(items) <= PROGRESS_THRESHOLD
+    return tqdm(items, desc=description, unit="plan", disable=disable, file=sys.stderr, leave=False)
+
+
+def friendly_errors(func):
+    """Turn topoprune and OS errors into one-line click errors (exit 1, no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except TopopruneError as error:
+            raise click.ClickException(str(error)) from None
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            raise click.ClickException(f"{where}{error.strerror or error}") from None
+
+    return wrapper

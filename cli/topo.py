@@ -1,0 +1,168 @@
+"""``topo``: generate, analyse, sweep and draw graphs (plans)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.options import comma_list, format_option, friendly_errors, progress, seed_option
+from topology import __version__
+from topology.analysis import analyze_plans
+from topology.build import GenerateConfig, make_plans, save_drafts
+from topology.discovery import find_plans
+from topology.drawing import draw_plan
+from topology.errors import ParameterError
+from topology.generators import GENERATORS
+from topology.metrics import compute_metrics
+from topology.plans import load_plan
+from topology.sweeps import SWEEPS, SweepConfig
+from topology.atomic import atomic_write_text
+from topology.tables import metrics_frame, to_csv, to_json, to_table
+
+#: Columns of the human-readable table printed by ``gen`` and ``sweep``.
+KEY_COLUMNS = (
+    "nodes", "edges", "degree_mean", "connected", "aspl", "diameter", "clustering", "transitivity",
+    "spectral_gap", "lambda_nontrivial", "ramanujan", "algebraic_connectivity",
+    "nodes_in", "density", "out_degree_mean", "in_degree_min", "in_degree_max", "isolated_inputs", "ramanujan_margin",
+)
+
+
+def _render(rows: list[tuple[str, dict]], fmt: str, key_columns_only: bool = False) -> str:
+    if fmt == "json":
+        return to_json(rows)
+    frame = metrics_frame(rows)
+    if fmt == "csv":
+        return to_csv(frame)
+    if key_columns_only:
+        frame = frame[["plan", *[c for c in KEY_COLUMNS if c in frame.columns]]]
+    return to_table(frame)
+
+
+def _file_formats(_ctx, _param, value: str) -> tuple[str, ...]:
+    formats = tuple(f.strip() for f in value.split(",") if f.strip())
+    bad = [f for f in formats if f not in ("npy", "csv", "json")]
+    if bad or not formats:
+        raise click.BadParameter(f"use a comma-separated subset of npy,csv,json, got {value!r}")
+    return formats
+
+
+save_option = click.option(
+    "--save", "formats", default="npy,csv,json", show_default=True, callback=_file_formats,
+    help="Plan files to write (comma-separated subset of npy,csv,json).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="topoprune")
+def topo() -> None:
+    """Generate, score and draw the graphs (plans) that wire pruned networks."""
+
+
+@topo.command()
+@click.option("--generator", "-g", type=click.Choice(sorted(GENERATORS)), default="rreg", show_default=True, help="Graph family (registry name).")
+@click.option("--nodes", "-n", type=int, help="Nodes n (for bipartite generators: output channels).")
+@click.option("--degree", "-d", type=float, help="Degree d (ws-flex and er: real-valued mean degree; bipartite: inputs per output).")
+@click.option("--p", "p", type=float, help="Probability: rewiring (ws, ws-flex) or edge probability (er, random-bipartite).")
+@click.option("--nodes-in", type=int, help="Bipartite generators: input channels (default: --nodes).")
+@click.option("--density", type=float, help="Bipartite generators: fraction of kept connections instead of --degree.")
+@click.option("--connected/--no-connected", default=None, help="er, ws-flex: redraw until connected.")
+@click.option("--count", "-k", type=int, default=1, show_default=True, help="Plans to make: seeds seed..seed+K-1, or K points of a swap-chain.")
+@seed_option()
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("plans"), show_default=True, help="Directory for the plan files and metrics.csv.")
+@click.option("--name", help="Plan name (default: generator and parameters, e.g. rreg_n64_d4_s0).")
+@save_option
+@format_option()
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@friendly_errors
+def gen(generator, nodes, degree, p, nodes_in, density, connected, count, seed, out, name, formats, fmt, quiet) -> None:
+    """Generate plans and print their metrics.
+
+    \b
+    Examples:
+      topo gen --nodes 64 --degree 4                       # random 4-regular, seed 0
+      topo gen -g swap-chain -n 64 -d 4 --count 8          # 8 graphs spanning the ASPL range
+      topo gen -g ws-flex -n 64 -d 4.5 --p 0.2 --count 5   # graph2nn WS-flex, seeds 0..4
+      topo gen -g xnet -n 128 --nodes-in 64 -d 8           # bipartite layer graph
+    """
+    params = {"nodes": nodes, "degree": degree, "p": p, "nodes_in": nodes_in, "density": density, "connected": connected}
+    config = GenerateConfig(generator, params, seed, count, out, name, formats)
+    saved = make_plans(config, progress=lambda items: progress(items, "generating", quiet))
+    click.echo(_render([(str(path), plan.metrics) for path, plan in saved], fmt, key_columns_only=True), nl=False)
+
+
+@topo.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--metrics", "-m", multiple=True, callback=comma_list, help="Metrics to compute, comma-separated (default: all).")
+@format_option(default=None)
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the results to this file instead of printing them.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@friendly_errors
+def analyze(paths, metrics, fmt, out, quiet) -> None:
+    """Compute metrics of plans: files, directories (recursive) or glob patterns.
+
+    A plan counts once however many of its .npy/.csv/.json files are named; RGP's
+    Adjacency/<n>/<d>/M<k>.npy layout is read too. Output is a table, or --format csv|json
+    (the CSV has the layout of a plan directory's metrics.csv).
+    """
+    if fmt is None:
+        fmt = {".csv": "csv", ".json": "json"}.get(out.suffix if out else "", "table")
+    plan_paths = find_plans(paths)
+    rows = analyze_plans(plan_paths, metrics, progress=lambda items: progress(items, "analysing", quiet))
+    text = _render(rows, fmt)
+    if out:
+        atomic_write_text(out, text)
+        click.echo(f"wrote {len(rows)} plan(s) to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def _int_list(_ctx, _param, value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated whole numbers, got {value!r}") from None
+
+
+@topo.command()
+@click.option("--design", type=click.Choice(sorted(SWEEPS)), required=True, help="graph2nn: WS-flex over (clustering, ASPL) bins; aspl: swap-chain per degree.")
+@click.option("--nodes", "-n", type=int, default=64, show_default=True, help="Nodes per graph.")
+@click.option("--degrees", default="4", show_default=True, callback=_int_list, help="aspl design: comma-separated degrees, one chain each.")
+@click.option("--count", "-k", type=int, default=8, show_default=True, help="aspl design: graphs per degree.")
+@click.option("--samples", type=int, default=1500, show_default=True, help="graph2nn design: WS-flex graphs sampled before binning.")
+@click.option("--bins", type=int, default=15, show_default=True, help="graph2nn design: bins per axis of the clustering x ASPL grid.")
+@seed_option()
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("plans"), show_default=True, help="Directory for the plans and metrics.csv.")
+@save_option
+@format_option()
+@friendly_errors
+def sweep(design, nodes, degrees, count, samples, bins, seed, out, formats, fmt) -> None:
+    """Write a family of plans that covers a metric space, with metrics.csv."""
+    if not degrees:
+        raise ParameterError("--degrees needs at least one degree")
+    config = SweepConfig(nodes=nodes, degrees=degrees, count=count, samples=samples, bins=bins, seed=seed)
+    drafts = SWEEPS.get(design)(config)
+    saved = save_drafts(drafts, out, formats=formats)
+    click.echo(_render([(str(path), plan.metrics) for path, plan in saved], fmt, key_columns_only=True), nl=False)
+    click.echo(f"{len(saved)} plans written to {out} (metrics in {out / 'metrics.csv'})", err=True)
+
+
+@topo.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="PNG to write (default: <plan name>.png here).")
+@friendly_errors
+def show(plan, out) -> None:
+    """Draw a plan on a circle beside its adjacency matrix, key metrics in the title."""
+    loaded = load_plan(plan)
+    metrics = loaded.metrics or compute_metrics([loaded.matrix], kind=loaded.kind)[0]
+    target = draw_plan(loaded, metrics, out or Path(f"{Path(plan).with_suffix('').name}.png"))
+    click.echo(str(target))
+
+
+def main() -> None:
+    """Console entry point of ``topo``."""
+    topo()
+
+
+if __name__ == "__main__":
+    main()

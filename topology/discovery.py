@@ -1,0 +1,71 @@
+"""Find plans among files, directories (searched recursively) and glob patterns."""
+
+from __future__ import annotations
+
+import glob
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from topology.errors import PlanError
+from topology.plans import EXTENSIONS, PLAN_FORMAT
+
+#: CSV files that live beside plans but are tables, not matrices.
+NOT_PLAN_CSV = ("metrics.csv", "results.csv", "summary.csv", "correlations.csv")
+
+
+def _is_plan_candidate(path: Path) -> bool:
+    """Whether a file met while scanning a directory should be read as (part of) a plan."""
+    if path.suffix == ".csv":
+        return path.name not in NOT_PLAN_CSV and not path.name.endswith("_information.csv")
+    if path.suffix == ".json":
+        try:
+            with path.open(encoding="utf-8") as handle:
+                return json.load(handle).get("format") == PLAN_FORMAT
+        except (OSError, ValueError, AttributeError):
+            return False
+    return path.suffix == ".npy"
+
+
+def _primary(stem: Path, found: set[str]) -> Path:
+    """The file that names a plan: its .npy, else its .csv, else its .json."""
+    for ext in EXTENSIONS:
+        if ext in found:
+            return stem.with_name(stem.name + ext)
+    raise AssertionError("a plan stem always has a file")
+
+
+def find_plans(patterns: Iterable[str | Path]) -> list[Path]:
+    """One path per plan named by ``patterns``, sorted, without duplicates.
+
+    Parameters
+    ----------
+    patterns : iterable of str or Path
+        Plan files (any of the three extensions), directories (every plan below them) or glob
+        patterns (``plans/*.npy``, ``runs/**/M*.npy``). A plan with all three files counts once.
+
+    Raises
+    ------
+    PlanError
+        If a pattern matches nothing or names a file that is not a plan file.
+    """
+    stems: dict[Path, set[str]] = {}
+    for pattern in patterns:
+        pattern = str(pattern)
+        path = Path(pattern)
+        if path.is_dir():
+            matches = [p for p in sorted(path.rglob("*")) if p.suffix in EXTENSIONS and p.is_file() and _is_plan_candidate(p)]
+        elif path.is_file():
+            if path.suffix not in EXTENSIONS:
+                raise PlanError(f"{path}: not a plan file (expected {', '.join(EXTENSIONS)})")
+            matches = [path]
+        elif glob.has_magic(pattern):
+            matches = [Path(p) for p in sorted(glob.glob(pattern, recursive=True))]
+            matches = [p for p in matches if p.is_file() and p.suffix in EXTENSIONS and _is_plan_candidate(p)]
+            if not matches:
+                raise PlanError(f"{pattern}: no plan files match this pattern")
+        else:
+            raise PlanError(f"{path}: no such file or directory")
+        for match in matches:
+            stems.setdefault(match.with_suffix(""), set()).add(match.suffix)
+    return sorted(_primary(stem, found) for stem, found in stems.items())

@@ -1,0 +1,161 @@
+"""Lazily computed shared quantities for a batch of graphs or biadjacencies.
+
+Metric functions read what they need from a batch object (degrees, path statistics, spectra,
+triangle counts); each piece is computed once, on first use, for all B graphs together.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+from topology.metrics import paths, spectrum
+
+#: Graphs with more nodes than this use sparse (ARPACK) eigenvalues instead of dense ones.
+DENSE_SPECTRUM_MAX_NODES = 1024
+
+
+class GraphBatch:
+    """B undirected simple graphs with the same number of nodes n.
+
+    Parameters
+    ----------
+    graphs : numpy.ndarray, shape (B, n, n) or (n, n), or scipy.sparse array (n, n)
+        Validated symmetric 0/1 adjacency matrices (see ``topology.graph.validate_matrix``).
+    dense_spectrum_max_nodes : int
+        Graphs larger than this get sparse eigenvalue solvers (one graph at a time).
+    """
+
+    def __init__(self, graphs: np.ndarray | sp.sparray, dense_spectrum_max_nodes: int = DENSE_SPECTRUM_MAX_NODES) -> None:
+        if sp.issparse(graphs):
+            self._sparse = sp.csr_array(graphs, dtype=np.int8)
+            self._stack = None
+            self.count, self.nodes = 1, graphs.shape[0]
+        else:
+            stack = np.asarray(graphs, dtype=np.uint8)
+            if stack.ndim == 2:
+                stack = stack[None]
+            self._stack = stack
+            self._sparse = None
+            self.count, self.nodes = stack.shape[0], stack.shape[1]
+        self.use_sparse_spectrum = self.nodes > dense_spectrum_max_nodes
+        if self.use_sparse_spectrum and self.count != 1:
+            raise ValueError(f"batches of graphs with more than {dense_spectrum_max_nodes} nodes are computed one at a time")
+
+    @cached_property
+    def union_csr(self) -> sp.csr_array:
+        """The B graphs as one block-diagonal CSR matrix of B * n nodes (sorted indices)."""
+        if self._sparse is not None:
+            csr = self._sparse.copy()
+            csr.sort_indices()
+            return csr
+        graph, rows, cols = np.nonzero(self._stack)
+        offset = graph.astype(np.int64) * self.nodes
+        total = self.count * self.nodes
+        global_rows = rows + offset
+        indptr = np.zeros(total + 1, dtype=np.int64)
+        np.cumsum(np.bincount(global_rows, minlength=total), out=indptr[1:])
+        data = np.ones(len(global_rows), dtype=np.int8)
+        return sp.csr_array((data, cols + offset, indptr), shape=(total, total))
+
+    @cached_property
+    def degrees(self) -> np.ndarray:
+        """Node degrees, int64 (B, n)."""
+        if self._stack is not None:
+            return self._stack.sum(axis=2, dtype=np.int64)
+        return np.diff(self._sparse.indptr).astype(np.int64)[None]
+
+    @cached_property
+    def edges(self) -> np.ndarray:
+        """Edge counts, int64 (B,)."""
+        return self.degrees.sum(axis=1) // 2
+
+    @cached_property
+    def path_stats(self) -> paths.PathStats:
+        """Shortest-path totals for every graph (bit-parallel BFS)."""
+        return paths.path_stats(self.union_csr, self.nodes)
+
+    @cached_property
+    def triangles(self) -> np.ndarray:
+        """Triangles through each node, float64 (B, n)."""
+        adjacency = self.union_csr.astype(np.int64)
+        closed_walks = (adjacency @ adjacency).multiply(adjacency).sum(axis=1)
+        return np.asarray(closed_walks, dtype=np.float64).reshape(self.count, self.nodes) / 2.0
+
+    @cached_property
+    def adjacency_extremes(self) -> spectrum.AdjacencyExtremes:
+        """lambda_1, lambda_2, lambda_n for every graph."""
+        if self.use_sparse_spectrum:
+            return spectrum.sparse_adjacency_extremes(self.union_csr)
+        return spectrum.dense_adjacency_extremes(self._dense_stack)
+
+    @cached_property
+    def algebraic_connectivity(self) -> np.ndarray:
+        """Second-smallest Laplacian eigenvalue, float64 (B,)."""
+        if self.use_sparse_spectrum:
+            lambda_2 = None
+            if "adjacency_extremes" in self.__dict__:
+                lambda_2 = float(self.adjacency_extremes.lambda_2[0])
+            return spectrum.sparse_algebraic_connectivity(self.union_csr, self.degrees[0], lambda_2)
+        regular = np.isfinite(self.regular_degree)
+        result = np.empty(self.count)
+        # For a d-regular graph L = dI - A, so its second-smallest eigenvalue is d - lambda_2.
+        if regular.any():
+            result[regular] = self.regular_degree[regular] - self.adjacency_extremes.lambda_2[regular]
+        if not regular.all():
+            irregular = ~regular
+            result[irregular] = spectrum.dense_algebraic_connectivity(self._dense_stack[irregular], self.degrees[irregular])
+        return result
+
+    @cached_property
+    def regular_degree(self) -> np.ndarray:
+        """The common degree of each regular graph, NaN where the graph is not regular (B,)."""
+        regular = self.degrees.min(axis=1) == self.degrees.max(axis=1)
+        return np.where(regular, self.degrees[:, 0].astype(float), np.nan)
+
+    @property
+    def _dense_stack(self) -> np.ndarray:
+        if self._stack is not None:
+            return self._stack
+        return self._sparse.toarray().astype(np.uint8)[None]
+
+
+class BipartiteBatch:
+    """B bipartite layer graphs given as (B, n_out, n_in) 0/1 biadjacencies."""
+
+    def __init__(self, matrices: np.ndarray) -> None:
+        stack = np.asarray(matrices, dtype=np.uint8)
+        if stack.ndim == 2:
+            stack = stack[None]
+        self._stack = stack
+        self.count, self.nodes_out, self.nodes_in = stack.shape
+
+    @cached_property
+    def out_degrees(self) -> np.ndarray:
+        """Inputs per output channel (row sums), int64 (B, n_out)."""
+        return self._stack.sum(axis=2, dtype=np.int64)
+
+    @cached_property
+    def in_degrees(self) -> np.ndarray:
+        """Outputs per input channel (column sums), int64 (B, n_in)."""
+        return self._stack.sum(axis=1, dtype=np.int64)
+
+    @cached_property
+    def edges(self) -> np.ndarray:
+        """Edge counts, int64 (B,)."""
+        return self.out_degrees.sum(axis=1)
+
+    @cached_property
+    def top_singular_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """(t1, t2): the largest and the largest *distinct* smaller singular value, each (B,).
+
+        Values within 1e-9 * max(1, t1) of t1 count as equal to t1 (DESIGN.md 2.3); t2 is 0
+        when every singular value equals t1.
+        """
+        values = np.linalg.svd(self._stack.astype(np.float64), compute_uv=False)
+        t1 = values[:, 0]
+        tolerance = 1e-9 * np.maximum(1.0, t1)
+        smaller = np.where(values < (t1 - tolerance)[:, None], values, -np.inf).max(axis=1)
+        return t1, np.where(np.isfinite(smaller), smaller, 0.0)

@@ -1,0 +1,91 @@
+"""Metrics tables: ``metrics.csv`` in a plan directory and ``topo analyze`` output share a layout.
+
+First column ``plan`` (the path), then one column per metric named as in DESIGN.md 2.3, graph
+metrics first in registry order, then bipartite-only metrics.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from topology.atomic import atomic_write_text
+from topology.errors import PlanError
+from topology.metrics import BIPARTITE_METRICS, GRAPH_METRICS
+from topology.plans import encode_json
+
+METRICS_FILE = "metrics.csv"
+
+
+def metric_columns(present: set[str]) -> list[str]:
+    """Canonical order of the metric names in ``present``."""
+    order = list(GRAPH_METRICS) + [name for name in BIPARTITE_METRICS if name not in GRAPH_METRICS]
+    return [name for name in order if name in present] + sorted(present - set(order))
+
+
+def metrics_frame(rows: Sequence[tuple[str, dict]]) -> pd.DataFrame:
+    """A DataFrame with column ``plan`` then the metric columns, one row per (plan, metrics)."""
+    present = set().union(*(metrics for _, metrics in rows)) if rows else set()
+    columns = ["plan", *metric_columns(present)]
+    # Object columns keep ints as ints and missing values empty when kinds are mixed.
+    records = [{"plan": plan, **metrics} for plan, metrics in rows]
+    return pd.DataFrame({column: pd.Series([r.get(column) for r in records], dtype=object) for column in columns}, columns=columns)
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    """CSV text; floats at full precision, ``inf`` for infinite values, empty for missing."""
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def to_json(rows: Sequence[tuple[str, dict]]) -> str:
+    """``[{"plan": path, "metrics": {...}}, ...]``; non-finite numbers as the strings "inf"/"nan"."""
+    return json.dumps([{"plan": plan, "metrics": encode_json(metrics)} for plan, metrics in rows], indent=2, allow_nan=False) + "\n"
+
+
+def to_table(frame: pd.DataFrame) -> str:
+    """A fixed-width table for people: floats to 6 significant digits."""
+    if frame.empty:
+        return "(no plans)\n"
+    shown = frame.copy()
+    for column in shown.columns[1:]:
+        shown[column] = [_short(value) for value in shown[column]]
+    return shown.to_string(index=False) + "\n"
+
+
+def _short(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def update_metrics_file(directory: str | Path, rows: Sequence[tuple[str, dict]]) -> Path:
+    """Merge ``rows`` (plan paths relative to ``directory``) into ``directory/metrics.csv``.
+
+    Rows for plans already in the file are replaced; the file is rewritten atomically.
+    """
+    target = Path(directory) / METRICS_FILE
+    frame = metrics_frame(rows)
+    if target.exists():
+        try:
+            existing = pd.read_csv(target, dtype=object, keep_default_na=False)
+        except (OSError, ValueError) as error:
+            raise PlanError(f"{target}: cannot read the existing metrics table ({error})") from None
+        if "plan" not in existing.columns:
+            raise PlanError(f"{target}: not a metrics table (no 'plan' column)")
+        existing = existing[~existing["plan"].isin(frame["plan"])]
+        merged = pd.concat([existing, frame], ignore_index=True) if len(existing) else frame
+        frame = merged[["plan", *metric_columns(set(merged.columns) - {"plan"})]]
+    atomic_write_text(target, to_csv(frame.sort_values("plan", kind="stable")))
+    return target
+
+
+def read_metrics_file(path: str | Path) -> pd.DataFrame:
+    """Read a metrics table written by :func:`update_metrics_file` or ``topo analyze --format csv``."""
+    try:
+        return pd.read_csv(io.StringIO(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError) as error:
+        raise PlanError(f"{path}: cannot read metrics table ({error})") from None
