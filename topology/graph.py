@@ -56,7 +56,7 @@ def validate_matrix(matrix: np.ndarray, kind: str = GRAPH, source: str = "matrix
         off = (array != 0) & (array != 1)
         if off.any():
             r, c = np.argwhere(off)[0]
-            raise PlanError(f"{source}: matrix has value {array[r, c]!r} at row {r}, column {c}; only 0 and 1 are allowed")
+            raise PlanError(f"{source}: matrix has value {array[r, c].item()!r} at row {r}, column {c}; only 0 and 1 are allowed")
     array = np.ascontiguousarray(array, dtype=np.uint8)
     if kind == GRAPH:
         rows, cols = array.shape

@@ -55,6 +55,42 @@ def xnet(nodes: int, nodes_in: int | None = None, degree: int | None = None, den
     return matrix
 
 
+#: Fresh configurations tried before giving up (a repair can, rarely, reach a dead end).
+REPAIR_RESTARTS = 50
+
+
+def _configuration_rows(n_out: int, n_in: int, degree: int, rng: np.random.Generator) -> np.ndarray:
+    """Input stubs (in-degrees floor/ceil of n_out d / n_in) shuffled into (n_out, d) rows."""
+    base, extra = divmod(n_out * degree, n_in)
+    in_degree = np.full(n_in, base)
+    in_degree[rng.choice(n_in, size=extra, replace=False)] += 1
+    stubs = np.repeat(np.arange(n_in), in_degree)
+    rng.shuffle(stubs)
+    return stubs.reshape(n_out, degree)
+
+
+def _remove_repeats(rows: np.ndarray, rng: np.random.Generator) -> bool:
+    """Exchange stubs between rows, in place, until no row repeats an input; False at a dead end.
+
+    Each exchange moves a repeated input out of its row into a row that lacks it, taking back an
+    input the first row lacks: every exchange removes one repeat and keeps all degrees.
+    """
+    n_out, degree = rows.shape
+    for o, slot in _repeated_slots(rows):
+        column = rows[o, slot]
+        if np.count_nonzero(rows[o] == column) < 2:
+            continue  # an earlier exchange already removed this repeat
+        for _ in range(20 * rows.size):
+            other, other_slot = int(rng.integers(n_out)), int(rng.integers(degree))
+            other_column = rows[other, other_slot]
+            if other_column not in rows[o] and column not in rows[other]:
+                rows[other, other_slot], rows[o, slot] = column, other_column
+                break
+        else:
+            return False
+    return True
+
+
 def _repeated_slots(rows: np.ndarray) -> list[tuple[int, int]]:
     """(row, slot) of every entry that repeats an earlier entry of the same row."""
     repeated = []
@@ -77,26 +113,15 @@ def rreg_bipartite(nodes: int, nodes_in: int | None = None, degree: int | None =
     """
     n_out, n_in = _sizes("rreg-bipartite", nodes, nodes_in)
     degree = resolve_degree("rreg-bipartite", n_in, degree, density)
+    if degree == n_in:
+        return np.ones((n_out, n_in), dtype=np.uint8)  # the only biregular graph of full degree
     rng = as_generator(seed)
-    total = n_out * degree
-    base, extra = divmod(total, n_in)
-    in_degree = np.full(n_in, base)
-    in_degree[rng.choice(n_in, size=extra, replace=False)] += 1
-    stubs = np.repeat(np.arange(n_in), in_degree)
-    rng.shuffle(stubs)
-    rows = stubs.reshape(n_out, degree)
-    # Each exchange moves a repeated input out of its row into a row that lacks it, taking
-    # back an input the first row lacks: every exchange removes one repeat, degrees unchanged.
-    for o, slot in _repeated_slots(rows):
-        column = rows[o, slot]
-        for _ in range(100 * total):
-            other, other_slot = int(rng.integers(n_out)), int(rng.integers(degree))
-            other_column = rows[other, other_slot]
-            if other_column not in rows[o] and column not in rows[other]:
-                rows[other, other_slot], rows[o, slot] = column, other_column
-                break
-        else:
-            raise ParameterError(f"rreg-bipartite: could not remove repeated edges for nodes={n_out}, nodes_in={n_in}, degree={degree}")
+    for _ in range(REPAIR_RESTARTS):
+        rows = _configuration_rows(n_out, n_in, degree, rng)
+        if _remove_repeats(rows, rng):
+            break
+    else:
+        raise ParameterError(f"rreg-bipartite: could not remove repeated edges for nodes={n_out}, nodes_in={n_in}, degree={degree}")
     matrix = np.zeros((n_out, n_in), dtype=np.uint8)
     np.put_along_axis(matrix, rows, 1, axis=1)
     return matrix
