@@ -58,14 +58,18 @@ class PathStats:
         return np.where(self.connected, self.max_distance.astype(float), np.inf)
 
 
-def _neighbour_or(frontier: np.ndarray, indptr: np.ndarray, indices: np.ndarray, regular_degree: int | None) -> np.ndarray:
-    """Row v of the result is the OR of the frontier rows of v's neighbours. Shapes (N, W)."""
+def _neighbour_or(padded_frontier: np.ndarray, indptr: np.ndarray, padded_indices: np.ndarray, regular_degree: int | None) -> np.ndarray:
+    """Row v of the result is the OR of the frontier rows of v's neighbours.
+
+    ``padded_frontier`` is (N + 1, W) with an all-zero last row, and ``padded_indices`` ends
+    with the index N of that row, so every segment start given to ``reduceat`` is valid and a
+    segment that runs to the end of the array only adds zeros. Returns (N, W).
+    """
+    nodes = len(indptr) - 1
     if regular_degree is not None:
-        gathered = frontier[indices].reshape(frontier.shape[0], regular_degree, frontier.shape[1])
+        gathered = padded_frontier[padded_indices[:-1]].reshape(nodes, regular_degree, padded_frontier.shape[1])
         return np.bitwise_or.reduce(gathered, axis=1)
-    gathered = frontier[indices]
-    starts = np.minimum(indptr[:-1], len(indices) - 1)
-    reduced = np.bitwise_or.reduceat(gathered, starts, axis=0)
+    reduced = np.bitwise_or.reduceat(padded_frontier[padded_indices], indptr[:-1], axis=0)
     reduced[indptr[:-1] == indptr[1:]] = 0  # reduceat returns a stray row for empty segments
     return reduced
 
@@ -91,6 +95,7 @@ def path_stats(csr: sp.csr_array, group_size: int) -> PathStats:
     groups = total // group_size
     indptr = np.asarray(csr.indptr, dtype=np.int64)
     indices = np.asarray(csr.indices, dtype=np.int64)
+    padded_indices = np.append(indices, total)
     degrees = np.diff(indptr)
     regular_degree = int(degrees[0]) if len(degrees) and np.all(degrees == degrees[0]) else None
 
@@ -106,15 +111,15 @@ def path_stats(csr: sp.csr_array, group_size: int) -> PathStats:
     for first_word in range(0, words, words_per_chunk):
         chunk = min(words_per_chunk, words - first_word)
         # Sources of this chunk: local indices 64*first_word .. 64*(first_word+chunk) - 1.
-        frontier = np.zeros((total, chunk), dtype=np.uint64)
+        frontier = np.zeros((total + 1, chunk), dtype=np.uint64)  # last row: always zero
         is_source = (local >= 64 * first_word) & (local < 64 * (first_word + chunk))
         word = local[is_source] // 64 - first_word
         frontier[np.flatnonzero(is_source), word] = np.left_shift(np.uint64(1), (local[is_source] % 64).astype(np.uint64))
-        visited = frontier.copy()
+        visited = frontier[:total].copy()
         level = 0
         while True:
             level += 1
-            new = _neighbour_or(frontier, indptr, indices, regular_degree)
+            new = _neighbour_or(frontier, indptr, padded_indices, regular_degree)
             new &= ~visited
             per_node = np.bitwise_count(new).sum(axis=1, dtype=np.int64)
             per_graph = per_node.reshape(groups, group_size).sum(axis=1)
@@ -124,5 +129,5 @@ def path_stats(csr: sp.csr_array, group_size: int) -> PathStats:
             reachable += per_graph
             max_distance[per_graph > 0] = np.maximum(max_distance[per_graph > 0], level)
             visited |= new
-            frontier = new
+            frontier[:total] = new
     return PathStats(distance_sum, reachable, max_distance, group_size)
