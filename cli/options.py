@@ -54,3 +54,24 @@ def friendly_errors(func):
             raise click.ClickException(f"{where}{error.strerror or error}") from None
 
     return wrapper
+
+
+def parse_size(_ctx, _param, value: str | None) -> tuple[int, ...] | None:
+    """Callback: ``3x32x32`` -> (3, 32, 32)."""
+    if value is None:
+        return None
+    try:
+        size = tuple(int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"expected sizes like 3x32x32, got {value!r}") from None
+    if not size or min(size) < 1:
+        raise click.BadParameter(f"sizes must be positive, got {value!r}")
+    return size
+
+
+def input_size_option(default: str | None = "3x32x32"):
+    return click.option(
+        "--input-size", default=default, callback=parse_size, show_default=default is not None,
+        help="One example's shape, CxHxW (e.g. 1x28x28 for Fashion-MNIST); MACs are counted at this size.",
+    )
+

@@ -1,0 +1,138 @@
+"""``prune``: turn plans into per-layer masks on PyTorch models and inspect masked models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from cli.options import format_option, friendly_errors, input_size_option, seed_option
+from pruning.accounting import PruneSummary, channel_view, summarize, summarize_state_dict
+from pruning.apply import prune_model, summary_csv, write_outputs
+from pruning.errors import PruningError
+from pruning.layers import LayerSelection
+from pruning.masking import load_masked_state_dict, masks_in_state_dict
+from pruning.recipes import MASK_RECIPES, NODES_POLICIES, MaskConfig
+from pruning.storage import load_masks, load_state
+from topology import __version__
+from topology.build import PlanDraft, save_drafts
+from topology.plans import encode_json, load_plan
+from topology.tables import to_table
+from trainer.models import MODELS, build_model
+
+TABLE_COLUMNS = ["name", "type", "shape", "masked", "density", "weights_kept", "weights_total", "macs_kept", "macs_total", "isolated_inputs", "isolated_outputs", "ramanujan_margin"]
+
+
+def _render(summary: PruneSummary, fmt: str) -> str:
+    if fmt == "csv":
+        return summary_csv(summary)
+    if fmt == "json":
+        return json.dumps(encode_json(summary.to_dict()), indent=2, allow_nan=False) + "\n"
+    frame = pd.DataFrame(summary.rows(), dtype=object)
+    table = to_table(frame[[c for c in TABLE_COLUMNS if c in frame.columns]]).rstrip("\n")
+    scope = "" if summary.input_size or summary.params_total > sum(l.weights_total for l in summary.layers) else " (masked layers only)"
+    lines = [table, f"params kept {summary.params_kept:,} of {summary.params_total:,} ({100 * summary.params_fraction:.2f}%){scope}"]
+    if summary.macs_total:
+        lines.append(f"MACs kept {summary.macs_kept:,} of {summary.macs_total:,} per example ({100 * summary.macs_kept / summary.macs_total:.2f}%)")
+    return "\n".join(lines) + "\n"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="topoprune")
+def prune() -> None:
+    """Turn plans into per-layer masks on PyTorch models and account for what is kept."""
+
+
+@prune.command()
+@click.option("--plan", "plan_path", type=click.Path(path_type=Path), help="Plan file (.npy/.csv/.json); required by --recipe relational.")
+@click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), required=True, help="Model from the zoo.")
+@click.option("--recipe", type=click.Choice(sorted(MASK_RECIPES)), default="relational", show_default=True, help="How each layer's mask is made.")
+@click.option("--degree", type=int, help="Per-layer recipes: inputs kept per output channel.")
+@click.option("--density", type=float, help="Per-layer recipes: fraction of connections kept (instead of --degree).")
+@click.option("--self-loops", is_flag=True, help="relational: use A + I (graph2nn) instead of A (RGP).")
+@click.option("--nodes-policy", type=click.Choice(NODES_POLICIES), default="error", show_default=True, help="relational: a layer with fewer channels than plan nodes is an error, or uses fewer nodes (shrink).")
+@click.option("--prune-first", is_flag=True, help="Mask the first prunable layer too (dense by default).")
+@click.option("--prune-last", is_flag=True, help="Mask the last prunable layer (the classifier) too.")
+@click.option("--include", multiple=True, help="Only mask layers whose names match this glob (repeatable).")
+@click.option("--exclude", multiple=True, help="Leave layers whose names match this glob dense (repeatable).")
+@input_size_option()
+@click.option("--num-classes", type=int, default=10, show_default=True, help="Outputs of the model's classifier.")
+@seed_option(help_text="Mask seed: block permutations and per-layer graphs derive from it.")
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory for model.pt, masks.npz, summary.csv and summary.json.")
+@format_option()
+@friendly_errors
+def apply(plan_path, model_name, recipe, degree, density, self_loops, nodes_policy, prune_first, prune_last, include, exclude, input_size, num_classes, seed, out, fmt) -> None:
+    """Mask a model from the zoo with a plan (or a per-layer recipe) and write it out.
+
+    \b
+    Examples:
+      prune apply --plan plans/rreg_n64_d4_s0.npy --model cresnet18 --out pruned/
+      prune apply --recipe xnet --degree 8 --model mlp --input-size 1x28x28 --out pruned-xnet/
+    """
+    if recipe == "relational" and plan_path is None:
+        raise click.UsageError("--plan is required for --recipe relational")
+    if recipe != "relational" and plan_path is not None:
+        raise click.UsageError(f"--plan is only used by --recipe relational; {recipe!r} takes --degree or --density")
+    plan = load_plan(plan_path) if plan_path else None
+    model = build_model(model_name, input_size, num_classes)
+    selection = LayerSelection(prune_first, prune_last, tuple(include), tuple(exclude))
+    config = MaskConfig(recipe, plan, degree, density, seed, self_loops, nodes_policy, selection)
+    result = prune_model(model, config, input_size)
+    metadata = {
+        "plan": str(plan_path) if plan_path else None, "plan_sha256": plan.sha256 if plan else None,
+        "model": model_name, "num_classes": num_classes, "recipe": recipe, "degree": degree, "density": density,
+        "mask_seed": seed, "self_loops": self_loops, "nodes_policy": nodes_policy, "topoprune_version": __version__,
+    }
+    write_outputs(out, model, result, metadata)
+    for notice in result.notices:
+        click.echo(f"notice: {notice}", err=True)
+    click.echo(_render(result.summary, fmt), nl=False)
+    click.echo(f"wrote {out}/model.pt, masks.npz, summary.csv, summary.json", err=True)
+
+
+@prune.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), help="Rebuild this model to count MACs (needs a checkpoint).")
+@input_size_option(default=None)
+@click.option("--num-classes", type=int, default=10, show_default=True, help="Outputs of the model's classifier (with --model).")
+@click.option("--export", type=click.Path(file_okay=False, path_type=Path), help="Write each layer's channel mask as a bipartite plan into this directory.")
+@format_option()
+@friendly_errors
+def inspect(source, model_name, input_size, num_classes, export, fmt) -> None:
+    """Summarise a masked model checkpoint (.pt) or a masks file (.npz).
+
+    Checkpoints saved by topoprune and by torch.nn.utils.prune (weight_orig + weight_mask) are
+    both read. With --model and --input-size, MACs are counted too.
+    """
+    if source.suffix == ".npz":
+        if model_name:
+            raise click.UsageError("--model needs a checkpoint (.pt), not a masks file")
+        masks, state = load_masks(source), {}
+    else:
+        state = load_state(source)
+        masks = masks_in_state_dict(state)
+    if not masks:
+        raise PruningError(f"{source}: holds no masks")
+    if model_name:
+        if not input_size:
+            raise click.UsageError("--model needs --input-size to count MACs")
+        model = load_masked_state_dict(build_model(model_name, input_size, num_classes), state)
+        summary = summarize(model, input_size)
+    else:
+        summary = summarize_state_dict(state, masks)
+    if export:
+        drafts = [PlanDraft(name.replace(".", "_"), channel_view(mask).numpy().astype("uint8"), "mask", {"layer": name, "source": str(source)}) for name, mask in masks.items()]
+        save_drafts(drafts, export, kind="bipartite")
+        click.echo(f"exported {len(drafts)} layer mask(s) as bipartite plans to {export}", err=True)
+    click.echo(_render(summary, fmt), nl=False)
+
+
+def main() -> None:
+    """Console entry point of ``prune``."""
+    prune()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Per-layer and whole-model accounting of a masked model, counted from the masks.
+
+Weights kept/total come from the mask broadcast over the weight. Multiply-accumulates (MACs)
+are counted at a given input size with forward hooks on one dummy batch: a convolution or
+linear layer performs (kept weights) x (output positions) MACs per example, where the output
+positions are H_out x W_out for Conv2d, L_out for Conv1d and the leading dims for Linear.
+Bias additions, BatchNorm and activations are not counted as MACs (the usual convention);
+parameter totals include every parameter: dense layers, BatchNorm and biases.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from pruning.errors import PruningError
+from pruning.layers import PRUNABLE_TYPES
+from pruning.masking import ORIGINAL_SUFFIX, current_masks, weight_of
+from topology.metrics import compute_metrics
+
+#: Bipartite metrics reported for each masked layer (DESIGN.md 2.3).
+LAYER_GRAPH_METRICS = ("out_degree_min", "out_degree_mean", "out_degree_max", "in_degree_min", "in_degree_mean", "in_degree_max", "ramanujan_margin")
+
+
+@dataclass
+class LayerSummary:
+    """One conv/linear layer. ``macs_*`` are per example; None when no input size was given."""
+
+    name: str
+    type: str
+    shape: str  # weight shape, e.g. "128x64x3x3"
+    masked: bool
+    weights_kept: int
+    weights_total: int
+    density: float  # weights_kept / weights_total
+    isolated_inputs: int  # input channels with no kept connection (dead inputs)
+    isolated_outputs: int  # output channels with no kept connection (dead units)
+    macs_kept: int | None = None
+    macs_total: int | None = None
+    graph: dict = field(default_factory=dict)  # bipartite metrics of the channel mask
+
+
+@dataclass
+class PruneSummary:
+    """Per-layer rows and model totals."""
+
+    layers: list[LayerSummary]
+    params_kept: int
+    params_total: int
+    macs_kept: int | None
+    macs_total: int | None
+    input_size: tuple[int, ...] | None
+
+    @property
+    def params_fraction(self) -> float:
+        return self.params_kept / self.params_total if self.params_total else 1.0
+
+    def to_dict(self) -> dict:
+        return {
+            "input_size": list(self.input_size) if self.input_size else None,
+            "params_kept": self.params_kept,
+            "params_total": self.params_total,
+            "params_fraction": self.params_fraction,
+            "macs_kept": self.macs_kept,
+            "macs_total": self.macs_total,
+            "layers": [asdict(layer) for layer in self.layers],
+        }
+
+    def rows(self) -> list[dict]:
+        """Flat rows for a CSV: one per layer (graph metrics as columns) plus a ``TOTAL`` row."""
+        rows = []
+        for layer in self.layers:
+            row = {k: v for k, v in asdict(layer).items() if k != "graph"}
+            row.update({metric: layer.graph.get(metric) for metric in LAYER_GRAPH_METRICS})
+            rows.append(row)
+        rows.append({
+            "name": "TOTAL", "type": "model", "shape": "", "masked": any(layer.masked for layer in self.layers),
+            "weights_kept": self.params_kept, "weights_total": self.params_total, "density": self.params_fraction,
+            "isolated_inputs": sum(layer.isolated_inputs for layer in self.layers),
+            "isolated_outputs": sum(layer.isolated_outputs for layer in self.layers),
+            "macs_kept": self.macs_kept, "macs_total": self.macs_total,
+        })
+        return rows
+
+
+def output_positions(model: nn.Module, input_size: tuple[int, ...]) -> dict[str, int]:
+    """Output positions per example of every conv/linear module, from one forward pass.
+
+    Raises
+    ------
+    PruningError
+        If the model rejects an input of ``input_size`` (C, H, W) / (C, L) / (F,).
+    """
+    positions: dict[str, int] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if isinstance(module, PRUNABLE_TYPES):
+            def hook(mod, _inputs, output, name=name):
+                # Output is (N, C_out, *spatial) for convs and (N, *, F_out) for linear layers.
+                channels = mod.out_features if isinstance(mod, nn.Linear) else mod.out_channels
+                positions[name] = output.numel() // (output.shape[0] * channels)
+            handles.append(module.register_forward_hook(hook))
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros((2, *input_size), device=device))
+    except Exception as error:  # any failure of a user's model on this input means the size is wrong
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise PruningError(f"the model rejects input size {'x'.join(map(str, input_size))}: {message}") from None
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return positions
+
+
+def channel_view(mask: torch.Tensor) -> torch.Tensor:
+    """(C_out, C_in) bool: a connection is kept if any kernel entry of it is kept."""
+    mask = mask.to(torch.bool)
+    return mask.reshape(mask.shape[0], mask.shape[1], -1).any(dim=2) if mask.dim() > 2 else mask
+
+
+def layer_summary(name: str, layer_type: str, weight_shape: tuple[int, ...], mask: torch.Tensor | None, positions: int | None) -> LayerSummary:
+    """Account for one layer with weight of ``weight_shape`` under ``mask`` (None: dense)."""
+    total = math.prod(weight_shape)
+    if mask is not None:
+        full = mask.to(torch.bool).expand(weight_shape)
+        kept = int(full.sum())
+        channels = channel_view(full)
+    else:
+        kept = total
+        channels = torch.ones(weight_shape[0], weight_shape[1] if len(weight_shape) > 1 else 1, dtype=torch.bool)
+    return LayerSummary(
+        name=name,
+        type=layer_type,
+        shape="x".join(map(str, weight_shape)),
+        masked=mask is not None,
+        weights_kept=kept,
+        weights_total=total,
+        density=kept / total if total else 1.0,
+        isolated_inputs=int((~channels.any(dim=0)).sum()),
+        isolated_outputs=int((~channels.any(dim=1)).sum()),
+        macs_kept=None if positions is None else kept * positions,
+        macs_total=None if positions is None else total * positions,
+    )
+
+
+def _attach_graph_metrics(layers: list[LayerSummary], masks: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ...]]) -> None:
+    """Fill ``layer.graph`` with the bipartite metrics of each masked layer's channel mask."""
+    masked = [layer.name for layer in layers if layer.masked]
+    if not masked:
+        return
+    channel_masks = [channel_view(masks[name].to(torch.bool).expand(shapes[name])).cpu().numpy().astype("uint8") for name in masked]
+    for name, metrics in zip(masked, compute_metrics(channel_masks, kind="bipartite", names=LAYER_GRAPH_METRICS)):
+        next(layer for layer in layers if layer.name == name).graph = metrics
+
+
+def summarize(model: nn.Module, input_size: tuple[int, ...] | None = None) -> PruneSummary:
+    """Account for every conv/linear layer of ``model`` and the whole model.
+
+    Parameters
+    ----------
+    model : nn.Module
+        With or without masks applied (:func:`pruning.apply_masks`).
+    input_size : tuple of int, optional
+        One example's shape, e.g. (3, 32, 32); without it, MACs are not counted.
+    """
+    masks = current_masks(model)
+    positions = output_positions(model, input_size) if input_size else {}
+    layers, shapes = [], {}
+    for name, module in model.named_modules():
+        if isinstance(module, PRUNABLE_TYPES):
+            shapes[name] = tuple(weight_of(module).shape)
+            layer_type = type(module).__name__.removeprefix("Parametrized")
+            layers.append(layer_summary(name, layer_type, shapes[name], masks.get(name), positions.get(name)))
+    _attach_graph_metrics(layers, masks, shapes)
+    return _totals(layers, sum(p.numel() for p in model.parameters()), input_size)
+
+
+def _totals(layers: list[LayerSummary], params_total: int, input_size: tuple[int, ...] | None) -> PruneSummary:
+    removed = sum(layer.weights_total - layer.weights_kept for layer in layers)
+    counted = [layer for layer in layers if layer.macs_kept is not None]
+    return PruneSummary(
+        layers=layers,
+        params_kept=params_total - removed,
+        params_total=params_total,
+        macs_kept=sum(layer.macs_kept for layer in counted) if input_size else None,
+        macs_total=sum(layer.macs_total for layer in counted) if input_size else None,
+        input_size=tuple(input_size) if input_size else None,
+    )
+
+
+#: state_dict entries that are buffers, not parameters, in the layers topoprune knows.
+BUFFER_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked", ".mask", "_mask")
+
+
+def summarize_state_dict(state_dict: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> PruneSummary:
+    """Accounting without the model: weight shapes from the state_dict, no MACs.
+
+    Every masked layer is listed. Parameters are the state_dict's tensors other than masks and
+    BatchNorm running statistics; with an empty state_dict (masks only) they are the masked
+    layers' weights.
+    """
+    layers, shapes = [], {}
+    for name, mask in masks.items():
+        weight = state_dict.get(name + ORIGINAL_SUFFIX, state_dict.get(name + ".weight"))
+        shapes[name] = tuple(weight.shape) if weight is not None else tuple(mask.shape)
+        layers.append(layer_summary(name, "layer", shapes[name], mask, None))
+    _attach_graph_metrics(layers, masks, shapes)
+    total = sum(v.numel() for k, v in state_dict.items() if not k.endswith(BUFFER_SUFFIXES))
+    return _totals(layers, total or sum(layer.weights_total for layer in layers), None)

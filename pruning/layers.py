@@ -1,0 +1,84 @@
+"""Which modules of a model are pruned: Conv1d/Conv2d with groups=1 and Linear layers."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+from torch import nn
+
+PRUNABLE_TYPES = (nn.Conv1d, nn.Conv2d, nn.Linear)
+
+
+@dataclass(frozen=True)
+class LayerSelection:
+    """Which prunable layers get a mask."""
+
+    prune_first: bool = False  # mask the first prunable layer too (dense by default)
+    prune_last: bool = False  # mask the last prunable layer too (the classifier; dense by default)
+    include: tuple[str, ...] = ()  # glob patterns on module names; empty means all
+    exclude: tuple[str, ...] = ()  # glob patterns on module names to leave dense
+
+
+@dataclass(frozen=True)
+class PrunableLayer:
+    """A layer a mask can apply to.
+
+    Attributes
+    ----------
+    name : str
+        Qualified module name (``layers.0.0.conv1``).
+    module : nn.Module
+    out_channels, in_channels : int
+        C_out and C_in: a mask has shape (C_out, C_in) or the weight's full shape.
+    """
+
+    name: str
+    module: nn.Module
+    out_channels: int
+    in_channels: int
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        return tuple(self.module.weight.shape)
+
+
+def _channels(module: nn.Module) -> tuple[int, int]:
+    if isinstance(module, nn.Linear):
+        return module.out_features, module.in_features
+    return module.out_channels, module.in_channels
+
+
+def candidate_layers(model: nn.Module) -> tuple[list[PrunableLayer], list[str]]:
+    """Every prunable layer in registration order, and notices for skipped grouped convolutions."""
+    layers, notices = [], []
+    for name, module in model.named_modules():
+        if not isinstance(module, PRUNABLE_TYPES):
+            continue
+        if isinstance(module, (nn.Conv1d, nn.Conv2d)) and module.groups != 1:
+            notices.append(f"{name}: grouped convolution (groups={module.groups}) left dense")
+            continue
+        out_channels, in_channels = _channels(module)
+        layers.append(PrunableLayer(name, module, out_channels, in_channels))
+    return layers, notices
+
+
+def find_prunable_layers(model: nn.Module, selection: LayerSelection = LayerSelection()) -> tuple[list[PrunableLayer], list[str]]:
+    """The layers to mask under ``selection``, in registration order, and notices of skipped ones.
+
+    The first and last prunable layers (module registration order) stay dense unless
+    ``prune_first`` / ``prune_last``; then ``include`` / ``exclude`` globs filter by name.
+    """
+    layers, notices = candidate_layers(model)
+    chosen = []
+    for index, layer in enumerate(layers):
+        if index == 0 and not selection.prune_first:
+            continue
+        if index == len(layers) - 1 and not selection.prune_last:
+            continue
+        if selection.include and not any(fnmatch.fnmatchcase(layer.name, p) for p in selection.include):
+            continue
+        if any(fnmatch.fnmatchcase(layer.name, p) for p in selection.exclude):
+            continue
+        chosen.append(layer)
+    return chosen, notices

@@ -1,0 +1,60 @@
+"""Saving and loading masks (``masks.npz``) and masked models (state_dict ``.pt``), atomically."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pruning.errors import PruningError
+from topology.atomic import atomic_open, atomic_write_bytes
+
+
+def save_masks(path: str | Path, masks: dict[str, torch.Tensor]) -> Path:
+    """Write ``{layer name: bool array}`` to an ``.npz`` file (no pickles), atomically."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{name: mask.cpu().numpy().astype(bool) for name, mask in masks.items()})
+    atomic_write_bytes(path, buffer.getvalue())
+    return Path(path)
+
+
+def load_masks(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read masks written by :func:`save_masks` (``allow_pickle=False``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PruningError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            masks = {name: torch.from_numpy(archive[name].astype(bool)) for name in archive.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+        raise PruningError(f"{path}: not a readable masks .npz ({error})") from None
+    if not masks:
+        raise PruningError(f"{path}: holds no masks")
+    return masks
+
+
+def save_state(path: str | Path, state: dict) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename."""
+    with atomic_open(path, "wb") as handle:
+        torch.save(state, handle)
+    return Path(path)
+
+
+def load_state(path: str | Path) -> dict:
+    """Load a checkpoint with ``weights_only=True`` onto the CPU; unwraps ``{"model": state_dict}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise PruningError(f"{path}: no such file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for corrupt or foreign files
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise PruningError(f"{path}: not a readable PyTorch checkpoint ({message})") from None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise PruningError(f"{path}: does not hold a state_dict of tensors")
+    return state

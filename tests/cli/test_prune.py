@@ -1,0 +1,134 @@
+"""The prune command through CliRunner: outputs, round trips, torch.nn.utils.prune input, errors."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+from torch.nn.utils import prune as torch_prune
+
+from cli.prune import prune
+from pruning import load_masked_state_dict
+from pruning.storage import load_masks
+from topology.generators import generate
+from topology.plans import Plan, load_plan, save_plan
+from trainer.models import build_model
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(prune, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def plan(tmp_path):
+    return save_plan(Plan(generate("rreg", nodes=16, degree=4, seed=0)), tmp_path, "p16")
+
+
+def assert_error(result, *fragments, code=1):
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output
+
+
+def test_help(run):
+    for args in ([], ["apply"], ["inspect"]):
+        assert run(*args, "--help").exit_code == 0
+
+
+def test_apply_writes_model_masks_and_summaries(run, plan, tmp_path):
+    result = run("apply", "--plan", plan, "--model", "cnn", "--input-size", "1x28x28", "--out", "out")
+    assert result.exit_code == 0, result.output
+    assert "params kept" in result.output and "MACs kept" in result.output
+    table = pd.read_csv(tmp_path / "out" / "summary.csv")
+    masked = table[(table["masked"] == True) & (table["name"] != "TOTAL")]  # noqa: E712
+    assert len(masked) == 4 and (masked["density"] == 0.25).all()
+    document = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert document["plan_sha256"] == load_plan(plan).sha256 and document["mask_seed"] == 0
+    assert document["params_kept"] == table.iloc[-1]["weights_kept"]
+    masks = load_masks(tmp_path / "out" / "masks.npz")
+    state = torch.load(tmp_path / "out" / "model.pt", weights_only=True)
+    model = load_masked_state_dict(build_model("cnn", (1, 28, 28), 10), state)
+    assert all(torch.equal(model.get_submodule(name).parametrizations.weight[0].mask.reshape(mask.shape), mask) for name, mask in masks.items())
+
+
+def test_apply_is_reproducible(run, tmp_path):
+    for out in ("a", "b"):
+        assert run("apply", "--recipe", "rreg-bipartite", "--degree", 8, "--model", "mlp", "--input-size", "1x28x28", "--seed", 3, "--out", out).exit_code == 0
+    a, b = load_masks(tmp_path / "a" / "masks.npz"), load_masks(tmp_path / "b" / "masks.npz")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("model", ["resnet18", "mobilenet_v2", "vgg16_bn", "resnet20"])
+def test_apply_on_zoo_and_torchvision_models(run, plan, model):
+    result = run("apply", "--plan", plan, "--model", model, "--input-size", "3x32x32", "--nodes-policy", "shrink", "--out", model, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    if model == "mobilenet_v2":
+        assert "grouped convolution" in result.output  # depthwise convs are skipped with a notice
+
+
+def test_inspect_checkpoint_masks_and_export(run, plan, tmp_path):
+    run("apply", "--plan", plan, "--model", "cnn", "--input-size", "1x28x28", "--out", "out")
+    result = run("inspect", tmp_path / "out" / "model.pt", "--format", "json")
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert json.loads(result.output)["params_kept"] == saved["params_kept"]
+    result = run("inspect", tmp_path / "out" / "model.pt", "--model", "cnn", "--input-size", "1x28x28", "--format", "json")
+    assert json.loads(result.output)["macs_kept"] == saved["macs_kept"]
+    result = run("inspect", tmp_path / "out" / "masks.npz", "--export", "exported")
+    assert result.exit_code == 0, result.output
+    exported = load_plan(tmp_path / "exported" / "4.npy")
+    assert exported.kind == "bipartite" and exported.matrix.shape == (64, 64)
+    assert exported.matrix.mean() == 0.25
+
+
+def test_inspect_reads_torch_prune_checkpoints(run, tmp_path):
+    model = build_model("mlp", (1, 28, 28), 10)
+    torch_prune.random_unstructured(model.get_submodule("4"), "weight", amount=0.75)
+    torch.save(model.state_dict(), tmp_path / "tp.pt")
+    result = run("inspect", tmp_path / "tp.pt", "--format", "json")
+    assert result.exit_code == 0, result.output
+    layers = json.loads(result.output)["layers"]
+    assert [layer["name"] for layer in layers] == ["4"]
+    assert layers[0]["weights_kept"] == 512 * 512 // 4
+
+
+@pytest.mark.parametrize(
+    "args, fragments, code",
+    [
+        (["--plan", "missing.npy", "--model", "cnn"], ["missing.npy: no such file"], 1),
+        (["--plan", "{bad}", "--model", "cnn"], ["bad.npy", "not symmetric"], 1),
+        (["--plan", "{plan}", "--model", "nope"], ["'nope' is not one of", "cresnet18"], 2),
+        (["--plan", "{plan}", "--model", "cnn", "--recipe", "nope"], ["'nope' is not one of", "xnet"], 2),
+        (["--model", "cnn"], ["--plan is required"], 2),
+        (["--plan", "{plan}", "--model", "resnet20"], ["layer layers.0.0.conv1 has 16 output and 16 input channels, fewer than the plan's 16 nodes"], None),
+        (["--plan", "{plan64}", "--model", "resnet20"], ["fewer than the plan's 64 nodes"], 1),
+        (["--recipe", "xnet", "--degree", 600, "--model", "mlp", "--input-size", "1x28x28"], ["layer 4 (512x512)", "degree must satisfy"], 1),
+        (["--plan", "{plan}", "--model", "cnn", "--input-size", "1x2x2"], ["the model rejects input size 1x2x2"], 1),
+        (["--plan", "{plan}", "--model", "cnn", "--input-size", "axb"], ["expected sizes like 3x32x32"], 2),
+    ],
+)
+def test_apply_errors_write_nothing(run, plan, tmp_path, args, fragments, code):
+    np.save(tmp_path / "bad.npy", np.triu(np.ones((4, 4)), k=1), allow_pickle=False)
+    plan64 = save_plan(Plan(generate("rreg", nodes=64, degree=4, seed=0)), tmp_path, "p64")
+    args = [str(a).format(plan=plan, bad=tmp_path / "bad", plan64=plan64) for a in args]
+    args = [a.replace(str(tmp_path / "bad"), str(tmp_path / "bad.npy")) for a in args]
+    result = run("apply", *args, "--out", "out")
+    if code is None:  # 16 channels, 16 nodes: fits exactly, so this one succeeds
+        assert result.exit_code == 0, result.output
+        return
+    assert_error(result, *fragments, code=code)
+    assert not (tmp_path / "out").exists()
+
+
+def test_inspect_errors(run, tmp_path):
+    assert_error(run("inspect", "nope.pt"), "nope.pt: no such file")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    assert_error(run("inspect", tmp_path / "junk.pt"), "junk.pt: not a readable PyTorch checkpoint")
+    torch.save(build_model("mlp", (1, 4, 4), 10).state_dict(), tmp_path / "dense.pt")
+    assert_error(run("inspect", tmp_path / "dense.pt"), "dense.pt: holds no masks")

@@ -1,0 +1,9 @@
+"""The model zoo: a registry of constructors sized by input shape and class count.
+
+>>> model = build_model("mlp", input_shape=(1, 28, 28), num_classes=10)
+"""
+
+from trainer.models import cifar_resnet, small, torchvision_models, vgg  # noqa: F401  (registration)
+from trainer.models.registry import MODELS, build_model, register_model
+
+__all__ = ["MODELS", "build_model", "register_model"]

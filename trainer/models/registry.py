@@ -1,0 +1,40 @@
+"""Model registry: ``@register_model("name")`` on ``fn(input_shape, num_classes, **options)``."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+from torch import nn
+
+from topology.errors import ParameterError
+from topology.registry import Registry
+
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+
+
+def register_model(name: str):
+    """Register a constructor ``fn(input_shape: (C, H, W), num_classes: int, **options) -> nn.Module``."""
+    return MODELS.register(name)
+
+
+def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int, **options) -> nn.Module:
+    """Build model ``name`` for inputs of shape (C, H, W) and ``num_classes`` outputs.
+
+    Raises
+    ------
+    RegistryError
+        For an unknown name (the message lists the valid ones).
+    ParameterError
+        For an option the model does not take, or an impossible shape.
+    """
+    constructor = MODELS.get(name)
+    accepted = set(inspect.signature(constructor).parameters) - {"input_shape", "num_classes"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ParameterError(f"model {name!r} does not take {', '.join(unknown)} (it takes {', '.join(sorted(accepted)) or 'no options'})")
+    if len(input_shape) != 3 or min(input_shape) < 1:
+        raise ParameterError(f"input shape must be channels x height x width, got {'x'.join(map(str, input_shape))}")
+    if num_classes < 2:
+        raise ParameterError(f"num_classes must be at least 2, got {num_classes}")
+    return constructor(input_shape=tuple(input_shape), num_classes=num_classes, **options)

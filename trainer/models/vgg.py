@@ -1,0 +1,27 @@
+"""VGG-16 with BatchNorm for small images (Simonyan & Zisserman, 2015; CIFAR variant)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from trainer.models.registry import register_model
+
+VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+
+
+@register_model("vgg16_bn")
+def vgg16_bn(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """CIFAR-style VGG-16-BN: 13 3x3 convs with BatchNorm, max-pools that stop at 1x1 for small
+    inputs, global average pooling, one linear classifier (512 -> classes)."""
+    layers: list[nn.Module] = []
+    channels, size = input_shape[0], min(input_shape[1:])
+    for item in VGG16:
+        if item == "M":
+            if size >= 2:
+                layers.append(nn.MaxPool2d(2))
+                size //= 2
+            continue
+        layers += [nn.Conv2d(channels, item, 3, padding=1, bias=False), nn.BatchNorm2d(item), nn.ReLU(inplace=True)]
+        channels = item
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
+    return nn.Sequential(*layers)
