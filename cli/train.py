@@ -1,0 +1,179 @@
+"""``train``: train and evaluate a masked model and append one row to results.csv."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from cli.options import friendly_errors
+from pruning.recipes import MASK_RECIPES, NODES_POLICIES
+from topology import __version__
+from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
+from trainer.data import DATASETS
+from trainer.ddp import distributed_from_environment, launch
+from trainer.models import MODELS
+from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
+
+#: Results columns printed after a run (all of them are in results.csv).
+SHOWN = ("run_id", "plan", "generator", "nodes", "degree", "aspl", "model", "dataset", "recipe", "density",
+         "params_kept", "params_total", "epochs", "best_epoch", "best_val_acc", "best_acc", "final_acc", "test_loss", "train_seconds")
+
+
+class DefaultGroup(click.Group):
+    """A group that runs ``default_command`` when the first argument is not a subcommand."""
+
+    default_command = "run"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+def _model_option(_ctx, _param, values: tuple[str, ...]) -> dict:
+    options = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}")
+        try:
+            options[key.strip()] = int(raw)
+        except ValueError:
+            try:
+                options[key.strip()] = float(raw)
+            except ValueError:
+                options[key.strip()] = raw
+    return options
+
+
+def _int_tuple(_ctx, _param, value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated epochs, got {value!r}") from None
+
+
+def training_options(func):
+    """The options that describe one training configuration (shared by ``train`` and ``train sweep``)."""
+    options = [
+        click.option("--model", type=click.Choice(sorted(MODELS)), default="mlp", show_default=True, help="Model from the zoo."),
+        click.option("--model-option", "model_options", multiple=True, callback=_model_option, help="Model option KEY=VALUE, e.g. width=256 (repeatable)."),
+        click.option("--dataset", type=click.Choice(sorted(DATASETS)), default="fashion-mnist", show_default=True, help="Data set (never downloaded)."),
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the data set's files are."),
+        click.option("--recipe", type=click.Choice(sorted(MASK_RECIPES)), help="Mask recipe (default: relational with --plan, else dense)."),
+        click.option("--degree", type=int, help="Per-layer recipes: inputs kept per output channel."),
+        click.option("--density", type=float, help="Per-layer recipes: fraction of connections kept."),
+        click.option("--self-loops", is_flag=True, help="relational: A + I (graph2nn) instead of A (RGP)."),
+        click.option("--nodes-policy", type=click.Choice(NODES_POLICIES), default="error", show_default=True, help="relational: layers narrower than the plan."),
+        click.option("--prune-first", is_flag=True, help="Also mask the first prunable layer."),
+        click.option("--prune-last", is_flag=True, help="Also mask the classifier."),
+        click.option("--include", multiple=True, help="Only mask layers matching this glob (repeatable)."),
+        click.option("--exclude", multiple=True, help="Leave layers matching this glob dense (repeatable)."),
+        click.option("--epochs", type=int, default=5, show_default=True, help="Passes over the training split."),
+        click.option("--batch-size", type=int, default=128, show_default=True, help="Examples per step (per process)."),
+        click.option("--optimizer", type=click.Choice(OPTIMIZER_NAMES), default="sgd", show_default=True),
+        click.option("--lr", type=float, default=0.1, show_default=True, help="Peak learning rate."),
+        click.option("--momentum", type=float, default=0.9, show_default=True),
+        click.option("--nesterov", is_flag=True, help="Nesterov momentum (sgd)."),
+        click.option("--weight-decay", type=float, default=5e-4, show_default=True),
+        click.option("--schedule", type=click.Choice(SCHEDULE_NAMES), default="cosine", show_default=True),
+        click.option("--step-size", type=int, default=30, show_default=True, help="step schedule: epochs between decays."),
+        click.option("--milestones", default="", callback=_int_tuple, help="multistep schedule: comma-separated epochs."),
+        click.option("--gamma", type=float, default=0.1, show_default=True, help="step/multistep decay factor."),
+        click.option("--warmup-epochs", type=float, default=0.0, show_default=True),
+        click.option("--label-smoothing", type=float, default=0.0, show_default=True),
+        click.option("--amp", is_flag=True, help="Mixed precision (bfloat16 on CPU, float16 on CUDA)."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+        click.option("--threads", type=int, help="Torch threads per process."),
+        click.option("--val-fraction", type=float, default=0.1, show_default=True, help="Held out of training for model selection."),
+        click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the train/validation split."),
+        click.option("--max-train", type=int, help="Use only the first N training examples."),
+        click.option("--augment/--no-augment", default=None, help="Training augmentation (default: the data set's)."),
+        click.option("--mask-seed", type=int, default=0, show_default=True, help="Seed of the masks."),
+        click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True, help="results.csv and run directories go here."),
+        click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard in the run directory."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-epoch lines."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def config_from_options(options: dict, **overrides) -> TrainConfig:
+    """A TrainConfig from the parsed :func:`training_options` (plus ``overrides``)."""
+    values = {**options, **overrides}
+    for key in ("include", "exclude"):
+        values[key] = tuple(values[key])
+    return TrainConfig(**values).validate()
+
+
+def handle_interrupt(func):
+    """Ctrl-C during training: one line saying how to resume, exit status 130."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except TrainInterrupted as error:
+            click.echo(f"Stopped: {error}", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _report(outcome: RunOutcome | None) -> None:
+    if outcome is None:  # a non-zero DDP rank
+        return
+    click.echo(f"run directory: {outcome.run_dir}")
+    for key in SHOWN:
+        value = outcome.row.get(key)
+        if value not in (None, ""):
+            click.echo(f"  {key:14s} {value}")
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="topoprune")
+def train() -> None:
+    """Train and evaluate (masked) models; `train [OPTIONS]` runs one training (`train run`)."""
+
+
+@train.command("run")
+@click.option("--plan", type=click.Path(path_type=Path), help="Plan file; omit for the dense baseline or a per-layer recipe.")
+@training_options
+@click.option("--seed", "train_seed", type=int, default=0, show_default=True, help="Training seed: initialisation and batch order.")
+@click.option("--resume", type=click.Path(file_okay=False, path_type=Path), help="Continue the run in this directory (other options are ignored).")
+@click.option("--ddp", type=int, help="Train with N local processes through DDP (gloo on CPU).")
+@friendly_errors
+@handle_interrupt
+def run_command(plan, resume, ddp, **options) -> None:
+    """Train one model, evaluate it, append its row to OUT/results.csv.
+
+    \b
+    Examples:
+      train --plan plans/rreg_n64_d8_s0.npy --model mlp --dataset fashion-mnist --epochs 5
+      train --model mlp --epochs 5                          # dense baseline
+      train --recipe xnet --degree 16 --model cnn            # per-layer X-Net masks
+      train --resume runs/20261122-101500-mlp-1a2b3c         # continue an interrupted run
+      torchrun --nproc-per-node 2 -m cli.train --plan P      # DDP, or: train --ddp 2 --plan P
+    """
+    if resume is not None:
+        _report(resume_training(resume))
+        return
+    config = config_from_options(options, plan=plan)
+    if ddp:
+        _report(launch(config, ddp))
+        return
+    with distributed_from_environment():
+        _report(run_training(config))
+
+
+def main() -> None:
+    """Console entry point of ``train``."""
+    train()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""TrainConfig: everything one training run depends on, validated once, written into the run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trainer.errors import TrainError
+
+OPTIMIZER_NAMES = ("sgd", "adamw", "adadelta")
+SCHEDULE_NAMES = ("cosine", "step", "multistep", "constant")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Paths may be None; seeds are separate and all recorded."""
+
+    model: str = "mlp"  # model registry name
+    dataset: str = "fashion-mnist"  # data set registry name
+    data_dir: Path | None = None  # where the data set's files are (default: its usual places)
+    plan: Path | None = None  # plan file; None trains the dense baseline (or a per-layer recipe)
+    recipe: str | None = None  # mask recipe; default "relational" with a plan, else "dense"
+    degree: int | None = None  # per-layer recipes: inputs kept per output channel
+    density: float | None = None  # per-layer recipes: fraction kept instead of degree
+    self_loops: bool = False  # relational: A + I (graph2nn) instead of A (RGP)
+    nodes_policy: str = "error"  # relational: "error" or "shrink" for layers narrower than the plan
+    prune_first: bool = False  # also mask the first prunable layer
+    prune_last: bool = False  # also mask the classifier
+    include: tuple[str, ...] = ()  # only mask layers matching these globs
+    exclude: tuple[str, ...] = ()  # leave layers matching these globs dense
+    model_options: dict = field(default_factory=dict)  # e.g. {"width": 512, "depth": 3} for mlp
+    epochs: int = 5  # passes over the training split
+    batch_size: int = 128  # examples per step and per process
+    optimizer: str = "sgd"  # sgd | adamw | adadelta
+    lr: float = 0.1  # peak learning rate
+    momentum: float = 0.9  # sgd momentum
+    nesterov: bool = False  # sgd Nesterov momentum
+    weight_decay: float = 5e-4  # L2 penalty (decoupled for adamw)
+    schedule: str = "cosine"  # cosine | step | multistep | constant, stepped per batch
+    step_size: int = 30  # step schedule: epochs between decays
+    milestones: tuple[int, ...] = ()  # multistep schedule: epochs at which lr is multiplied by gamma
+    gamma: float = 0.1  # step/multistep decay factor
+    warmup_epochs: float = 0.0  # linear warm-up from 0 over this many epochs
+    label_smoothing: float = 0.0  # cross-entropy label smoothing
+    amp: bool = False  # mixed precision (bfloat16 on CPU, float16 on CUDA)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int | None = None  # torch intra-op threads (default: torch's choice)
+    val_fraction: float = 0.1  # share of the training files held out for model selection
+    split_seed: int = 0  # seed of the train/validation split
+    max_train: int | None = None  # use only the first N training examples
+    augment: bool | None = None  # training augmentation (default: the data set's)
+    mask_seed: int = 0  # seed of block permutations and per-layer graphs
+    train_seed: int = 0  # seed of initialisation and batch order
+    out: Path = Path("runs")  # results.csv and run directories go here
+    tensorboard: bool = False  # also log to TensorBoard in the run directory
+    quiet: bool = False  # no progress bars
+
+    @property
+    def resolved_recipe(self) -> str:
+        if self.recipe:
+            return self.recipe
+        if self.plan is not None:
+            return "relational"
+        return "dense" if self.degree is None and self.density is None else "xnet"
+
+    def validate(self) -> TrainConfig:
+        """Raise TrainError for impossible values; returns self."""
+        checks = [
+            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
+            (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
+            (0 < self.val_fraction < 1, f"validation fraction must be in (0, 1), got {self.val_fraction}"),
+            (self.optimizer in OPTIMIZER_NAMES, f"optimizer must be one of {', '.join(OPTIMIZER_NAMES)}, got {self.optimizer!r}"),
+            (self.schedule in SCHEDULE_NAMES, f"schedule must be one of {', '.join(SCHEDULE_NAMES)}, got {self.schedule!r}"),
+            (self.warmup_epochs >= 0, f"warm-up epochs must be >= 0, got {self.warmup_epochs}"),
+            (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), got {self.label_smoothing}"),
+            (self.max_train is None or self.max_train >= 10, f"max_train must be at least 10, got {self.max_train}"),
+            (not (self.plan is not None and self.resolved_recipe != "relational"), f"a plan is only used by the relational recipe, not {self.resolved_recipe!r}"),
+            (not (self.resolved_recipe == "relational" and self.plan is None), "the relational recipe needs --plan"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TrainError(message)
+        return self
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (paths as strings, tuples as lists)."""
+        data = dataclasses.asdict(self)
+        for key, value in data.items():
+            if isinstance(value, Path):
+                data[key] = str(value)
+            elif isinstance(value, tuple):
+                data[key] = list(value)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise TrainError(f"unknown configuration keys: {', '.join(unknown)}")
+        values = dict(data)
+        for key in ("data_dir", "plan", "out"):
+            if values.get(key) is not None:
+                values[key] = Path(values[key])
+        for key in ("include", "exclude", "milestones"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+def read_config(path: Path) -> TrainConfig:
+    """Read a run's ``config.json``."""
+    try:
+        return TrainConfig.from_dict(json.loads(Path(path).read_text(encoding="utf-8"))["config"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise TrainError(f"{path}: not a readable run configuration ({error})") from None

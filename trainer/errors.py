@@ -1,0 +1,11 @@
+"""Errors of the training stage."""
+
+from topology.errors import TopopruneError
+
+
+class DataError(TopopruneError, OSError):
+    """A data set's files are missing or unreadable (the message says where it looked)."""
+
+
+class TrainError(TopopruneError, ValueError):
+    """A training configuration or checkpoint that cannot be used."""

@@ -1,0 +1,92 @@
+"""One training epoch and one evaluation pass."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+
+@dataclass
+class PassStats:
+    """Mean loss, accuracy in percent, examples seen and wall time in seconds of one pass."""
+
+    loss: float
+    accuracy: float
+    examples: int
+    seconds: float
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16)
+
+
+def _reduce(loss_sum: float, correct: int, count: int, device: torch.device, across_processes: bool) -> tuple[float, int, int]:
+    if across_processes and dist.is_available() and dist.is_initialized():
+        totals = torch.tensor([loss_sum, correct, count], dtype=torch.float64, device=device)
+        dist.all_reduce(totals)
+        return float(totals[0]), int(totals[1]), int(totals[2])
+    return loss_sum, correct, count
+
+
+def train_epoch(
+    model: nn.Module,
+    batches: Iterable,
+    optimizer: torch.optim.Optimizer,
+    scheduler,
+    loss_fn: nn.Module,
+    device: torch.device,
+    amp: bool = False,
+    scaler: torch.amp.GradScaler | None = None,
+    progress: str | None = None,
+    total: int | None = None,
+) -> PassStats:
+    """One pass of SGD steps over ``batches``; the scheduler steps once per batch.
+
+    ``progress`` is a progress-bar label (None: no bar). Statistics are summed over processes
+    under DDP.
+    """
+    model.train()
+    start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
+    for images, labels in tqdm(batches, desc=progress, total=total, disable=progress is None, leave=False, unit="batch"):
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, amp):
+            logits = model(images)
+            loss = loss_fn(logits, labels)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+        loss_sum += float(loss.detach()) * len(labels)
+        correct += int((logits.argmax(dim=1) == labels).sum())
+        count += len(labels)
+    loss_sum, correct, count = _reduce(loss_sum, correct, count, device, across_processes=True)
+    return PassStats(loss_sum / max(count, 1), 100.0 * correct / max(count, 1), count, time.perf_counter() - start)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Iterable, loss_fn: nn.Module, device: torch.device, amp: bool = False) -> PassStats:
+    """Mean loss and accuracy of ``model`` (in eval mode) over ``batches``."""
+    model.eval()
+    start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
+    for images, labels in batches:
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        with _autocast(device, amp):
+            logits = model(images)
+            loss_sum += float(loss_fn(logits, labels)) * len(labels)
+        correct += int((logits.argmax(dim=1) == labels).sum())
+        count += len(labels)
+    return PassStats(loss_sum / max(count, 1), 100.0 * correct / max(count, 1), count, time.perf_counter() - start)

@@ -1,0 +1,89 @@
+"""The results table (DESIGN.md 2.5): one row per finished run, appended atomically under a lock.
+
+Columns, in order: identification (``run_id``, plan, hash, generator, nodes, degree), every
+graph metric of the plan (the plan's ``density`` is stored as ``plan_density``), the run
+(``model``, ``dataset``, ``recipe``, ``density`` = kept fraction of the masked layers' weights,
+params and MACs kept/total, the three seeds, ``epochs``), the outcome (accuracies in percent:
+``best_acc`` is the test accuracy of the epoch with the best validation accuracy,
+``final_acc`` the last epoch's; ``test_loss`` is the test loss of that best epoch), and
+bookkeeping (``train_seconds``, ``device``, ``world_size``, ``topoprune_version``, ``created``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import io
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+from topology.atomic import atomic_write_text
+from topology.metrics import GRAPH_METRICS
+
+RESULTS_FILE = "results.csv"
+PLAN_METRIC_COLUMNS = ["plan_density" if name == "density" else name for name in GRAPH_METRICS if name != "nodes"]
+COLUMNS = [
+    "run_id", "plan", "plan_sha256", "generator", "nodes", "degree", *PLAN_METRIC_COLUMNS,
+    "model", "dataset", "recipe", "density", "params_kept", "params_total", "macs_kept", "macs_total",
+    "graph_seed", "mask_seed", "train_seed", "epochs", "best_epoch", "best_val_acc", "best_acc", "final_acc",
+    "test_loss", "train_seconds", "device", "world_size", "topoprune_version", "created",
+]
+#: Columns that legitimately differ between two runs of the same configuration and seeds.
+VOLATILE_COLUMNS = ("run_id", "train_seconds", "created", "device")
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path.lock`` (works across processes on shared storage)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "inf" if value == math.inf else ("-inf" if value == -math.inf else ("" if math.isnan(value) else repr(value)))
+    return str(value)
+
+
+def append_row(directory: str | Path, row: dict) -> Path:
+    """Append ``row`` to ``directory/results.csv`` atomically and under a file lock.
+
+    The file is re-read and rewritten through a temporary file and a rename, so a reader never
+    sees half a row and parallel writers never interleave or lose a row. Columns not in
+    :data:`COLUMNS` are kept after them (a table merged from other versions stays readable).
+    """
+    path = Path(directory) / RESULTS_FILE
+    with locked(path):
+        existing_rows, header = [], list(COLUMNS)
+        if path.exists():
+            with path.open(newline="", encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                existing_rows = list(reader)
+                header += [c for c in (reader.fieldnames or []) if c not in header]
+        header += [c for c in row if c not in header]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(existing_rows)
+        writer.writerow({key: _cell(value) for key, value in row.items()})
+        atomic_write_text(path, buffer.getvalue())
+    return path
+
+
+def read_rows(directory: str | Path) -> list[dict]:
+    """All rows of ``directory/results.csv`` as dicts of strings (empty list if none)."""
+    path = Path(directory) / RESULTS_FILE
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
