@@ -129,3 +129,27 @@ def load_masked_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor]
         first = str(error).strip().splitlines()
         raise PruningError(f"weights do not fit the model: {' '.join(line.strip() for line in first[:3])}") from None
     return model
+
+
+def to_masked_state_dict(state_dict: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A plain state_dict (``X.weight``) rewritten in the masked format, with the masks added.
+
+    The result is what a model with :func:`apply_masks` applied would return from
+    ``state_dict()``, so :func:`load_masked_state_dict` reads it.
+    """
+    converted = dict(state_dict)
+    for name, mask in masks.items():
+        converted[name + ORIGINAL_SUFFIX] = converted.pop(f"{name}.weight")
+        converted[name + MASK_SUFFIX] = mask
+    return converted
+
+
+def to_plain_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`to_masked_state_dict`: ``X.weight = where(mask, original, 0)``, masks dropped."""
+    state_dict = masks_from_torch_prune(state_dict)
+    masks = masks_in_state_dict(state_dict)
+    plain = {k: v for k, v in state_dict.items() if not k.endswith(MASK_SUFFIX) and not k.endswith(ORIGINAL_SUFFIX)}
+    for name, mask in masks.items():
+        original = state_dict[name + ORIGINAL_SUFFIX]
+        plain[f"{name}.weight"] = torch.where(mask, original, torch.zeros((), dtype=original.dtype))
+    return plain

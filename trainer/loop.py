@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -48,10 +48,12 @@ def train_epoch(
     scaler: torch.amp.GradScaler | None = None,
     progress: str | None = None,
     total: int | None = None,
+    after_step: Callable[[], None] | None = None,
 ) -> PassStats:
     """One pass of SGD steps over ``batches``; the scheduler steps once per batch.
 
-    ``progress`` is a progress-bar label (None: no bar). Statistics are summed over processes
+    ``progress`` is a progress-bar label (None: no bar); ``after_step`` runs after every
+    optimiser step (e.g. re-zeroing masked weights). Statistics are summed over processes
     under DDP.
     """
     model.train()
@@ -69,6 +71,8 @@ def train_epoch(
         else:
             loss.backward()
             optimizer.step()
+        if after_step is not None:
+            after_step()
         scheduler.step()
         loss_sum += float(loss.detach()) * len(labels)
         correct += int((logits.argmax(dim=1) == labels).sum())

@@ -15,7 +15,6 @@ from torch import nn
 
 from pruning.apply import PruneResult, prune_model, summary_csv
 from pruning.layers import LayerSelection
-from pruning.masking import load_masked_state_dict
 from pruning.recipes import MaskConfig
 from topology import __version__
 from topology.atomic import atomic_write_text
@@ -31,6 +30,7 @@ from trainer.models import build_model
 from trainer.optim import build_optimizer, build_scheduler
 from trainer.results import PLAN_METRIC_COLUMNS, append_row
 from trainer.setup import setup_environment
+from trainer.stepmask import StepMasker
 
 CONFIG_FILE, LOG_FILE, CHECKPOINT_FILE, BEST_FILE = "config.json", "log.csv", "checkpoint.pt", "best.pt"
 
@@ -125,7 +125,9 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
     plan = load_plan(config.plan) if config.plan is not None else None
     model = build_model(config.model, data.input_shape, data.num_classes, **config.model_options)
     pruned = prune_model(model, _mask_config(config, plan), data.input_shape)
+    masker = StepMasker(model)
     model.to(device)
+    masker.to(device)
     train_model: nn.Module = model
     if world > 1:
         train_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -143,7 +145,7 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
     start_epoch = 0
     if resume_dir:
         state = load_checkpoint(run_dir / CHECKPOINT_FILE)
-        load_masked_state_dict(model, state["model"])
+        masker.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
@@ -166,7 +168,7 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
             label = None if config.quiet or rank != 0 else f"epoch {epoch + 1}/{config.epochs}"
             shuffle = derive_seed(config.train_seed, "epoch", str(epoch))
             train = train_epoch(train_model, data.batches("train", config.batch_size, shuffle, rank, world), optimizer, scheduler,
-                                loss_fn, device, config.amp, scaler, label, steps_per_epoch)
+                                loss_fn, device, config.amp, scaler, label, steps_per_epoch, masker.after_step)
             val = evaluate(model, data.batches("val", 512), loss_fn, device, config.amp)
             test = evaluate(model, data.batches("test", 512), loss_fn, device, config.amp)
             history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train.loss, "train_acc": train.accuracy,
@@ -175,8 +177,8 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
             if rank == 0:
                 best_so_far = max(history, key=lambda h: h["val_acc"])  # first epoch wins ties
                 if best_so_far is history[-1]:
-                    save_checkpoint(run_dir / BEST_FILE, {"model": model.state_dict(), "epoch": epoch})
-                save_checkpoint(run_dir / CHECKPOINT_FILE, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    save_checkpoint(run_dir / BEST_FILE, {"model": masker.state_dict(), "epoch": epoch})
+                save_checkpoint(run_dir / CHECKPOINT_FILE, {"model": masker.state_dict(), "optimizer": optimizer.state_dict(),
                                                             "scheduler": scheduler.state_dict(), "epoch": epoch, "history": history,
                                                             "rng": torch.get_rng_state()})
                 _write_log(run_dir, history)

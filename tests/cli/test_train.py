@@ -1,0 +1,70 @@
+"""The train command through CliRunner."""
+
+import pytest
+from click.testing import CliRunner
+
+from cli.train import train
+from tests.trainer.synthetic import write_fashion_like
+from topology.generators import generate
+from topology.plans import Plan, save_plan
+from trainer.results import read_rows
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_fashion_like(tmp_path_factory.mktemp("data") / "fm", train=600, test=200)
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(train, [str(a) for a in args], catch_exceptions=False)
+
+
+def quick(data_dir):
+    return ["--data-dir", data_dir, "--epochs", 1, "--model-option", "width=32", "--threads", 1, "-q"]
+
+
+def assert_error(result, *fragments, code=1):
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output
+
+
+def test_help(run):
+    assert "run" in run("--help").output
+    assert "--plan" in run("run", "--help").output
+    assert "--plan" in run("--plan", "x", "--help").output  # default command
+
+
+def test_train_with_a_plan_prints_the_run_and_row(run, data_dir, tmp_path):
+    plan = save_plan(Plan(generate("rreg", nodes=16, degree=4, seed=0)), tmp_path, "p")
+    result = run("--plan", plan, *quick(data_dir))
+    assert result.exit_code == 0, result.output
+    assert "run directory: runs/" in result.output and "best_acc" in result.output
+    rows = read_rows(tmp_path / "runs")
+    assert len(rows) == 1 and rows[0]["density"] == "0.25" and rows[0]["recipe"] == "relational"
+
+
+def test_dense_baseline_and_per_layer_recipe(run, data_dir, tmp_path):
+    assert run(*quick(data_dir)).exit_code == 0
+    assert run("--recipe", "xnet", "--degree", 4, *quick(data_dir)).exit_code == 0
+    rows = read_rows(tmp_path / "runs")
+    assert [r["recipe"] for r in rows] == ["dense", "xnet"]
+    assert [float(r["density"]) for r in rows] == [1.0, 4 / 32]
+
+
+def test_errors(run, data_dir, tmp_path):
+    assert_error(run("--data-dir", tmp_path / "none", "--epochs", 1), "fashion-mnist", str(tmp_path / "none"), "apt-get install dataset-fashion-mnist")
+    assert_error(run("--model", "nope"), "'nope' is not one of", code=2)
+    big = save_plan(Plan(generate("rreg", nodes=64, degree=4, seed=0)), tmp_path, "big")
+    assert_error(run("--plan", big, *quick(data_dir)), "fewer than the plan's 64 nodes")
+    assert_error(run("--plan", big, "--recipe", "xnet", *quick(data_dir)), "only used by the relational recipe")
+    assert_error(run("--plan", tmp_path / "missing.npy", *quick(data_dir)), "missing.npy: no such file")
+    assert read_rows(tmp_path / "runs") == []
+
+
+def test_resume_errors(run, tmp_path):
+    assert_error(run("--resume", tmp_path), "not a run directory")
