@@ -2,10 +2,14 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo-out
+FASHION_SYSTEM := /usr/share/datasets/fashion-mnist
+# Demo training: graph2nn-style MLP with 8 masked 512-wide layers, 3 epochs, 2 seeds, 2 jobs.
+DEMO_TRAIN ?= --model mlp --model-option depth=8 --dataset fashion-mnist --epochs 3 --seeds 2 --jobs 2
 
-.PHONY: install test bench demo clean
+.PHONY: install data test bench demo demo-plans clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,19 +18,34 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Fashion-MNIST: Debian's package where apt exists (as root), else torchvision's download into ./data.
+data: install
+	@if [ -f $(FASHION_SYSTEM)/train-images-idx3-ubyte.gz ] || [ -f data/FashionMNIST/raw/train-images-idx3-ubyte.gz ]; then \
+		echo "Fashion-MNIST: found"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -qq dataset-fashion-mnist || { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; }; \
+	else \
+		echo "Fashion-MNIST: downloading with torchvision into ./data"; \
+		$(PY) -c "import torchvision; torchvision.datasets.FashionMNIST('data', download=True)"; \
+	fi
+
 test: install
 	$(PY) -m pytest -q
 
 bench: install
 	$(PY) bench/topology_bench.py
+	$(PY) bench/train_bench.py
 
-demo: install
-	$(VENV)/bin/topo sweep --design aspl --nodes 64 --degrees 4,8 --count 8 --out $(DEMO_OUT)/plans
-	$(VENV)/bin/topo sweep --design graph2nn --nodes 64 --samples 600 --bins 8 --out $(DEMO_OUT)/plans --format csv > /dev/null
-	$(VENV)/bin/topo analyze $(DEMO_OUT)/plans --out $(DEMO_OUT)/metrics-all.csv
-	$(VENV)/bin/topo show $(DEMO_OUT)/plans/swap-chain_n64_d4_s0_00.npy --out $(DEMO_OUT)/ring-lattice.png
-	$(VENV)/bin/topo show $(DEMO_OUT)/plans/swap-chain_n64_d4_s0_07.npy --out $(DEMO_OUT)/low-aspl.png
-	@echo "demo outputs in $(DEMO_OUT)/ (plans, metrics-all.csv, ring-lattice.png, low-aspl.png)"
+demo-plans: install
+	$(BIN)/topo gen -g swap-chain -n 64 -d 4 --count 7 --out $(DEMO_OUT)/plans -q --format csv > /dev/null
+	$(BIN)/topo gen -g rreg -n 64 -d 4 --count 2 --out $(DEMO_OUT)/plans -q --format csv > /dev/null
+	for p in 0.05 0.15 0.3 0.6; do $(BIN)/topo gen -g ws-flex -n 64 -d 4 --p $$p --seed 1 --out $(DEMO_OUT)/plans -q --format csv > /dev/null || exit 1; done
+	$(BIN)/topo analyze $(DEMO_OUT)/plans -m aspl,clustering,spectral_gap,density
+
+# The main job: plans spanning the metrics -> trained masked MLPs on Fashion-MNIST -> report.
+demo: data demo-plans
+	$(BIN)/train sweep --plans $(DEMO_OUT)/plans $(DEMO_TRAIN) --out $(DEMO_OUT)/runs
+	$(BIN)/report $(DEMO_OUT)/runs/results.csv --out $(DEMO_OUT)/report
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache .hypothesis

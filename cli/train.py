@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
 from cli.options import friendly_errors
 from pruning.recipes import MASK_RECIPES, NODES_POLICIES
@@ -16,6 +18,7 @@ from trainer.data import DATASETS
 from trainer.ddp import distributed_from_environment, launch
 from trainer.models import MODELS
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
+from trainer.sweep import pending_jobs, run_sweep, shard_of, sweep_jobs
 
 #: Results columns printed after a run (all of them are in results.csv).
 SHOWN = ("run_id", "plan", "generator", "nodes", "degree", "aspl", "model", "dataset", "recipe", "density",
@@ -168,6 +171,44 @@ def run_command(plan, resume, ddp, **options) -> None:
         return
     with distributed_from_environment():
         _report(run_training(config))
+
+
+def _shard(_ctx, _param, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    index, sep, count = value.partition("/")
+    try:
+        return int(index), int(count)
+    except ValueError:
+        raise click.BadParameter(f"expected i/N such as 1/4, got {value!r}") from None
+
+
+@train.command("sweep")
+@click.option("--plans", "plans_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True, help="Directory of plans (searched recursively).")
+@click.option("--seeds", type=int, default=3, show_default=True, help="Training seeds 0..S-1 for every plan.")
+@click.option("--baseline/--no-baseline", default=True, help="Also train the dense model for every seed.")
+@click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Trainings at once on this machine (threads are split).")
+@click.option("--shard", callback=_shard, help="Run only the i-th of N slices (1-based), e.g. 2/8 for a cluster job array.")
+@training_options
+@friendly_errors
+@handle_interrupt
+def sweep_command(plans_dir, seeds, baseline, jobs, shard, **options) -> None:
+    """Train every plan in a directory (plus the dense baseline) for each seed.
+
+    Rows go to OUT/results.csv. Restarting the same command skips every (plan, model, data
+    set, recipe, seed, epochs) already in the table, so an interrupted sweep loses nothing.
+
+    \b
+    Example:
+      train sweep --plans plans/ --model mlp --dataset fashion-mnist --seeds 3 --epochs 3 --jobs 2
+    """
+    template = config_from_options(options, recipe=options.get("recipe"))
+    all_jobs = shard_of(sweep_jobs(plans_dir, seeds, baseline), shard)
+    todo = pending_jobs(all_jobs, template)
+    click.echo(f"{len(all_jobs)} job(s) in this sweep{' shard' if shard else ''}: {len(all_jobs) - len(todo)} already done, {len(todo)} to run", err=True)
+    with tqdm(total=len(all_jobs), initial=len(all_jobs) - len(todo), desc="sweep", unit="run", file=sys.stderr, disable=template.quiet and not sys.stderr.isatty()) as bar:
+        run_sweep(dataclasses.replace(template, quiet=True), todo, jobs, on_done=lambda job: bar.update(1))
+    click.echo(f"results: {template.out / 'results.csv'}")
 
 
 def main() -> None:

@@ -1,5 +1,7 @@
 """The train command through CliRunner."""
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -68,3 +70,33 @@ def test_errors(run, data_dir, tmp_path):
 
 def test_resume_errors(run, tmp_path):
     assert_error(run("--resume", tmp_path), "not a run directory")
+
+
+def test_ctrl_c_keeps_the_last_checkpoint_and_says_how_to_resume(data_dir, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "cli.train", "--data-dir", str(data_dir), "--epochs", "200", "--model-option", "width=32",
+               "--threads", "1", "--out", str(tmp_path / "runs")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    for line in process.stdout:
+        if line.startswith("epoch 2/200"):
+            break
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "continue with: train --resume" in stderr and "Traceback" not in stderr
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert (run_dir / "checkpoint.pt").is_file() and (run_dir / "log.csv").is_file()
+    assert read_rows(tmp_path / "runs") == []
+
+
+def test_corrupt_checkpoint_on_resume(run, data_dir, tmp_path):
+    from trainer.config import TrainConfig
+    from trainer.run import run_training
+
+    config = TrainConfig(model_options={"width": 32}, data_dir=data_dir, epochs=3, out=tmp_path / "runs", quiet=True, threads=1)
+    run_training(config, run_id="r", stop_after_epochs=1)
+    (tmp_path / "runs" / "r" / "checkpoint.pt").write_bytes(b"\0" * 10)
+    assert_error(run("--resume", tmp_path / "runs" / "r"), "checkpoint.pt: corrupt checkpoint")

@@ -1,0 +1,145 @@
+"""Figures of a report (PNG): metric-vs-accuracy scatters, the clustering x path-length map,
+and accuracy vs density. Matplotlib's object API only (no global pyplot state)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+from reports.stats import Correlation
+from topology.atomic import atomic_open
+
+#: How each metric is labelled on an axis (name and unit).
+LABELS = {
+    "aspl": "average shortest path length (hops)",
+    "diameter": "diameter (hops)",
+    "clustering": "average clustering coefficient",
+    "transitivity": "transitivity",
+    "spectral_gap": "spectral gap  λ1 − λ2",
+    "lambda_2": "second adjacency eigenvalue λ2",
+    "lambda_nontrivial": "max(|λ2|, |λn|)",
+    "algebraic_connectivity": "algebraic connectivity",
+    "degree_mean": "mean degree",
+    "density": "kept fraction of masked weights",
+}
+ACCURACY_LABEL = "test accuracy (%) at best validation epoch, mean ± std over seeds"
+
+
+def save(figure: Figure, path: Path) -> Path:
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png")
+    return path
+
+
+def _degree_colours(plans: pd.DataFrame) -> tuple[list, dict]:
+    degrees = sorted({d for d in plans["degree"].dropna().unique()}) if "degree" in plans.columns else []
+    palette = colormaps["tab10"]
+    colour_of = {d: palette(i % 10) for i, d in enumerate(degrees)}
+    return [colour_of.get(d, "grey") for d in plans.get("degree", pd.Series(index=plans.index))], colour_of
+
+
+def _baseline(axes, summary: pd.DataFrame) -> None:
+    baseline = summary[summary["is_baseline"]]
+    for _, row in baseline.iterrows():
+        axes.axhline(row["acc_mean"], color="black", linestyle="--", linewidth=1, label=f"dense baseline {row['acc_mean']:.2f}%")
+
+
+def scatter_axes(axes, summary: pd.DataFrame, metric: str, correlation: Correlation | None) -> None:
+    """One metric vs mean accuracy: error bars over seeds, colour by degree, fitted line, r/rho."""
+    plans = summary[~summary["is_baseline"]]
+    x = pd.to_numeric(plans[metric], errors="coerce").to_numpy(dtype=float)
+    y = plans["acc_mean"].to_numpy(dtype=float)
+    errors = plans["acc_std"].fillna(0).to_numpy(dtype=float)
+    colours, colour_of = _degree_colours(plans)
+    finite = np.isfinite(x) & np.isfinite(y)
+    for index in np.flatnonzero(finite):
+        axes.errorbar(x[index], y[index], yerr=errors[index], fmt="o", color=colours[index], markersize=5, capsize=2, alpha=0.85)
+    for degree, colour in colour_of.items():
+        axes.plot([], [], "o", color=colour, label=f"degree {degree:g}")
+    if finite.sum() >= 2 and np.ptp(x[finite]) > 0:
+        slope, intercept = np.polyfit(x[finite], y[finite], 1)
+        grid = np.linspace(x[finite].min(), x[finite].max(), 50)
+        text = ""
+        if correlation is not None and np.isfinite(correlation.pearson_r):
+            text = f"fit: r = {correlation.pearson_r:.2f}, ρ = {correlation.spearman_rho:.2f} (p = {correlation.spearman_p:.2g})"
+        axes.plot(grid, slope * grid + intercept, color="tab:red", linewidth=1.5, label=text or "least-squares fit")
+    _baseline(axes, summary)
+    axes.set_xlabel(LABELS.get(metric, metric))
+    axes.set_ylabel("test accuracy (%)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="best")
+
+
+def metric_scatter(summary: pd.DataFrame, metric: str, correlation: Correlation | None, path: Path) -> Path:
+    figure = Figure(figsize=(6.4, 4.6), dpi=110, layout="constrained")
+    axes = figure.subplots()
+    scatter_axes(axes, summary, metric, correlation)
+    axes.set_ylabel(ACCURACY_LABEL, fontsize=8)
+    axes.set_title(f"{metric} vs accuracy ({int((~summary['is_baseline']).sum())} plans)")
+    return save(figure, path)
+
+
+def main_figure(summary: pd.DataFrame, metrics: list[str], correlations: dict[str, Correlation], path: Path, title: str) -> Path:
+    """Up to four metrics side by side: the report's headline figure."""
+    shown = metrics[:4]
+    columns = 2 if len(shown) > 1 else 1
+    rows = -(-len(shown) // columns)
+    figure = Figure(figsize=(6 * columns, 4.2 * rows), dpi=100, layout="constrained")
+    grid = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+    for axes, metric in zip(grid, shown):
+        scatter_axes(axes, summary, metric, correlations.get(metric))
+    for axes in grid[len(shown):]:
+        axes.set_axis_off()
+    figure.suptitle(title + "\n(error bars: std over seeds; dashed: dense baseline)", fontsize=11)
+    return save(figure, path)
+
+
+def clustering_path_map(summary: pd.DataFrame, in_sweet_spot: pd.Series, path: Path) -> Path | None:
+    """graph2nn's map: clustering (x) vs ASPL (y), colour = accuracy, sweet spot outlined."""
+    plans = summary[~summary["is_baseline"]]
+    if not {"clustering", "aspl"} <= set(plans.columns):
+        return None
+    x = pd.to_numeric(plans["clustering"], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(plans["aspl"], errors="coerce").to_numpy(dtype=float)
+    accuracy = plans["acc_mean"].to_numpy(dtype=float)
+    finite = np.isfinite(x) & np.isfinite(y)
+    if finite.sum() == 0:
+        return None
+    figure = Figure(figsize=(6.4, 5), dpi=110, layout="constrained")
+    axes = figure.subplots()
+    norm = Normalize(vmin=np.nanmin(accuracy[finite]), vmax=np.nanmax(accuracy[finite]))
+    points = axes.scatter(x[finite], y[finite], c=accuracy[finite], cmap="viridis", norm=norm, s=60, edgecolors="none")
+    sweet = in_sweet_spot.loc[plans.index].to_numpy() == True  # noqa: E712  (NaN means untested)
+    if (sweet & finite).any():
+        axes.scatter(x[sweet & finite], y[sweet & finite], s=150, facecolors="none", edgecolors="tab:red", linewidths=1.8,
+                     label="sweet spot: not significantly worse than the best")
+        axes.legend(fontsize=8, loc="best")
+    figure.colorbar(points, ax=axes, label="test accuracy (%)")
+    axes.set_xlabel(LABELS["clustering"])
+    axes.set_ylabel(LABELS["aspl"])
+    axes.set_title("clustering vs path length, coloured by accuracy")
+    axes.grid(alpha=0.3)
+    return save(figure, path)
+
+
+def density_plot(summary: pd.DataFrame, path: Path) -> Path:
+    """Accuracy vs kept density, one marker style per generator, dense baseline as a line."""
+    plans = summary[~summary["is_baseline"]]
+    figure = Figure(figsize=(6.4, 4.6), dpi=110, layout="constrained")
+    axes = figure.subplots()
+    markers = "osD^v<>PX*"
+    for index, (generator, group) in enumerate(plans.groupby(plans["generator"].fillna("unknown"), sort=True)):
+        axes.errorbar(pd.to_numeric(group["density"]), group["acc_mean"], yerr=group["acc_std"].fillna(0), fmt=markers[index % len(markers)],
+                      capsize=2, label=str(generator), alpha=0.85)
+    _baseline(axes, summary)
+    axes.set_xlabel(LABELS["density"])
+    axes.set_ylabel(ACCURACY_LABEL, fontsize=8)
+    axes.set_title("accuracy vs density, by generator")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    return save(figure, path)

@@ -1,0 +1,165 @@
+"""Statistics over plans: per-plan summaries, correlations with bootstrap intervals, partial
+correlations controlling for density, and the "sweet spot" of plans not worse than the best."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from reports.table import CANDIDATE_METRICS
+
+#: Fewest plans with finite values for which a correlation is reported.
+MIN_PLANS = 4
+ALPHA = 0.05
+
+
+def plan_summary(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame:
+    """One row per plan (and one for the dense baseline): metrics, density, accuracy over seeds.
+
+    Columns: ``plan``, ``plan_sha256``, ``generator``, ``degree``, ``recipe``, the metrics,
+    ``density``, ``acc_mean``, ``acc_std`` (sample std, NaN for one seed), ``n_seeds``.
+    """
+    rows = rows.copy()
+    rows["plan"] = rows.get("plan", pd.Series("", index=rows.index)).fillna("")
+    keys = ["plan_sha256", "recipe"]
+    first = {c: "first" for c in ("plan", "generator", "degree", "nodes", *CANDIDATE_METRICS, "density") if c in rows.columns}
+    grouped = rows.groupby(keys, sort=False)
+    summary = grouped.agg(first)
+    summary["acc_mean"] = grouped[accuracy].mean()
+    summary["acc_std"] = grouped[accuracy].std(ddof=1)
+    summary["n_seeds"] = grouped[accuracy].count()
+    summary["accuracies"] = grouped[accuracy].apply(list)
+    summary = summary.reset_index()
+    summary["is_baseline"] = summary["plan_sha256"] == ""
+    summary.loc[summary["is_baseline"], "plan"] = "dense baseline (" + summary.loc[summary["is_baseline"], "recipe"] + ")"
+    return summary
+
+
+def _bootstrap(x: np.ndarray, y: np.ndarray, statistic, rng: np.random.Generator, resamples: int) -> tuple[float, float]:
+    values = []
+    n = len(x)
+    for _ in range(resamples):
+        index = rng.integers(0, n, n)
+        xs, ys = x[index], y[index]
+        if np.ptp(xs) == 0 or np.ptp(ys) == 0:
+            continue
+        values.append(statistic(xs, ys))
+    if len(values) < resamples // 2:
+        return float("nan"), float("nan")
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
+def partial_correlation(x: np.ndarray, y: np.ndarray, control: np.ndarray) -> tuple[float, float]:
+    """Pearson correlation of x and y after removing a linear effect of ``control``; (r, p), n-3 df."""
+    design = np.column_stack([np.ones_like(control), control])
+    rx = x - design @ np.linalg.lstsq(design, x, rcond=None)[0]
+    ry = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    if np.ptp(rx) < 1e-12 or np.ptp(ry) < 1e-12:
+        return float("nan"), float("nan")
+    r = float(np.clip(np.corrcoef(rx, ry)[0, 1], -1, 1))
+    df = len(x) - 3
+    if df < 1:
+        return r, float("nan")
+    t = r * np.sqrt(df / max(1e-300, 1 - r * r))
+    return r, float(2 * stats.t.sf(abs(t), df))
+
+
+@dataclass
+class Correlation:
+    """How one metric relates to mean accuracy across plans."""
+
+    metric: str
+    n_plans: int
+    pearson_r: float = float("nan")
+    pearson_p: float = float("nan")
+    pearson_ci: tuple[float, float] = (float("nan"), float("nan"))
+    spearman_rho: float = float("nan")
+    spearman_p: float = float("nan")
+    spearman_ci: tuple[float, float] = (float("nan"), float("nan"))
+    kendall_tau: float = float("nan")
+    kendall_p: float = float("nan")
+    kendall_ci: tuple[float, float] = (float("nan"), float("nan"))
+    partial_r: float = float("nan")
+    partial_p: float = float("nan")
+    partial_rho: float = float("nan")
+    partial_rho_p: float = float("nan")
+    note: str = ""
+
+    def as_row(self) -> dict:
+        row = {}
+        for key, value in self.__dict__.items():
+            if isinstance(value, tuple):
+                row[f"{key}_low"], row[f"{key}_high"] = value
+            else:
+                row[key] = value
+        return row
+
+
+def correlate(summary: pd.DataFrame, metric: str, seed: int = 0, resamples: int = 2000) -> Correlation:
+    """Pearson, Spearman and Kendall correlations of ``metric`` with ``acc_mean`` over plans.
+
+    Plans with a missing or infinite metric are left out (and counted in ``note``); fewer
+    than :data:`MIN_PLANS` plans, or a constant metric, give NaNs and a note saying why.
+    Bootstrap intervals resample plans (percentile method, seeded).
+    """
+    plans = summary[~summary["is_baseline"]]
+    values = pd.to_numeric(plans[metric], errors="coerce").to_numpy(dtype=float)
+    accuracy = plans["acc_mean"].to_numpy(dtype=float)
+    density = pd.to_numeric(plans["density"], errors="coerce").to_numpy(dtype=float)
+    usable = np.isfinite(values) & np.isfinite(accuracy)
+    left_out = int((~usable).sum())
+    x, y, d = values[usable], accuracy[usable], density[usable]
+    result = Correlation(metric, int(usable.sum()))
+    notes = [f"{left_out} plan(s) without a finite {metric} left out"] if left_out else []
+    if len(x) < MIN_PLANS:
+        result.note = "; ".join(notes + [f"too few plans ({len(x)}) for a correlation; need {MIN_PLANS}"])
+        return result
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        result.note = "; ".join(notes + [f"{metric if np.ptp(x) == 0 else 'accuracy'} is the same for every plan"])
+        return result
+    rng = np.random.default_rng(seed)
+    result.pearson_r, result.pearson_p = map(float, stats.pearsonr(x, y))
+    result.spearman_rho, result.spearman_p = map(float, stats.spearmanr(x, y))
+    result.kendall_tau, result.kendall_p = map(float, stats.kendalltau(x, y))
+    result.pearson_ci = _bootstrap(x, y, lambda a, b: np.corrcoef(a, b)[0, 1], rng, resamples)
+    result.spearman_ci = _bootstrap(x, y, lambda a, b: stats.spearmanr(a, b)[0], rng, resamples)
+    result.kendall_ci = _bootstrap(x, y, lambda a, b: stats.kendalltau(a, b)[0], rng, resamples)
+    if np.ptp(d[np.isfinite(d)]) > 0 and np.isfinite(d).all():
+        result.partial_r, result.partial_p = partial_correlation(x, y, d)
+        result.partial_rho, result.partial_rho_p = partial_correlation(stats.rankdata(x), stats.rankdata(y), stats.rankdata(d))
+    else:
+        notes.append("density is the same for every plan, so the partial correlation equals the plain one")
+        result.partial_r, result.partial_p = result.pearson_r, result.pearson_p
+        result.partial_rho, result.partial_rho_p = result.spearman_rho, result.spearman_p
+    result.note = "; ".join(notes)
+    return result
+
+
+def sweet_spot(summary: pd.DataFrame, alpha: float = ALPHA) -> pd.Series:
+    """Per plan: True when not significantly worse than the best plan (one-sided Welch t-test).
+
+    The best plan is the one with the highest mean accuracy. A plan is in the sweet spot when
+    the test of "best > plan" over seeds has p >= ``alpha``. NaN where a plan has fewer than
+    two seeds (no test is possible).
+    """
+    plans = summary[~summary["is_baseline"]]
+    result = pd.Series(np.nan, index=summary.index, dtype=object)
+    if plans.empty:
+        return result
+    best_index = plans["acc_mean"].idxmax()
+    best = np.asarray(summary.at[best_index, "accuracies"], dtype=float)
+    for index, row in plans.iterrows():
+        values = np.asarray(row["accuracies"], dtype=float)
+        if index == best_index:
+            result[index] = True
+        elif len(values) < 2 or len(best) < 2:
+            result[index] = np.nan
+        elif np.ptp(np.concatenate([best, values])) == 0:
+            result[index] = True
+        else:
+            p = stats.ttest_ind(best, values, equal_var=False, alternative="greater").pvalue
+            result[index] = bool(p >= alpha) if np.isfinite(p) else True
+    return result

@@ -1,0 +1,70 @@
+"""Reading results.csv (DESIGN.md 2.5) and choosing the rows one report covers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from topology.errors import TopopruneError
+
+REQUIRED = ("plan_sha256", "model", "dataset", "recipe", "epochs", "train_seed", "density", "best_acc", "final_acc")
+#: Graph metrics a report relates to accuracy, when the table has them and they vary.
+CANDIDATE_METRICS = ("aspl", "diameter", "clustering", "transitivity", "spectral_gap", "lambda_2", "lambda_nontrivial", "algebraic_connectivity", "degree_mean")
+EXPERIMENT = ("model", "dataset", "epochs")
+
+
+class ReportError(TopopruneError, ValueError):
+    """A results table that cannot be reported on."""
+
+
+@dataclass
+class Selection:
+    """The rows of one experiment (model, data set, epochs) and what was left aside."""
+
+    rows: pd.DataFrame
+    experiment: dict
+    other_rows: int
+    missing_metric_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def read_results(paths: list[Path]) -> pd.DataFrame:
+    """Concatenate results tables (e.g. merged shards), dropping rows repeated across files."""
+    frames = []
+    for path in paths:
+        try:
+            frames.append(pd.read_csv(path))
+        except FileNotFoundError:
+            raise ReportError(f"{path}: no such file") from None
+        except (OSError, ValueError, pd.errors.ParserError) as error:
+            raise ReportError(f"{path}: not a readable results table ({str(error).splitlines()[0]})") from None
+        missing = [c for c in REQUIRED if c not in frames[-1].columns]
+        if missing:
+            raise ReportError(f"{path}: not a topoprune results table (missing columns {', '.join(missing)})")
+    table = pd.concat(frames, ignore_index=True)
+    if "run_id" in table.columns:
+        table = table.drop_duplicates("run_id")
+    if table.empty:
+        raise ReportError(f"{paths[0]}: the results table has no rows")
+    table["plan_sha256"] = table["plan_sha256"].fillna("")
+    return table
+
+
+def select_experiment(table: pd.DataFrame, model: str | None = None, dataset: str | None = None, epochs: int | None = None) -> Selection:
+    """Rows of one (model, data set, epochs): the one asked for, else the most frequent."""
+    filtered = table
+    for column, value in zip(EXPERIMENT, (model, dataset, epochs)):
+        if value is not None:
+            filtered = filtered[filtered[column].astype(str) == str(value)]
+    if filtered.empty:
+        raise ReportError(f"no rows for model={model}, dataset={dataset}, epochs={epochs}")
+    counts = filtered.groupby(list(EXPERIMENT)).size().sort_values(ascending=False, kind="stable")
+    chosen = dict(zip(EXPERIMENT, counts.index[0]))
+    mask = np.logical_and.reduce([filtered[c] == v for c, v in chosen.items()])
+    rows = filtered[mask].copy()
+    planned = rows[rows["plan_sha256"] != ""]
+    metrics = [m for m in CANDIDATE_METRICS if m in rows.columns]
+    missing = planned[planned[metrics].isna().any(axis=1)] if metrics else planned.iloc[0:0]
+    return Selection(rows, chosen, len(table) - len(rows), missing)

@@ -1,0 +1,112 @@
+"""Reports on synthetic results tables whose relations are known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reports.build import ReportConfig, build_report
+from reports.stats import correlate, partial_correlation, plan_summary, sweet_spot
+from reports.table import ReportError, read_results
+from tests.reports.synthetic_results import results_table
+
+
+def write(tmp_path, frame, name="results.csv"):
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_recovers_a_known_negative_relation_with_aspl(tmp_path):
+    frame = results_table(lambda m, rng: 90 - 0.5 * m["aspl"] + rng.normal(0, 0.1), plans=10, seeds=3)
+    report = build_report(ReportConfig((write(tmp_path, frame),), tmp_path / "report", bootstrap=500))
+    row = report.correlations.set_index("metric").loc["aspl"]
+    assert row["spearman_rho"] < -0.9 and row["spearman_p"] < 0.01
+    assert row["pearson_r"] == pytest.approx(-1, abs=0.02)
+    assert row["spearman_ci_high"] < -0.7  # the bootstrap interval excludes 0
+    assert row["kendall_tau"] < -0.7
+    assert any("Accuracy falls as aspl rises" in line for line in report.findings)
+    # The slope of accuracy on aspl is recovered (the summary averages the seeds).
+    plans = report.summary[~report.summary["is_baseline"]]
+    slope = np.polyfit(plans["aspl"], plans["acc_mean"], 1)[0]
+    assert slope == pytest.approx(-0.5, abs=0.05)
+
+
+def test_pure_noise_shows_no_significant_relation(tmp_path):
+    frame = results_table(lambda m, rng: 88 + rng.normal(0, 0.3), plans=12, seeds=3, seed=4)
+    report = build_report(ReportConfig((write(tmp_path, frame),), tmp_path / "report", bootstrap=300))
+    tested = report.correlations.dropna(subset=["spearman_p"])
+    assert set(tested["metric"]) == {"aspl", "clustering", "transitivity", "spectral_gap"}  # degree_mean is constant
+    assert (tested["spearman_p"] > 0.05).all()
+    assert any("No graph metric is significantly related" in line for line in report.findings)
+
+
+def test_false_positive_rate_on_noise_is_near_alpha():
+    hits = 0
+    for seed in range(60):
+        frame = results_table(lambda m, rng: 88 + rng.normal(0, 0.3), plans=10, seeds=2, seed=100 + seed)
+        hits += correlate(plan_summary(frame), "aspl", resamples=100).spearman_p < 0.05
+    assert hits <= 9  # about 3 expected at alpha = 5%
+
+
+def test_partial_correlation_removes_a_density_confound():
+    rng = np.random.default_rng(1)
+    density = rng.uniform(0.05, 0.5, 40)
+    aspl = 5 - 6 * density + rng.normal(0, 0.05, 40)  # path length follows density
+    accuracy = 80 + 20 * density + rng.normal(0, 0.3, 40)  # accuracy follows density only
+    plain = np.corrcoef(aspl, accuracy)[0, 1]
+    partial, p = partial_correlation(aspl, accuracy, density)
+    assert plain < -0.9
+    assert abs(partial) < 0.35 and p > 0.05
+
+
+def test_sweet_spot():
+    rows = []
+    for plan, values in {"best": [90.0, 90.1, 89.9], "close": [89.2, 90.8, 89.5], "worse": [80.0, 80.1, 79.9]}.items():
+        rows += [{"plan": plan, "plan_sha256": plan, "recipe": "relational", "best_acc": v, "density": 0.1} for v in values]
+    summary = plan_summary(pd.DataFrame(rows))
+    spot = dict(zip(summary["plan"], sweet_spot(summary)))
+    assert spot == {"best": True, "close": True, "worse": False}
+    single = plan_summary(pd.DataFrame([r for r in rows if r["best_acc"] in (90.0, 80.0)]))
+    assert pd.isna(dict(zip(single["plan"], sweet_spot(single)))["worse"])  # one seed: no test
+
+
+def test_too_few_plans_and_constant_metrics_say_so(tmp_path):
+    frame = results_table(lambda m, rng: 90 - m["aspl"], plans=3, seeds=2)
+    summary = plan_summary(frame)
+    assert "too few plans (3)" in correlate(summary, "aspl").note
+    frame = results_table(lambda m, rng: 90 - m["aspl"] + rng.normal(0, 0.1), plans=6, seeds=2)
+    assert "degree_mean is the same for every plan" in correlate(plan_summary(frame), "degree_mean").note
+
+
+def test_outputs_are_written_and_missing_metrics_reported(tmp_path):
+    frame = results_table(lambda m, rng: 90 - 0.3 * m["aspl"] + rng.normal(0, 0.1), plans=8, seeds=2)
+    frame.loc[frame["plan_sha256"] == "sha3", "aspl"] = np.nan
+    out = tmp_path / "report"
+    report = build_report(ReportConfig((write(tmp_path, frame),), out, bootstrap=200))
+    for name in ("summary.csv", "correlations.csv", "report.html", "report.md", "figures/main.png", "figures/clustering_aspl.png",
+                 "figures/density.png", "figures/scatter_aspl.png"):
+        assert (out / name).stat().st_size > 500, name
+    assert (out / "figures" / "main.png").read_bytes()[:4] == b"\x89PNG"
+    html = report.html.read_text()
+    assert html.count("data:image/png;base64,") >= 4 and "<table" in html
+    assert any("missing graph metrics" in line for line in report.findings)
+    assert "Rows with missing metrics" in html
+    assert report.correlations.set_index("metric").loc["aspl", "n_plans"] == 7
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"acc_mean", "acc_std", "n_seeds", "sweet_spot"} <= set(summary.columns)
+    assert summary["n_seeds"].tolist() == [2] * 9
+
+
+def test_merged_shards_and_duplicate_rows(tmp_path):
+    frame = results_table(lambda m, rng: 90 - 0.2 * m["aspl"], plans=6, seeds=2)
+    first, second = write(tmp_path, frame.iloc[:7], "a.csv"), write(tmp_path, frame.iloc[5:], "b.csv")
+    merged = read_results([first, second])
+    assert len(merged) == len(frame)
+
+
+def test_bad_tables(tmp_path):
+    with pytest.raises(ReportError, match="nope.csv: no such file"):
+        read_results([tmp_path / "nope.csv"])
+    (tmp_path / "x.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ReportError, match="x.csv: not a topoprune results table"):
+        read_results([tmp_path / "x.csv"])

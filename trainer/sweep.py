@@ -1,0 +1,122 @@
+"""Sweeps: every plan of a directory (plus the dense baseline) for every training seed.
+
+Resumable: a job whose (plan sha256, model, data set, recipe, seed, epochs) already has a row
+in results.csv is skipped, so a killed sweep restarted with the same command loses nothing and
+repeats nothing. ``jobs`` trainings run at once on one machine (threads split between them);
+``shard=(i, N)`` runs the i-th of N disjoint slices of the job list, for cluster job arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from topology.discovery import find_plans
+from topology.graph import GRAPH
+from topology.plans import load_plan
+from trainer.config import TrainConfig
+from trainer.errors import TrainError
+from trainer.results import read_rows
+from trainer.run import run_training
+
+BASELINE = "dense"
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """One training of a sweep: a plan (None for the dense baseline) and a training seed."""
+
+    plan: Path | None
+    plan_sha256: str
+    train_seed: int
+
+    def config(self, template: TrainConfig) -> TrainConfig:
+        return dataclasses.replace(template, plan=self.plan, train_seed=self.train_seed,
+                                   recipe=None if self.plan is not None else "dense")
+
+
+def job_key(plan_sha256: str, model: str, dataset: str, recipe: str, seed, epochs) -> tuple[str, ...]:
+    """What identifies a finished job in results.csv."""
+    return (plan_sha256 or BASELINE, model, dataset, recipe, str(seed), str(epochs))
+
+
+def sweep_jobs(plans_dir: Path, seeds: int, baseline: bool = True) -> list[SweepJob]:
+    """The full, deterministic job list: plans in path order x seeds 0..seeds-1, baseline first."""
+    if seeds < 1:
+        raise TrainError(f"seeds must be at least 1, got {seeds}")
+    plans = []
+    for path in find_plans([plans_dir]):
+        plan = load_plan(path)
+        if plan.kind == GRAPH:
+            plans.append((path, plan.sha256))
+    if not plans:
+        raise TrainError(f"{plans_dir}: no graph plans to train")
+    targets = ([(None, BASELINE)] if baseline else []) + plans
+    return [SweepJob(path, sha, seed) for path, sha in targets for seed in range(seeds)]
+
+
+def shard_of(jobs: list[SweepJob], shard: tuple[int, int] | None) -> list[SweepJob]:
+    """The i-th (1-based) of N interleaved slices; together the N slices hold every job once."""
+    if shard is None:
+        return jobs
+    index, count = shard
+    if not 1 <= index <= count:
+        raise TrainError(f"shard must be i/N with 1 <= i <= N, got {index}/{count}")
+    return jobs[index - 1 :: count]
+
+
+def pending_jobs(jobs: list[SweepJob], template: TrainConfig) -> list[SweepJob]:
+    """Jobs without a row in ``template.out/results.csv``."""
+    done = {job_key(r["plan_sha256"], r["model"], r["dataset"], r["recipe"], r["train_seed"], r["epochs"]) for r in read_rows(template.out)}
+    pending = []
+    for job in jobs:
+        config = job.config(template)
+        key = job_key(job.plan_sha256 if job.plan else "", config.model, config.dataset, config.resolved_recipe, job.train_seed, config.epochs)
+        if key not in done:
+            pending.append(job)
+    return pending
+
+
+def _run_job(config: TrainConfig) -> str:
+    outcome = run_training(config)
+    return outcome.run_id
+
+
+def run_sweep(
+    template: TrainConfig,
+    jobs: list[SweepJob],
+    workers: int = 1,
+    on_done: Callable[[SweepJob], None] = lambda job: None,
+) -> int:
+    """Run ``jobs`` (already filtered by :func:`pending_jobs`), ``workers`` at a time.
+
+    Each training gets ``cores // workers`` threads unless the template sets ``threads``.
+    Returns the number of jobs run; the first failing job stops the sweep with its error.
+    """
+    if workers < 1:
+        raise TrainError(f"jobs must be at least 1, got {workers}")
+    threads = template.threads or max(1, (os.cpu_count() or 1) // workers)
+    configs = [(job, dataclasses.replace(job.config(template), threads=threads, quiet=True if workers > 1 else template.quiet)) for job in jobs]
+    if workers == 1:
+        for job, config in configs:
+            run_training(config)
+            on_done(job)
+        return len(configs)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_run_job, config): job for job, config in configs}
+        remaining = set(futures)
+        while remaining:
+            finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for future in finished:
+                error = future.exception()
+                if error is not None:
+                    for other in remaining:
+                        other.cancel()
+                    raise error
+                on_done(futures[future])
+    return len(configs)
