@@ -57,7 +57,8 @@ def build_report(config: ReportConfig) -> Report:
     experiment = ", ".join(f"{k}={v}" for k, v in selection.experiment.items())
     headline = [m for m in HEADLINE if m in correlations] or metrics[:4]
     main = figures.main_figure(summary, headline, correlations, out / "figures" / "main.png", f"Graph metrics vs accuracy ({experiment})")
-    scatters = [figures.metric_scatter(summary, m, correlations[m], out / "figures" / f"scatter_{m}.png") for m in metrics]
+    varying = [m for m in metrics if pd.to_numeric(plans[m], errors="coerce").nunique() > 1]
+    scatters = [figures.metric_scatter(summary, m, correlations[m], out / "figures" / f"scatter_{m}.png") for m in varying]
     cluster_map = figures.clustering_path_map(summary, summary["sweet_spot"], out / "figures" / "clustering_aspl.png")
     density = figures.density_plot(summary, out / "figures" / "density.png")
 

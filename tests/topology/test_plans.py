@@ -164,3 +164,13 @@ def test_metrics_file_merges_and_replaces_rows(tmp_path):
     assert list(table["plan"]) == ["a.npy", "b.npy", "c.npy"]
     assert list(table["edges"]) == [6, 3, 1]
     assert table.loc[1, "aspl"] == float("inf")
+
+
+def test_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    save_plan(Plan(generate("ring", nodes=6, degree=2)), tmp_path, "r")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "r.npy").stat().st_mode) == 0o666 & ~umask
