@@ -1,0 +1,11 @@
+"""Data sets: a registry of loaders; none downloads anything."""
+
+from trainer.data import cifar, imagefolder, mnist_like  # noqa: F401  (registration)
+from trainer.data.registry import DATASETS, DataBundle, DataConfig
+
+__all__ = ["DATASETS", "DataBundle", "DataConfig", "load_dataset"]
+
+
+def load_dataset(config: DataConfig) -> DataBundle:
+    """Load the data set ``config.name`` (raises RegistryError for an unknown name)."""
+    return DATASETS.get(config.name)(config)
