@@ -43,16 +43,21 @@ def save_state(path: str | Path, state: dict) -> Path:
     return Path(path)
 
 
-def load_state(path: str | Path) -> dict:
-    """Load a checkpoint with ``weights_only=True`` onto the CPU; unwraps ``{"model": state_dict}``."""
+def torch_load(path: str | Path, error: type[Exception] = PruningError, what: str = "not a readable PyTorch checkpoint") -> object:
+    """``torch.load`` with ``weights_only=True`` onto the CPU; failures become one-line ``error``s."""
     path = Path(path)
     if not path.is_file():
-        raise PruningError(f"{path}: no such file")
+        raise error(f"{path}: no such file")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for corrupt or foreign files
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise PruningError(f"{path}: not a readable PyTorch checkpoint ({message})") from None
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as failure:  # torch raises many types for corrupt or foreign files
+        message = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
+        raise error(f"{path}: {what} ({message})") from None
+
+
+def load_state(path: str | Path) -> dict:
+    """Load a state_dict saved with ``torch.save``; unwraps ``{"model": state_dict}``."""
+    state = torch_load(path)
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -1,19 +1,11 @@
-"""Training checkpoints: written atomically, read with ``weights_only=True``."""
+"""Training checkpoints (written with ``pruning.storage.save_state``), read with ``weights_only=True``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from topology.atomic import atomic_open
+from pruning.storage import torch_load
 from trainer.errors import TrainError
-
-
-def save_checkpoint(path: str | Path, state: dict) -> None:
-    """``torch.save`` through a temporary file and a rename."""
-    with atomic_open(path, "wb") as handle:
-        torch.save(state, handle)
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -21,11 +13,7 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise TrainError(f"{path}: no checkpoint to resume from")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # corrupt files raise many different types
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise TrainError(f"{path}: corrupt checkpoint ({message})") from None
+    state = torch_load(path, TrainError, "corrupt checkpoint")
     needed = {"model", "optimizer", "scheduler", "epoch", "history"}
     if not isinstance(state, dict) or not needed <= set(state):
         raise TrainError(f"{path}: not a topoprune training checkpoint (missing {', '.join(sorted(needed - set(state or {})))})")

@@ -16,12 +16,13 @@ from torch import nn
 from pruning.apply import PruneResult, prune_model, summary_csv
 from pruning.layers import LayerSelection
 from pruning.recipes import MaskConfig
+from pruning.storage import save_state
 from topology import __version__
 from topology.atomic import atomic_write_text
 from topology.metrics import compute_metrics
 from topology.plans import Plan, encode_json, load_plan
 from topology.seeding import derive_seed
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig, read_config
 from trainer.data import DataConfig, load_dataset
 from trainer.errors import TrainError
@@ -177,8 +178,8 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
             if rank == 0:
                 best_so_far = max(history, key=lambda h: h["val_acc"])  # first epoch wins ties
                 if best_so_far is history[-1]:
-                    save_checkpoint(run_dir / BEST_FILE, {"model": masker.state_dict(), "epoch": epoch})
-                save_checkpoint(run_dir / CHECKPOINT_FILE, {"model": masker.state_dict(), "optimizer": optimizer.state_dict(),
+                    save_state(run_dir / BEST_FILE, {"model": masker.state_dict(), "epoch": epoch})
+                save_state(run_dir / CHECKPOINT_FILE, {"model": masker.state_dict(), "optimizer": optimizer.state_dict(),
                                                             "scheduler": scheduler.state_dict(), "epoch": epoch, "history": history,
                                                             "rng": torch.get_rng_state()})
                 _write_log(run_dir, history)

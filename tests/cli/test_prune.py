@@ -15,6 +15,7 @@ from pruning.storage import load_masks
 from topology.generators import generate
 from topology.plans import Plan, load_plan, save_plan
 from trainer.models import build_model
+from tests.cli.helpers import assert_error
 
 
 @pytest.fixture
@@ -27,13 +28,6 @@ def run(tmp_path, monkeypatch):
 @pytest.fixture
 def plan(tmp_path):
     return save_plan(Plan(generate("rreg", nodes=16, degree=4, seed=0)), tmp_path, "p16")
-
-
-def assert_error(result, *fragments, code=1):
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in result.output
 
 
 def test_help(run):

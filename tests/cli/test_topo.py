@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from cli.topo import topo
 from topology.plans import load_plan
+from tests.cli.helpers import assert_error
 
 
 @pytest.fixture
@@ -20,15 +21,6 @@ def run(tmp_path, monkeypatch):
         return runner.invoke(topo, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
-
-
-def assert_one_line_error(result, *fragments, code=1):
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 or code == 2, result.output
-    for fragment in fragments:
-        assert fragment in result.output
 
 
 def test_every_command_has_help(run):
@@ -87,7 +79,7 @@ def test_gen_swap_chain_family_and_bipartite(run, tmp_path):
     ],
 )
 def test_gen_bad_parameters(run, tmp_path, args, fragments):
-    assert_one_line_error(run(*args), *fragments)
+    assert_error(run(*args), *fragments)
     assert not (tmp_path / "plans").exists() or not any((tmp_path / "plans").iterdir())
 
 
@@ -148,12 +140,12 @@ def test_analyze_rgp_layout(run, tmp_path):
 )
 def test_analyze_bad_matrices(run, tmp_path, content, fragment):
     np.save(tmp_path / "bad.npy", content, allow_pickle=False)
-    assert_one_line_error(run("analyze", tmp_path / "bad.npy"), "bad.npy", fragment)
+    assert_error(run("analyze", tmp_path / "bad.npy"), "bad.npy", fragment)
 
 
 def test_analyze_missing_path_and_unknown_metric(run, plans):
-    assert_one_line_error(run("analyze", "nowhere.npy"), "nowhere.npy: no such file or directory")
-    assert_one_line_error(run("analyze", plans, "-m", "girth"), "unknown metric 'girth'")
+    assert_error(run("analyze", "nowhere.npy"), "nowhere.npy: no such file or directory")
+    assert_error(run("analyze", plans, "-m", "girth"), "unknown metric 'girth'")
 
 
 def test_analyze_out_file_is_not_touched_on_error(run, tmp_path, plans):
@@ -183,7 +175,7 @@ def test_sweep_graph2nn_design_spans_clustering_and_path_length(run, tmp_path):
 
 def test_sweep_bad_degrees(run):
     assert run("sweep", "--design", "aspl", "--degrees", "four").exit_code == 2
-    assert_one_line_error(run("sweep", "--design", "aspl", "--nodes", 10, "--degrees", "3"), "even")
+    assert_error(run("sweep", "--design", "aspl", "--nodes", 10, "--degrees", "3"), "even")
 
 
 def test_show_writes_a_png(run, plans, tmp_path):
@@ -195,4 +187,4 @@ def test_show_writes_a_png(run, plans, tmp_path):
 
 
 def test_show_missing_plan(run):
-    assert_one_line_error(run("show", "nope.npy"), "nope.npy: no such file")
+    assert_error(run("show", "nope.npy"), "nope.npy: no such file")

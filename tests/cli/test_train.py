@@ -10,6 +10,7 @@ from tests.trainer.synthetic import write_fashion_like
 from topology.generators import generate
 from topology.plans import Plan, save_plan
 from trainer.results import read_rows
+from tests.cli.helpers import assert_error
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +27,6 @@ def run(tmp_path, monkeypatch):
 
 def quick(data_dir):
     return ["--data-dir", data_dir, "--epochs", 1, "--model-option", "width=32", "--threads", 1, "-q"]
-
-
-def assert_error(result, *fragments, code=1):
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in result.output
 
 
 def test_help(run):

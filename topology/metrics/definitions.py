@@ -75,19 +75,17 @@ def _density(g: GraphBatch) -> np.ndarray:
     return 2.0 * g.edges / pairs if pairs else np.zeros(g.count)
 
 
-@graph_metric("degree_min", "smallest node degree")
-def _degree_min(g: GraphBatch) -> np.ndarray:
-    return g.degrees.min(axis=1)
+def _degree_statistic(registry: Registry, name: str, attribute: str, statistic: str, description: str) -> None:
+    """Register ``name`` as ``getattr(batch, attribute).<statistic>(axis=1)``."""
+
+    def compute(batch) -> np.ndarray:
+        return getattr(getattr(batch, attribute), statistic)(axis=1)
+
+    registry.register(name)(Metric(name, compute, description))
 
 
-@graph_metric("degree_mean", "mean node degree 2m / n")
-def _degree_mean(g: GraphBatch) -> np.ndarray:
-    return g.degrees.mean(axis=1)
-
-
-@graph_metric("degree_max", "largest node degree")
-def _degree_max(g: GraphBatch) -> np.ndarray:
-    return g.degrees.max(axis=1)
+for _statistic, _words in (("min", "smallest"), ("mean", "mean"), ("max", "largest")):
+    _degree_statistic(GRAPH_METRICS, f"degree_{_statistic}", "degrees", _statistic, f"{_words} node degree")
 
 
 # --- paths ------------------------------------------------------------------------------------
@@ -196,34 +194,9 @@ def _b_density(b: BipartiteBatch) -> np.ndarray:
     return b.edges / float(b.nodes_out * b.nodes_in)
 
 
-@bipartite_metric("out_degree_min", "fewest inputs of an output channel")
-def _b_out_min(b: BipartiteBatch) -> np.ndarray:
-    return b.out_degrees.min(axis=1)
-
-
-@bipartite_metric("out_degree_mean", "mean inputs per output channel")
-def _b_out_mean(b: BipartiteBatch) -> np.ndarray:
-    return b.out_degrees.mean(axis=1)
-
-
-@bipartite_metric("out_degree_max", "most inputs of an output channel")
-def _b_out_max(b: BipartiteBatch) -> np.ndarray:
-    return b.out_degrees.max(axis=1)
-
-
-@bipartite_metric("in_degree_min", "fewest outputs fed by an input channel")
-def _b_in_min(b: BipartiteBatch) -> np.ndarray:
-    return b.in_degrees.min(axis=1)
-
-
-@bipartite_metric("in_degree_mean", "mean outputs per input channel")
-def _b_in_mean(b: BipartiteBatch) -> np.ndarray:
-    return b.in_degrees.mean(axis=1)
-
-
-@bipartite_metric("in_degree_max", "most outputs fed by an input channel")
-def _b_in_max(b: BipartiteBatch) -> np.ndarray:
-    return b.in_degrees.max(axis=1)
+for _side, _attribute, _what in (("out", "out_degrees", "inputs of an output channel"), ("in", "in_degrees", "outputs fed by an input channel")):
+    for _statistic, _words in (("min", "fewest"), ("mean", "mean number of"), ("max", "most")):
+        _degree_statistic(BIPARTITE_METRICS, f"{_side}_degree_{_statistic}", _attribute, _statistic, f"{_words} {_what}")
 
 
 @bipartite_metric("isolated_outputs", "output channels with no input (dead units)")
