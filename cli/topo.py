@@ -9,6 +9,7 @@ import click
 from cli.options import comma_list, format_option, friendly_errors, progress, seed_option
 from topology import __version__
 from topology.analysis import analyze_plans
+from topology.atomic import atomic_write_text
 from topology.build import GenerateConfig, make_plans, save_drafts
 from topology.discovery import find_plans
 from topology.drawing import draw_plan
@@ -17,7 +18,6 @@ from topology.generators import GENERATORS
 from topology.metrics import compute_metrics
 from topology.plans import load_plan
 from topology.sweeps import SWEEPS, SweepConfig
-from topology.atomic import atomic_write_text
 from topology.tables import metrics_frame, to_csv, to_json, to_table
 
 #: Columns of the human-readable table printed by ``gen`` and ``sweep``.

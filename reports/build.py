@@ -15,7 +15,6 @@ from reports.table import CANDIDATE_METRICS, read_results, select_experiment
 from topology.atomic import atomic_write_text
 
 
-
 @dataclass(frozen=True)
 class ReportConfig:
     """What a report covers and how its statistics are computed."""

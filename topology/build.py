@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from topology.errors import ParameterError
-from topology.graph import GRAPH
 from topology.generators import GENERATORS, generate
+from topology.graph import GRAPH
 from topology.metrics import compute_metrics
 from topology.plans import Plan, save_plan
 from topology.tables import update_metrics_file

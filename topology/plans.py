@@ -13,7 +13,7 @@ import io
 import json
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -76,9 +76,6 @@ class Plan:
     @property
     def sha256(self) -> str:
         return sha256_of(self.matrix)
-
-    def with_metrics(self, metrics: dict) -> Plan:
-        return replace(self, metrics=dict(metrics))
 
 
 # --- JSON with non-finite numbers as strings (strict JSON for other tools) ---------------------

@@ -12,10 +12,10 @@ from torch.nn.utils import prune as torch_prune
 from cli.prune import prune
 from pruning import load_masked_state_dict
 from pruning.storage import load_masks
+from tests.cli.helpers import assert_error
 from topology.generators import generate
 from topology.plans import Plan, load_plan, save_plan
 from trainer.models import build_model
-from tests.cli.helpers import assert_error
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.topo import topo
-from topology.plans import load_plan
 from tests.cli.helpers import assert_error
+from topology.plans import load_plan
 
 
 @pytest.fixture

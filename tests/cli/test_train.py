@@ -6,11 +6,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli.train import train
+from tests.cli.helpers import assert_error
 from tests.trainer.synthetic import write_fashion_like
 from topology.generators import generate
 from topology.plans import Plan, save_plan
 from trainer.results import read_rows
-from tests.cli.helpers import assert_error
 
 
 @pytest.fixture(scope="module")

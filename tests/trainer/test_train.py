@@ -6,17 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from pruning.errors import PruningError
 from tests.trainer.synthetic import write_fashion_like
 from topology.generators import generate
 from topology.plans import Plan, save_plan
 from trainer.config import TrainConfig
-from trainer.ddp import launch
 from trainer.data.mnist_like import SYSTEM_FASHION_MNIST
+from trainer.ddp import launch
 from trainer.errors import TrainError
 from trainer.results import COLUMNS, VOLATILE_COLUMNS, append_row, read_rows
 from trainer.run import resume_training, run_training
-
-from pruning.errors import PruningError
 
 
 @pytest.fixture(scope="module")

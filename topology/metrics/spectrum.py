@@ -16,7 +16,6 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
 
-
 #: Batches at least this large are split over threads (LAPACK releases the GIL).
 THREADED_BATCH = 64
 
