@@ -60,3 +60,20 @@ def test_dense_model_summary_and_wrong_input_size():
     assert summary.macs_total == 784 * 512 + 3 * 512 * 512 + 512 * 10
     with pytest.raises(PruningError, match="the model rejects input size 3x32x32"):
         summarize(model, (3, 32, 32))
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50", "vgg16_bn", "mobilenet_v2"])
+def test_torchvision_models_prune_and_run(name):
+    """Any nn.Module: torchvision's own constructors, pruned through the library API."""
+    import torchvision
+
+    model = getattr(torchvision.models, name)(weights=None, num_classes=10)
+    masks, notices = compute_masks(model, MaskConfig(plan=Plan(generate("rreg", nodes=16, degree=4, seed=0)), nodes_policy="shrink"))
+    apply_masks(model, masks)
+    summary = summarize(model, (3, 32, 32))
+    assert summary.params_kept < summary.params_total
+    assert all(layer.density <= 0.25 + 1e-9 for layer in summary.layers if layer.masked and layer.weights_total >= 256)
+    assert any("grouped convolution" in n for n in notices) == (name == "mobilenet_v2")
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)

@@ -146,3 +146,16 @@ def test_bipartite_second_singular_value_is_the_next_distinct_one():
     m = compute_metrics([matrix], kind="bipartite")[0]
     assert m["singular_1"] == pytest.approx(2)
     assert m["singular_2"] == pytest.approx(0, abs=1e-12)
+
+
+def test_large_biadjacencies_use_arpack_and_agree_with_the_dense_svd():
+    from topology.metrics.batch import BipartiteBatch
+
+    block = generate("rreg-bipartite", nodes=40, nodes_in=30, degree=6, seed=3)
+    repeated_top = np.block([[block, np.zeros_like(block)], [np.zeros_like(block), block]])  # t1 twice
+    for matrix in (generate("xnet", nodes=120, nodes_in=90, degree=5, seed=1), repeated_top):
+        dense = BipartiteBatch(matrix).top_singular_values
+        sparse = BipartiteBatch(matrix, dense_svd_max_entries=100).top_singular_values
+        assert sparse[0][0] == pytest.approx(dense[0][0], abs=1e-9)
+        assert sparse[1][0] == pytest.approx(dense[1][0], abs=1e-9)
+        assert sparse[1][0] < sparse[0][0] - 1e-6

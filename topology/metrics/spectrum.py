@@ -89,3 +89,34 @@ def sparse_algebraic_connectivity(csr: sp.csr_array, degrees: np.ndarray, lambda
     flipped = sp.diags_array(np.full(len(degrees), shift)) - laplacian
     top = _eigsh(sp.csr_array(flipped), 2, "LA")
     return np.array([shift - top[0]])
+
+
+def first_and_next_distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From descending singular values (B, k): t1 and the largest value below t1, each (B,).
+
+    Values within 1e-9 * max(1, t1) of t1 count as t1; t2 is 0 when none is smaller.
+    """
+    t1 = values[:, 0]
+    tolerance = 1e-9 * np.maximum(1.0, t1)
+    smaller = np.where(values < (t1 - tolerance)[:, None], values, -np.inf).max(axis=1)
+    return t1, np.where(np.isfinite(smaller), smaller, 0.0)
+
+
+def top_two_distinct_singular_values(matrix: sp.csr_array, max_k: int = 48) -> tuple[float, float]:
+    """t1 and the next distinct singular value of a large sparse matrix, by ARPACK.
+
+    Asks for 4 singular values and doubles the request while all of them equal t1 (a
+    repeated top value); NaN for t2 if it is repeated more than ``max_k`` times.
+    """
+    limit = min(matrix.shape) - 1
+    if limit < 2:
+        values = np.linalg.svd(matrix.toarray().astype(np.float64), compute_uv=False)
+        t1, t2 = first_and_next_distinct(values[None])
+        return float(t1[0]), float(t2[0])
+    k = min(4, limit)
+    while True:
+        values = np.sort(spla.svds(matrix.astype(np.float64), k=k, tol=0, return_singular_vectors=False))[::-1]
+        t1, t2 = first_and_next_distinct(values[None])
+        if t2[0] > 0 or k >= min(max_k, limit):
+            return float(t1[0]), float(t2[0]) if t2[0] > 0 or k == limit else float("nan")
+        k = min(2 * k, max_k, limit)
