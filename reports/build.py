@@ -50,16 +50,19 @@ def build_report(config: ReportConfig) -> Report:
     metrics = [m for m in CANDIDATE_METRICS if m in plans.columns and pd.to_numeric(plans[m], errors="coerce").notna().any()]
     correlations = {m: correlate(summary, m, config.seed, config.bootstrap) for m in metrics}
     summary["sweet_spot"] = sweet_spot(summary)
+    varying = [m for m in metrics if pd.to_numeric(plans[m], errors="coerce").nunique() > 1]
 
     out = config.out
     (out / "figures").mkdir(parents=True, exist_ok=True)
     experiment = ", ".join(f"{k}={v}" for k, v in selection.experiment.items())
     headline = [m for m in HEADLINE if m in correlations] or metrics[:4]
-    main = figures.main_figure(summary, headline, correlations, out / "figures" / "main.png", f"Graph metrics vs accuracy ({experiment})")
-    varying = [m for m in metrics if pd.to_numeric(plans[m], errors="coerce").nunique() > 1]
     scatters = [figures.metric_scatter(summary, m, correlations[m], out / "figures" / f"scatter_{m}.png") for m in varying]
     cluster_map = figures.clustering_path_map(summary, summary["sweet_spot"], out / "figures" / "clustering_aspl.png")
     density = figures.density_plot(summary, out / "figures" / "density.png")
+    if headline:
+        main = figures.main_figure(summary, headline, correlations, out / "figures" / "main.png", f"Graph metrics vs accuracy ({experiment})")
+    else:  # no plan has graph metrics (only baselines or per-layer recipes): density is what there is
+        main = density
 
     summary_table = summary.drop(columns=["accuracies"])
     correlation_table = pd.DataFrame([c.as_row() for c in correlations.values()])

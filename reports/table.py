@@ -11,6 +11,8 @@ import pandas as pd
 from topology.errors import TopopruneError
 
 REQUIRED = ("plan_sha256", "model", "dataset", "recipe", "epochs", "train_seed", "density", "best_acc", "final_acc")
+#: Identification columns a report shows when the table has them (added empty otherwise).
+OPTIONAL = ("run_id", "plan", "generator", "nodes", "degree")
 #: Graph metrics a report relates to accuracy, when the table has them and they vary.
 CANDIDATE_METRICS = ("aspl", "diameter", "clustering", "transitivity", "spectral_gap", "lambda_2", "lambda_nontrivial", "algebraic_connectivity", "degree_mean")
 EXPERIMENT = ("model", "dataset", "epochs")
@@ -48,7 +50,10 @@ def read_results(paths: list[Path]) -> pd.DataFrame:
         table = table.drop_duplicates("run_id")
     if table.empty:
         raise ReportError(f"{paths[0]}: the results table has no rows")
-    table["plan_sha256"] = table["plan_sha256"].fillna("")
+    table["plan_sha256"] = table["plan_sha256"].astype(object).fillna("")
+    for column in OPTIONAL:
+        if column not in table.columns:
+            table[column] = pd.NA
     return table
 
 

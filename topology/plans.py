@@ -102,8 +102,12 @@ def decode_json_metrics(metrics: dict) -> dict:
 
 
 def matrix_to_csv(matrix: np.ndarray) -> str:
-    """Comma-separated 0/1 rows, no header, one line per row."""
-    return "".join(",".join(map(str, row)) + "\n" for row in matrix.tolist())
+    """Comma-separated 0/1 rows, no header, one line per row (built as one byte array)."""
+    rows, cols = matrix.shape
+    text = np.full((rows, 2 * cols), ord(","), dtype=np.uint8)
+    text[:, 0::2] = matrix.astype(np.uint8) + ord("0")
+    text[:, -1] = ord("\n")
+    return text.tobytes().decode("ascii")
 
 
 def plan_metadata(plan: Plan) -> dict:

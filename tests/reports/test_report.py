@@ -110,3 +110,12 @@ def test_bad_tables(tmp_path):
     (tmp_path / "x.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ReportError, match="x.csv: not a topoprune results table"):
         read_results([tmp_path / "x.csv"])
+
+
+def test_a_table_of_baselines_only_still_gives_a_report(tmp_path):
+    frame = results_table(lambda m, rng: 90.0, plans=0, seeds=2)
+    assert set(frame["recipe"]) == {"dense"}
+    report = build_report(ReportConfig((write(tmp_path, frame[["plan_sha256", "model", "dataset", "recipe", "epochs", "train_seed", "density", "best_acc", "final_acc"]]),), tmp_path / "r"))
+    assert report.html.exists() and report.main_figure.exists()
+    assert any("No correlation could be computed" in line for line in report.findings)
+    assert any("dense baseline reached" in line for line in report.findings)
