@@ -106,6 +106,8 @@ def inspect(source, model_name, input_size, num_classes, export, fmt) -> None:
     Checkpoints saved by topoprune and by torch.nn.utils.prune (weight_orig + weight_mask) are
     both read. With --model and --input-size, MACs are counted too.
     """
+    if source.suffix in (".npy", ".csv", ".json"):
+        raise click.UsageError(f"{source} looks like a plan file; prune inspect reads masked models (.pt) or masks (.npz)")
     if source.suffix == ".npz":
         if model_name:
             raise click.UsageError("--model needs a checkpoint (.pt), not a masks file")
