@@ -129,3 +129,14 @@ def test_real_fashion_mnist_mlp_with_64_node_degree_8_plan_beats_80_percent(tmp_
     row = run_training(TrainConfig(plan=plan, epochs=1, out=tmp_path / "runs", quiet=True)).row
     assert row["density"] == 8 / 64
     assert row["best_acc"] > 80.0
+
+
+def test_resnet20_on_cifar10_batches_with_augmentation(tmp_path):
+    from tests.trainer.synthetic import write_cifar_like
+
+    write_cifar_like(tmp_path / "cifar", 10, per_batch=60)
+    config = TrainConfig(model="resnet20", dataset="cifar10", data_dir=tmp_path / "cifar", recipe="xnet", degree=4, epochs=1,
+                         batch_size=32, out=tmp_path / "runs", quiet=True, threads=1)
+    row = run_training(config).row
+    assert row["recipe"] == "xnet" and row["generator"] == "xnet" and row["degree"] == 4
+    assert 0 < row["density"] < 1 and row["params_kept"] < row["params_total"]

@@ -1,0 +1,37 @@
+"""Every registered model: built for the data set's shape, runs forward, accepts masks."""
+
+import pytest
+import torch
+
+from pruning import MaskConfig, apply_masks, compute_masks
+from topology.errors import ParameterError, RegistryError
+from topology.generators import generate
+from topology.plans import Plan
+from trainer.models import MODELS, build_model
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("shape, classes", [((1, 28, 28), 10), ((3, 32, 32), 100)])
+def test_every_model_builds_runs_and_masks(name, shape, classes):
+    torch.manual_seed(0)
+    model = build_model(name, shape, classes)
+    masks, _ = compute_masks(model, MaskConfig(plan=Plan(generate("rreg", nodes=8, degree=3, seed=0)), nodes_policy="shrink"))
+    assert masks  # every model has maskable layers between its first and last
+    apply_masks(model, masks)
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, *shape)).shape == (2, classes)
+
+
+def test_cifar_resnet18_size_and_mlp_options():
+    assert sum(p.numel() for p in build_model("cresnet18", (3, 32, 32), 10).parameters()) == 11_173_962
+    assert sum(p.numel() for p in build_model("resnet20", (3, 32, 32), 10).parameters()) == 269_722
+    mlp = build_model("mlp", (1, 28, 28), 10, width=64, depth=5)
+    assert sum(isinstance(m, torch.nn.Linear) for m in mlp.modules()) == 7
+
+
+def test_model_errors():
+    with pytest.raises(RegistryError, match="unknown model 'nope'; valid: .*mlp"):
+        build_model("nope", (1, 28, 28), 10)
+    with pytest.raises(ParameterError, match="model 'cnn' does not take depth"):
+        build_model("cnn", (1, 28, 28), 10, depth=3)
