@@ -53,7 +53,7 @@ def train_epoch(
     """One pass of SGD steps over ``batches``; the scheduler steps once per batch.
 
     ``progress`` is a progress-bar label (None: no bar); ``after_step`` runs after every
-    optimiser step (e.g. re-zeroing masked weights). Statistics are summed over processes
+    optimiser step (e.g. re-zeroing masked weights, checking for a stop request). Statistics are summed over processes
     under DDP.
     """
     model.train()
@@ -71,9 +71,9 @@ def train_epoch(
         else:
             loss.backward()
             optimizer.step()
+        scheduler.step()
         if after_step is not None:
             after_step()
-        scheduler.step()
         loss_sum += float(loss.detach()) * len(labels)
         correct += int((logits.argmax(dim=1) == labels).sum())
         count += len(labels)

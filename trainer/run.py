@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig, read_config
 from trainer.data import DataConfig, load_dataset
 from trainer.errors import TrainError
+from trainer.interrupt import StopOnInterrupt
 from trainer.loop import evaluate, train_epoch
 from trainer.models import build_model
 from trainer.optim import build_optimizer, build_scheduler
@@ -97,7 +99,13 @@ def _masked_density(pruned: PruneResult) -> float:
     return sum(layer.weights_kept for layer in layers) / total if total else 1.0
 
 
-def _write_log(run_dir: Path, history: list[dict]) -> None:
+def _save_epoch(run_dir: Path, masker: StepMasker, optimizer, scheduler, epoch: int, history: list[dict]) -> None:
+    """Checkpoint (and best model when this epoch has the best validation accuracy so far) and log."""
+    best_so_far = max(history, key=lambda h: h["val_acc"])  # the first epoch wins ties
+    if best_so_far is history[-1]:
+        save_state(run_dir / BEST_FILE, {"model": masker.state_dict(), "epoch": epoch})
+    save_state(run_dir / CHECKPOINT_FILE, {"model": masker.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                           "epoch": epoch, "history": history, "rng": torch.get_rng_state()})
     atomic_write_text(run_dir / LOG_FILE, pd.DataFrame(history).to_csv(index=False, lineterminator="\n"))
 
 
@@ -164,32 +172,38 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
         atomic_write_text(run_dir / "masks.json", json.dumps(encode_json(pruned.summary.to_dict()), indent=2) + "\n")
 
     writer = _tensorboard(run_dir) if config.tensorboard and rank == 0 else None
+    # Under DDP the launcher (torchrun or train --ddp) owns Ctrl-C; alone, stop at a batch boundary.
+    stop = StopOnInterrupt() if world == 1 else None
+
+    def after_step() -> None:
+        masker.after_step()
+        if stop is not None:
+            stop.check()
+
     try:
-        for epoch in range(start_epoch, config.epochs):
-            label = None if config.quiet or rank != 0 else f"epoch {epoch + 1}/{config.epochs}"
-            shuffle = derive_seed(config.train_seed, "epoch", str(epoch))
-            train = train_epoch(train_model, data.batches("train", config.batch_size, shuffle, rank, world), optimizer, scheduler,
-                                loss_fn, device, config.amp, scaler, label, steps_per_epoch, masker.after_step)
-            val = evaluate(model, data.batches("val", 512), loss_fn, device, config.amp)
-            test = evaluate(model, data.batches("test", 512), loss_fn, device, config.amp)
-            history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train.loss, "train_acc": train.accuracy,
-                            "val_loss": val.loss, "val_acc": val.accuracy, "test_loss": test.loss, "test_acc": test.accuracy,
-                            "seconds": train.seconds + val.seconds + test.seconds})
-            if rank == 0:
-                best_so_far = max(history, key=lambda h: h["val_acc"])  # first epoch wins ties
-                if best_so_far is history[-1]:
-                    save_state(run_dir / BEST_FILE, {"model": masker.state_dict(), "epoch": epoch})
-                save_state(run_dir / CHECKPOINT_FILE, {"model": masker.state_dict(), "optimizer": optimizer.state_dict(),
-                                                            "scheduler": scheduler.state_dict(), "epoch": epoch, "history": history,
-                                                            "rng": torch.get_rng_state()})
-                _write_log(run_dir, history)
-                if writer is not None:
-                    for key, value in history[-1].items():
-                        writer.add_scalar(key, value, epoch + 1)
-                if not config.quiet:
-                    print(f"epoch {epoch + 1}/{config.epochs}: train {train.accuracy:.2f}%  val {val.accuracy:.2f}%  test {test.accuracy:.2f}%  ({history[-1]['seconds']:.1f} s)", flush=True)
-            if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs and epoch + 1 < config.epochs:
-                return None
+        with stop or contextlib.nullcontext():
+            for epoch in range(start_epoch, config.epochs):
+                label = None if config.quiet or rank != 0 else f"epoch {epoch + 1}/{config.epochs}"
+                shuffle = derive_seed(config.train_seed, "epoch", str(epoch))
+                train = train_epoch(train_model, data.batches("train", config.batch_size, shuffle, rank, world), optimizer, scheduler,
+                                    loss_fn, device, config.amp, scaler, label, steps_per_epoch, after_step)
+                val = evaluate(model, data.batches("val", 512), loss_fn, device, config.amp)
+                test = evaluate(model, data.batches("test", 512), loss_fn, device, config.amp)
+                history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train.loss, "train_acc": train.accuracy,
+                                "val_loss": val.loss, "val_acc": val.accuracy, "test_loss": test.loss, "test_acc": test.accuracy,
+                                "seconds": train.seconds + val.seconds + test.seconds})
+                if rank == 0:
+                    _save_epoch(run_dir, masker, optimizer, scheduler, epoch, history)
+                    if writer is not None:
+                        for key, value in history[-1].items():
+                            writer.add_scalar(key, value, epoch + 1)
+                    if not config.quiet:
+                        print(f"epoch {epoch + 1}/{config.epochs}: train {train.accuracy:.2f}%  val {val.accuracy:.2f}%  "
+                              f"test {test.accuracy:.2f}%  ({history[-1]['seconds']:.1f} s)", flush=True)
+                if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs and epoch + 1 < config.epochs:
+                    return None
+                if stop is not None and epoch + 1 < config.epochs:
+                    stop.check()  # a Ctrl-C during evaluation or saving stops before the next epoch
     except KeyboardInterrupt:
         done = len(history)
         raise TrainInterrupted(f"interrupted after {done} finished epoch(s); continue with: train --resume {run_dir}") from None

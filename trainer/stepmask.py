@@ -13,7 +13,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pruning.masking import bake, current_masks, to_masked_state_dict, to_plain_state_dict
+from pruning.masking import (
+    bake,
+    current_masks,
+    to_masked_state_dict,
+    to_plain_state_dict,
+)
 
 
 class StepMasker:
