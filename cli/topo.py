@@ -96,19 +96,22 @@ def gen(generator, nodes, degree, p, nodes_in, density, connected, count, seed, 
 @click.option("--metrics", "-m", multiple=True, callback=comma_list, help="Metrics to compute, comma-separated (default: all).")
 @format_option(default=None)
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the results to this file instead of printing them.")
+@click.option("--reference", is_flag=True, help="Show published values (RGP's information CSV) as <metric>_reference columns beside ours.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @friendly_errors
-def analyze(paths, metrics, fmt, out, quiet) -> None:
+def analyze(paths, metrics, fmt, out, reference, quiet) -> None:
     """Compute metrics of plans: files, directories (recursive) or glob patterns.
 
     A plan counts once however many of its .npy/.csv/.json files are named; RGP's
     Adjacency/<n>/<d>/M<k>.npy layout is read too. Output is a table, or --format csv|json
-    (the CSV has the layout of a plan directory's metrics.csv).
+    (the CSV has the layout of a plan directory's metrics.csv). A published value that differs
+    from ours by more than 1e-9 is reported on stderr, one line per metric.
     """
     if fmt is None:
         fmt = {".csv": "csv", ".json": "json"}.get(out.suffix if out else "", "table")
     plan_paths = find_plans(paths)
-    rows = analyze_plans(plan_paths, metrics, progress=lambda items: progress(items, "analysing", quiet))
+    rows = analyze_plans(plan_paths, metrics, progress=lambda items: progress(items, "analysing", quiet), reference=reference,
+                         on_mismatch=lambda line: click.echo(f"warning: {line}", err=True))
     text = _render(rows, fmt)
     if out:
         atomic_write_text(out, text)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from topology.errors import ParameterError
 from topology.graph import BIPARTITE, GRAPH
-from topology.metrics import BIPARTITE_METRICS, GRAPH_METRICS, compute_metrics
-from topology.plans import load_plan
+from topology.metrics import BIPARTITE_METRICS, GRAPH_METRICS, compute_metrics, registry_for
+from topology.plans import Plan, load_plan
 
 
 def check_metric_names(names: Sequence[str] | None) -> None:
@@ -23,6 +23,8 @@ def analyze_plans(
     paths: Sequence[Path],
     names: Sequence[str] | None = None,
     progress: Callable[[Iterable], Iterable] = lambda items: items,
+    reference: bool = False,
+    on_mismatch: Callable[[str], None] | None = None,
 ) -> list[tuple[str, dict]]:
     """Metrics of every plan in ``paths``.
 
@@ -35,6 +37,12 @@ def analyze_plans(
         other kind's rows.
     progress : callable
         Wraps the iterable of paths being loaded (e.g. ``tqdm``).
+    reference : bool
+        Add ``<metric>_reference`` beside each metric that has a published value (RGP's
+        information CSV).
+    on_mismatch : callable, optional
+        Called with one line per published value that differs from ours (see
+        :func:`reference_mismatches`).
 
     Returns
     -------
@@ -51,4 +59,39 @@ def analyze_plans(
         values = compute_metrics([plans[i].matrix for i in indices], kind=kind, names=wanted)
         for index, metrics in zip(indices, values):
             results[index] = metrics
+    for plan, metrics in zip(plans, results):
+        if on_mismatch is not None:
+            for line in reference_mismatches(plan, metrics):
+                on_mismatch(line)
+        if reference:
+            metrics.update({f"{name}_reference": value for name, value in plan.reference.items() if name in metrics})
     return [(str(path), metrics) for path, metrics in zip(paths, results)]
+
+
+#: Largest difference between a published reference value and ours that counts as agreement
+#: (relative to max(1, |ours|)).
+REFERENCE_TOLERANCE = 1e-9
+
+
+def reference_mismatches(plan: Plan | None, metrics: dict | None = None) -> list[str]:
+    """One line per metric whose published reference value (``plan.reference``, e.g. RGP's
+    information CSV) differs from ours by more than :data:`REFERENCE_TOLERANCE`.
+
+    Parameters
+    ----------
+    plan : Plan or None
+        None, or a plan without reference values, gives no lines.
+    metrics : dict, optional
+        Our values, when already computed; otherwise the referenced metrics are computed here.
+    """
+    if plan is None or not plan.reference:
+        return []
+    names = [name for name in plan.reference if name in registry_for(plan.kind)]
+    if metrics is None or any(name not in metrics for name in names):
+        metrics = compute_metrics([plan.matrix], kind=plan.kind, names=names)[0]
+    lines = []
+    for name in names:
+        published, ours = float(plan.reference[name]), float(metrics[name])
+        if not abs(published - ours) <= REFERENCE_TOLERANCE * max(1.0, abs(ours)):
+            lines.append(f"{plan.path or 'plan'}: published {name} {published!r} differs from ours {ours!r} (by {abs(published - ours):.3g})")
+    return lines

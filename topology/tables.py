@@ -22,8 +22,9 @@ METRICS_FILE = "metrics.csv"
 
 
 def metric_columns(present: set[str]) -> list[str]:
-    """Canonical order of the metric names in ``present``."""
+    """Canonical order of the metric names in ``present``; ``<name>_reference`` right after ``<name>``."""
     order = list(GRAPH_METRICS) + [name for name in BIPARTITE_METRICS if name not in GRAPH_METRICS]
+    order = [column for name in order for column in (name, f"{name}_reference")]
     return [name for name in order if name in present] + sorted(present - set(order))
 
 

@@ -174,3 +174,23 @@ def test_files_get_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE((tmp_path / "r.npy").stat().st_mode) == 0o666 & ~umask
+
+
+def test_rgp_reference_values_are_checked(tmp_path):
+    from topology.analysis import analyze_plans, reference_mismatches
+
+    folder = make_rgp_tree(tmp_path, ", ")
+    assert all(reference_mismatches(load_plan(folder / f"M{k}.npy")) == [] for k in range(3))
+    info = folder / "16_4_information.csv"
+    lines = info.read_text().splitlines()
+    cells = lines[2].split(", ")  # M1's row: publish a wrong ASPL
+    cells[4] = repr(float(cells[4]) + 1e-6)
+    lines[2] = ", ".join(cells)
+    info.write_text("\n".join(lines) + "\n")
+    mismatches = reference_mismatches(load_plan(folder / "M1.npy"))
+    assert len(mismatches) == 1 and "M1.npy: published aspl" in mismatches[0] and "by 1e-06" in mismatches[0]
+    reported = []
+    rows = analyze_plans(sorted(folder.glob("M*.npy")), ["aspl"], reference=True, on_mismatch=reported.append)
+    assert reported == mismatches
+    metrics = dict(rows)[str(folder / "M1.npy")]
+    assert list(metrics) == ["aspl", "aspl_reference"] and metrics["aspl_reference"] - metrics["aspl"] == pytest.approx(1e-6)

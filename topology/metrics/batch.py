@@ -137,6 +137,11 @@ class BipartiteBatch:
         self.count, self.nodes_out, self.nodes_in = stack.shape
         self.use_sparse_svd = self.nodes_out * self.nodes_in > dense_svd_max_entries
 
+    @property
+    def matrices(self) -> np.ndarray:
+        """The biadjacencies, uint8 (B, n_out, n_in)."""
+        return self._stack
+
     @cached_property
     def out_degrees(self) -> np.ndarray:
         """Inputs per output channel (row sums), int64 (B, n_out)."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from topology.metrics.batch import BipartiteBatch, GraphBatch
+from topology.metrics.expansion import EXPANSION_SAMPLES, vertex_expansion
 from topology.registry import Registry
 
 
@@ -219,9 +220,19 @@ def _b_singular_2(b: BipartiteBatch) -> np.ndarray:
     return b.top_singular_values[1]
 
 
+@bipartite_metric("spectral_gap", "t1 - t2: the spectral gap of the bipartite graph's adjacency, whose eigenvalues are +-singular values")
+def _b_spectral_gap(b: BipartiteBatch) -> np.ndarray:
+    return b.top_singular_values[0] - b.top_singular_values[1]
+
+
 @bipartite_metric("ramanujan_margin", "sqrt(dL - 1) + sqrt(dR - 1) - t2 with mean degrees; > 0 is Ramanujan")
 def _b_ramanujan_margin(b: BipartiteBatch) -> np.ndarray:
     d_left = b.out_degrees.mean(axis=1)
     d_right = b.in_degrees.mean(axis=1)
     with np.errstate(invalid="ignore"):
         return np.sqrt(d_left - 1.0) + np.sqrt(d_right - 1.0) - b.top_singular_values[1]
+
+
+@bipartite_metric("vertex_expansion", f"min over {EXPANSION_SAMPLES} seeded random sets S of outputs (|S| <= n_in/d) of |N(S)| / edges of S; 1 = lossless")
+def _b_vertex_expansion(b: BipartiteBatch) -> np.ndarray:
+    return vertex_expansion(b.matrices)
