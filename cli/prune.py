@@ -14,7 +14,7 @@ from pruning.apply import prune_model, summary_csv, write_outputs
 from pruning.errors import PruningError
 from pruning.layers import LayerSelection
 from pruning.masking import load_masked_state_dict, masks_in_state_dict
-from pruning.recipes import MASK_RECIPES, NODES_POLICIES, MaskConfig
+from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_BY, MaskConfig
 from pruning.storage import load_masks, load_state
 from topology import __version__
 from topology.build import PlanDraft, save_drafts
@@ -57,13 +57,18 @@ def prune() -> None:
 @click.option("--prune-last", is_flag=True, help="Mask the last prunable layer (the classifier) too.")
 @click.option("--include", multiple=True, help="Only mask layers whose names match this glob (repeatable).")
 @click.option("--exclude", multiple=True, help="Leave layers whose names match this glob dense (repeatable).")
+@click.option("--degree-side", type=click.Choice(DEGREE_SIDES), default="outputs", show_default=True,
+              help="Per-layer recipes: the side whose channels have exactly --degree connections (outputs: d inputs each; inputs: d outputs each; larger: the wider side).")
+@click.option("--best-of", type=click.IntRange(1), default=1, show_default=True, help="Per-layer recipes: draw N graphs per layer and keep the best by --select-by.")
+@click.option("--select-by", type=click.Choice(SELECT_BY), default="vertex_expansion", show_default=True, help="Layer-graph metric --best-of maximises.")
 @input_size_option()
 @click.option("--num-classes", type=int, default=10, show_default=True, help="Outputs of the model's classifier.")
 @seed_option(help_text="Mask seed: block permutations and per-layer graphs derive from it.")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory for model.pt, masks.npz, summary.csv and summary.json.")
 @format_option()
 @friendly_errors
-def apply(plan_path, model_name, recipe, degree, density, self_loops, nodes_policy, prune_first, prune_last, include, exclude, input_size, num_classes, seed, out, fmt) -> None:
+def apply(plan_path, model_name, recipe, degree, density, self_loops, nodes_policy, prune_first, prune_last, include, exclude, degree_side, best_of, select_by,
+          input_size, num_classes, seed, out, fmt) -> None:
     """Mask a model from the zoo with a plan (or a per-layer recipe) and write it out.
 
     \b
@@ -78,12 +83,13 @@ def apply(plan_path, model_name, recipe, degree, density, self_loops, nodes_poli
     plan = load_plan(plan_path) if plan_path else None
     model = build_model(model_name, input_size, num_classes)
     selection = LayerSelection(prune_first, prune_last, tuple(include), tuple(exclude))
-    config = MaskConfig(recipe, plan, degree, density, seed, self_loops, nodes_policy, selection)
+    config = MaskConfig(recipe, plan, degree, density, seed, self_loops, nodes_policy, selection, degree_side, best_of, select_by)
     result = prune_model(model, config, input_size)
     metadata = {
         "plan": str(plan_path) if plan_path else None, "plan_sha256": plan.sha256 if plan else None,
         "model": model_name, "num_classes": num_classes, "recipe": recipe, "degree": degree, "density": density,
-        "mask_seed": seed, "self_loops": self_loops, "nodes_policy": nodes_policy, "topoprune_version": __version__,
+        "mask_seed": seed, "self_loops": self_loops, "nodes_policy": nodes_policy, "degree_side": degree_side, "best_of": best_of,
+        "select_by": select_by if best_of > 1 else None, "topoprune_version": __version__,
     }
     write_outputs(out, model, result, metadata)
     for notice in result.notices:

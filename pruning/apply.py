@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import torch
 from torch import nn
 
-from pruning.accounting import PruneSummary, output_positions, summarize
-from pruning.masking import apply_masks
-from pruning.recipes import MaskConfig, compute_masks
-from pruning.storage import save_masks, save_state
+from pruning.accounting import PruneSummary, channel_view, output_positions, summarize
+from pruning.masking import apply_masks, weight_of
+from pruning.recipes import MaskConfig, compute_mask_set, unconnected_notices
+from pruning.sources import fit_masks
+from pruning.storage import masks_sha256, save_masks, save_state
 from topology.atomic import atomic_write_text
 from topology.plans import encode_json
 
@@ -25,15 +26,41 @@ class PruneResult:
     masks: dict[str, torch.Tensor]
     summary: PruneSummary
     notices: list[str]
+    draws: dict[str, dict] = field(default_factory=dict)  # best-of-N: kept draw and scores per layer
+
+    @property
+    def masks_sha256(self) -> str:
+        return masks_sha256(self.masks)
 
 
-def prune_model(model: nn.Module, config: MaskConfig, input_size: tuple[int, ...] | None) -> PruneResult:
-    """Compute masks for ``model`` under ``config``, apply them (in place) and account for them."""
-    masks, notices = compute_masks(model, config)
+def prune_model(model: nn.Module, config: MaskConfig, input_size: tuple[int, ...] | None,
+                masks: dict[str, torch.Tensor] | None = None, source: str | Path = "masks") -> PruneResult:
+    """Mask ``model`` (in place) and account for it.
+
+    Parameters
+    ----------
+    model : nn.Module
+    config : MaskConfig
+        How masks are computed; ignored when ``masks`` is given.
+    input_size : tuple of int, optional
+        One example's shape; MACs are counted at it.
+    masks : dict of str to torch.BoolTensor, optional
+        Masks made elsewhere (:func:`pruning.sources.load_mask_source`), checked against the
+        model's layers, instead of computing them.
+    source : str or Path
+        Where ``masks`` came from, for error messages.
+    """
+    if masks is None:
+        computed = compute_mask_set(model, config)
+        masks, notices, draws = computed.masks, computed.notices, computed.draws
+    else:
+        masks = fit_masks(model, masks, source)
+        notices = [line for name, mask in masks.items() for line in unconnected_notices(name, channel_view(mask.expand(weight_of(model.get_submodule(name)).shape)).numpy())]
+        draws = {}
     if input_size:
         output_positions(model, input_size)  # rejects a wrong input size before anything is changed
     apply_masks(model, masks)
-    return PruneResult(masks, summarize(model, input_size), notices)
+    return PruneResult(masks, summarize(model, input_size), notices, draws)
 
 
 def summary_csv(summary: PruneSummary) -> str:
@@ -54,6 +81,6 @@ def write_outputs(directory: str | Path, model: nn.Module, result: PruneResult, 
     paths["summary_csv"] = directory / "summary.csv"
     atomic_write_text(paths["summary_csv"], summary_csv(result.summary))
     paths["summary_json"] = directory / "summary.json"
-    document = {**metadata, "notices": result.notices, **result.summary.to_dict()}
+    document = {**metadata, "masks_sha256": result.masks_sha256, "notices": result.notices, "draws": result.draws, **result.summary.to_dict()}
     atomic_write_text(paths["summary_json"], json.dumps(encode_json(document), indent=2, allow_nan=False) + "\n")
     return paths

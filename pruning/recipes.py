@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -20,12 +20,19 @@ from pruning.errors import PruningError
 from pruning.layers import LayerSelection, PrunableLayer, find_prunable_layers
 from topology.errors import ParameterError
 from topology.generators import generate
-from topology.graph import GRAPH
+from topology.graph import BIPARTITE, GRAPH
+from topology.metrics import compute_metrics
 from topology.plans import Plan
 from topology.registry import Registry
 from topology.seeding import derive_seed
 
 NODES_POLICIES = ("error", "shrink")
+#: Which side of a per-layer bipartite graph has exactly ``degree`` connections per channel.
+DEGREE_SIDES = ("outputs", "inputs", "larger")
+#: Layer-graph metrics ``best_of`` can select by (larger is better for each).
+SELECT_BY = ("vertex_expansion", "spectral_gap", "ramanujan_margin")
+#: Recipes that draw a random graph per layer (the ones ``best_of`` applies to).
+PER_LAYER_RECIPES = ("xnet", "rreg-bipartite", "random-bipartite")
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,24 @@ class MaskConfig:
     self_loops: bool = False  # relational: use A + I (graph2nn) instead of A (RGP)
     nodes_policy: str = "error"  # relational, layer narrower than the plan: "error" or "shrink"
     selection: LayerSelection = field(default_factory=LayerSelection)  # which layers are masked
+    degree_side: str = "outputs"  # per-layer: "outputs" (d inputs per output), "inputs" (d outputs per input), "larger"
+    best_of: int = 1  # per-layer: draw this many graphs per layer and keep the best by select_by
+    select_by: str = "vertex_expansion"  # per-layer, best_of > 1: a name from SELECT_BY
+    draw: int = 0  # per-layer: which draw of the layer's graph (0 is the seed's first draw)
+
+    def validate(self) -> MaskConfig:
+        """Raise PruningError for impossible values; returns self."""
+        if self.nodes_policy not in NODES_POLICIES:
+            raise PruningError(f"nodes policy must be one of {', '.join(NODES_POLICIES)}, got {self.nodes_policy!r}")
+        if self.degree_side not in DEGREE_SIDES:
+            raise PruningError(f"degree side must be one of {', '.join(DEGREE_SIDES)}, got {self.degree_side!r}")
+        if self.select_by not in SELECT_BY:
+            raise PruningError(f"select-by must be one of {', '.join(SELECT_BY)}, got {self.select_by!r}")
+        if self.best_of < 1:
+            raise PruningError(f"best-of must be at least 1, got {self.best_of}")
+        if self.best_of > 1 and self.recipe not in PER_LAYER_RECIPES:
+            raise PruningError(f"best-of draws random layer graphs; recipe {self.recipe!r} has none (use {', '.join(PER_LAYER_RECIPES)})")
+        return self
 
 
 MaskRecipe = Callable[[PrunableLayer, MaskConfig], np.ndarray]
@@ -75,22 +100,36 @@ def relational(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
     return relational_mask(adjacency, layer.out_channels, layer.in_channels, config.seed)
 
 
+def degree_on_inputs(layer: PrunableLayer, side: str) -> bool:
+    """True when ``side`` puts the fixed degree on the input channels of ``layer``.
+
+    ``larger`` fixes it on the side with more channels (outputs on a tie), as the expanders
+    paper does for random-regular layers.
+    """
+    return side == "inputs" or (side == "larger" and layer.in_channels > layer.out_channels)
+
+
 def _per_layer(generator: str) -> MaskRecipe:
     def recipe(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
         if (config.degree is None) == (config.density is None):
             raise PruningError(f"recipe {generator!r} needs exactly one of degree and density")
-        params = {"nodes": layer.out_channels, "nodes_in": layer.in_channels}
+        # The generators fix the degree of their rows; to fix it on the inputs, draw the
+        # transposed (input x output) graph and transpose it back.
+        transposed = degree_on_inputs(layer, config.degree_side)
+        rows, columns = (layer.in_channels, layer.out_channels) if transposed else (layer.out_channels, layer.in_channels)
+        params = {"nodes": rows, "nodes_in": columns}
         if generator == "random-bipartite":
-            params["p"] = config.density if config.density is not None else config.degree / layer.in_channels
+            params["p"] = config.density if config.density is not None else config.degree / columns
         else:
             params["degree"], params["density"] = config.degree, config.density
+        labels = (layer.name,) if config.draw == 0 else (layer.name, f"draw{config.draw}")
         try:
-            matrix = generate(generator, seed=derive_seed(config.seed, layer.name), **params)
+            matrix = generate(generator, seed=derive_seed(config.seed, *labels), **params)
         except ParameterError as error:
             raise PruningError(f"layer {layer.name} ({layer.out_channels}x{layer.in_channels}): {error}") from None
-        return matrix.astype(bool)
+        return (matrix.T if transposed else matrix).astype(bool)
 
-    recipe.__doc__ = f"An independent {generator} bipartite graph per layer, seeded by (mask seed, layer name)."
+    recipe.__doc__ = f"An independent {generator} bipartite graph per layer, seeded by (mask seed, layer name[, draw])."
     return recipe
 
 
@@ -104,21 +143,81 @@ def dense(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
     return np.ones((layer.out_channels, layer.in_channels), dtype=bool)
 
 
-def compute_masks(model: nn.Module, config: MaskConfig) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Channel masks for the layers of ``model`` selected by ``config.selection``.
+@dataclass
+class MaskSet:
+    """Masks computed for a model, with what the user should know about them.
 
-    Returns
-    -------
+    Attributes
+    ----------
     masks : dict of str to torch.BoolTensor
         ``{qualified module name: (C_out, C_in) mask}``, broadcast over the kernel when applied.
     notices : list of str
-        Layers that were skipped and why (e.g. grouped convolutions).
+        One line per skipped layer (e.g. grouped convolutions), per layer that leaves input
+        channels unconnected, and per best-of choice.
+    draws : dict of str to dict
+        With ``best_of > 1``: per layer, the kept draw and every draw's score.
     """
-    if config.nodes_policy not in NODES_POLICIES:
-        raise PruningError(f"nodes policy must be one of {', '.join(NODES_POLICIES)}, got {config.nodes_policy!r}")
+
+    masks: dict[str, torch.Tensor]
+    notices: list[str]
+    draws: dict[str, dict] = field(default_factory=dict)
+
+
+def _best_draw(layer: PrunableLayer, recipe: MaskRecipe, config: MaskConfig) -> tuple[np.ndarray, dict]:
+    """The best of ``config.best_of`` draws of the layer's graph by ``config.select_by`` (first on ties)."""
+    candidates = [np.asarray(recipe(layer, replace(config, draw=k)), dtype=np.uint8) for k in range(config.best_of)]
+    scores = [metrics[config.select_by] for metrics in compute_metrics(candidates, kind=BIPARTITE, names=[config.select_by])]
+    scores = [float(value) for value in scores]
+    best = int(np.nanargmax(scores)) if np.isfinite(scores).any() else 0
+    return candidates[best].astype(bool), {"kept_draw": best, "draws": config.best_of, "select_by": config.select_by, "scores": scores}
+
+
+def unconnected_notices(name: str, mask: np.ndarray) -> list[str]:
+    """Lines for input channels that feed nothing and output channels that get nothing.
+
+    Parameters
+    ----------
+    name : str
+        The layer's qualified name.
+    mask : numpy.ndarray of bool, shape (C_out, C_in)
+    """
+    mask = np.asarray(mask, dtype=bool)
+    unused_inputs = int((~mask.any(axis=0)).sum())
+    dead_outputs = int((~mask.any(axis=1)).sum())
+    lines = []
+    if unused_inputs:
+        lines.append(f"{name}: {unused_inputs} of {mask.shape[1]} input channels are unconnected (they feed no output)")
+    if dead_outputs:
+        lines.append(f"{name}: {dead_outputs} of {mask.shape[0]} output channels get no input (dead units)")
+    return lines
+
+
+def compute_mask_set(model: nn.Module, config: MaskConfig) -> MaskSet:
+    """Channel masks for the layers of ``model`` selected by ``config.selection``, with notices.
+
+    With ``config.best_of > 1`` each layer's graph is drawn that many times (draw 0 is the
+    graph ``best_of = 1`` gives) and the draw with the largest ``config.select_by`` is kept.
+    """
+    config.validate()
     recipe = MASK_RECIPES.get(config.recipe)
     layers, notices = find_prunable_layers(model, config.selection)
     if not layers:
         raise PruningError("no layer to prune: check --include/--exclude and --prune-first/--prune-last")
-    masks = {layer.name: torch.from_numpy(np.ascontiguousarray(recipe(layer, config))) for layer in layers}
-    return masks, notices
+    masks, draws = {}, {}
+    for layer in layers:
+        if config.best_of > 1:
+            matrix, draws[layer.name] = _best_draw(layer, recipe, config)
+            chosen = draws[layer.name]
+            notices.append(f"{layer.name}: kept draw {chosen['kept_draw']} of {config.best_of} by {config.select_by} "
+                           f"({chosen['scores'][chosen['kept_draw']]:.4g}; draws ranged {min(chosen['scores']):.4g} to {max(chosen['scores']):.4g})")
+        else:
+            matrix = recipe(layer, config)
+        masks[layer.name] = torch.from_numpy(np.ascontiguousarray(matrix))
+        notices += unconnected_notices(layer.name, matrix)
+    return MaskSet(masks, notices, draws)
+
+
+def compute_masks(model: nn.Module, config: MaskConfig) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """``(masks, notices)`` of :func:`compute_mask_set`."""
+    result = compute_mask_set(model, config)
+    return result.masks, result.notices

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -63,3 +64,21 @@ def load_state(path: str | Path) -> dict:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PruningError(f"{path}: does not hold a state_dict of tensors")
     return state
+
+
+def masks_sha256(masks: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of masks in a canonical form: for each layer in name order, the UTF-8 name, a NUL,
+    the shape as comma-separated integers, a NUL, and the mask's bits packed in C order.
+
+    Trailing size-1 dimensions past the second are dropped first, so a channel mask (C_out, C_in)
+    and the same mask shaped (C_out, C_in, 1, 1) to broadcast over a kernel hash alike. Equal
+    masks give equal hashes whatever their dtype, device or dict order.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(masks):
+        mask = masks[name].detach().to("cpu", torch.bool).numpy()
+        while mask.ndim > 2 and mask.shape[-1] == 1:
+            mask = mask[..., 0]
+        digest.update(name.encode() + b"\0" + ",".join(map(str, mask.shape)).encode() + b"\0")
+        digest.update(np.packbits(mask, axis=None).tobytes())
+    return digest.hexdigest()
