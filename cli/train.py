@@ -11,18 +11,19 @@ import click
 from tqdm import tqdm
 
 from cli.options import friendly_errors
-from pruning.recipes import MASK_RECIPES, NODES_POLICIES
+from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_BY
 from topology import __version__
 from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
 from trainer.data import DATASETS
 from trainer.ddp import distributed_from_environment, launch
 from trainer.models import MODELS
+from trainer.evaluation import CheckpointEvaluation, evaluate_checkpoint
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
-from trainer.sweep import pending_jobs, run_sweep, shard_of, sweep_jobs
+from trainer.sweep import run_sweep, shard_of, sweep_jobs, sweep_status
 
 #: Results columns printed after a run (all of them are in results.csv).
-SHOWN = ("run_id", "plan", "generator", "nodes", "degree", "aspl", "model", "dataset", "recipe", "density",
-         "params_kept", "params_total", "epochs", "best_epoch", "best_val_acc", "best_acc", "final_acc", "test_loss", "train_seconds")
+SHOWN = ("run_id", "config_hash", "plan", "generator", "nodes", "degree", "aspl", "model", "dataset", "recipe", "density",
+         "params_kept", "params_total", "epochs", "best_epoch", "best_val_acc", "best_acc", "best_top5", "final_acc", "test_loss", "train_seconds")
 
 
 class DefaultGroup(click.Group):
@@ -95,6 +96,10 @@ def training_options(func):
         click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the train/validation split."),
         click.option("--max-train", type=int, help="Use only the first N training examples."),
         click.option("--augment/--no-augment", default=None, help="Training augmentation (default: the data set's)."),
+        click.option("--degree-side", type=click.Choice(DEGREE_SIDES), default="outputs", show_default=True,
+                     help="Per-layer recipes: the side whose channels have exactly --degree connections (outputs: d inputs each; inputs: d outputs each; larger: the wider side)."),
+        click.option("--best-of", type=click.IntRange(1), default=1, show_default=True, help="Per-layer recipes: draw N graphs per layer and keep the best by --select-by."),
+        click.option("--select-by", type=click.Choice(SELECT_BY), default="vertex_expansion", show_default=True, help="Layer-graph metric --best-of maximises."),
         click.option("--mask-seed", type=int, default=0, show_default=True, help="Seed of the masks."),
         click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True, help="results.csv and run directories go here."),
         click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard in the run directory."),
@@ -137,6 +142,13 @@ def _report(outcome: RunOutcome | None) -> None:
             click.echo(f"  {key:14s} {value}")
 
 
+def _report_evaluation(result: CheckpointEvaluation) -> None:
+    click.echo(f"checkpoint: {result.checkpoint} ({result.model} on {result.dataset}; masks {result.masks_sha256 or 'none'})")
+    click.echo(f"  {'split':6s} {'examples':>8s} {'loss':>8s} {'top1 %':>7s} {'top5 %':>7s}")
+    for score in result.scores:
+        click.echo(f"  {score.split:6s} {score.examples:8d} {score.loss:8.4f} {score.top1:7.2f} {score.top5:7.2f}")
+
+
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="topoprune")
 def train() -> None:
@@ -145,13 +157,17 @@ def train() -> None:
 
 @train.command("run")
 @click.option("--plan", type=click.Path(path_type=Path), help="Plan file; omit for the dense baseline or a per-layer recipe.")
+@click.option("--masks", type=click.Path(path_type=Path),
+              help="Train under exactly these masks: masks.npz, a run or prune-apply directory, a directory of exported layer plans, or a masked .pt.")
 @training_options
 @click.option("--seed", "train_seed", type=int, default=0, show_default=True, help="Training seed: initialisation and batch order.")
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path), help="Continue the run in this directory (other options are ignored).")
+@click.option("--eval-only", "eval_only", type=click.Path(path_type=Path),
+              help="Evaluate this checkpoint or run directory (top-1, top-5, loss on val and test) without training.")
 @click.option("--ddp", type=int, help="Train with N local processes through DDP (gloo on CPU).")
 @friendly_errors
 @handle_interrupt
-def run_command(plan, resume, ddp, **options) -> None:
+def run_command(plan, masks, resume, eval_only, ddp, **options) -> None:
     """Train one model, evaluate it, append its row to OUT/results.csv.
 
     \b
@@ -160,12 +176,17 @@ def run_command(plan, resume, ddp, **options) -> None:
       train --model mlp --epochs 5                          # dense baseline
       train --recipe xnet --degree 16 --model cnn            # per-layer X-Net masks
       train --resume runs/20261122-101500-mlp-1a2b3c         # continue an interrupted run
+      train --masks pruned/masks.npz --model cresnet18       # retrain masks made elsewhere
+      train --eval-only runs/20261122-101500-mlp-1a2b3c      # top-1/top-5/loss of its best.pt
       torchrun --nproc-per-node 2 -m cli.train --plan P      # DDP, or: train --ddp 2 --plan P
     """
     if resume is not None:
         _report(resume_training(resume))
         return
-    config = config_from_options(options, plan=plan)
+    if eval_only is not None:
+        _report_evaluation(evaluate_checkpoint(eval_only, config_from_options(options, plan=plan, masks=masks)))
+        return
+    config = config_from_options(options, plan=plan, masks=masks)
     if ddp:
         _report(launch(config, ddp))
         return
@@ -195,8 +216,10 @@ def _shard(_ctx, _param, value: str | None) -> tuple[int, int] | None:
 def sweep_command(plans_dir, seeds, baseline, jobs, shard, **options) -> None:
     """Train every plan in a directory (plus the dense baseline) for each seed.
 
-    Rows go to OUT/results.csv. Restarting the same command skips every (plan, model, data
-    set, recipe, seed, epochs) already in the table, so an interrupted sweep loses nothing.
+    Rows go to OUT/results.csv. Restarting the same command skips every job whose whole
+    configuration (config_hash) and seed already has a row, so an interrupted sweep loses
+    nothing, and a sweep that differs in any option (model options, --self-loops, --lr, ...)
+    runs in full.
 
     \b
     Example:
@@ -204,8 +227,10 @@ def sweep_command(plans_dir, seeds, baseline, jobs, shard, **options) -> None:
     """
     template = config_from_options(options, recipe=options.get("recipe"))
     all_jobs = shard_of(sweep_jobs(plans_dir, seeds, baseline), shard)
-    todo = pending_jobs(all_jobs, template)
-    click.echo(f"{len(all_jobs)} job(s) in this sweep{' shard' if shard else ''}: {len(all_jobs) - len(todo)} already done, {len(todo)} to run", err=True)
+    status = sweep_status(all_jobs, template)
+    todo = status.pending
+    for line in status.describe(len(all_jobs)):
+        click.echo(line, err=True)
     with tqdm(total=len(all_jobs), initial=len(all_jobs) - len(todo), desc="sweep", unit="run", file=sys.stderr, disable=template.quiet and not sys.stderr.isatty()) as bar:
         run_sweep(dataclasses.replace(template, quiet=True), todo, jobs, on_done=lambda job: bar.update(1))
     click.echo(f"results: {template.out / 'results.csv'}")

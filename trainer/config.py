@@ -11,6 +11,8 @@ from trainer.errors import TrainError
 
 OPTIMIZER_NAMES = ("sgd", "adamw", "adadelta")
 SCHEDULE_NAMES = ("cosine", "step", "multistep", "constant")
+#: The recipe name of a run trained under masks given with ``--masks``.
+MASKS_RECIPE = "masks"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,10 @@ class TrainConfig:
     prune_last: bool = False  # also mask the classifier
     include: tuple[str, ...] = ()  # only mask layers matching these globs
     exclude: tuple[str, ...] = ()  # leave layers matching these globs dense
+    degree_side: str = "outputs"  # per-layer recipes: outputs (d inputs each), inputs (d outputs each) or larger
+    best_of: int = 1  # per-layer recipes: draws per layer, the best by select_by kept
+    select_by: str = "vertex_expansion"  # per-layer recipes with best_of > 1: the layer-graph metric to maximise
+    masks: Path | None = None  # train under these masks (masks.npz, run or export directory, .pt) instead of a recipe
     model_options: dict = field(default_factory=dict)  # e.g. {"width": 512, "depth": 3} for mlp
     epochs: int = 5  # passes over the training split
     batch_size: int = 128  # examples per step and per process
@@ -59,6 +65,8 @@ class TrainConfig:
 
     @property
     def resolved_recipe(self) -> str:
+        if self.masks is not None:
+            return MASKS_RECIPE
         if self.recipe:
             return self.recipe
         if self.plan is not None:
@@ -79,6 +87,8 @@ class TrainConfig:
             (self.max_train is None or self.max_train >= 10, f"max_train must be at least 10, got {self.max_train}"),
             (not (self.plan is not None and self.resolved_recipe != "relational"), f"a plan is only used by the relational recipe, not {self.resolved_recipe!r}"),
             (not (self.resolved_recipe == "relational" and self.plan is None), "the relational recipe needs --plan"),
+            (not (self.masks is not None and (self.plan is not None or self.recipe not in (None, MASKS_RECIPE))), "--masks replaces --plan and --recipe; give only one of them"),
+            (self.best_of >= 1, f"best-of must be at least 1, got {self.best_of}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -103,7 +113,7 @@ class TrainConfig:
         if unknown:
             raise TrainError(f"unknown configuration keys: {', '.join(unknown)}")
         values = dict(data)
-        for key in ("data_dir", "plan", "out"):
+        for key in ("data_dir", "plan", "out", "masks"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         for key in ("include", "exclude", "milestones"):

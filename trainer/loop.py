@@ -15,12 +15,14 @@ from tqdm import tqdm
 
 @dataclass
 class PassStats:
-    """Mean loss, accuracy in percent, examples seen and wall time in seconds of one pass."""
+    """Mean loss, top-1 accuracy in percent, examples seen and wall time in seconds of one pass;
+    top-5 accuracy in percent for evaluation passes (NaN for training passes)."""
 
     loss: float
     accuracy: float
     examples: int
     seconds: float
+    top5: float = float("nan")
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -81,16 +83,23 @@ def train_epoch(
     return PassStats(loss_sum / max(count, 1), 100.0 * correct / max(count, 1), count, time.perf_counter() - start)
 
 
+def top_k_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> int:
+    """Examples whose label is among the ``k`` largest logits (all of them when k >= classes)."""
+    k = min(k, logits.shape[1])
+    return int((logits.topk(k, dim=1).indices == labels[:, None]).any(dim=1).sum())
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Iterable, loss_fn: nn.Module, device: torch.device, amp: bool = False) -> PassStats:
-    """Mean loss and accuracy of ``model`` (in eval mode) over ``batches``."""
+    """Mean loss, top-1 and top-5 accuracy of ``model`` (in eval mode) over ``batches``."""
     model.eval()
-    start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
+    start, loss_sum, correct, correct5, count = time.perf_counter(), 0.0, 0, 0, 0
     for images, labels in batches:
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         with _autocast(device, amp):
             logits = model(images)
             loss_sum += float(loss_fn(logits, labels)) * len(labels)
-        correct += int((logits.argmax(dim=1) == labels).sum())
+        correct += top_k_correct(logits, labels, 1)
+        correct5 += top_k_correct(logits, labels, 5)
         count += len(labels)
-    return PassStats(loss_sum / max(count, 1), 100.0 * correct / max(count, 1), count, time.perf_counter() - start)
+    return PassStats(loss_sum / max(count, 1), 100.0 * correct / max(count, 1), count, time.perf_counter() - start, 100.0 * correct5 / max(count, 1))

@@ -5,8 +5,10 @@ graph metric of the plan (the plan's ``density`` is stored as ``plan_density``),
 (``model``, ``dataset``, ``recipe``, ``density`` = kept fraction of the masked layers' weights,
 params and MACs kept/total, the three seeds, ``epochs``), the outcome (accuracies in percent:
 ``best_acc`` is the test accuracy of the epoch with the best validation accuracy,
-``final_acc`` the last epoch's; ``test_loss`` is the test loss of that best epoch), and
-bookkeeping (``train_seconds``, ``device``, ``world_size``, ``topoprune_version``, ``created``).
+``final_acc`` the last epoch's, ``best_top5`` / ``final_top5`` their top-5 accuracies;
+``test_loss`` is the test loss of that best epoch), the resolved configuration
+(:data:`CONFIG_COLUMNS`, with ``config_hash`` identifying it; ``applied_masks_sha256`` hashes the
+masks the run was trained under), and bookkeeping (``train_seconds``, ``device``, ``world_size``, ``topoprune_version``, ``created``).
 """
 
 from __future__ import annotations
@@ -24,11 +26,19 @@ from topology.metrics import GRAPH_METRICS
 
 RESULTS_FILE = "results.csv"
 PLAN_METRIC_COLUMNS = ["plan_density" if name == "density" else name for name in GRAPH_METRICS if name != "nodes"]
+#: The resolved configuration of a run beyond model, data set, recipe, plan, seeds and epochs
+#: (trainer.identity): what makes two rows different experiments.
+CONFIG_COLUMNS = [
+    "model_options", "max_train", "val_fraction", "split_seed", "augment", "masks_sha256", "recipe_degree", "recipe_density",
+    "self_loops", "nodes_policy", "prune_first", "prune_last", "include", "exclude", "degree_side", "best_of", "select_by",
+    "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "schedule", "step_size", "milestones", "gamma",
+    "warmup_epochs", "label_smoothing", "amp",
+]
 COLUMNS = [
-    "run_id", "plan", "plan_sha256", "generator", "nodes", "degree", *PLAN_METRIC_COLUMNS,
+    "run_id", "config_hash", "plan", "plan_sha256", "generator", "nodes", "degree", *PLAN_METRIC_COLUMNS,
     "model", "dataset", "recipe", "density", "params_kept", "params_total", "macs_kept", "macs_total",
-    "graph_seed", "mask_seed", "train_seed", "epochs", "best_epoch", "best_val_acc", "best_acc", "final_acc",
-    "test_loss", "train_seconds", "device", "world_size", "topoprune_version", "created",
+    "graph_seed", "mask_seed", "train_seed", "epochs", "best_epoch", "best_val_acc", "best_acc", "best_top5", "final_acc", "final_top5",
+    "test_loss", *CONFIG_COLUMNS, "applied_masks_sha256", "train_seconds", "device", "world_size", "topoprune_version", "created",
 ]
 #: Columns that legitimately differ between two runs of the same configuration and seeds.
 VOLATILE_COLUMNS = ("run_id", "train_seconds", "created", "device")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,16 +18,19 @@ from torch import nn
 from pruning.apply import PruneResult, prune_model, summary_csv
 from pruning.layers import LayerSelection
 from pruning.recipes import MaskConfig
-from pruning.storage import save_state
+from pruning.sources import MASKS_FILE, load_mask_source
+from pruning.storage import masks_sha256, save_masks, save_state
 from topology import __version__
 from topology.atomic import atomic_write_text
 from topology.metrics import compute_metrics
+from topology.analysis import reference_mismatches
 from topology.plans import Plan, encode_json, load_plan
 from topology.seeding import derive_seed
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig, read_config
 from trainer.data import DataConfig, load_dataset
 from trainer.errors import TrainError
+from trainer.identity import config_hash, identity_columns, run_identity
 from trainer.interrupt import StopOnInterrupt
 from trainer.loop import evaluate, train_epoch
 from trainer.models import build_model
@@ -71,9 +75,32 @@ def _rank_world() -> tuple[int, int]:
     return 0, 1
 
 
-def _mask_config(config: TrainConfig, plan: Plan | None) -> MaskConfig:
+def mask_config(config: TrainConfig, plan: Plan | None) -> MaskConfig:
+    """The pruning stage's configuration of a training run."""
     selection = LayerSelection(config.prune_first, config.prune_last, config.include, config.exclude)
-    return MaskConfig(config.resolved_recipe, plan, config.degree, config.density, config.mask_seed, config.self_loops, config.nodes_policy, selection)
+    return MaskConfig(config.resolved_recipe, plan, config.degree, config.density, config.mask_seed, config.self_loops, config.nodes_policy,
+                      selection, config.degree_side, config.best_of, config.select_by)
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """The files a configuration names, loaded: its plan, its masks and its identity."""
+
+    plan: Plan | None
+    masks: dict | None
+    identity: dict
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.identity)
+
+
+def load_run_inputs(config: TrainConfig) -> RunInputs:
+    """Load ``config.plan`` and ``config.masks`` (one-line errors naming the file) and resolve the identity."""
+    plan = load_plan(config.plan) if config.plan is not None else None
+    masks = load_mask_source(config.masks) if config.masks is not None else None
+    identity = run_identity(config, plan.sha256 if plan else None, masks_sha256(masks) if masks is not None else None)
+    return RunInputs(plan, masks, identity)
 
 
 def _plan_columns(config: TrainConfig, plan: Plan | None) -> dict:
@@ -131,9 +158,14 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
     rank, world = _rank_world()
     device = setup_environment(config.train_seed, config.threads, config.device)
     data = load_dataset(DataConfig(config.dataset, config.data_dir, config.val_fraction, config.split_seed, config.max_train, config.augment))
-    plan = load_plan(config.plan) if config.plan is not None else None
+    inputs = load_run_inputs(config)
+    plan = inputs.plan
     model = build_model(config.model, data.input_shape, data.num_classes, **config.model_options)
-    pruned = prune_model(model, _mask_config(config, plan), data.input_shape)
+    pruned = prune_model(model, mask_config(config, plan), data.input_shape, masks=inputs.masks, source=config.masks or "masks")
+    notices = pruned.notices + reference_mismatches(plan)
+    if rank == 0 and not config.quiet and resume_dir is None:
+        for notice in notices:
+            print(f"notice: {notice}", file=sys.stderr, flush=True)
     masker = StepMasker(model)
     model.to(device)
     masker.to(device)
@@ -163,11 +195,13 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
             raise TrainError(f"{run_dir}: run already finished all {config.epochs} epochs")
     elif rank == 0:
         run_dir.mkdir(parents=True, exist_ok=False)
-        resolved = {"config": config.to_dict(), "recipe": config.resolved_recipe, "plan_sha256": plan.sha256 if plan else None,
+        resolved = {"config": config.to_dict(), "config_hash": inputs.config_hash, "identity": inputs.identity,
+                    "recipe": config.resolved_recipe, "plan_sha256": plan.sha256 if plan else None, "masks_sha256": pruned.masks_sha256,
                     "graph_seed": plan.seed if plan else None, "data_source": data.source, "input_shape": list(data.input_shape),
                     "num_classes": data.num_classes, "normalisation": data.extra, "world_size": world,
-                    "device": str(device), "topoprune_version": __version__}
+                    "device": str(device), "topoprune_version": __version__, "notices": notices, "draws": pruned.draws}
         atomic_write_text(run_dir / CONFIG_FILE, json.dumps(encode_json(resolved), indent=2) + "\n")
+        save_masks(run_dir / MASKS_FILE, pruned.masks)
         atomic_write_text(run_dir / "masks.csv", summary_csv(pruned.summary))
         atomic_write_text(run_dir / "masks.json", json.dumps(encode_json(pruned.summary.to_dict()), indent=2) + "\n")
 
@@ -190,7 +224,8 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
                 val = evaluate(model, data.batches("val", 512), loss_fn, device, config.amp)
                 test = evaluate(model, data.batches("test", 512), loss_fn, device, config.amp)
                 history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train.loss, "train_acc": train.accuracy,
-                                "val_loss": val.loss, "val_acc": val.accuracy, "test_loss": test.loss, "test_acc": test.accuracy,
+                                "val_loss": val.loss, "val_acc": val.accuracy, "val_top5": val.top5, "test_loss": test.loss, "test_acc": test.accuracy,
+                                "test_top5": test.top5,
                                 "seconds": train.seconds + val.seconds + test.seconds})
                 if rank == 0:
                     _save_epoch(run_dir, masker, optimizer, scheduler, epoch, history)
@@ -214,11 +249,13 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
     best_index = max(range(len(history)), key=lambda i: (history[i]["val_acc"], -i))
     best, final = history[best_index], history[-1]
     row = {
-        "run_id": run_dir.name, **_plan_columns(config, plan), "model": config.model, "dataset": config.dataset,
+        "run_id": run_dir.name, "config_hash": inputs.config_hash, **_plan_columns(config, plan), "model": config.model, "dataset": config.dataset,
         "recipe": config.resolved_recipe, "density": _masked_density(pruned), "params_kept": pruned.summary.params_kept,
         "params_total": pruned.summary.params_total, "macs_kept": pruned.summary.macs_kept, "macs_total": pruned.summary.macs_total,
         "mask_seed": config.mask_seed, "train_seed": config.train_seed, "epochs": config.epochs, "best_epoch": best["epoch"],
-        "best_val_acc": best["val_acc"], "best_acc": best["test_acc"], "final_acc": final["test_acc"], "test_loss": best["test_loss"],
+        "best_val_acc": best["val_acc"], "best_acc": best["test_acc"], "best_top5": best.get("test_top5"), "final_acc": final["test_acc"],
+        "final_top5": final.get("test_top5"), "test_loss": best["test_loss"], **identity_columns(inputs.identity),
+        "applied_masks_sha256": pruned.masks_sha256,
         "train_seconds": round(sum(h["seconds"] for h in history), 3), "device": str(device), "world_size": world,
         "topoprune_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -1,8 +1,11 @@
 """Sweeps: every plan of a directory (plus the dense baseline) for every training seed.
 
-Resumable: a job whose (plan sha256, model, data set, recipe, seed, epochs) already has a row
-in results.csv is skipped, so a killed sweep restarted with the same command loses nothing and
-repeats nothing. ``jobs`` trainings run at once on one machine (threads split between them);
+Resumable: a job whose (``config_hash``, training seed) already has a row in results.csv is
+skipped, so a killed sweep restarted with the same command loses nothing and repeats nothing,
+and a job that differs in any option that changes its outcome (model options, recipe options,
+optimiser, ...; see trainer.identity) is never taken for a finished one. Rows written before
+``config_hash`` existed count as done only for an identical legacy key (plan, model, data set,
+recipe, seed, epochs), and the sweep says how many it took that way. ``jobs`` trainings run at once on one machine (threads split between them);
 ``shard=(i, N)`` runs the i-th of N disjoint slices of the job list, for cluster job arrays.
 """
 
@@ -20,7 +23,10 @@ from topology.discovery import find_plans
 from topology.graph import GRAPH
 from topology.plans import load_plan
 from trainer.config import TrainConfig
+from pruning.sources import load_mask_source
+from pruning.storage import masks_sha256
 from trainer.errors import TrainError
+from trainer.identity import config_hash, run_identity
 from trainer.results import read_rows
 from trainer.run import run_training
 
@@ -40,9 +46,25 @@ class SweepJob:
                                    recipe=None if self.plan is not None else "dense")
 
 
-def job_key(plan_sha256: str, model: str, dataset: str, recipe: str, seed, epochs) -> tuple[str, ...]:
-    """What identifies a finished job in results.csv."""
+def legacy_key(plan_sha256: str, model: str, dataset: str, recipe: str, seed, epochs) -> tuple[str, ...]:
+    """What identified a finished job before ``config_hash`` (rows without one are matched by it)."""
     return (plan_sha256 or BASELINE, model, dataset, recipe, str(seed), str(epochs))
+
+
+@dataclass
+class SweepStatus:
+    """A sweep's jobs split by the results table: still to run, and done."""
+
+    pending: list[SweepJob]
+    done: int
+    done_by_legacy_key: int  # of ``done``: matched only by the legacy key of a row without config_hash
+
+    def describe(self, total: int) -> list[str]:
+        lines = [f"{total} job(s): {self.done} already done, {len(self.pending)} to run"]
+        if self.done_by_legacy_key:
+            lines.append(f"notice: {self.done_by_legacy_key} of them count as done by rows without config_hash, matched on plan, model, "
+                         "data set, recipe, seed and epochs only (their other options were not recorded)")
+        return lines
 
 
 def sweep_jobs(plans_dir: Path, seeds: int, baseline: bool = True) -> list[SweepJob]:
@@ -70,16 +92,28 @@ def shard_of(jobs: list[SweepJob], shard: tuple[int, int] | None) -> list[SweepJ
     return jobs[index - 1 :: count]
 
 
-def pending_jobs(jobs: list[SweepJob], template: TrainConfig) -> list[SweepJob]:
-    """Jobs without a row in ``template.out/results.csv``."""
-    done = {job_key(r["plan_sha256"], r["model"], r["dataset"], r["recipe"], r["train_seed"], r["epochs"]) for r in read_rows(template.out)}
-    pending = []
+def sweep_status(jobs: list[SweepJob], template: TrainConfig) -> SweepStatus:
+    """Which of ``jobs`` already have a row in ``template.out/results.csv``."""
+    rows = read_rows(template.out)
+    done_hashes = {(r["config_hash"], r["train_seed"]) for r in rows if r.get("config_hash")}
+    legacy = {legacy_key(r["plan_sha256"], r["model"], r["dataset"], r["recipe"], r["train_seed"], r["epochs"]) for r in rows if not r.get("config_hash")}
+    masks_hash = masks_sha256(load_mask_source(template.masks)) if template.masks is not None else None
+    pending, by_legacy = [], 0
     for job in jobs:
         config = job.config(template)
-        key = job_key(job.plan_sha256 if job.plan else "", config.model, config.dataset, config.resolved_recipe, job.train_seed, config.epochs)
-        if key not in done:
-            pending.append(job)
-    return pending
+        identity = run_identity(config, job.plan_sha256 if job.plan else None, masks_hash)
+        if (config_hash(identity), str(job.train_seed)) in done_hashes:
+            continue
+        if legacy_key(job.plan_sha256 if job.plan else "", config.model, config.dataset, config.resolved_recipe, job.train_seed, config.epochs) in legacy:
+            by_legacy += 1
+            continue
+        pending.append(job)
+    return SweepStatus(pending, len(jobs) - len(pending), by_legacy)
+
+
+def pending_jobs(jobs: list[SweepJob], template: TrainConfig) -> list[SweepJob]:
+    """Jobs without a row in ``template.out/results.csv`` (see :func:`sweep_status`)."""
+    return sweep_status(jobs, template).pending
 
 
 def _run_job(config: TrainConfig) -> str:

@@ -94,3 +94,40 @@ def test_corrupt_checkpoint_on_resume(run, data_dir, tmp_path):
     run_training(config, run_id="r", stop_after_epochs=1)
     (tmp_path / "runs" / "r" / "checkpoint.pt").write_bytes(b"\0" * 10)
     assert_error(run("--resume", tmp_path / "runs" / "r"), "checkpoint.pt: corrupt checkpoint")
+
+
+def test_masks_travel_from_prune_apply_and_an_export_and_eval_only(run, data_dir, tmp_path):
+    from cli.prune import prune
+    from pruning.storage import load_masks, load_state, masks_sha256
+    from pruning.masking import masks_in_state_dict
+
+    runner = CliRunner()
+    applied = runner.invoke(prune, ["apply", "--recipe", "xnet", "--degree", "4", "--model", "mlp", "--input-size", "1x28x28", "--out", "applied"])
+    assert applied.exit_code == 0, applied.output
+    # prune apply builds the default-width mlp (512); train under its masks with that width.
+    args = ["--data-dir", data_dir, "--epochs", 1, "--threads", 1, "-q", "--max-train", 200]
+    result = run("--masks", "applied/masks.npz", *args)
+    assert result.exit_code == 0, result.output
+    source = load_masks(tmp_path / "applied" / "masks.npz")
+    row = read_rows(tmp_path / "runs")[0]
+    assert row["recipe"] == "masks" and row["masks_sha256"] == masks_sha256(source) == row["applied_masks_sha256"]
+    run_dir = tmp_path / "runs" / row["run_id"]
+    trained = masks_in_state_dict(load_state(run_dir / "best.pt"))
+    assert masks_sha256(trained) == masks_sha256(source)  # exactly those masks, entry by entry
+    # The same masks through an exported directory are the same experiment (same config_hash).
+    exported = runner.invoke(prune, ["inspect", "applied/model.pt", "--export", "exported"])
+    assert exported.exit_code == 0, exported.output
+    assert run("--masks", "exported", "--seed", 1, *args).exit_code == 0
+    rows = read_rows(tmp_path / "runs")
+    assert rows[1]["config_hash"] == rows[0]["config_hash"] and rows[1]["train_seed"] == "1"
+    assert 0 <= float(row["best_acc"]) <= float(row["best_top5"]) <= 100
+    # --eval-only on the run directory scores its best.pt: the row's best epoch, top-1 and top-5.
+    evaluated = run("--eval-only", run_dir, "--data-dir", data_dir)
+    assert evaluated.exit_code == 0, evaluated.output
+    test_line = next(line for line in evaluated.output.splitlines() if line.strip().startswith("test"))
+    _, examples, loss, top1, top5 = test_line.split()
+    assert float(top1) == pytest.approx(float(row["best_acc"]), abs=0.006) and float(top5) == pytest.approx(float(row["best_top5"]), abs=0.006)
+    assert len(read_rows(tmp_path / "runs")) == 2  # evaluating appends nothing
+    # A mask file for another model is a one-line error naming the file.
+    assert_error(run("--masks", "applied/masks.npz", "--model-option", "width=32", *args), "applied/masks.npz", "does not fit weight")
+    assert_error(run("--masks", "applied", "--recipe", "xnet", *args), "--masks replaces --plan and --recipe")

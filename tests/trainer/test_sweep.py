@@ -11,7 +11,7 @@ from trainer.config import TrainConfig
 from trainer.data.mnist_like import SYSTEM_FASHION_MNIST
 from trainer.errors import TrainError
 from trainer.results import read_rows
-from trainer.sweep import pending_jobs, run_sweep, shard_of, sweep_jobs
+from trainer.sweep import pending_jobs, run_sweep, shard_of, sweep_jobs, sweep_status
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +82,35 @@ def test_tiny_end_to_end_sweep_on_a_fashion_mnist_subset(plans, tmp_path):
     assert len(rows) == 8 and all(float(r["best_acc"]) > 30 for r in rows)
     report = build_report(ReportConfig((config.out / "results.csv",), tmp_path / "report", bootstrap=200))
     assert report.html.exists() and len(report.summary) == 4
+
+
+@pytest.mark.parametrize("change", [{"model_options": {"width": 24}}, {"self_loops": True}, {"lr": 0.01}])
+def test_a_sweep_differing_in_any_option_runs_and_then_skips(plans, data_dir, tmp_path, change):
+    config = template(data_dir, tmp_path)
+    jobs = sweep_jobs(plans, seeds=1)
+    run_sweep(config, pending_jobs(jobs, config))
+    changed = dataclasses.replace(config, **change)
+    todo = pending_jobs(jobs, changed)
+    # Everything runs again, except the dense baseline when only a recipe option changed (it reads none).
+    expected = [job for job in jobs if job.plan is not None] if "self_loops" in change else jobs
+    assert todo == expected
+    run_sweep(changed, todo)
+    assert pending_jobs(jobs, changed) == [] and pending_jobs(jobs, config) == []  # a rerun of either skips everything
+    rows = read_rows(config.out)
+    assert len(rows) == len(jobs) + len(expected)
+    assert len({(r["config_hash"], r["train_seed"]) for r in rows}) == len(rows)
+
+
+def test_rows_without_config_hash_count_by_their_legacy_key_with_a_notice(plans, data_dir, tmp_path):
+    config = template(data_dir, tmp_path)
+    jobs = sweep_jobs(plans, seeds=1)
+    run_sweep(config, jobs[:2])
+    path = config.out / "results.csv"
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    at = header.index("config_hash")
+    path.write_text("\n".join([lines[0]] + [",".join(c if i != at else "" for i, c in enumerate(line.split(","))) for line in lines[1:]]) + "\n")
+    status = sweep_status(jobs, config)
+    assert status.pending == jobs[2:] and status.done == 2 and status.done_by_legacy_key == 2
+    assert any("2 of them count as done by rows without config_hash" in line for line in status.describe(len(jobs)))
+    assert sweep_status(jobs, dataclasses.replace(config, epochs=2)).pending == jobs  # a different legacy key: not done

@@ -1,0 +1,140 @@
+"""What a run *is*: its resolved configuration and a stable ``config_hash`` of it.
+
+Two runs with the same identity and training seed are the same experiment: a sweep skips a job
+whose (``config_hash``, seed) already has a row, and a report groups rows by it. The identity
+is the TrainConfig with
+
+* the fields that cannot change the outcome left out: output folder, data folder, threads,
+  device, progress bars, TensorBoard, the run id, and the training seed (kept beside the hash);
+* files replaced by their content: the plan by its SHA-256, ``--masks`` by the masks' SHA-256;
+* model options completed with the model's defaults (``width=512`` given or not is one run);
+* options the chosen recipe, optimiser or schedule does not read set to None (the dense
+  baseline is one run whatever ``--self-loops`` says; ``--step-size`` does not matter to a
+  cosine schedule).
+
+``config_hash`` is the first 16 hex digits of the SHA-256 of the identity as canonical JSON
+(sorted keys, no spaces, whole-number floats written as integers), so it is the same in every
+process, on every machine and Python version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+
+from trainer.config import MASKS_RECIPE, TrainConfig
+from trainer.models import MODELS
+
+IDENTITY_FORMAT = "topoprune.run/1"
+#: Recipes that draw an independent random bipartite graph per layer.
+PER_LAYER = ("xnet", "rreg-bipartite", "random-bipartite")
+#: Identity fields that only a masked recipe reads (None for the dense baseline).
+MASKING_FIELDS = ("plan_sha256", "masks_sha256", "recipe_degree", "recipe_density", "self_loops", "nodes_policy", "prune_first",
+                  "prune_last", "include", "exclude", "degree_side", "best_of", "select_by", "mask_seed")
+#: Which masking fields each kind of recipe reads.
+READ_BY = {
+    "relational": {"plan_sha256", "self_loops", "nodes_policy", "prune_first", "prune_last", "include", "exclude", "mask_seed"},
+    "per-layer": {"recipe_degree", "recipe_density", "prune_first", "prune_last", "include", "exclude", "degree_side", "best_of", "select_by", "mask_seed"},
+    MASKS_RECIPE: {"masks_sha256"},
+    "dense": set(),
+}
+
+
+def resolved_model_options(model: str, options: dict) -> dict:
+    """``options`` completed with the defaults of the model constructor's keyword parameters."""
+    constructor = MODELS.get(model)
+    defaults = {name: p.default for name, p in inspect.signature(constructor).parameters.items()
+                if name not in ("input_shape", "num_classes") and p.default is not inspect.Parameter.empty}
+    return {**defaults, **options}
+
+
+def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha256: str | None = None) -> dict:
+    """The resolved configuration that determines a run's outcome, seed aside (see module doc).
+
+    Parameters
+    ----------
+    config : TrainConfig
+    plan_sha256, masks_sha256 : str, optional
+        Content hashes of ``config.plan`` and ``config.masks`` (required when those are set).
+    """
+    recipe = config.resolved_recipe
+    kind = "per-layer" if recipe in PER_LAYER else recipe
+    sgd = config.optimizer == "sgd"
+    identity = {
+        "format": IDENTITY_FORMAT,
+        "model": config.model,
+        "model_options": resolved_model_options(config.model, config.model_options),
+        "dataset": config.dataset,
+        "max_train": config.max_train,
+        "val_fraction": config.val_fraction,
+        "split_seed": config.split_seed,
+        "augment": config.augment,
+        "recipe": recipe,
+        "plan_sha256": plan_sha256,
+        "masks_sha256": masks_sha256,
+        "recipe_degree": config.degree,
+        "recipe_density": config.density,
+        "self_loops": config.self_loops,
+        "nodes_policy": config.nodes_policy,
+        "prune_first": config.prune_first,
+        "prune_last": config.prune_last,
+        "include": sorted(config.include),
+        "exclude": sorted(config.exclude),
+        "degree_side": config.degree_side,
+        "best_of": config.best_of,
+        "select_by": config.select_by if config.best_of > 1 else None,
+        "mask_seed": config.mask_seed,
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "optimizer": config.optimizer,
+        "lr": config.lr,
+        "momentum": config.momentum if sgd else None,
+        "nesterov": config.nesterov if sgd else None,
+        "weight_decay": config.weight_decay,
+        "schedule": config.schedule,
+        "step_size": config.step_size if config.schedule == "step" else None,
+        "milestones": list(config.milestones) if config.schedule == "multistep" else None,
+        "gamma": config.gamma if config.schedule in ("step", "multistep") else None,
+        "warmup_epochs": config.warmup_epochs,
+        "label_smoothing": config.label_smoothing,
+        "amp": config.amp,
+    }
+    read = READ_BY.get(kind, set(MASKING_FIELDS))
+    for name in MASKING_FIELDS:
+        if name not in read:
+            identity[name] = None
+    return identity
+
+
+def _canonical(value):
+    """Whole-number floats as ints, recursively (``lr=1`` and ``lr=1.0`` are one value)."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(key): _canonical(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def canonical_json(value) -> str:
+    """Sorted keys, no spaces, whole-number floats as ints: the bytes :func:`config_hash` hashes."""
+    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def config_hash(identity: dict) -> str:
+    """First 16 hex digits of the SHA-256 of ``canonical_json(identity)``."""
+    return hashlib.sha256(canonical_json(identity).encode("ascii")).hexdigest()[:16]
+
+
+#: Identity fields already in the results table under their own column (``density`` there is the
+#: counted kept fraction, so the requested one is ``recipe_density``).
+_ALREADY_IN_ROW = ("format", "model", "dataset", "recipe", "plan_sha256", "mask_seed", "epochs")
+
+
+def identity_columns(identity: dict) -> dict:
+    """The identity as results-table cells: lists and dicts as canonical JSON, the rest as is."""
+    return {key: canonical_json(value) if isinstance(value, (dict, list)) else value
+            for key, value in identity.items() if key not in _ALREADY_IN_ROW}
