@@ -32,40 +32,66 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
-def render_html(title: str, findings: list[str], sections: list[tuple[str, object]]) -> str:
-    """``sections`` are (heading, content): a DataFrame, a PNG Path, a list of PNG Paths or text."""
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>", "<h2>Summary</h2><ul>"]
-    parts += [f"<li>{html.escape(line)}</li>" for line in findings]
-    parts.append("</ul>")
-    for heading, content in sections:
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        if isinstance(content, pd.DataFrame):
-            parts.append(_format(content).to_html(index=False, border=0, escape=True))
-        elif isinstance(content, Path):
-            parts.append(_image(content))
-        elif isinstance(content, list):
-            parts += [_image(path) for path in content]
-        else:
-            parts.append(f"<p class='note'>{html.escape(str(content))}</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+#: One part of a page: (experiment title or None for a single-experiment page, anchor, findings,
+#: content as (heading, DataFrame / PNG path / list of PNG paths / text)).
+Part = tuple[str | None, str, list[str], list[tuple[str, object]]]
 
 
-def render_markdown(title: str, findings: list[str], sections: list[tuple[str, object]], base: Path) -> str:
+def _html_content(content: object) -> list[str]:
+    if isinstance(content, pd.DataFrame):
+        return [_format(content).to_html(index=False, border=0, escape=True)]
+    if isinstance(content, Path):
+        return [_image(content)]
+    if isinstance(content, list):
+        return [_image(path) for path in content]
+    return [f"<p class='note'>{html.escape(str(content))}</p>"]
+
+
+def render_html(title: str, findings: list[str], parts: list[Part]) -> str:
+    """The whole report as one page; with several experiments, an index links to each."""
+    parts_html = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+                  f"<h1>{html.escape(title)}</h1>", "<h2>Summary</h2><ul>"]
+    parts_html += [f"<li>{html.escape(line)}</li>" for line in findings]
+    parts_html.append("</ul>")
+    titled = [part for part in parts if part[0]]
+    if titled:
+        parts_html.append("<h2>Experiments</h2><ol>")
+        parts_html += [f"<li><a href='#{html.escape(slug)}'>{html.escape(name)}</a></li>" for name, slug, _, _ in titled]
+        parts_html.append("</ol>")
+    for name, slug, part_findings, content in parts:
+        level = 3 if name else 2
+        if name:
+            parts_html.append(f"<h2 id='{html.escape(slug)}'>{html.escape(name)}</h2><ul>")
+            parts_html += [f"<li>{html.escape(line)}</li>" for line in part_findings]
+            parts_html.append("</ul>")
+        for heading, item in content:
+            parts_html.append(f"<h{level}>{html.escape(heading)}</h{level}>")
+            parts_html += _html_content(item)
+    parts_html.append("</body></html>")
+    return "\n".join(parts_html)
+
+
+def render_markdown(title: str, findings: list[str], parts: list[Part], base: Path) -> str:
     """The same content as Markdown; images are linked relative to ``base``."""
     lines = [f"# {title}", "", "## Summary", ""] + [f"- {line}" for line in findings] + [""]
-    for heading, content in sections:
-        lines += [f"## {heading}", ""]
-        if isinstance(content, pd.DataFrame):
-            lines.append(_markdown_table(_format(content)))
-        elif isinstance(content, Path):
-            lines.append(f"![{content.stem}]({content.relative_to(base).as_posix()})")
-        elif isinstance(content, list):
-            lines += [f"![{p.stem}]({p.relative_to(base).as_posix()})" for p in content]
-        else:
-            lines.append(str(content))
-        lines.append("")
+    titled = [part for part in parts if part[0]]
+    if titled:
+        lines += ["## Experiments", ""] + [f"{i}. [{name}](#{slug})" for i, (name, slug, _, _) in enumerate(titled, start=1)] + [""]
+    for name, slug, part_findings, content in parts:
+        prefix = "###" if name else "##"
+        if name:
+            lines += [f'<a id="{slug}"></a>', "", f"## {name}", ""] + [f"- {line}" for line in part_findings] + [""]
+        for heading, item in content:
+            lines += [f"{prefix} {heading}", ""]
+            if isinstance(item, pd.DataFrame):
+                lines.append(_markdown_table(_format(item)))
+            elif isinstance(item, Path):
+                lines.append(f"![{item.stem}]({item.relative_to(base).as_posix()})")
+            elif isinstance(item, list):
+                lines += [f"![{p.stem}]({p.relative_to(base).as_posix()})" for p in item]
+            else:
+                lines.append(str(item))
+            lines.append("")
     return "\n".join(lines)
 
 

@@ -16,25 +16,50 @@ MIN_PLANS = 4
 ALPHA = 0.05
 
 
-def plan_summary(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame:
-    """One row per plan (and one for the dense baseline): metrics, density, accuracy over seeds.
+#: Columns whose values together identify one compared configuration (a point of a report).
+TREATMENT_KEYS = ("plan_sha256", "recipe", "degree", "recipe_degree", "recipe_density", "masks_sha256")
 
-    Columns: ``plan``, ``plan_sha256``, ``generator``, ``degree``, ``recipe``, the metrics,
-    ``density``, ``acc_mean``, ``acc_std`` (sample std, NaN for one seed), ``n_seeds``.
+
+def _treatment_label(row: pd.Series) -> str:
+    """How a configuration without a plan file is named: ``dense baseline``, ``xnet d=8``, ..."""
+    if row["recipe"] == "dense":
+        return "dense baseline"
+    if row.get("plan"):
+        return row["plan"]
+    for column, symbol in (("recipe_degree", "d"), ("degree", "d"), ("recipe_density", "density")):
+        if pd.notna(row.get(column)):
+            return f"{row['recipe']} {symbol}={row[column]:g}"
+    if row.get("masks_sha256"):
+        return f"{row['recipe']} {row['masks_sha256'][:12]}"
+    return str(row["recipe"])
+
+
+def plan_summary(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame:
+    """One row per compared configuration (plan, or recipe with its degree/density/masks; the
+    dense baseline is recipe ``dense`` only): metrics, density, accuracy over seeds.
+
+    Columns: ``plan`` (a label for configurations without a plan file), ``plan_sha256``,
+    ``generator``, ``degree``, ``recipe``, the metrics, ``density``, ``acc_mean``, ``acc_std``
+    (sample std, NaN for one seed), ``n_seeds``, ``accuracies``, ``is_baseline``.
     """
     rows = rows.copy()
     rows["plan"] = rows.get("plan", pd.Series("", index=rows.index)).fillna("")
-    keys = ["plan_sha256", "recipe"]
-    first = {c: "first" for c in ("plan", "generator", "degree", "nodes", *CANDIDATE_METRICS, "density") if c in rows.columns}
+    keys = [c for c in TREATMENT_KEYS if c in rows.columns]
+    for key in keys:
+        rows[key] = rows[key].astype(object).where(rows[key].notna(), "")
+    first = {c: "first" for c in ("plan", "generator", "nodes", *CANDIDATE_METRICS, "density") if c in rows.columns and c not in keys}
     grouped = rows.groupby(keys, sort=False)
-    summary = grouped.agg(first)
+    summary = grouped.agg(first) if first else grouped.size().to_frame("_size").drop(columns="_size")
     summary["acc_mean"] = grouped[accuracy].mean()
     summary["acc_std"] = grouped[accuracy].std(ddof=1)
     summary["n_seeds"] = grouped[accuracy].count()
     summary["accuracies"] = grouped[accuracy].apply(list)
     summary = summary.reset_index()
-    summary["is_baseline"] = summary["plan_sha256"] == ""
-    summary.loc[summary["is_baseline"], "plan"] = "dense baseline (" + summary.loc[summary["is_baseline"], "recipe"] + ")"
+    for column in ("degree", "recipe_degree", "recipe_density"):
+        if column in summary.columns:
+            summary[column] = pd.to_numeric(summary[column], errors="coerce")
+    summary["is_baseline"] = summary["recipe"] == "dense"
+    summary["plan"] = summary.apply(_treatment_label, axis=1)
     return summary
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +19,6 @@ EXPERIMENT = ("model", "dataset", "epochs")
 
 class ReportError(TopopruneError, ValueError):
     """A results table that cannot be reported on."""
-
-
-@dataclass
-class Selection:
-    """The rows of one experiment (model, data set, epochs) and what was left aside."""
-
-    rows: pd.DataFrame
-    experiment: dict
-    other_rows: int
-    missing_metric_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def read_results(paths: list[Path]) -> pd.DataFrame:
@@ -57,19 +46,19 @@ def read_results(paths: list[Path]) -> pd.DataFrame:
     return table
 
 
-def select_experiment(table: pd.DataFrame, model: str | None = None, dataset: str | None = None, epochs: int | None = None) -> Selection:
-    """Rows of one (model, data set, epochs): the one asked for, else the most frequent."""
+def filter_rows(table: pd.DataFrame, model: str | None = None, dataset: str | None = None, epochs: int | None = None) -> pd.DataFrame:
+    """The rows of ``table`` with the given model, data set and epochs (None: any)."""
     filtered = table
     for column, value in zip(EXPERIMENT, (model, dataset, epochs)):
         if value is not None:
             filtered = filtered[filtered[column].astype(str) == str(value)]
     if filtered.empty:
         raise ReportError(f"no rows for model={model}, dataset={dataset}, epochs={epochs}")
-    counts = filtered.groupby(list(EXPERIMENT)).size().sort_values(ascending=False, kind="stable")
-    chosen = dict(zip(EXPERIMENT, counts.index[0]))
-    mask = np.logical_and.reduce([filtered[c] == v for c, v in chosen.items()])
-    rows = filtered[mask].copy()
+    return filtered
+
+
+def missing_metric_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a plan whose graph metrics are missing (left out of the correlations)."""
     planned = rows[rows["plan_sha256"] != ""]
     metrics = [m for m in CANDIDATE_METRICS if m in rows.columns]
-    missing = planned[planned[metrics].isna().any(axis=1)] if metrics else planned.iloc[0:0]
-    return Selection(rows, chosen, len(table) - len(rows), missing)
+    return planned[planned[metrics].isna().any(axis=1)] if metrics else planned.iloc[0:0]

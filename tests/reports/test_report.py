@@ -119,3 +119,44 @@ def test_a_table_of_baselines_only_still_gives_a_report(tmp_path):
     assert report.html.exists() and report.main_figure.exists()
     assert any("No correlation could be computed" in line for line in report.findings)
     assert any("dense baseline reached" in line for line in report.findings)
+
+
+def test_a_mixed_table_gives_one_section_per_differing_configuration(tmp_path):
+    def accuracy(m, rng):
+        return 90 - 0.5 * m["aspl"] + rng.normal(0, 0.1)
+
+    rgp = results_table(accuracy, plans=5, seeds=2, seed=1)  # with the dense baseline
+    rgp["self_loops"], rgp["lr"] = "False", 0.1
+    graph2nn = results_table(accuracy, plans=5, seeds=2, seed=2, baseline=False)
+    graph2nn["self_loops"], graph2nn["lr"] = "True", 0.1
+    slower = results_table(accuracy, plans=5, seeds=2, seed=3)
+    slower["self_loops"], slower["lr"] = "False", 0.01
+    for frame, tag in ((rgp, "a"), (graph2nn, "b"), (slower, "c")):
+        frame["run_id"] = tag + frame["run_id"]
+    for frame in (rgp, slower):
+        frame.loc[frame["recipe"] == "dense", "self_loops"] = np.nan  # the dense baseline reads no recipe option
+    xnet = pd.DataFrame([{"run_id": f"x{s}", "plan_sha256": "", "model": "mlp", "dataset": "fashion-mnist", "recipe": "xnet", "degree": 8,
+                          "recipe_degree": 8, "train_seed": s, "epochs": 3, "density": 0.125, "best_acc": 89.0 + s, "final_acc": 0.0,
+                          "self_loops": np.nan, "lr": 0.1} for s in range(2)])
+    table = pd.concat([rgp, graph2nn, slower, xnet], ignore_index=True)
+    report = build_report(ReportConfig((write(tmp_path, table),), tmp_path / "report", bootstrap=100))
+    titles = [section.title for section in report.sections]
+    assert len(titles) == 4
+    assert "mlp · fashion-mnist · 3 epochs · self_loops=False · lr=0.1" in titles
+    assert "mlp · fashion-mnist · 3 epochs · self_loops=True · lr=0.1" in titles
+    assert "mlp · fashion-mnist · 3 epochs · self_loops=False · lr=0.01" in titles
+    by_title = {section.title: section for section in report.sections}
+    # One dense baseline serves the A and the A + I sections (same lr); the lr=0.01 one has its own.
+    for title in ("mlp · fashion-mnist · 3 epochs · self_loops=False · lr=0.1", "mlp · fashion-mnist · 3 epochs · self_loops=True · lr=0.1"):
+        baseline = by_title[title].summary[by_title[title].summary["is_baseline"]]
+        assert len(baseline) == 1 and baseline["n_seeds"].iloc[0] == 2
+    # The X-Net rows (no plan) are a compared configuration, never a "dense baseline".
+    xnet_section = next(s for s in report.sections if "xnet d=8" in set(s.summary["plan"]))
+    assert not xnet_section.summary.set_index("plan").loc["xnet d=8", "is_baseline"]
+    assert all("dense baseline" not in plan for plan in xnet_section.summary[~xnet_section.summary["is_baseline"]]["plan"])
+    html = report.html.read_text()
+    assert "<h2>Experiments</h2>" in html and all(f"href='#{s.slug}'" in html for s in report.sections)
+    assert len({s.slug for s in report.sections}) == 4
+    for section in report.sections:
+        assert (tmp_path / "report" / "figures" / section.slug / "density.png").is_file()
+    assert set(pd.read_csv(tmp_path / "report" / "summary.csv")["experiment"]) == set(titles)

@@ -1,0 +1,129 @@
+"""Split a results table into experiments: rows that differ only in what is being compared.
+
+Within one experiment the *treatment* varies (the plan, the recipe and its degree/density, the
+masks) and the training seed repeats it; everything else in the resolved configuration (model
+and its options, data set, epochs, optimiser, lr, recipe options such as self-loops, ...) is the
+*setting*, equal on every row. Two tables' worth of runs that differ only in ``--lr`` are two
+experiments, each with its own report section.
+
+The dense baseline (recipe ``dense``) has no recipe options, so it belongs to every experiment
+whose setting matches it apart from those options (one dense run serves the RGP ``A`` and the
+graph2nn ``A + I`` sections alike). Only recipe ``dense`` is ever called a baseline.
+
+Which columns are the setting is read from the table itself: every column that is not an
+outcome, bookkeeping, a treatment or a graph metric of the plan. Tables written before the
+configuration columns existed have only ``model``, ``dataset`` and ``epochs`` as their setting.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from topology.metrics import GRAPH_METRICS
+
+BASELINE_RECIPE = "dense"
+#: Columns that vary within an experiment (what is compared) or per run.
+TREATMENT = ("plan", "plan_sha256", "generator", "nodes", "degree", "recipe", "recipe_degree", "recipe_density", "masks_sha256", "graph_seed")
+OUTCOME = ("run_id", "config_hash", "density", "params_kept", "params_total", "macs_kept", "macs_total", "train_seed", "best_epoch",
+           "best_val_acc", "best_acc", "best_top5", "final_acc", "final_top5", "test_loss", "applied_masks_sha256", "train_seconds",
+           "device", "world_size", "topoprune_version", "created")
+#: Setting columns that only masked recipes read: empty on dense rows.
+RECIPE_OPTIONS = ("self_loops", "nodes_policy", "prune_first", "prune_last", "include", "exclude", "degree_side", "best_of", "select_by", "mask_seed")
+#: Setting columns named in every section title.
+HEADLINE = ("model", "dataset", "epochs")
+
+
+@dataclass
+class Experiment:
+    """The rows of one experiment and how it is named.
+
+    Attributes
+    ----------
+    setting : dict
+        Setting column -> value (as text; "" for empty) shared by the rows.
+    rows : pandas.DataFrame
+        Its runs, dense baseline included.
+    title : str
+        ``model · data set · N epochs`` plus every setting field whose value differs between
+        the experiments of the table (``lr=0.01``, ``self_loops=True``, ...).
+    slug : str
+        A file-name-safe name, unique among the table's experiments.
+    """
+
+    setting: dict
+    rows: pd.DataFrame
+    title: str = ""
+    slug: str = ""
+
+
+def setting_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of ``table`` that describe an experiment's setting (see module doc)."""
+    metrics = {"plan_density" if name == "density" else name for name in GRAPH_METRICS}
+    skip = set(TREATMENT) | set(OUTCOME) | metrics
+    return [column for column in table.columns if column not in skip]
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells as comparable text: empty for missing, whole-number floats without ``.0``."""
+    def text(value) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return ""
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    return frame.apply(lambda column: column.map(text))
+
+
+def split_experiments(table: pd.DataFrame) -> list[Experiment]:
+    """The experiments of ``table``, largest first (ties in table order).
+
+    Every masked row is in exactly one experiment; a dense row is in every experiment whose
+    setting it matches outside :data:`RECIPE_OPTIONS`, or in an experiment of dense rows only.
+    """
+    columns = setting_columns(table)
+    base = [c for c in columns if c not in RECIPE_OPTIONS]
+    text = _as_text(table[columns]) if columns else pd.DataFrame(index=table.index)
+    dense = table["recipe"].astype(str) == BASELINE_RECIPE
+    experiments: list[Experiment] = []
+    for key, index in text[~dense].groupby(columns, sort=False).groups.items() if columns else []:
+        setting = dict(zip(columns, key if isinstance(key, tuple) else (key,)))
+        matching = dense & (text[base] == pd.Series({c: setting[c] for c in base})).all(axis=1) if base else dense
+        rows = table.loc[list(index) + list(table.index[matching])]
+        experiments.append(Experiment(setting, rows.sort_index()))
+    attached = set().union(*(set(e.rows.index) for e in experiments)) if experiments else set()
+    alone = text[dense & ~table.index.isin(list(attached))]
+    for key, index in alone.groupby(base, sort=False).groups.items() if base else []:
+        setting = dict(zip(base, key if isinstance(key, tuple) else (key,)))
+        experiments.append(Experiment({**setting, **{c: "" for c in RECIPE_OPTIONS if c in columns}}, table.loc[list(index)]))
+    if not columns:
+        experiments = [Experiment({}, table)]
+    experiments.sort(key=lambda e: -len(e.rows))
+    _name(experiments)
+    return experiments
+
+
+def _name(experiments: list[Experiment]) -> None:
+    """Titles naming the headline fields and every field that differs between experiments."""
+    fields = list(experiments[0].setting) if experiments else []
+    differing = [f for f in fields if f not in HEADLINE and len({e.setting.get(f, "") for e in experiments if not _dense_only(e) or f not in RECIPE_OPTIONS}) > 1]
+    used: set[str] = set()
+    for number, experiment in enumerate(experiments, start=1):
+        s = experiment.setting
+        parts = [part for part in (s.get("model", ""), s.get("dataset", ""), f"{s['epochs']} epochs" if s.get("epochs") else "") if part]
+        parts += [f"{f}={s.get(f, '') or '—'}" for f in differing if not (_dense_only(experiment) and f in RECIPE_OPTIONS)]
+        if _dense_only(experiment):
+            parts.append("dense only")
+        experiment.title = " · ".join(parts) or f"experiment {number}"
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", experiment.title.replace("·", "-")).strip("-").lower()[:80] or f"experiment-{number}"
+        while slug in used:
+            slug = f"{slug}-{number}"
+        used.add(slug)
+        experiment.slug = slug
+
+
+def _dense_only(experiment: Experiment) -> bool:
+    return bool((experiment.rows["recipe"].astype(str) == BASELINE_RECIPE).all())
