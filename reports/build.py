@@ -100,6 +100,18 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     return Section(experiment.title, experiment.slug, findings, content, main, summary_table, correlation_table)
 
 
+def _headline(summary: pd.DataFrame) -> str:
+    """One line per experiment for the top of a multi-experiment page: its best configuration and the baseline."""
+    compared = summary[~summary["is_baseline"]]
+    words = []
+    if len(compared):
+        best = compared.loc[compared["acc_mean"].idxmax()]
+        words.append(f"{len(compared)} configuration(s); best {best['plan']} at {best['acc_mean']:.2f}% over {int(best['n_seeds'])} seed(s)")
+    for _, row in summary[summary["is_baseline"]].iterrows():
+        words.append(f"dense baseline {row['acc_mean']:.2f}% over {int(row['n_seeds'])} seed(s)")
+    return "; ".join(words) + "."
+
+
 def build_report(config: ReportConfig) -> Report:
     """Read, split into experiments, analyse, draw and write the report into ``config.out``.
 
@@ -119,7 +131,7 @@ def build_report(config: ReportConfig) -> Report:
 
     findings = list(sections[0].findings) if single else [
         f"{len(sections)} experiments: the table's runs differ in their configuration beyond plan, recipe and seed, so each is reported on its own.",
-        *[f"{s.title}: {s.findings[0]}" for s in sections],
+        *[f"{s.title}: {_headline(s.summary)}" for s in sections],
     ]
     title = f"topoprune report: {sections[0].title}" if single else f"topoprune report: {len(sections)} experiments"
     parts = [(None if single else s.title, s.slug, [] if single else s.findings, s.content) for s in sections]

@@ -17,6 +17,7 @@ configuration columns existed have only ``model``, ``dataset`` and ``epochs`` as
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -106,14 +107,28 @@ def split_experiments(table: pd.DataFrame) -> list[Experiment]:
     return experiments
 
 
+def _shown_setting(setting: dict) -> dict:
+    """The setting as named in titles: model options spread into their own fields (``width=986``)."""
+    shown = dict(setting)
+    try:
+        options = json.loads(shown.pop("model_options", "") or "{}")
+    except ValueError:
+        options = {"model_options": setting.get("model_options")}
+    if isinstance(options, dict):
+        shown.update({key: str(value) for key, value in options.items() if key not in shown})
+    return shown
+
+
 def _name(experiments: list[Experiment]) -> None:
     """Titles naming the headline fields and every field that differs between experiments."""
-    fields = list(experiments[0].setting) if experiments else []
-    differing = [f for f in fields if f not in HEADLINE and len({e.setting.get(f, "") for e in experiments if not _dense_only(e) or f not in RECIPE_OPTIONS}) > 1]
+    shown = [_shown_setting(e.setting) for e in experiments]
+    fields = list(dict.fromkeys(f for s in shown for f in s))
+    differing = [f for f in fields if f not in HEADLINE
+                 and len({s.get(f, "") for e, s in zip(experiments, shown) if not _dense_only(e) or f not in RECIPE_OPTIONS}) > 1]
     used: set[str] = set()
-    for number, experiment in enumerate(experiments, start=1):
-        s = experiment.setting
-        parts = [part for part in (s.get("model", ""), s.get("dataset", ""), f"{s['epochs']} epochs" if s.get("epochs") else "") if part]
+    for number, (experiment, s) in enumerate(zip(experiments, shown), start=1):
+        epochs = s.get("epochs", "")
+        parts = [part for part in (s.get("model", ""), s.get("dataset", ""), f"{epochs} epoch{'' if epochs == '1' else 's'}" if epochs else "") if part]
         parts += [f"{f}={s.get(f, '') or '—'}" for f in differing if not (_dense_only(experiment) and f in RECIPE_OPTIONS)]
         if _dense_only(experiment):
             parts.append("dense only")

@@ -47,7 +47,8 @@ def summarise(correlations: list[Correlation], summary: pd.DataFrame, in_sweet_s
     spread = plans["acc_mean"].max() - plans["acc_mean"].min() if len(plans) else float("nan")
     noise = plans["acc_std"].mean() if len(plans) else float("nan")
     if np.isfinite(spread):
-        lines.append(f"Mean accuracy spans {spread:.2f} points across plans; the typical std over seeds is {noise:.2f} points.")
+        spread_text = f"the typical std over seeds is {noise:.2f} points" if np.isfinite(noise) else "with one seed per plan there is no spread over seeds to compare it with"
+        lines.append(f"Mean accuracy spans {spread:.2f} points across plans; {spread_text}.")
     tested_spot = in_sweet_spot.loc[plans.index].dropna()
     if len(tested_spot):
         best = plans.loc[plans["acc_mean"].idxmax()]
