@@ -126,3 +126,26 @@ def test_inspect_errors(run, tmp_path):
     assert_error(run("inspect", tmp_path / "junk.pt"), "junk.pt: not a readable PyTorch checkpoint")
     torch.save(build_model("mlp", (1, 4, 4), 10).state_dict(), tmp_path / "dense.pt")
     assert_error(run("inspect", tmp_path / "dense.pt"), "dense.pt: holds no masks")
+
+
+def test_degree_side_best_of_and_unconnected_notices(run, tmp_path):
+    # mlp at 1x8x8: 64 -> 512 (widening) and 512 -> 512 layers; at degree 3 every input is used.
+    result = run("apply", "--recipe", "rreg-bipartite", "--degree", 3, "--model", "mlp", "--input-size", "1x8x8", "--prune-first", "--out", "a")
+    assert result.exit_code == 0, result.output
+    assert "unconnected" not in result.output
+    # xnet at degree 1: each output reads one random input, so some inputs are left out.
+    random_left = run("apply", "--recipe", "xnet", "--degree", 1, "--model", "cnn", "--input-size", "1x8x8", "--out", "b")
+    assert random_left.exit_code == 0, random_left.output
+    lines = [line for line in random_left.output.splitlines() if "input channels are unconnected" in line]
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert len(lines) == sum(layer["isolated_inputs"] > 0 for layer in summary["layers"]) > 0
+    balanced = run("apply", "--recipe", "rreg-bipartite", "--degree", 1, "--model", "cnn", "--input-size", "1x8x8", "--out", "c")
+    assert "unconnected" not in balanced.output  # cnn's layers widen: one input per output reaches every input
+    on_inputs = run("apply", "--recipe", "rreg-bipartite", "--degree", 1, "--degree-side", "inputs", "--model", "cnn", "--input-size", "1x8x8", "--out", "c2")
+    assert "output channels get no input (dead units)" in on_inputs.output  # one output per input leaves half of 2w dead
+    best = run("apply", "--recipe", "xnet", "--degree", 4, "--best-of", 3, "--select-by", "spectral_gap", "--model", "cnn", "--input-size", "1x8x8", "--out", "d")
+    assert best.exit_code == 0, best.output
+    draws = json.loads((tmp_path / "d" / "summary.json").read_text())["draws"]
+    assert draws and all(d["draws"] == 3 and d["select_by"] == "spectral_gap" for d in draws.values())
+    assert sum("kept draw" in line for line in best.output.splitlines()) == len(draws)
+    assert_error(run("apply", "--recipe", "dense", "--best-of", 2, "--model", "cnn", "--out", "e"), "best-of draws random layer graphs")

@@ -127,6 +127,10 @@ def test_analyze_rgp_layout(run, tmp_path):
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(pd.io.common.StringIO(result.output))) == 3
     assert str(folder / "M0.npy") in result.output
+    referenced = run("analyze", folder, "-m", "aspl,clustering", "--format", "csv", "--reference")
+    table = pd.read_csv(pd.io.common.StringIO(referenced.output))
+    assert list(table.columns) == ["plan", "aspl", "aspl_reference", "clustering", "clustering_reference"]
+    assert np.allclose(table["aspl"], table["aspl_reference"], rtol=0, atol=1e-9) and "warning" not in referenced.output
 
 
 @pytest.mark.parametrize(
