@@ -35,6 +35,7 @@ test: install
 bench: install
 	$(PY) bench/topology_bench.py
 	$(PY) bench/train_bench.py
+	$(PY) bench/model_costs.py
 
 demo-plans: install
 	$(BIN)/topo gen -g swap-chain -n 64 -d 4 --count 7 --out $(DEMO_OUT)/plans -q --format csv > /dev/null

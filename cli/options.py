@@ -75,3 +75,26 @@ def input_size_option(default: str | None = "3x32x32"):
         help="One example's shape, CxHxW (e.g. 1x28x28 for Fashion-MNIST); MACs are counted at this size.",
     )
 
+
+
+def parse_model_options(_ctx, _param, values: tuple[str, ...]) -> dict:
+    """Callback: ``("width=256", "pointwise=grouped")`` -> {"width": 256, "pointwise": "grouped"} (ints, floats, else text)."""
+    options = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}")
+        try:
+            options[key.strip()] = int(raw)
+        except ValueError:
+            try:
+                options[key.strip()] = float(raw)
+            except ValueError:
+                options[key.strip()] = raw
+    return options
+
+
+def model_option():
+    """``--model-option KEY=VALUE`` (repeatable), shared by every command that builds a model."""
+    return click.option("--model-option", "model_options", multiple=True, callback=parse_model_options,
+                        help="Model option KEY=VALUE, e.g. width=256 or expand=4 (repeatable).")

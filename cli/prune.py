@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from cli.options import format_option, friendly_errors, input_size_option, seed_option
+from cli.options import format_option, friendly_errors, input_size_option, model_option, seed_option
 from pruning.accounting import PruneSummary, channel_view, summarize, summarize_state_dict
 from pruning.apply import prune_model, summary_csv, write_outputs
 from pruning.errors import PruningError
@@ -25,7 +25,7 @@ from trainer.models import MODELS, build_model
 TABLE_COLUMNS = ["name", "type", "shape", "masked", "density", "weights_kept", "weights_total", "macs_kept", "macs_total", "isolated_inputs", "isolated_outputs", "ramanujan_margin"]
 
 
-def _render(summary: PruneSummary, fmt: str) -> str:
+def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None) -> str:
     if fmt == "csv":
         return summary_csv(summary)
     if fmt == "json":
@@ -36,6 +36,10 @@ def _render(summary: PruneSummary, fmt: str) -> str:
     lines = [table, f"params kept {summary.params_kept:,} of {summary.params_total:,} ({100 * summary.params_fraction:.2f}%){scope}"]
     if summary.macs_total:
         lines.append(f"MACs kept {summary.macs_kept:,} of {summary.macs_total:,} per example ({100 * summary.macs_kept / summary.macs_total:.2f}%)")
+    if nominal:
+        macs = f", MACs {nominal['macs']:,.0f}" if nominal.get("macs") else ""
+        lines.append(f"nominal (the paper's dense / e, e = {nominal['expand']:g}): params {nominal['params']:,.0f}{macs}; "
+                     "counted above, from the masks (stem, transitions and classifier stay dense)")
     return "\n".join(lines) + "\n"
 
 
@@ -48,6 +52,7 @@ def prune() -> None:
 @prune.command()
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path), help="Plan file (.npy/.csv/.json); required by --recipe relational.")
 @click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), required=True, help="Model from the zoo.")
+@model_option()
 @click.option("--recipe", type=click.Choice(sorted(MASK_RECIPES)), default="relational", show_default=True, help="How each layer's mask is made.")
 @click.option("--degree", type=int, help="Per-layer recipes: inputs kept per output channel.")
 @click.option("--density", type=float, help="Per-layer recipes: fraction of connections kept (instead of --degree).")
@@ -67,7 +72,7 @@ def prune() -> None:
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory for model.pt, masks.npz, summary.csv and summary.json.")
 @format_option()
 @friendly_errors
-def apply(plan_path, model_name, recipe, degree, density, self_loops, nodes_policy, prune_first, prune_last, include, exclude, degree_side, best_of, select_by,
+def apply(plan_path, model_name, model_options, recipe, degree, density, self_loops, nodes_policy, prune_first, prune_last, include, exclude, degree_side, best_of, select_by,
           input_size, num_classes, seed, out, fmt) -> None:
     """Mask a model from the zoo with a plan (or a per-layer recipe) and write it out.
 
@@ -81,32 +86,33 @@ def apply(plan_path, model_name, recipe, degree, density, self_loops, nodes_poli
     if recipe != "relational" and plan_path is not None:
         raise click.UsageError(f"--plan is only used by --recipe relational; {recipe!r} takes --degree or --density")
     plan = load_plan(plan_path) if plan_path else None
-    model = build_model(model_name, input_size, num_classes)
+    model = build_model(model_name, input_size, num_classes, **model_options)
     selection = LayerSelection(prune_first, prune_last, tuple(include), tuple(exclude))
     config = MaskConfig(recipe, plan, degree, density, seed, self_loops, nodes_policy, selection, degree_side, best_of, select_by)
     result = prune_model(model, config, input_size)
     metadata = {
         "plan": str(plan_path) if plan_path else None, "plan_sha256": plan.sha256 if plan else None,
-        "model": model_name, "num_classes": num_classes, "recipe": recipe, "degree": degree, "density": density,
+        "model": model_name, "model_options": model_options, "num_classes": num_classes, "recipe": recipe, "degree": degree, "density": density,
         "mask_seed": seed, "self_loops": self_loops, "nodes_policy": nodes_policy, "degree_side": degree_side, "best_of": best_of,
         "select_by": select_by if best_of > 1 else None, "topoprune_version": __version__,
     }
     write_outputs(out, model, result, metadata)
     for notice in result.notices:
         click.echo(f"notice: {notice}", err=True)
-    click.echo(_render(result.summary, fmt), nl=False)
+    click.echo(_render(result.summary, fmt, result.nominal), nl=False)
     click.echo(f"wrote {out}/model.pt, masks.npz, summary.csv, summary.json", err=True)
 
 
 @prune.command()
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), help="Rebuild this model to count MACs (needs a checkpoint).")
+@model_option()
 @input_size_option(default=None)
 @click.option("--num-classes", type=int, default=10, show_default=True, help="Outputs of the model's classifier (with --model).")
 @click.option("--export", type=click.Path(file_okay=False, path_type=Path), help="Write each layer's channel mask as a bipartite plan into this directory.")
 @format_option()
 @friendly_errors
-def inspect(source, model_name, input_size, num_classes, export, fmt) -> None:
+def inspect(source, model_name, model_options, input_size, num_classes, export, fmt) -> None:
     """Summarise a masked model checkpoint (.pt) or a masks file (.npz).
 
     Checkpoints saved by topoprune and by torch.nn.utils.prune (weight_orig + weight_mask) are
@@ -126,7 +132,7 @@ def inspect(source, model_name, input_size, num_classes, export, fmt) -> None:
     if model_name:
         if not input_size:
             raise click.UsageError("--model needs --input-size to count MACs")
-        model = load_masked_state_dict(build_model(model_name, input_size, num_classes), state)
+        model = load_masked_state_dict(build_model(model_name, input_size, num_classes, **model_options), state)
         summary = summarize(model, input_size)
     else:
         summary = summarize_state_dict(state, masks)

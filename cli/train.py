@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from cli.options import friendly_errors
+from cli.options import friendly_errors, model_option
 from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_BY
 from topology import __version__
 from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
@@ -37,22 +37,6 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _model_option(_ctx, _param, values: tuple[str, ...]) -> dict:
-    options = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}")
-        try:
-            options[key.strip()] = int(raw)
-        except ValueError:
-            try:
-                options[key.strip()] = float(raw)
-            except ValueError:
-                options[key.strip()] = raw
-    return options
-
-
 def _int_tuple(_ctx, _param, value: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in value.split(",") if v.strip())
@@ -64,7 +48,7 @@ def training_options(func):
     """The options that describe one training configuration (shared by ``train`` and ``train sweep``)."""
     options = [
         click.option("--model", type=click.Choice(sorted(MODELS)), default="mlp", show_default=True, help="Model from the zoo."),
-        click.option("--model-option", "model_options", multiple=True, callback=_model_option, help="Model option KEY=VALUE, e.g. width=256 (repeatable)."),
+        model_option(),
         click.option("--dataset", type=click.Choice(sorted(DATASETS)), default="fashion-mnist", show_default=True, help="Data set (never downloaded)."),
         click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the data set's files are."),
         click.option("--recipe", type=click.Choice(sorted(MASK_RECIPES)), help="Mask recipe (default: relational with --plan, else dense)."),
@@ -205,16 +189,17 @@ def _shard(_ctx, _param, value: str | None) -> tuple[int, int] | None:
 
 
 @train.command("sweep")
-@click.option("--plans", "plans_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True, help="Directory of plans (searched recursively).")
+@click.option("--plans", "plans_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Directory of plans (searched recursively); without it the options themselves are the one configuration (e.g. an X-Net model).")
 @click.option("--seeds", type=int, default=3, show_default=True, help="Training seeds 0..S-1 for every plan.")
-@click.option("--baseline/--no-baseline", default=True, help="Also train the dense model for every seed.")
+@click.option("--baseline/--no-baseline", default=None, help="Also train the dense model for every seed (default: with --plans).")
 @click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Trainings at once on this machine (threads are split).")
 @click.option("--shard", callback=_shard, help="Run only the i-th of N slices (1-based), e.g. 2/8 for a cluster job array.")
 @training_options
 @friendly_errors
 @handle_interrupt
 def sweep_command(plans_dir, seeds, baseline, jobs, shard, **options) -> None:
-    """Train every plan in a directory (plus the dense baseline) for each seed.
+    """Train every plan in a directory (plus the dense baseline), or the given configuration, for each seed.
 
     Rows go to OUT/results.csv. Restarting the same command skips every job whose whole
     configuration (config_hash) and seed already has a row, so an interrupted sweep loses
@@ -222,11 +207,12 @@ def sweep_command(plans_dir, seeds, baseline, jobs, shard, **options) -> None:
     runs in full.
 
     \b
-    Example:
+    Examples:
       train sweep --plans plans/ --model mlp --dataset fashion-mnist --seeds 3 --epochs 3 --jobs 2
+      train sweep --model xmobilenet --model-option expand=4 --seeds 2 --epochs 3   # an X-Net model
     """
     template = config_from_options(options, recipe=options.get("recipe"))
-    all_jobs = shard_of(sweep_jobs(plans_dir, seeds, baseline), shard)
+    all_jobs = shard_of(sweep_jobs(plans_dir, seeds, plans_dir is not None if baseline is None else baseline), shard)
     status = sweep_status(all_jobs, template)
     todo = status.pending
     for line in status.describe(len(all_jobs)):

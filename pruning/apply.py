@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from pruning.accounting import PruneSummary, channel_view, output_positions, summarize
+from pruning.expander import expander_layers, expander_masks
 from pruning.masking import apply_masks, weight_of
 from pruning.recipes import MaskConfig, compute_mask_set, unconnected_notices
 from pruning.sources import fit_masks
@@ -27,10 +28,38 @@ class PruneResult:
     summary: PruneSummary
     notices: list[str]
     draws: dict[str, dict] = field(default_factory=dict)  # best-of-N: kept draw and scores per layer
+    nominal: dict | None = None  # X-Net models: the paper's nominal costs, dense / e
 
     @property
     def masks_sha256(self) -> str:
         return masks_sha256(self.masks)
+
+
+def with_model_wiring(model: nn.Module, masks: dict[str, torch.Tensor], seed: int) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """``masks`` combined (logical and) with the masks of the model's own X-layers, and a notice.
+
+    A layer masked by both keeps a connection only where both keep it; an X-layer the recipe
+    leaves alone gets the X mask.
+    """
+    own = expander_masks(model, seed)
+    if not own:
+        return masks, []
+    combined = dict(masks)
+    for name, mask in own.items():
+        if name in combined:
+            existing = combined[name].to(torch.bool)
+            combined[name] = existing & mask.reshape(*mask.shape, *([1] * (existing.dim() - 2)))
+        else:
+            combined[name] = mask
+    declared = expander_layers(model)
+    unconnected = {name: int((~channel_view(combined[name]).any(dim=0)).sum()) for name in own}
+    short = {name: count for name, count in unconnected.items() if count}
+    wiring = f"expand {declared.expand:g}" if declared.expand else "a per-layer degree table"
+    notice = f"{len(own)} X-layer(s) wired by the model ({declared.generator}, {wiring}, seeded by the mask seed)"
+    if short:
+        notice += (f"; {len(short)} of them leave {sum(short.values())} input channel(s) unconnected in all"
+                   + ("" if declared.balanced else " (model option balanced=true connects every input)"))
+    return combined, [notice]
 
 
 def prune_model(model: nn.Module, config: MaskConfig, input_size: tuple[int, ...] | None,
@@ -57,10 +86,22 @@ def prune_model(model: nn.Module, config: MaskConfig, input_size: tuple[int, ...
         masks = fit_masks(model, masks, source)
         notices = [line for name, mask in masks.items() for line in unconnected_notices(name, channel_view(mask.expand(weight_of(model.get_submodule(name)).shape)).numpy())]
         draws = {}
+    masks, wiring_notices = with_model_wiring(model, masks, config.seed)
     if input_size:
         output_positions(model, input_size)  # rejects a wrong input size before anything is changed
     apply_masks(model, masks)
-    return PruneResult(masks, summarize(model, input_size), notices, draws)
+    summary = summarize(model, input_size)
+    return PruneResult(masks, summary, wiring_notices + notices, draws, nominal_costs(model, summary))
+
+
+def nominal_costs(model: nn.Module, summary: PruneSummary) -> dict | None:
+    """The X-Nets paper's nominal costs of a model with one compression factor e: the dense
+    model's parameters and multiply-accumulates divided by e (None for other models)."""
+    declared = expander_layers(model)
+    if declared is None or not declared.expand:
+        return None
+    return {"expand": declared.expand, "params": summary.params_total / declared.expand,
+            "macs": summary.macs_total / declared.expand if summary.macs_total else None}
 
 
 def summary_csv(summary: PruneSummary) -> str:
@@ -81,6 +122,7 @@ def write_outputs(directory: str | Path, model: nn.Module, result: PruneResult, 
     paths["summary_csv"] = directory / "summary.csv"
     atomic_write_text(paths["summary_csv"], summary_csv(result.summary))
     paths["summary_json"] = directory / "summary.json"
-    document = {**metadata, "masks_sha256": result.masks_sha256, "notices": result.notices, "draws": result.draws, **result.summary.to_dict()}
+    document = {**metadata, "masks_sha256": result.masks_sha256, "notices": result.notices, "draws": result.draws, "nominal": result.nominal,
+                **result.summary.to_dict()}
     atomic_write_text(paths["summary_json"], json.dumps(encode_json(document), indent=2, allow_nan=False) + "\n")
     return paths

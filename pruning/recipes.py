@@ -143,6 +143,12 @@ def dense(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
     return np.ones((layer.out_channels, layer.in_channels), dtype=bool)
 
 
+@MASK_RECIPES.register("model")
+def model_structure(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
+    """Nothing removed by the recipe: only the model's own wiring (its X-layers) is masked."""
+    return np.ones((layer.out_channels, layer.in_channels), dtype=bool)
+
+
 @dataclass
 class MaskSet:
     """Masks computed for a model, with what the user should know about them.

@@ -27,7 +27,8 @@ from topology.metrics import GRAPH_METRICS
 
 BASELINE_RECIPE = "dense"
 #: Columns that vary within an experiment (what is compared) or per run.
-TREATMENT = ("plan", "plan_sha256", "generator", "nodes", "degree", "recipe", "recipe_degree", "recipe_density", "masks_sha256", "graph_seed")
+TREATMENT = ("plan", "plan_sha256", "generator", "nodes", "degree", "recipe", "recipe_degree", "recipe_density", "masks_sha256", "graph_seed",
+             "model_structure")
 OUTCOME = ("run_id", "config_hash", "density", "params_kept", "params_total", "macs_kept", "macs_total", "train_seed", "best_epoch",
            "best_val_acc", "best_acc", "best_top5", "final_acc", "final_top5", "test_loss", "applied_masks_sha256", "train_seconds",
            "device", "world_size", "topoprune_version", "created")
@@ -79,15 +80,31 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.apply(lambda column: column.map(text))
 
 
+def _options_without_structure(options, structure) -> str:
+    """``model_options`` JSON minus the keys of ``model_structure`` (X-Net wiring is compared, not split on)."""
+    try:
+        parsed, wiring = json.loads(options), json.loads(structure)
+    except (TypeError, ValueError):
+        return options
+    if not isinstance(parsed, dict) or not isinstance(wiring, dict):
+        return options
+    return json.dumps({k: v for k, v in parsed.items() if k not in wiring}, sort_keys=True, separators=(",", ":"))
+
+
 def split_experiments(table: pd.DataFrame) -> list[Experiment]:
     """The experiments of ``table``, largest first (ties in table order).
 
     Every masked row is in exactly one experiment; a dense row is in every experiment whose
     setting it matches outside :data:`RECIPE_OPTIONS`, or in an experiment of dense rows only.
+    The model options that set an X-Net model's wiring (``model_structure``) are compared
+    within an experiment, so X, grouped and dense versions of one model sit side by side.
     """
     columns = setting_columns(table)
     base = [c for c in columns if c not in RECIPE_OPTIONS]
     text = _as_text(table[columns]) if columns else pd.DataFrame(index=table.index)
+    if "model_options" in text.columns and "model_structure" in table.columns:
+        structure = _as_text(table[["model_structure"]])["model_structure"]
+        text["model_options"] = [_options_without_structure(o, w) if w else o for o, w in zip(text["model_options"], structure)]
     dense = table["recipe"].astype(str) == BASELINE_RECIPE
     experiments: list[Experiment] = []
     for key, index in text[~dense].groupby(columns, sort=False).groups.items() if columns else []:

@@ -3,6 +3,7 @@ correlations controlling for density, and the "sweet spot" of plans not worse th
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ ALPHA = 0.05
 
 
 #: Columns whose values together identify one compared configuration (a point of a report).
-TREATMENT_KEYS = ("plan_sha256", "recipe", "degree", "recipe_degree", "recipe_density", "masks_sha256")
+TREATMENT_KEYS = ("plan_sha256", "recipe", "degree", "recipe_degree", "recipe_density", "masks_sha256", "model_structure")
 
 
 def _treatment_label(row: pd.Series) -> str:
@@ -26,6 +27,12 @@ def _treatment_label(row: pd.Series) -> str:
         return "dense baseline"
     if row.get("plan"):
         return row["plan"]
+    if row.get("model_structure"):
+        try:
+            wiring = " ".join(f"{k}={v}" for k, v in json.loads(row["model_structure"]).items())
+        except (TypeError, ValueError, AttributeError):
+            wiring = str(row["model_structure"])
+        return wiring if row["recipe"] == "model" else f"{row['recipe']} {wiring}"
     for column, symbol in (("recipe_degree", "d"), ("degree", "d"), ("recipe_density", "density")):
         if pd.notna(row.get(column)):
             return f"{row['recipe']} {symbol}={row[column]:g}"
@@ -43,7 +50,7 @@ def plan_summary(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame
     (sample std, NaN for one seed), ``n_seeds``, ``accuracies``, ``is_baseline``.
     """
     rows = rows.copy()
-    rows["plan"] = rows.get("plan", pd.Series("", index=rows.index)).fillna("")
+    rows["plan"] = rows.get("plan", pd.Series("", index=rows.index)).astype(object).fillna("")
     keys = [c for c in TREATMENT_KEYS if c in rows.columns]
     for key in keys:
         rows[key] = rows[key].astype(object).where(rows[key].notna(), "")

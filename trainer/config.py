@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainer.errors import TrainError
+from trainer.models import STRUCTURE_OPTIONS
 
 OPTIMIZER_NAMES = ("sgd", "adamw", "adadelta")
 SCHEDULE_NAMES = ("cosine", "step", "multistep", "constant")
@@ -65,13 +66,17 @@ class TrainConfig:
 
     @property
     def resolved_recipe(self) -> str:
+        """The recipe given, else: ``masks`` with --masks, ``relational`` with a plan, ``xnet`` with
+        a degree or density, ``model`` for a model with its own wiring (X-Nets), else ``dense``."""
         if self.masks is not None:
             return MASKS_RECIPE
         if self.recipe:
             return self.recipe
         if self.plan is not None:
             return "relational"
-        return "dense" if self.degree is None and self.density is None else "xnet"
+        if self.degree is not None or self.density is not None:
+            return "xnet"
+        return "model" if self.model in STRUCTURE_OPTIONS else "dense"
 
     def validate(self) -> TrainConfig:
         """Raise TrainError for impossible values; returns self."""

@@ -25,7 +25,7 @@ import json
 import math
 
 from trainer.config import MASKS_RECIPE, TrainConfig
-from trainer.models import MODELS
+from trainer.models import MODELS, STRUCTURE_OPTIONS
 
 IDENTITY_FORMAT = "topoprune.run/1"
 #: Recipes that draw an independent random bipartite graph per layer.
@@ -39,6 +39,7 @@ READ_BY = {
     "per-layer": {"recipe_degree", "recipe_density", "prune_first", "prune_last", "include", "exclude", "degree_side", "best_of", "select_by", "mask_seed"},
     MASKS_RECIPE: {"masks_sha256"},
     "dense": set(),
+    "model": {"mask_seed"},  # X-Net models: the X-layers' masks are drawn from the mask seed
 }
 
 
@@ -48,6 +49,15 @@ def resolved_model_options(model: str, options: dict) -> dict:
     defaults = {name: p.default for name, p in inspect.signature(constructor).parameters.items()
                 if name not in ("input_shape", "num_classes") and p.default is not inspect.Parameter.empty}
     return {**defaults, **options}
+
+
+def model_structure(model: str, options: dict) -> dict | None:
+    """The resolved options that set a model's own wiring (``expand``, ``degrees``, ...), or None."""
+    names = STRUCTURE_OPTIONS.get(model)
+    if not names:
+        return None
+    resolved = resolved_model_options(model, options)
+    return {name: resolved[name] for name in names if name in resolved}
 
 
 def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha256: str | None = None) -> dict:
@@ -135,6 +145,11 @@ _ALREADY_IN_ROW = ("format", "model", "dataset", "recipe", "plan_sha256", "mask_
 
 
 def identity_columns(identity: dict) -> dict:
-    """The identity as results-table cells: lists and dicts as canonical JSON, the rest as is."""
-    return {key: canonical_json(value) if isinstance(value, (dict, list)) else value
-            for key, value in identity.items() if key not in _ALREADY_IN_ROW}
+    """The identity as results-table cells: lists and dicts as canonical JSON, the rest as is; plus
+    ``model_structure``, the model options that set an X-Net model's wiring (what a report
+    compares side by side), empty for other models."""
+    columns = {key: canonical_json(value) if isinstance(value, (dict, list)) else value
+               for key, value in identity.items() if key not in _ALREADY_IN_ROW}
+    structure = model_structure(identity["model"], identity["model_options"])
+    columns["model_structure"] = canonical_json(structure) if structure is not None else None
+    return columns

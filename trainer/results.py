@@ -29,7 +29,7 @@ PLAN_METRIC_COLUMNS = ["plan_density" if name == "density" else name for name in
 #: The resolved configuration of a run beyond model, data set, recipe, plan, seeds and epochs
 #: (trainer.identity): what makes two rows different experiments.
 CONFIG_COLUMNS = [
-    "model_options", "max_train", "val_fraction", "split_seed", "augment", "masks_sha256", "recipe_degree", "recipe_density",
+    "model_options", "model_structure", "max_train", "val_fraction", "split_seed", "augment", "masks_sha256", "recipe_degree", "recipe_density",
     "self_loops", "nodes_policy", "prune_first", "prune_last", "include", "exclude", "degree_side", "best_of", "select_by",
     "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "schedule", "step_size", "milestones", "gamma",
     "warmup_epochs", "label_smoothing", "amp",

@@ -18,6 +18,7 @@ from torch import nn
 from pruning.apply import PruneResult, prune_model, summary_csv
 from pruning.layers import LayerSelection
 from pruning.recipes import MaskConfig
+from pruning.expander import expander_layers
 from pruning.sources import MASKS_FILE, load_mask_source
 from pruning.storage import masks_sha256, save_masks, save_state
 from topology import __version__
@@ -161,6 +162,9 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
     inputs = load_run_inputs(config)
     plan = inputs.plan
     model = build_model(config.model, data.input_shape, data.num_classes, **config.model_options)
+    if config.resolved_recipe == "dense" and expander_layers(model) is not None:
+        raise TrainError(f"model {config.model} wires its own X-layers, so recipe 'dense' would mislabel it: use the default recipe "
+                         "'model' (or leave --recipe out); its dense counterpart is --model-option expand=1 (degrees=dense for xvgg16)")
     pruned = prune_model(model, mask_config(config, plan), data.input_shape, masks=inputs.masks, source=config.masks or "masks")
     notices = pruned.notices + reference_mismatches(plan)
     if rank == 0 and not config.quiet and resume_dir is None:
@@ -199,7 +203,8 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
                     "recipe": config.resolved_recipe, "plan_sha256": plan.sha256 if plan else None, "masks_sha256": pruned.masks_sha256,
                     "graph_seed": plan.seed if plan else None, "data_source": data.source, "input_shape": list(data.input_shape),
                     "num_classes": data.num_classes, "normalisation": data.extra, "world_size": world,
-                    "device": str(device), "topoprune_version": __version__, "notices": notices, "draws": pruned.draws}
+                    "device": str(device), "topoprune_version": __version__, "notices": notices, "draws": pruned.draws,
+                    "nominal": pruned.nominal}
         atomic_write_text(run_dir / CONFIG_FILE, json.dumps(encode_json(resolved), indent=2) + "\n")
         save_masks(run_dir / MASKS_FILE, pruned.masks)
         atomic_write_text(run_dir / "masks.csv", summary_csv(pruned.summary))

@@ -35,15 +35,23 @@ BASELINE = "dense"
 
 @dataclass(frozen=True)
 class SweepJob:
-    """One training of a sweep: a plan (None for the dense baseline) and a training seed."""
+    """One training of a sweep: a plan (or none), a training seed, and whether it is the dense baseline.
+
+    A job with neither plan nor baseline trains the template itself (e.g. an X-Net model, whose
+    wiring is the model's own, or a per-layer recipe).
+    """
 
     plan: Path | None
     plan_sha256: str
     train_seed: int
+    baseline: bool = False
 
     def config(self, template: TrainConfig) -> TrainConfig:
-        return dataclasses.replace(template, plan=self.plan, train_seed=self.train_seed,
-                                   recipe=None if self.plan is not None else "dense")
+        if self.baseline:
+            return dataclasses.replace(template, plan=None, train_seed=self.train_seed, recipe="dense")
+        if self.plan is not None:
+            return dataclasses.replace(template, plan=self.plan, train_seed=self.train_seed, recipe=None)
+        return dataclasses.replace(template, train_seed=self.train_seed)
 
 
 def legacy_key(plan_sha256: str, model: str, dataset: str, recipe: str, seed, epochs) -> tuple[str, ...]:
@@ -67,10 +75,16 @@ class SweepStatus:
         return lines
 
 
-def sweep_jobs(plans_dir: Path, seeds: int, baseline: bool = True) -> list[SweepJob]:
-    """The full, deterministic job list: plans in path order x seeds 0..seeds-1, baseline first."""
+def sweep_jobs(plans_dir: Path | None, seeds: int, baseline: bool = True) -> list[SweepJob]:
+    """The full, deterministic job list: plans in path order x seeds 0..seeds-1, baseline first.
+
+    Without ``plans_dir`` the template itself is the one configuration (seeds 0..seeds-1).
+    """
     if seeds < 1:
         raise TrainError(f"seeds must be at least 1, got {seeds}")
+    baseline_jobs = [SweepJob(None, "", seed, baseline=True) for seed in range(seeds)] if baseline else []
+    if plans_dir is None:
+        return baseline_jobs + [SweepJob(None, "", seed) for seed in range(seeds)]
     plans = []
     for path in find_plans([plans_dir]):
         plan = load_plan(path)
@@ -78,8 +92,7 @@ def sweep_jobs(plans_dir: Path, seeds: int, baseline: bool = True) -> list[Sweep
             plans.append((path, plan.sha256))
     if not plans:
         raise TrainError(f"{plans_dir}: no graph plans to train")
-    targets = ([(None, BASELINE)] if baseline else []) + plans
-    return [SweepJob(path, sha, seed) for path, sha in targets for seed in range(seeds)]
+    return baseline_jobs + [SweepJob(path, sha, seed) for path, sha in plans for seed in range(seeds)]
 
 
 def shard_of(jobs: list[SweepJob], shard: tuple[int, int] | None) -> list[SweepJob]:

@@ -13,8 +13,19 @@ from topology.registry import Registry
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 
 
-def register_model(name: str):
-    """Register a constructor ``fn(input_shape: (C, H, W), num_classes: int, **options) -> nn.Module``."""
+#: Model name -> the options that set its own wiring (X-Net models: expand, degrees, ...).
+STRUCTURE_OPTIONS: dict[str, tuple[str, ...]] = {}
+
+
+def register_model(name: str, structure: tuple[str, ...] = ()):
+    """Register a constructor ``fn(input_shape: (C, H, W), num_classes: int, **options) -> nn.Module``.
+
+    ``structure`` names the options that set the model's own wiring (its X-layers, see
+    ``pruning.expander``): such a model trains under recipe ``model`` by default, and those
+    options are what a report compares, not what separates experiments.
+    """
+    if structure:
+        STRUCTURE_OPTIONS[name] = tuple(structure)
     return MODELS.register(name)
 
 

@@ -1,0 +1,100 @@
+"""Models that carry their own wiring (DESIGN.md 2.6): X-Net expander layers.
+
+A model declares its X-layers with :func:`declare_expander_layers` (layer name -> D, the inputs
+of every output channel). Their masks are not stored in the model: like every per-layer recipe,
+they are drawn by the bipartite generators from a seed derived from (mask seed, layer name), so
+``prune inspect``, ``--export``, accounting and the trainer see them as ordinary masks, and the
+same mask seed gives the same masks as ``--recipe xnet --degree D`` on the dense model.
+
+An X-layer with compression factor e gives every output channel exactly D = C_in / e inputs
+(``max(1, C_in // e)`` when e does not divide C_in), whatever the ratio of C_in to C_out: the
+public X-Nets code does this only when C_in > C_out and otherwise lets each *input* pick D
+outputs, which leaves output degrees random and some outputs with no input at all. With
+``balanced`` the input degrees are as equal as possible too (an ``rreg-bipartite`` graph).
+
+References
+----------
+.. [1] A. Prabhu, G. Varma, A. Namboodiri, "Deep Expander Networks: Efficient Deep Networks
+   from Graph Theory", ECCV 2018.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from pruning.errors import PruningError
+from pruning.layers import PRUNABLE_TYPES
+from topology.generators import generate
+from topology.seeding import derive_seed
+
+ATTRIBUTE = "expander_layers"
+
+
+@dataclass(frozen=True)
+class ExpanderLayers:
+    """The X-layers of a model.
+
+    Attributes
+    ----------
+    degrees : dict of str to int
+        Qualified layer name -> D, inputs per output channel (1 <= D < C_in).
+    balanced : bool
+        Input degrees as equal as possible (``rreg-bipartite``) instead of random (``xnet``).
+    expand : float or None
+        The compression factor e when one factor made every degree; nominal costs (the
+        paper's dense / e) are reported for it. None for a per-layer degree table.
+    """
+
+    degrees: dict[str, int]
+    balanced: bool = False
+    expand: float | None = None
+
+    @property
+    def generator(self) -> str:
+        return "rreg-bipartite" if self.balanced else "xnet"
+
+
+def expander_degree(in_channels: int, expand: float) -> int:
+    """D = C_in / e, or max(1, C_in // e) when e does not divide C_in."""
+    if expand < 1:
+        raise PruningError(f"expand must be at least 1, got {expand}")
+    return max(1, int(in_channels // expand))
+
+
+def declare_expander_layers(model: nn.Module, degrees: dict[str, int], balanced: bool = False, expand: float | None = None) -> nn.Module:
+    """Record ``degrees`` as the X-layers of ``model`` (layers whose D >= C_in stay dense); returns ``model``."""
+    kept = {}
+    for name, degree in degrees.items():
+        module = model.get_submodule(name)
+        if not isinstance(module, PRUNABLE_TYPES):
+            raise PruningError(f"X-layer {name} is a {type(module).__name__}, not a convolution or linear layer")
+        in_channels = module.in_features if isinstance(module, nn.Linear) else module.in_channels
+        if degree < 1:
+            raise PruningError(f"X-layer {name}: degree must be at least 1, got {degree}")
+        if degree < in_channels:
+            kept[name] = int(degree)
+    setattr(model, ATTRIBUTE, ExpanderLayers(kept, balanced, expand))
+    return model
+
+
+def expander_layers(model: nn.Module) -> ExpanderLayers | None:
+    """The X-layers ``model`` declares, or None."""
+    declared = getattr(model, ATTRIBUTE, None)
+    return declared if isinstance(declared, ExpanderLayers) and declared.degrees else None
+
+
+def expander_masks(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
+    """(C_out, C_in) bool masks of the model's X-layers, each seeded by (``seed``, layer name)."""
+    declared = expander_layers(model)
+    if declared is None:
+        return {}
+    masks = {}
+    for name, degree in declared.degrees.items():
+        module = model.get_submodule(name)
+        out_channels, in_channels = (module.out_features, module.in_features) if isinstance(module, nn.Linear) else (module.out_channels, module.in_channels)
+        matrix = generate(declared.generator, nodes=out_channels, nodes_in=in_channels, degree=degree, seed=derive_seed(seed, name))
+        masks[name] = torch.from_numpy(matrix.astype(bool))
+    return masks
