@@ -9,10 +9,9 @@ from trainer.models.registry import register_model
 VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
-@register_model("vgg16_bn")
-def vgg16_bn(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    """CIFAR-style VGG-16-BN: 13 3x3 convs with BatchNorm, max-pools that stop at 1x1 for small
-    inputs, global average pooling, one linear classifier (512 -> classes)."""
+def vgg16_features(input_shape: tuple[int, int, int]) -> tuple[list[nn.Module], int]:
+    """The 13 3x3 conv + BatchNorm + ReLU layers with max-pools that stop at 1x1 for small
+    inputs, then global average pooling and flattening; returns (modules, output channels)."""
     layers: list[nn.Module] = []
     channels, size = input_shape[0], min(input_shape[1:])
     for item in VGG16:
@@ -23,5 +22,12 @@ def vgg16_bn(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
             continue
         layers += [nn.Conv2d(channels, item, 3, padding=1, bias=False), nn.BatchNorm2d(item), nn.ReLU(inplace=True)]
         channels = item
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
-    return nn.Sequential(*layers)
+    return layers + [nn.AdaptiveAvgPool2d(1), nn.Flatten()], channels
+
+
+@register_model("vgg16_bn")
+def vgg16_bn(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """CIFAR-style VGG-16-BN: 13 3x3 convs with BatchNorm, max-pools that stop at 1x1 for small
+    inputs, global average pooling, one linear classifier (512 -> classes)."""
+    layers, channels = vgg16_features(input_shape)
+    return nn.Sequential(*layers, nn.Linear(channels, num_classes))

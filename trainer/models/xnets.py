@@ -17,7 +17,7 @@ from trainer.models.cifar_resnet import CifarResNet
 from trainer.models.densenet import _flag
 from trainer.models.registry import register_model
 from trainer.models.torchvision_models import _first_conv_for
-from trainer.models.vgg import VGG16
+from trainer.models.vgg import vgg16_features
 
 #: The degree table of the paper's logged X-VGG16 run: 64 for three convs, 16 for nine, 128 after.
 XVGG16_DEGREES = "64*3_16*9_128"
@@ -54,20 +54,8 @@ def xvgg16(input_shape: tuple[int, int, int], num_classes: int, degrees: str = X
     512 -> classes) and a per-layer degree table over the 13 convs and the hidden layer
     (default: the paper's ``64*3_16*9_128``). A layer whose degree is at least its input
     channels stays dense; ``degrees=dense`` is the dense network of the same shape."""
-    layers: list[nn.Module] = []
-    channels, size = input_shape[0], min(input_shape[1:])
-    names = []
-    for item in VGG16:
-        if item == "M":
-            if size >= 2:
-                layers.append(nn.MaxPool2d(2))
-                size //= 2
-            continue
-        names.append(str(len(layers)))
-        layers += [nn.Conv2d(channels, item, 3, padding=1, bias=False), nn.BatchNorm2d(item), nn.ReLU(inplace=True)]
-        channels = item
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    names.append(str(len(layers)))
+    layers, channels = vgg16_features(input_shape)
+    names = [str(index) for index, layer in enumerate(layers) if isinstance(layer, nn.Conv2d)] + [str(len(layers))]  # + the hidden layer
     layers += [nn.Linear(channels, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Linear(512, num_classes)]
     model = nn.Sequential(*layers)
     table = parse_degree_table(degrees, len(names))
