@@ -5,11 +5,15 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo-out
+COMPARE_OUT ?= demo-compare-out
 FASHION_SYSTEM := /usr/share/datasets/fashion-mnist
 # Demo training: graph2nn-style MLP with 8 masked 512-wide layers, 3 epochs, 2 seeds, 2 jobs.
 DEMO_TRAIN ?= --model mlp --model-option depth=8 --dataset fashion-mnist --epochs 3 --seeds 2 --jobs 2
 
-.PHONY: install data test bench demo demo-plans clean
+# Equal-cost comparison: relational plans vs per-layer recipes at densities 1/16 and 1/8 of the masked layers.
+COMPARE_TRAIN ?= --model mlp --model-option depth=8 --dataset fashion-mnist --epochs 3 --seeds 2 --jobs 2
+
+.PHONY: install data test bench demo demo-plans demo-compare clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,5 +52,12 @@ demo: data demo-plans
 	$(BIN)/train sweep --plans $(DEMO_OUT)/plans $(DEMO_TRAIN) --out $(DEMO_OUT)/runs
 	$(BIN)/report $(DEMO_OUT)/runs/results.csv --out $(DEMO_OUT)/report
 
+# Which wiring wins at equal cost: X-Net vs random-regular vs random bipartite layers vs relational plans.
+demo-compare: data
+	$(BIN)/topo gen -g rreg -n 64 -d 4 --out $(COMPARE_OUT)/plans -q --format csv > /dev/null
+	$(BIN)/topo gen -g rreg -n 64 -d 8 --out $(COMPARE_OUT)/plans -q --format csv > /dev/null
+	$(BIN)/train sweep --plans $(COMPARE_OUT)/plans --recipes xnet,rreg-bipartite,random-bipartite --degrees 32,64 $(COMPARE_TRAIN) --out $(COMPARE_OUT)/runs
+	$(BIN)/report $(COMPARE_OUT)/runs/results.csv --out $(COMPARE_OUT)/report
+
 clean:
-	rm -rf $(DEMO_OUT) .pytest_cache .hypothesis
+	rm -rf $(DEMO_OUT) $(COMPARE_OUT) .pytest_cache .hypothesis

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from cli.options import friendly_errors, model_option
+from cli.options import comma_list as comma_list_option, friendly_errors, model_option
 from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_BY
 from topology import __version__
 from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
@@ -19,7 +19,7 @@ from trainer.ddp import distributed_from_environment, launch
 from trainer.models import MODELS
 from trainer.evaluation import CheckpointEvaluation, evaluate_checkpoint
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
-from trainer.sweep import run_sweep, shard_of, sweep_jobs, sweep_status
+from trainer.sweep import GRID_RECIPES, SweepGrid, run_sweep, shard_of, sweep_jobs, sweep_status
 
 #: Results columns printed after a run (all of them are in results.csv).
 SHOWN = ("run_id", "config_hash", "plan", "generator", "nodes", "degree", "aspl", "model", "dataset", "recipe", "density",
@@ -192,27 +192,37 @@ def _shard(_ctx, _param, value: str | None) -> tuple[int, int] | None:
 @click.option("--plans", "plans_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Directory of plans (searched recursively); without it the options themselves are the one configuration (e.g. an X-Net model).")
 @click.option("--seeds", type=int, default=3, show_default=True, help="Training seeds 0..S-1 for every plan.")
-@click.option("--baseline/--no-baseline", default=None, help="Also train the dense model for every seed (default: with --plans).")
+@click.option("--baseline/--no-baseline", default=None, help="Also train the dense model for every seed (default: with --plans or --recipes).")
+@click.option("--recipes", callback=comma_list_option, multiple=True, help=f"Per-layer recipes to compare, comma-separated ({', '.join(GRID_RECIPES)}).")
+@click.option("--degrees", "grid_degrees", multiple=True, callback=comma_list_option, help="With --recipes: inputs per output channel, comma-separated, e.g. 2,4,8,16.")
+@click.option("--densities", "grid_densities", multiple=True, callback=comma_list_option, help="With --recipes: kept fractions, comma-separated, e.g. 0.0625,0.125.")
 @click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Trainings at once on this machine (threads are split).")
 @click.option("--shard", callback=_shard, help="Run only the i-th of N slices (1-based), e.g. 2/8 for a cluster job array.")
 @training_options
 @friendly_errors
 @handle_interrupt
-def sweep_command(plans_dir, seeds, baseline, jobs, shard, **options) -> None:
+def sweep_command(plans_dir, seeds, baseline, recipes, grid_degrees, grid_densities, jobs, shard, **options) -> None:
     """Train every plan in a directory (plus the dense baseline), or the given configuration, for each seed.
 
-    Rows go to OUT/results.csv. Restarting the same command skips every job whose whole
+    With --recipes, every per-layer recipe is trained at every --degrees (or --densities) level
+    too. Rows go to OUT/results.csv. Restarting the same command skips every job whose whole
     configuration (config_hash) and seed already has a row, so an interrupted sweep loses
-    nothing, and a sweep that differs in any option (model options, --self-loops, --lr, ...)
-    runs in full.
+    nothing (a run it left half-done continues from its last checkpoint), and a sweep that
+    differs in any option (model options, --self-loops, --lr, ...) runs in full.
 
     \b
     Examples:
       train sweep --plans plans/ --model mlp --dataset fashion-mnist --seeds 3 --epochs 3 --jobs 2
       train sweep --model xmobilenet --model-option expand=4 --seeds 2 --epochs 3   # an X-Net model
+      train sweep --recipes xnet,rreg-bipartite,random-bipartite --degrees 2,4,8,16 --model cnn --seeds 3
     """
     template = config_from_options(options, recipe=options.get("recipe"))
-    all_jobs = shard_of(sweep_jobs(plans_dir, seeds, plans_dir is not None if baseline is None else baseline), shard)
+    try:
+        grid = SweepGrid(tuple(recipes or ()), tuple(int(d) for d in grid_degrees or ()), tuple(float(d) for d in grid_densities or ()))
+    except ValueError as error:
+        raise click.BadParameter(f"--degrees takes whole numbers and --densities numbers ({error})") from None
+    with_baseline = (plans_dir is not None or bool(grid.recipes)) if baseline is None else baseline
+    all_jobs = shard_of(sweep_jobs(plans_dir, seeds, with_baseline, grid), shard)
     status = sweep_status(all_jobs, template)
     todo = status.pending
     for line in status.describe(len(all_jobs)):

@@ -22,7 +22,8 @@ from pruning.masking import ORIGINAL_SUFFIX, current_masks, weight_of
 from topology.metrics import compute_metrics
 
 #: Bipartite metrics reported for each masked layer (DESIGN.md 2.3).
-LAYER_GRAPH_METRICS = ("out_degree_min", "out_degree_mean", "out_degree_max", "in_degree_min", "in_degree_mean", "in_degree_max", "ramanujan_margin")
+LAYER_GRAPH_METRICS = ("out_degree_min", "out_degree_mean", "out_degree_max", "in_degree_min", "in_degree_mean", "in_degree_max", "spectral_gap",
+                       "ramanujan_margin", "vertex_expansion")
 
 
 @dataclass
@@ -84,6 +85,25 @@ class PruneSummary:
             "macs_kept": self.macs_kept, "macs_total": self.macs_total,
         })
         return rows
+
+
+#: Layer-graph metrics averaged over a model's masked layers into the results row (``layer_<name>``).
+MODEL_LAYER_METRICS = ("spectral_gap", "ramanujan_margin", "vertex_expansion")
+
+
+def layer_graph_columns(summary: PruneSummary) -> dict:
+    """Means over the masked layers of :data:`MODEL_LAYER_METRICS` (``layer_<name>``, NaN-free
+    layers only; None without masked layers), and the dead channels summed over them:
+    ``dead_inputs`` (input channels feeding nothing) and ``dead_outputs`` (outputs with no input)."""
+    masked = [layer for layer in summary.layers if layer.masked]
+    columns = {}
+    for name in MODEL_LAYER_METRICS:
+        values = [layer.graph.get(name) for layer in masked]
+        values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+        columns[f"layer_{name}"] = sum(values) / len(values) if values else None
+    columns["dead_inputs"] = sum(layer.isolated_inputs for layer in masked)
+    columns["dead_outputs"] = sum(layer.isolated_outputs for layer in masked)
+    return columns
 
 
 def output_positions(model: nn.Module, input_size: tuple[int, ...]) -> dict[str, int]:

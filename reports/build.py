@@ -11,6 +11,7 @@ from reports import figures
 from reports.findings import HEADLINE, summarise
 from reports.page import render_html, render_markdown
 from reports.stats import correlate, plan_summary, sweet_spot
+from reports.compare import comparison_findings, rank_at_equal_cost, ranking_for_people
 from reports.experiments import Experiment, split_experiments
 from reports.table import CANDIDATE_METRICS, filter_rows, missing_metric_rows, read_results
 from topology.atomic import atomic_write_text
@@ -41,6 +42,7 @@ class Section:
     main_figure: Path
     summary: pd.DataFrame
     correlations: pd.DataFrame
+    ranking: pd.DataFrame  # configurations ranked at each cost level (empty when nothing shares one)
 
 
 @dataclass
@@ -93,11 +95,19 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     if cluster_map is not None:
         content.append(("Clustering vs path length (red rings: sweet spot)", cluster_map))
     content += [("Accuracy vs density", density), ("Every metric", scatters)]
+    ranking = rank_at_equal_cost(rows, config.accuracy)
+    if len(ranking) and ranking["level"].duplicated().any():  # at least two configurations share a cost level
+        recipes = figures.recipe_plot(ranking, summary, figures_dir / "recipes.png")
+        content[:0] = [("Accuracy at equal cost, by recipe", recipes),
+                       ("Ranked at each density (paired over seeds: difference to the best with a 95% t-interval, paired t-test, Wilcoxon)",
+                        ranking_for_people(ranking))]
+        findings[1:1] = comparison_findings(ranking)
+        main = main if any(m in correlations for m in HEADLINE) else recipes  # no plan metrics: the comparison is the point
     if len(missing):
         content.append(("Rows with missing metrics", missing[["run_id", "plan", "plan_sha256"]] if "run_id" in missing else missing))
     for frame in (summary_table, correlation_table):
         frame.insert(0, "experiment", experiment.title)
-    return Section(experiment.title, experiment.slug, findings, content, main, summary_table, correlation_table)
+    return Section(experiment.title, experiment.slug, findings, content, main, summary_table, correlation_table, ranking)
 
 
 def _headline(summary: pd.DataFrame) -> str:
@@ -128,6 +138,9 @@ def build_report(config: ReportConfig) -> Report:
     correlations = pd.concat([s.correlations for s in sections], ignore_index=True)
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False, lineterminator="\n"))
     atomic_write_text(out / "correlations.csv", correlations.to_csv(index=False, lineterminator="\n"))
+    rankings = [s.ranking.assign(experiment=s.title) for s in sections if len(s.ranking)]
+    if rankings:
+        atomic_write_text(out / "ranking.csv", pd.concat(rankings, ignore_index=True).to_csv(index=False, lineterminator="\n"))
 
     findings = list(sections[0].findings) if single else [
         f"{len(sections)} experiments: the table's runs differ in their configuration beyond plan, recipe and seed, so each is reported on its own.",

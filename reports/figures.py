@@ -26,6 +26,9 @@ LABELS = {
     "algebraic_connectivity": "algebraic connectivity",
     "degree_mean": "mean degree",
     "density": "kept fraction of masked weights",
+    "layer_spectral_gap": "mean layer spectral gap  t1 − t2",
+    "layer_ramanujan_margin": "mean layer Ramanujan margin",
+    "layer_vertex_expansion": "mean layer vertex expansion (sampled)",
 }
 ACCURACY_LABEL = "test accuracy (%) at best validation epoch, mean ± std over seeds"
 
@@ -141,5 +144,25 @@ def density_plot(summary: pd.DataFrame, path: Path) -> Path:
     axes.set_ylabel(ACCURACY_LABEL, fontsize=8)
     axes.set_title("accuracy vs density, by generator")
     axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    return save(figure, path)
+
+
+def recipe_plot(ranking: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Path:
+    """Accuracy vs counted density, one line per recipe (error bars: std over seeds), the dense
+    model as a dashed line; density on a log axis."""
+    figure = Figure(figsize=(7, 4.8), dpi=110, layout="constrained")
+    axes = figure.subplots()
+    markers = "osD^v<>PX*"
+    for index, (recipe, group) in enumerate(ranking.groupby("recipe", sort=True)):
+        group = group.sort_values("density")
+        axes.errorbar(group["density"], group["acc_mean"], yerr=group["acc_std"].fillna(0), fmt=markers[index % len(markers)] + "-",
+                      capsize=3, label=str(recipe), alpha=0.85)
+    _baseline(axes, summary)
+    axes.set_xscale("log")
+    axes.set_xlabel(LABELS["density"] + " (log scale)")
+    axes.set_ylabel(ACCURACY_LABEL, fontsize=8)
+    axes.set_title("accuracy at equal cost, by recipe")
+    axes.grid(alpha=0.3, which="both")
     axes.legend(fontsize=8, loc="best")
     return save(figure, path)

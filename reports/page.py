@@ -9,27 +9,68 @@ from pathlib import Path
 import pandas as pd
 
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; line-height: 1.45; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; display: block; max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
-th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-.note { color: #666; font-size: 0.9em; }
+th { background: #f2f2f2; font-weight: 600; } td:first-child, th:first-child { text-align: left; }
+td { white-space: nowrap; } td:first-child { white-space: normal; overflow-wrap: anywhere; max-width: 24em; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; margin: 0.5em 0; }
+.note, .footnotes { color: #555; font-size: 0.85em; }
+nav ol { columns: 2; } nav li { margin: 0.1em 0; }
 """
+#: Significant digits of numbers in the page's tables (the CSV files keep full precision).
+DIGITS = 3
+#: Columns whose text goes under the table as numbered footnotes instead of a wide column.
+FOOTNOTE_COLUMNS = ("note",)
+
+
+def _number(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, float):
+        if value != value:
+            return ""
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}" if abs(value) >= 10_000 else str(int(value))
+        return f"{value:.{DIGITS}g}"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    return value
 
 
 def _format(frame: pd.DataFrame) -> pd.DataFrame:
-    def cell(value):
-        if isinstance(value, float):
-            return "" if value != value else f"{value:.4g}"
-        return value
-
-    return frame.apply(lambda column: column.map(cell))
+    """Numbers to :data:`DIGITS` significant digits, missing values empty, headers without underscores."""
+    formatted = frame.apply(lambda column: column.map(_number))
+    formatted.columns = [str(c).replace("_", " ") for c in frame.columns]
+    return formatted
 
 
-def _image(path: Path) -> str:
+def _footnoted(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Long text columns (:data:`FOOTNOTE_COLUMNS`) replaced by markers [k]; the texts, numbered."""
+    notes: list[str] = []
+    frame = frame.copy()
+    for column in [c for c in FOOTNOTE_COLUMNS if c in frame.columns]:
+        markers = []
+        for text in frame[column].fillna(""):
+            text = str(text).strip()
+            if not text:
+                markers.append("")
+                continue
+            if text not in notes:
+                notes.append(text)
+            markers.append(f"[{notes.index(text) + 1}]")
+        frame[column] = markers
+    return frame, notes
+
+
+def _image(path: Path, description: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    return f'<img alt="{html.escape(description)}" src="data:image/png;base64,{data}">'
+
+
+def _anchor(*parts: str) -> str:
+    text = "-".join(parts).lower()
+    return "".join(c if c.isalnum() else "-" for c in text).strip("-")[:90]
 
 
 #: One part of a page: (experiment title or None for a single-experiment page, anchor, findings,
@@ -37,38 +78,47 @@ def _image(path: Path) -> str:
 Part = tuple[str | None, str, list[str], list[tuple[str, object]]]
 
 
-def _html_content(content: object) -> list[str]:
+def _html_content(heading: str, content: object) -> list[str]:
     if isinstance(content, pd.DataFrame):
-        return [_format(content).to_html(index=False, border=0, escape=True)]
+        table, notes = _footnoted(content)
+        parts = [_format(table).to_html(index=False, border=0, escape=True)]
+        if notes:
+            parts.append("<ol class='footnotes'>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ol>")
+        return parts
     if isinstance(content, Path):
-        return [_image(content)]
+        return [_image(content, f"{heading} (figure {content.stem})")]
     if isinstance(content, list):
-        return [_image(path) for path in content]
+        return [_image(path, f"{heading}: {path.stem.replace('_', ' ')}") for path in content]
     return [f"<p class='note'>{html.escape(str(content))}</p>"]
 
 
 def render_html(title: str, findings: list[str], parts: list[Part]) -> str:
-    """The whole report as one page; with several experiments, an index links to each."""
-    parts_html = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
-                  f"<h1>{html.escape(title)}</h1>", "<h2>Summary</h2><ul>"]
-    parts_html += [f"<li>{html.escape(line)}</li>" for line in findings]
-    parts_html.append("</ul>")
-    titled = [part for part in parts if part[0]]
-    if titled:
-        parts_html.append("<h2>Experiments</h2><ol>")
-        parts_html += [f"<li><a href='#{html.escape(slug)}'>{html.escape(name)}</a></li>" for name, slug, _, _ in titled]
-        parts_html.append("</ol>")
+    """The whole report as one page: summary, a table of contents, then every part's sections."""
+    body, contents = [], []
     for name, slug, part_findings, content in parts:
         level = 3 if name else 2
         if name:
-            parts_html.append(f"<h2 id='{html.escape(slug)}'>{html.escape(name)}</h2><ul>")
-            parts_html += [f"<li>{html.escape(line)}</li>" for line in part_findings]
-            parts_html.append("</ul>")
+            contents.append((2, name, slug))
+            body.append(f"<h2 id='{html.escape(slug)}'>{html.escape(name)}</h2><ul>")
+            body += [f"<li>{html.escape(line)}</li>" for line in part_findings]
+            body.append("</ul>")
         for heading, item in content:
-            parts_html.append(f"<h{level}>{html.escape(heading)}</h{level}>")
-            parts_html += _html_content(item)
-    parts_html.append("</body></html>")
-    return "\n".join(parts_html)
+            anchor = _anchor(slug, heading) if name else _anchor(heading)
+            contents.append((level, heading, anchor))
+            body.append(f"<h{level} id='{html.escape(anchor)}'>{html.escape(heading)}</h{level}>")
+            body += _html_content(heading, item)
+    toc = ["<nav><h2>Contents</h2><ol>"]
+    for level, text, anchor in contents:
+        if level == 2 or not any(part[0] for part in parts):
+            toc.append(f"<li><a href='#{html.escape(anchor)}'>{html.escape(text)}</a></li>")
+    toc.append("</ol></nav>")
+    page = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+            f"<h1>{html.escape(title)}</h1>", "<h2>Summary</h2><ul>"]
+    page += [f"<li>{html.escape(line)}</li>" for line in findings]
+    page.append("</ul>")
+    page += toc + body + ["</body></html>"]
+    return "\n".join(page)
 
 
 def render_markdown(title: str, findings: list[str], parts: list[Part], base: Path) -> str:
@@ -84,11 +134,13 @@ def render_markdown(title: str, findings: list[str], parts: list[Part], base: Pa
         for heading, item in content:
             lines += [f"{prefix} {heading}", ""]
             if isinstance(item, pd.DataFrame):
-                lines.append(_markdown_table(_format(item)))
+                table, notes = _footnoted(item)
+                lines.append(_markdown_table(_format(table)))
+                lines += [""] + [f"{k}. {note}" for k, note in enumerate(notes, start=1)]
             elif isinstance(item, Path):
-                lines.append(f"![{item.stem}]({item.relative_to(base).as_posix()})")
+                lines.append(f"![{heading}]({item.relative_to(base).as_posix()})")
             elif isinstance(item, list):
-                lines += [f"![{p.stem}]({p.relative_to(base).as_posix()})" for p in item]
+                lines += [f"![{heading}: {p.stem}]({p.relative_to(base).as_posix()})" for p in item]
             else:
                 lines.append(str(item))
             lines.append("")

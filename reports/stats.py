@@ -21,12 +21,13 @@ ALPHA = 0.05
 TREATMENT_KEYS = ("plan_sha256", "recipe", "degree", "recipe_degree", "recipe_density", "masks_sha256", "model_structure")
 
 
-def _treatment_label(row: pd.Series) -> str:
+def treatment_label(row: pd.Series) -> str:
     """How a configuration without a plan file is named: ``dense baseline``, ``xnet d=8``, ..."""
     if row["recipe"] == "dense":
         return "dense baseline"
-    if row.get("plan"):
-        return row["plan"]
+    plan = row.get("plan")
+    if isinstance(plan, str) and plan:
+        return plan
     if row.get("model_structure"):
         try:
             wiring = " ".join(f"{k}={v}" for k, v in json.loads(row["model_structure"]).items())
@@ -66,7 +67,7 @@ def plan_summary(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame
         if column in summary.columns:
             summary[column] = pd.to_numeric(summary[column], errors="coerce")
     summary["is_baseline"] = summary["recipe"] == "dense"
-    summary["plan"] = summary.apply(_treatment_label, axis=1)
+    summary["plan"] = summary.apply(treatment_label, axis=1)
     return summary
 
 

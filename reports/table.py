@@ -13,7 +13,10 @@ REQUIRED = ("plan_sha256", "model", "dataset", "recipe", "epochs", "train_seed",
 #: Identification columns a report shows when the table has them (added empty otherwise).
 OPTIONAL = ("run_id", "plan", "generator", "nodes", "degree")
 #: Graph metrics a report relates to accuracy, when the table has them and they vary.
-CANDIDATE_METRICS = ("aspl", "diameter", "clustering", "transitivity", "spectral_gap", "lambda_2", "lambda_nontrivial", "algebraic_connectivity", "degree_mean")
+PLAN_METRICS = ("aspl", "diameter", "clustering", "transitivity", "spectral_gap", "lambda_2", "lambda_nontrivial", "algebraic_connectivity", "degree_mean")
+#: Means over a run's masked layers of their bipartite graphs' metrics (any recipe has them).
+LAYER_METRICS = ("layer_spectral_gap", "layer_ramanujan_margin", "layer_vertex_expansion")
+CANDIDATE_METRICS = PLAN_METRICS + LAYER_METRICS
 EXPERIMENT = ("model", "dataset", "epochs")
 
 
@@ -60,5 +63,5 @@ def filter_rows(table: pd.DataFrame, model: str | None = None, dataset: str | No
 def missing_metric_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows with a plan whose graph metrics are missing (left out of the correlations)."""
     planned = rows[rows["plan_sha256"] != ""]
-    metrics = [m for m in CANDIDATE_METRICS if m in rows.columns]
+    metrics = [m for m in PLAN_METRICS if m in rows.columns]
     return planned[planned[metrics].isna().any(axis=1)] if metrics else planned.iloc[0:0]

@@ -15,6 +15,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from pruning.accounting import layer_graph_columns
 from pruning.apply import PruneResult, prune_model, summary_csv
 from pruning.layers import LayerSelection
 from pruning.recipes import MaskConfig
@@ -257,6 +258,7 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
         "run_id": run_dir.name, "config_hash": inputs.config_hash, **_plan_columns(config, plan), "model": config.model, "dataset": config.dataset,
         "recipe": config.resolved_recipe, "density": _masked_density(pruned), "params_kept": pruned.summary.params_kept,
         "params_total": pruned.summary.params_total, "macs_kept": pruned.summary.macs_kept, "macs_total": pruned.summary.macs_total,
+        **layer_graph_columns(pruned.summary),
         "mask_seed": config.mask_seed, "train_seed": config.train_seed, "epochs": config.epochs, "best_epoch": best["epoch"],
         "best_val_acc": best["val_acc"], "best_acc": best["test_acc"], "best_top5": best.get("test_top5"), "final_acc": final["test_acc"],
         "final_top5": final.get("test_top5"), "test_loss": best["test_loss"], **identity_columns(inputs.identity),

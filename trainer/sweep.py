@@ -12,6 +12,7 @@ recipe, seed, epochs), and the sweep says how many it took that way. ``jobs`` tr
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -28,7 +29,7 @@ from pruning.storage import masks_sha256
 from trainer.errors import TrainError
 from trainer.identity import config_hash, run_identity
 from trainer.results import read_rows
-from trainer.run import run_training
+from trainer.run import CHECKPOINT_FILE, CONFIG_FILE, resume_training, run_training
 
 BASELINE = "dense"
 
@@ -45,13 +46,47 @@ class SweepJob:
     plan_sha256: str
     train_seed: int
     baseline: bool = False
+    recipe: str | None = None  # a per-layer recipe of the grid, with its degree or density
+    degree: int | None = None
+    density: float | None = None
 
     def config(self, template: TrainConfig) -> TrainConfig:
         if self.baseline:
             return dataclasses.replace(template, plan=None, train_seed=self.train_seed, recipe="dense")
         if self.plan is not None:
             return dataclasses.replace(template, plan=self.plan, train_seed=self.train_seed, recipe=None)
+        if self.recipe is not None:
+            return dataclasses.replace(template, plan=None, train_seed=self.train_seed, recipe=self.recipe, degree=self.degree, density=self.density)
         return dataclasses.replace(template, train_seed=self.train_seed)
+
+
+#: Recipes a sweep grid can vary (each draws an independent bipartite graph per layer).
+GRID_RECIPES = ("xnet", "rreg-bipartite", "random-bipartite")
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    """Per-layer recipes crossed with degrees (inputs per output) or densities (kept fraction)."""
+
+    recipes: tuple[str, ...] = ()
+    degrees: tuple[int, ...] = ()
+    densities: tuple[float, ...] = ()
+
+    def jobs(self, seeds: int) -> list[SweepJob]:
+        """recipe x level x seed, in that order; raises TrainError for an incomplete or bad grid."""
+        if not self.recipes:
+            if self.degrees or self.densities:
+                raise TrainError("--degrees and --densities need --recipes (e.g. --recipes xnet,rreg-bipartite)")
+            return []
+        unknown = [r for r in self.recipes if r not in GRID_RECIPES]
+        if unknown:
+            raise TrainError(f"--recipes: {', '.join(unknown)} cannot be swept; use {', '.join(GRID_RECIPES)} (relational plans come from --plans)")
+        if bool(self.degrees) == bool(self.densities):
+            raise TrainError("--recipes needs exactly one of --degrees and --densities")
+        if any(d < 1 for d in self.degrees) or any(not 0 < d <= 1 for d in self.densities):
+            raise TrainError("degrees must be at least 1 and densities in (0, 1]")
+        levels = [{"degree": d} for d in self.degrees] or [{"density": d} for d in self.densities]
+        return [SweepJob(None, "", seed, recipe=recipe, **level) for recipe in self.recipes for level in levels for seed in range(seeds)]
 
 
 def legacy_key(plan_sha256: str, model: str, dataset: str, recipe: str, seed, epochs) -> tuple[str, ...]:
@@ -75,16 +110,18 @@ class SweepStatus:
         return lines
 
 
-def sweep_jobs(plans_dir: Path | None, seeds: int, baseline: bool = True) -> list[SweepJob]:
-    """The full, deterministic job list: plans in path order x seeds 0..seeds-1, baseline first.
+def sweep_jobs(plans_dir: Path | None, seeds: int, baseline: bool = True, grid: SweepGrid = SweepGrid()) -> list[SweepJob]:
+    """The full, deterministic job list: the baseline, plans in path order, then the grid's
+    recipe x level, each for seeds 0..seeds-1.
 
-    Without ``plans_dir`` the template itself is the one configuration (seeds 0..seeds-1).
+    Without ``plans_dir`` and grid the template itself is the one configuration.
     """
     if seeds < 1:
         raise TrainError(f"seeds must be at least 1, got {seeds}")
     baseline_jobs = [SweepJob(None, "", seed, baseline=True) for seed in range(seeds)] if baseline else []
+    grid_jobs = grid.jobs(seeds)
     if plans_dir is None:
-        return baseline_jobs + [SweepJob(None, "", seed) for seed in range(seeds)]
+        return baseline_jobs + (grid_jobs or [SweepJob(None, "", seed) for seed in range(seeds)])
     plans = []
     for path in find_plans([plans_dir]):
         plan = load_plan(path)
@@ -92,7 +129,7 @@ def sweep_jobs(plans_dir: Path | None, seeds: int, baseline: bool = True) -> lis
             plans.append((path, plan.sha256))
     if not plans:
         raise TrainError(f"{plans_dir}: no graph plans to train")
-    return baseline_jobs + [SweepJob(path, sha, seed) for path, sha in plans for seed in range(seeds)]
+    return baseline_jobs + [SweepJob(path, sha, seed) for path, sha in plans for seed in range(seeds)] + grid_jobs
 
 
 def shard_of(jobs: list[SweepJob], shard: tuple[int, int] | None) -> list[SweepJob]:
@@ -110,12 +147,11 @@ def sweep_status(jobs: list[SweepJob], template: TrainConfig) -> SweepStatus:
     rows = read_rows(template.out)
     done_hashes = {(r["config_hash"], r["train_seed"]) for r in rows if r.get("config_hash")}
     legacy = {legacy_key(r["plan_sha256"], r["model"], r["dataset"], r["recipe"], r["train_seed"], r["epochs"]) for r in rows if not r.get("config_hash")}
-    masks_hash = masks_sha256(load_mask_source(template.masks)) if template.masks is not None else None
+    masks_hash = _masks_hash(template)
     pending, by_legacy = [], 0
     for job in jobs:
         config = job.config(template)
-        identity = run_identity(config, job.plan_sha256 if job.plan else None, masks_hash)
-        if (config_hash(identity), str(job.train_seed)) in done_hashes:
+        if (job_hash(job, config, masks_hash), str(job.train_seed)) in done_hashes:
             continue
         if legacy_key(job.plan_sha256 if job.plan else "", config.model, config.dataset, config.resolved_recipe, job.train_seed, config.epochs) in legacy:
             by_legacy += 1
@@ -124,13 +160,43 @@ def sweep_status(jobs: list[SweepJob], template: TrainConfig) -> SweepStatus:
     return SweepStatus(pending, len(jobs) - len(pending), by_legacy)
 
 
+def _masks_hash(template: TrainConfig) -> str | None:
+    return masks_sha256(load_mask_source(template.masks)) if template.masks is not None else None
+
+
+def job_hash(job: SweepJob, config: TrainConfig, masks_hash: str | None) -> str:
+    """The ``config_hash`` the job's run will have."""
+    return config_hash(run_identity(config, job.plan_sha256 if job.plan else None, masks_hash))
+
+
+def unfinished_runs(out: Path) -> dict[tuple[str, str], Path]:
+    """(config_hash, train seed) -> run directory, for runs in ``out`` with a checkpoint but no row.
+
+    These are runs a killed sweep left half-done; the sweep continues them from their checkpoint.
+    When several exist for one key, the newest (by name) is continued.
+    """
+    finished = {row["run_id"] for row in read_rows(out)}
+    found: dict[tuple[str, str], Path] = {}
+    for config_path in sorted(Path(out).glob(f"*/{CONFIG_FILE}")):
+        run_dir = config_path.parent
+        if run_dir.name in finished or not (run_dir / CHECKPOINT_FILE).is_file():
+            continue
+        try:
+            stored = json.loads(config_path.read_text(encoding="utf-8"))
+            key = (stored["config_hash"], str(stored["config"]["train_seed"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a run directory of another version, or damaged: not continued
+        found[key] = run_dir
+    return found
+
+
 def pending_jobs(jobs: list[SweepJob], template: TrainConfig) -> list[SweepJob]:
     """Jobs without a row in ``template.out/results.csv`` (see :func:`sweep_status`)."""
     return sweep_status(jobs, template).pending
 
 
-def _run_job(config: TrainConfig) -> str:
-    outcome = run_training(config)
+def _run_job(config: TrainConfig, resume_dir: Path | None = None) -> str:
+    outcome = resume_training(resume_dir) if resume_dir is not None else run_training(config)
     return outcome.run_id
 
 
@@ -142,20 +208,27 @@ def run_sweep(
 ) -> int:
     """Run ``jobs`` (already filtered by :func:`pending_jobs`), ``workers`` at a time.
 
-    Each training gets ``cores // workers`` threads unless the template sets ``threads``.
-    Returns the number of jobs run; the first failing job stops the sweep with its error.
+    Each training gets ``cores // workers`` threads unless the template sets ``threads``. A job
+    whose run a killed sweep left half-done (see :func:`unfinished_runs`) continues from its
+    last checkpoint instead of starting again. Returns the number of jobs run; the first failing
+    job stops the sweep with its error.
     """
     if workers < 1:
         raise TrainError(f"jobs must be at least 1, got {workers}")
     threads = template.threads or max(1, (os.cpu_count() or 1) // workers)
-    configs = [(job, dataclasses.replace(job.config(template), threads=threads, quiet=True if workers > 1 else template.quiet)) for job in jobs]
+    unfinished = unfinished_runs(template.out)
+    masks_hash = _masks_hash(template)
+    configs = []
+    for job in jobs:
+        config = dataclasses.replace(job.config(template), threads=threads, quiet=True if workers > 1 else template.quiet)
+        configs.append((job, config, unfinished.get((job_hash(job, config, masks_hash), str(job.train_seed)))))
     if workers == 1:
-        for job, config in configs:
-            run_training(config)
+        for job, config, resume_dir in configs:
+            _run_job(config, resume_dir)
             on_done(job)
         return len(configs)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_run_job, config): job for job, config in configs}
+        futures = {pool.submit(_run_job, config, resume_dir): job for job, config, resume_dir in configs}
         remaining = set(futures)
         while remaining:
             finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)

@@ -155,7 +155,7 @@ def test_a_mixed_table_gives_one_section_per_differing_configuration(tmp_path):
     assert not xnet_section.summary.set_index("plan").loc["xnet d=8", "is_baseline"]
     assert all("dense baseline" not in plan for plan in xnet_section.summary[~xnet_section.summary["is_baseline"]]["plan"])
     html = report.html.read_text()
-    assert "<h2>Experiments</h2>" in html and all(f"href='#{s.slug}'" in html for s in report.sections)
+    assert "<h2>Contents</h2>" in html and all(f"href='#{s.slug}'" in html for s in report.sections)
     assert len({s.slug for s in report.sections}) == 4
     for section in report.sections:
         assert (tmp_path / "report" / "figures" / section.slug / "density.png").is_file()

@@ -11,7 +11,8 @@ from trainer.config import TrainConfig
 from trainer.data.mnist_like import SYSTEM_FASHION_MNIST
 from trainer.errors import TrainError
 from trainer.results import read_rows
-from trainer.sweep import pending_jobs, run_sweep, shard_of, sweep_jobs, sweep_status
+from trainer.run import run_training
+from trainer.sweep import SweepGrid, job_hash, pending_jobs, run_sweep, shard_of, sweep_jobs, sweep_status, unfinished_runs
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,45 @@ def test_rows_without_config_hash_count_by_their_legacy_key_with_a_notice(plans,
     assert status.pending == jobs[2:] and status.done == 2 and status.done_by_legacy_key == 2
     assert any("2 of them count as done by rows without config_hash" in line for line in status.describe(len(jobs)))
     assert sweep_status(jobs, dataclasses.replace(config, epochs=2)).pending == jobs  # a different legacy key: not done
+
+
+def test_recipe_grid_expands_recipe_by_level_by_seed(plans):
+    grid = SweepGrid(("xnet", "rreg-bipartite"), degrees=(2, 8))
+    jobs = sweep_jobs(plans, seeds=2, grid=grid)
+    assert len(jobs) == 2 + 3 * 2 + 2 * 2 * 2  # baseline, 3 plans, 2 recipes x 2 degrees; each x 2 seeds
+    grid_jobs = [job for job in jobs if job.recipe]
+    assert [(j.recipe, j.degree, j.train_seed) for j in grid_jobs] == [
+        (r, d, s) for r in ("xnet", "rreg-bipartite") for d in (2, 8) for s in (0, 1)]
+    config = grid_jobs[0].config(TrainConfig(plan=None))
+    assert (config.recipe, config.degree, config.plan) == ("xnet", 2, None)
+    densities = sweep_jobs(None, seeds=1, grid=SweepGrid(("random-bipartite",), densities=(0.25,)))
+    assert [(j.baseline, j.recipe, j.density) for j in densities] == [(True, None, None), (False, "random-bipartite", 0.25)]
+    for bad, message in ((SweepGrid(("xnet",)), "exactly one of --degrees and --densities"),
+                         (SweepGrid(("relational",), degrees=(2,)), "relational cannot be swept"),
+                         (SweepGrid(degrees=(2,)), "need --recipes")):
+        with pytest.raises(TrainError, match=message):
+            sweep_jobs(None, seeds=1, grid=bad)
+
+
+def test_a_killed_sweep_finishes_every_run_once_and_continues_the_half_done_one(data_dir, tmp_path):
+    config = template(data_dir, tmp_path, epochs=2)
+    jobs = sweep_jobs(None, seeds=1, grid=SweepGrid(("xnet", "rreg-bipartite"), degrees=(4,)))
+    assert len(jobs) == 3
+    run_sweep(config, jobs[:1])  # the baseline finished
+    # The sweep is killed during the second job's second epoch: one epoch is checkpointed, no row.
+    half = dataclasses.replace(jobs[1].config(config), threads=1)
+    assert run_training(half, run_id="killed", stop_after_epochs=1) is None
+    first_epoch = (config.out / "killed" / "log.csv").read_text()
+    assert list(unfinished_runs(config.out)) == [(job_hash(jobs[1], jobs[1].config(config), None), "0")]
+    remaining = pending_jobs(jobs, config)
+    assert remaining == jobs[1:]
+    run_sweep(config, remaining)
+    rows = read_rows(config.out)
+    assert len(rows) == 3 and len({r["config_hash"] for r in rows}) == 3 and pending_jobs(jobs, config) == []
+    resumed = next(r for r in rows if r["run_id"] == "killed")  # continued in its own directory
+    assert (config.out / "killed" / "log.csv").read_text().startswith(first_epoch)
+    # ... and it ends with the row an uninterrupted run gives.
+    fresh = run_training(dataclasses.replace(half, out=tmp_path / "fresh")).row
+    for key in ("best_acc", "final_acc", "test_loss", "best_top5", "params_kept", "applied_masks_sha256", "config_hash"):
+        assert str(fresh[key]) == resumed[key], key
+    assert unfinished_runs(config.out) == {}

@@ -25,6 +25,8 @@ from topology.seeding import SeedLike, as_generator
 EXPANSION_SAMPLES = 256
 #: Seed of the registered metric's sample (the same sets for every graph of the same shape).
 EXPANSION_SEED = 0
+#: Biadjacency entries converted to float32 at a time (large layers are done in column blocks).
+CHUNK_ENTRIES = 2**22
 
 
 def expansion_set_sizes(nodes_out: int, nodes_in: int, mean_degree: float) -> int:
@@ -75,8 +77,13 @@ def vertex_expansion(stack: np.ndarray, samples: int = EXPANSION_SAMPLES, seed: 
     degrees = stack.sum(axis=2, dtype=np.int64)  # (B, n_out)
     largest = np.array([expansion_set_sizes(nodes_out, nodes_in, float(d.mean())) for d in degrees])
     sets = sample_output_sets(nodes_out, largest, samples, seed)  # (B, K, n_out)
-    reached = np.einsum("bko,boi->bki", sets.astype(np.float32), stack.astype(np.float32)) > 0
-    neighbours = reached.sum(axis=2)  # (B, K)
+    neighbours = np.zeros((count, samples), dtype=np.int64)
+    step = max(1, CHUNK_ENTRIES // max(1, nodes_out))  # input columns per matrix product (bounds memory)
+    for b in range(count):
+        chosen = sets[b].astype(np.float32)
+        for start in range(0, nodes_in, step):
+            block = stack[b, :, start : start + step].astype(np.float32)
+            neighbours[b] += (chosen @ block > 0).sum(axis=1)
     connections = np.einsum("bko,bo->bk", sets.astype(np.int64), degrees)
     ratios = np.where(connections > 0, neighbours / np.maximum(connections, 1), 0.0)
     return ratios.min(axis=1)

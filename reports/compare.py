@@ -1,0 +1,159 @@
+"""Which wiring wins at equal cost: recipes ranked at each density, with paired tests over seeds.
+
+Configurations (a plan, or a recipe with its degree/density, or an X-Net model's wiring) are
+grouped into *cost levels* by their counted density (kept fraction of the masked weights):
+sorted by density, a configuration joins the current level while its density is within
+:data:`LEVEL_TOLERANCE` (relative) of the level's lowest, so an X-Net, a random-regular and a
+random bipartite layer at the same degree (whose counted density varies a little), and a
+relational plan of the same density, meet at one level. A level is named by its mean density. Within a
+level the configuration with the best mean accuracy is the reference; every other one is
+compared with it over the training seeds both ran (paired by seed): the mean difference with
+a 95% t-interval, the paired t-test and the Wilcoxon signed-rank test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from reports.stats import TREATMENT_KEYS, treatment_label
+
+#: Largest relative difference of counted density within one cost level.
+LEVEL_TOLERANCE = 0.05
+#: Per-layer graph metrics shown beside accuracy (means over the masked layers; dead channels summed).
+LAYER_COLUMNS = ("layer_spectral_gap", "layer_ramanujan_margin", "layer_vertex_expansion", "dead_inputs", "dead_outputs")
+
+
+def cost_levels(densities: pd.Series, tolerance: float = LEVEL_TOLERANCE) -> pd.Series:
+    """Each density's level: the mean density of its group (see module doc), 3 significant digits.
+
+    NaN densities get NaN levels.
+    """
+    levels = pd.Series(np.nan, index=densities.index)
+    order = densities.dropna().sort_values(kind="stable")
+    group: list = []
+    for index, value in order.items():
+        if group and value > densities[group[0]] * (1 + tolerance):
+            levels[group] = float(f"{densities[group].mean():.3g}")
+            group = []
+        group.append(index)
+    if group:
+        levels[group] = float(f"{densities[group].mean():.3g}")
+    return levels
+
+
+def paired_difference(a: pd.Series, b: pd.Series) -> dict:
+    """Accuracy ``a - b`` over the seeds both have (Series indexed by seed).
+
+    Returns the number of pairs, the mean difference with its 95% t-interval, and the p-values
+    of the two-sided paired t-test and Wilcoxon signed-rank test (NaN where undefined: fewer
+    than two pairs, or all differences zero).
+    """
+    seeds = sorted(set(a.index) & set(b.index))
+    result = {"n_pairs": len(seeds), "diff": float("nan"), "diff_ci_low": float("nan"), "diff_ci_high": float("nan"),
+              "paired_t_p": float("nan"), "wilcoxon_p": float("nan")}
+    if not seeds:
+        return result
+    differences = a.loc[seeds].to_numpy(dtype=float) - b.loc[seeds].to_numpy(dtype=float)
+    result["diff"] = float(differences.mean())
+    if len(seeds) < 2:
+        return result
+    spread = differences.std(ddof=1)
+    half = stats.t.ppf(0.975, len(seeds) - 1) * spread / math.sqrt(len(seeds))
+    result["diff_ci_low"], result["diff_ci_high"] = result["diff"] - half, result["diff"] + half
+    if spread > 0:
+        result["paired_t_p"] = float(stats.ttest_rel(a.loc[seeds], b.loc[seeds]).pvalue)
+    if np.any(differences != 0):
+        result["wilcoxon_p"] = float(stats.wilcoxon(differences).pvalue)
+    return result
+
+
+def rank_at_equal_cost(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame:
+    """One row per masked configuration: its cost level, rank within the level, accuracy over
+    seeds, the paired comparison with the level's best, and its layer-graph metrics.
+
+    Columns: ``level``, ``rank``, ``configuration``, ``recipe``, ``density``, ``acc_mean``,
+    ``acc_std``, ``n_seeds``, ``n_pairs``, ``diff`` (to the best, points), ``diff_ci_low``,
+    ``diff_ci_high``, ``paired_t_p``, ``wilcoxon_p``, and :data:`LAYER_COLUMNS` present in ``rows``.
+    """
+    masked = rows[rows["recipe"].astype(str) != "dense"].copy()
+    if masked.empty:
+        return pd.DataFrame()
+    keys = [c for c in TREATMENT_KEYS if c in masked.columns]
+    for key in keys:
+        masked[key] = masked[key].astype(object).where(masked[key].notna(), "")
+    layer_columns = [c for c in LAYER_COLUMNS if c in masked.columns]
+    configurations = []
+    for _, group in masked.groupby(keys, sort=False):
+        first = group.iloc[0].copy()
+        for column in ("recipe_degree", "recipe_density", "degree"):
+            if column in first.index:
+                first[column] = pd.to_numeric(pd.Series([first[column]]), errors="coerce").iloc[0]
+        density = float(pd.to_numeric(group["density"], errors="coerce").mean())
+        by_seed = group.groupby("train_seed")[accuracy].mean()
+        configurations.append({
+            "configuration": treatment_label(first), "recipe": first["recipe"], "density": density,
+            "acc_mean": float(by_seed.mean()), "acc_std": float(by_seed.std(ddof=1)) if len(by_seed) > 1 else float("nan"),
+            "n_seeds": len(by_seed), "by_seed": by_seed,
+            **{c: float(pd.to_numeric(group[c], errors="coerce").mean()) for c in layer_columns},
+        })
+    table = pd.DataFrame(configurations)
+    table["level"] = cost_levels(table["density"])
+    rows_out = []
+    for level, group in table.groupby("level", sort=True, dropna=False):
+        ordered = group.sort_values("acc_mean", ascending=False, kind="stable")
+        best = ordered.iloc[0]
+        for rank, (_, row) in enumerate(ordered.iterrows(), start=1):
+            comparison = paired_difference(row["by_seed"], best["by_seed"]) if rank > 1 else {
+                "n_pairs": row["n_seeds"], "diff": 0.0, "diff_ci_low": float("nan"), "diff_ci_high": float("nan"),
+                "paired_t_p": float("nan"), "wilcoxon_p": float("nan")}
+            rows_out.append({"level": level, "rank": rank, **{k: v for k, v in row.items() if k not in ("level", "by_seed")}, **comparison})
+    columns = ["level", "rank", "configuration", "recipe", "density", "acc_mean", "acc_std", "n_seeds", "n_pairs", "diff", "diff_ci_low",
+               "diff_ci_high", "paired_t_p", "wilcoxon_p", *layer_columns]
+    return pd.DataFrame(rows_out)[columns]
+
+
+def comparison_findings(ranking: pd.DataFrame, alpha: float = 0.05) -> list[str]:
+    """Sentences: at each level, which configuration is best and which are significantly worse."""
+    lines = []
+    for level, group in ranking.groupby("level", sort=True):
+        if len(group) < 2:
+            continue
+        best = group.iloc[0]
+        worse = group[(group["paired_t_p"] < alpha) & (group["diff"] < 0)]
+        pairs = int(group["n_pairs"].iloc[1:].min()) if len(group) > 1 else 0
+        lines.append(f"At density ≈ {level:g}: {best['configuration']} is best ({best['acc_mean']:.2f}%); "
+                     + (f"significantly worse by a paired t-test over {pairs} seed(s): "
+                        + ", ".join(f"{r['configuration']} ({r['diff']:+.2f} points)" for _, r in worse.iterrows())
+                        if len(worse) else f"no other configuration is significantly worse by a paired t-test over {pairs} seed(s)") + ".")
+    return lines
+
+
+def ranking_for_people(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The ranking with fewer, combined columns for the page (``ranking.csv`` keeps them all):
+    accuracy as mean ± std, the difference to the best with its interval in one cell."""
+    def plus_minus(row) -> str:
+        return f"{row['acc_mean']:.3g} ± {row['acc_std']:.2g}" if np.isfinite(row["acc_std"]) else f"{row['acc_mean']:.3g}"
+
+    def difference(row) -> str:
+        if row["rank"] == 1:
+            return "best"
+        if np.isfinite(row["diff_ci_low"]):
+            return f"{row['diff']:+.2f} [{row['diff_ci_low']:+.2f}, {row['diff_ci_high']:+.2f}]"
+        return f"{row['diff']:+.2f}"
+
+    shown = pd.DataFrame({
+        "density": ranking["level"], "rank": ranking["rank"], "configuration": ranking["configuration"],
+        "accuracy %": ranking.apply(plus_minus, axis=1), "seeds": ranking["n_seeds"],
+        "vs best, points [95% CI]": ranking.apply(difference, axis=1), "paired t p": ranking["paired_t_p"], "Wilcoxon p": ranking["wilcoxon_p"],
+    })
+    for column, name in (("layer_spectral_gap", "layer gap"), ("layer_ramanujan_margin", "layer Ramanujan margin"),
+                         ("layer_vertex_expansion", "layer expansion")):
+        if column in ranking.columns:
+            shown[name] = ranking[column]
+    if {"dead_inputs", "dead_outputs"} <= set(ranking.columns):
+        shown["dead in / out"] = [f"{a:.0f} / {b:.0f}" if np.isfinite(a) and np.isfinite(b) else "" for a, b in zip(ranking["dead_inputs"], ranking["dead_outputs"])]
+    return shown
