@@ -10,14 +10,15 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from cli.options import comma_list as comma_list_option, friendly_errors, model_option
+from cli.options import comma_list as comma_list_option
+from cli.options import friendly_errors, model_option
 from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_BY
 from topology import __version__
 from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
 from trainer.data import DATASETS
 from trainer.ddp import distributed_from_environment, launch
-from trainer.models import MODELS
 from trainer.evaluation import CheckpointEvaluation, evaluate_checkpoint
+from trainer.models import MODELS
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
 from trainer.sweep import GRID_RECIPES, SweepGrid, run_sweep, shard_of, sweep_jobs, sweep_status
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from reports import figures
+from reports.compare import comparison_findings, rank_at_equal_cost, ranking_for_people
+from reports.experiments import Experiment, split_experiments
 from reports.findings import HEADLINE, summarise
 from reports.page import render_html, render_markdown
 from reports.stats import correlate, plan_summary, sweet_spot
-from reports.compare import comparison_findings, rank_at_equal_cost, ranking_for_people
-from reports.experiments import Experiment, split_experiments
 from reports.table import CANDIDATE_METRICS, filter_rows, missing_metric_rows, read_results
 from topology.atomic import atomic_write_text
 

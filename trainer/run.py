@@ -17,15 +17,15 @@ from torch import nn
 
 from pruning.accounting import layer_graph_columns
 from pruning.apply import PruneResult, prune_model, summary_csv
+from pruning.expander import expander_layers
 from pruning.layers import LayerSelection
 from pruning.recipes import MaskConfig
-from pruning.expander import expander_layers
 from pruning.sources import MASKS_FILE, load_mask_source
 from pruning.storage import masks_sha256, save_masks, save_state
 from topology import __version__
+from topology.analysis import reference_mismatches
 from topology.atomic import atomic_write_text
 from topology.metrics import compute_metrics
-from topology.analysis import reference_mismatches
 from topology.plans import Plan, encode_json, load_plan
 from topology.seeding import derive_seed
 from trainer.checkpoint import load_checkpoint

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from pruning.sources import load_mask_source
+from pruning.storage import masks_sha256
 from topology.discovery import find_plans
 from topology.graph import GRAPH
 from topology.plans import load_plan
 from trainer.config import TrainConfig
-from pruning.sources import load_mask_source
-from pruning.storage import masks_sha256
 from trainer.errors import TrainError
 from trainer.identity import config_hash, run_identity
 from trainer.results import read_rows

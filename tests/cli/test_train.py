@@ -98,8 +98,8 @@ def test_corrupt_checkpoint_on_resume(run, data_dir, tmp_path):
 
 def test_masks_travel_from_prune_apply_and_an_export_and_eval_only(run, data_dir, tmp_path):
     from cli.prune import prune
-    from pruning.storage import load_masks, load_state, masks_sha256
     from pruning.masking import masks_in_state_dict
+    from pruning.storage import load_masks, load_state, masks_sha256
 
     runner = CliRunner()
     applied = runner.invoke(prune, ["apply", "--recipe", "xnet", "--degree", "4", "--model", "mlp", "--input-size", "1x28x28", "--out", "applied"])
