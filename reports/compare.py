@@ -1,11 +1,14 @@
 """Which wiring wins at equal cost: recipes ranked at each density, with paired tests over seeds.
 
 Configurations (a plan, or a recipe with its degree/density, or an X-Net model's wiring) are
-grouped into *cost levels* by their counted density (kept fraction of the masked weights):
-sorted by density, a configuration joins the current level while its density is within
+grouped into *cost levels* by their counted cost: the multiply-accumulates per example counted
+from the masks and modules built (``macs_kept``; within one experiment the model is the same,
+so MACs compare), or, in tables without MACs, the kept fraction of the masked weights. Sorted
+by cost, a configuration joins the current level while its cost is within
 :data:`LEVEL_TOLERANCE` (relative) of the level's lowest, so an X-Net, a random-regular and a
-random bipartite layer at the same degree (whose counted density varies a little), and a
-relational plan of the same density, meet at one level. A level is named by its mean density. Within a
+random bipartite layer at the same degree (whose counted cost varies a little), a relational
+plan of the same density, and grouped convolutions of the same cost meet at one level. A level
+is named by its mean cost. Within a
 level the configuration with the best mean accuracy is the reference; every other one is
 compared with it over the training seeds both ran (paired by seed): the mean difference with
 a 95% t-interval, the paired t-test and the Wilcoxon signed-rank test.
@@ -21,7 +24,7 @@ from scipy import stats
 
 from reports.stats import TREATMENT_KEYS, treatment_label
 
-#: Largest relative difference of counted density within one cost level.
+#: Largest relative difference of counted cost within one cost level.
 LEVEL_TOLERANCE = 0.05
 #: Per-layer graph metrics shown beside accuracy (means over the masked layers; dead channels summed).
 LAYER_COLUMNS = ("layer_spectral_gap", "layer_ramanujan_margin", "layer_vertex_expansion", "dead_inputs", "dead_outputs")
@@ -75,7 +78,8 @@ def rank_at_equal_cost(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.Dat
     """One row per masked configuration: its cost level, rank within the level, accuracy over
     seeds, the paired comparison with the level's best, and its layer-graph metrics.
 
-    Columns: ``level``, ``rank``, ``configuration``, ``recipe``, ``density``, ``acc_mean``,
+    Columns: ``level`` (a cost: MACs per example, or density, as ``level_by`` says), ``rank``,
+    ``configuration``, ``recipe``, ``density``, ``macs``, ``acc_mean``,
     ``acc_std``, ``n_seeds``, ``n_pairs``, ``diff`` (to the best, points), ``diff_ci_low``,
     ``diff_ci_high``, ``paired_t_p``, ``wilcoxon_p``, and :data:`LAYER_COLUMNS` present in ``rows``.
     """
@@ -93,15 +97,18 @@ def rank_at_equal_cost(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.Dat
             if column in first.index:
                 first[column] = pd.to_numeric(pd.Series([first[column]]), errors="coerce").iloc[0]
         density = float(pd.to_numeric(group["density"], errors="coerce").mean())
+        macs = float(pd.to_numeric(group["macs_kept"], errors="coerce").mean()) if "macs_kept" in group else float("nan")
         by_seed = group.groupby("train_seed")[accuracy].mean()
         configurations.append({
-            "configuration": treatment_label(first), "recipe": first["recipe"], "density": density,
+            "configuration": treatment_label(first), "recipe": first["recipe"], "density": density, "macs": macs,
             "acc_mean": float(by_seed.mean()), "acc_std": float(by_seed.std(ddof=1)) if len(by_seed) > 1 else float("nan"),
             "n_seeds": len(by_seed), "by_seed": by_seed,
             **{c: float(pd.to_numeric(group[c], errors="coerce").mean()) for c in layer_columns},
         })
     table = pd.DataFrame(configurations)
-    table["level"] = cost_levels(table["density"])
+    by_macs = bool(np.isfinite(table["macs"]).all() and (table["macs"] > 0).all())
+    table["level"] = cost_levels(table["macs"] if by_macs else table["density"])
+    table["level_by"] = "macs" if by_macs else "density"
     rows_out = []
     for level, group in table.groupby("level", sort=True, dropna=False):
         ordered = group.sort_values("acc_mean", ascending=False, kind="stable")
@@ -111,7 +118,7 @@ def rank_at_equal_cost(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.Dat
                 "n_pairs": row["n_seeds"], "diff": 0.0, "diff_ci_low": float("nan"), "diff_ci_high": float("nan"),
                 "paired_t_p": float("nan"), "wilcoxon_p": float("nan")}
             rows_out.append({"level": level, "rank": rank, **{k: v for k, v in row.items() if k not in ("level", "by_seed")}, **comparison})
-    columns = ["level", "rank", "configuration", "recipe", "density", "acc_mean", "acc_std", "n_seeds", "n_pairs", "diff", "diff_ci_low",
+    columns = ["level", "level_by", "rank", "configuration", "recipe", "density", "macs", "acc_mean", "acc_std", "n_seeds", "n_pairs", "diff", "diff_ci_low",
                "diff_ci_high", "paired_t_p", "wilcoxon_p", *layer_columns]
     return pd.DataFrame(rows_out)[columns]
 
@@ -125,11 +132,19 @@ def comparison_findings(ranking: pd.DataFrame, alpha: float = 0.05) -> list[str]
         best = group.iloc[0]
         worse = group[(group["paired_t_p"] < alpha) & (group["diff"] < 0)]
         pairs = int(group["n_pairs"].iloc[1:].min()) if len(group) > 1 else 0
-        lines.append(f"At density ≈ {level:g}: {best['configuration']} is best ({best['acc_mean']:.2f}%); "
+        lines.append(f"At {_level_text(best)}: {best['configuration']} is best ({best['acc_mean']:.2f}%); "
                      + (f"significantly worse by a paired t-test over {pairs} seed(s): "
                         + ", ".join(f"{r['configuration']} ({r['diff']:+.2f} points)" for _, r in worse.iterrows())
                         if len(worse) else f"no other configuration is significantly worse by a paired t-test over {pairs} seed(s)") + ".")
     return lines
+
+
+def _level_text(row) -> str:
+    if row["level_by"] != "macs":
+        return f"density ≈ {row['level']:g}"
+    value = row["level"]
+    scaled = next(((value / factor, unit) for factor, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")) if value >= factor), (value, ""))
+    return f"≈ {scaled[0]:.3g} {scaled[1]}MACs per example"
 
 
 def ranking_for_people(ranking: pd.DataFrame) -> pd.DataFrame:
@@ -146,7 +161,7 @@ def ranking_for_people(ranking: pd.DataFrame) -> pd.DataFrame:
         return f"{row['diff']:+.2f}"
 
     shown = pd.DataFrame({
-        "density": ranking["level"], "rank": ranking["rank"], "configuration": ranking["configuration"],
+        "cost level": ranking.apply(_level_text, axis=1), "density": ranking["density"], "rank": ranking["rank"], "configuration": ranking["configuration"],
         "accuracy %": ranking.apply(plus_minus, axis=1), "seeds": ranking["n_seeds"],
         "vs best, points [95% CI]": ranking.apply(difference, axis=1), "paired t p": ranking["paired_t_p"], "Wilcoxon p": ranking["wilcoxon_p"],
     })

@@ -149,18 +149,19 @@ def density_plot(summary: pd.DataFrame, path: Path) -> Path:
 
 
 def recipe_plot(ranking: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Path:
-    """Accuracy vs counted density, one line per recipe (error bars: std over seeds), the dense
-    model as a dashed line; density on a log axis."""
+    """Accuracy vs counted cost (MACs per example when the ranking is by MACs, else density), one
+    line per recipe (error bars: std over seeds), the dense model as a dashed line; log axis."""
     figure = Figure(figsize=(7, 4.8), dpi=110, layout="constrained")
     axes = figure.subplots()
     markers = "osD^v<>PX*"
-    for index, (recipe, group) in enumerate(ranking.groupby("recipe", sort=True)):
-        group = group.sort_values("density")
-        axes.errorbar(group["density"], group["acc_mean"], yerr=group["acc_std"].fillna(0), fmt=markers[index % len(markers)] + "-",
+    cost = "macs" if (ranking["level_by"] == "macs").all() else "density"
+    for index, (recipe, group) in enumerate(ranking.groupby(ranking["recipe"] if ranking["recipe"].nunique() > 1 else ranking["configuration"], sort=True)):
+        group = group.sort_values(cost)
+        axes.errorbar(group[cost], group["acc_mean"], yerr=group["acc_std"].fillna(0), fmt=markers[index % len(markers)] + "-",
                       capsize=3, label=str(recipe), alpha=0.85)
     _baseline(axes, summary)
     axes.set_xscale("log")
-    axes.set_xlabel(LABELS["density"] + " (log scale)")
+    axes.set_xlabel(("multiply-accumulates per example, counted" if cost == "macs" else LABELS["density"]) + " (log scale)")
     axes.set_ylabel(ACCURACY_LABEL, fontsize=8)
     axes.set_title("accuracy at equal cost, by recipe")
     axes.grid(alpha=0.3, which="both")

@@ -18,7 +18,7 @@ def _direction(value: float) -> str:
 def summarise(correlations: list[Correlation], summary: pd.DataFrame, in_sweet_spot: pd.Series, accuracy: str) -> list[str]:
     """Sentences for people: what relates to accuracy, how strongly, how sure we are."""
     plans = summary[~summary["is_baseline"]]
-    lines = [f"{len(plans)} plan(s), {int(plans['n_seeds'].sum())} training run(s); accuracy is '{accuracy}' (test accuracy, %)."]
+    lines = [f"{len(plans)} compared configuration(s), {int(plans['n_seeds'].sum())} training run(s); accuracy is '{accuracy}' (test accuracy, %)."]
     tested = [c for c in correlations if np.isfinite(c.spearman_p)]
     if not tested:
         reasons = sorted({c.note for c in correlations if c.note})

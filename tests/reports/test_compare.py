@@ -57,3 +57,15 @@ def test_ranking_within_each_cost_level():
     assert findings[0].startswith("At density ≈ 0.0627: rreg-bipartite d=4 is best (88.40%)")
     assert "random-bipartite d=4 (-2.27 points)" in findings[0]
     assert "no other configuration is significantly worse by a paired t-test over 3 seed(s)" in findings[1]
+
+
+def test_levels_use_counted_macs_when_the_table_has_them():
+    # Grouped convolutions are not masked (density 1.0) but cost what the X-layers of the same
+    # density cost: by MACs they meet at one level.
+    values = {("model", 4): [87.5, 87.1], ("model", 8): [86.1, 86.7]}
+    table = rows(values, {("model", 4): 0.25, ("model", 8): 1.0})
+    table["macs_kept"] = 921_824
+    ranking = rank_at_equal_cost(table)
+    assert set(ranking["level"]) == {922_000.0} and set(ranking["level_by"]) == {"macs"}
+    assert list(ranking["rank"]) == [1, 2]
+    assert comparison_findings(ranking)[0].startswith("At ≈ 922 kMACs per example: model d=4 is best (87.30%)")

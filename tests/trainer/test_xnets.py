@@ -184,6 +184,8 @@ def test_x_vs_grouped_mobilenet_train_a_few_batches_and_report_side_by_side(data
     assert len(report.sections) == 1  # X, grouped and dense side by side in one experiment
     labels = set(report.summary["plan"])
     assert {"dense baseline", "balanced=False expand=4 pointwise=x", "balanced=False expand=4 pointwise=grouped"} == labels
+    ranking = report.sections[0].ranking  # X and grouped at equal counted MACs: one cost level, paired over 2 seeds
+    assert len(ranking) == 2 and ranking["level"].nunique() == 1 and set(ranking["n_pairs"]) == {2}
     with pytest.raises(TrainError, match="wires its own X-layers, so recipe 'dense' would mislabel it"):
         run_training(TrainConfig(model_options={"expand": 4}, recipe="dense", **base))
     assert len(read_rows(tmp_path / "runs")) == 6
