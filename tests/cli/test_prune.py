@@ -149,3 +149,20 @@ def test_degree_side_best_of_and_unconnected_notices(run, tmp_path):
     assert draws and all(d["draws"] == 3 and d["select_by"] == "spectral_gap" for d in draws.values())
     assert sum("kept draw" in line for line in best.output.splitlines()) == len(draws)
     assert_error(run("apply", "--recipe", "dense", "--best-of", 2, "--model", "cnn", "--out", "e"), "best-of draws random layer graphs")
+
+
+def test_x_net_model_through_prune_apply_and_inspect(run, tmp_path):
+    result = run("apply", "--recipe", "dense", "--model", "xdensenet_bc", "--model-option", "depth=40", "--model-option", "growth=24",
+                 "--model-option", "expand=2", "--input-size", "3x32x32", "--out", "xd")
+    assert result.exit_code == 0, result.output
+    assert "params kept 375,850 of 690,346" in result.output
+    assert "nominal (the paper's dense / e, e = 2): params 345,173, MACs 144,065,832" in result.output
+    assert "36 X-layer(s) wired by the model (xnet, expand 2" in result.output
+    summary = json.loads((tmp_path / "xd" / "summary.json").read_text())
+    assert summary["model_options"] == {"depth": 40, "growth": 24, "expand": 2} and summary["nominal"]["expand"] == 2
+    inspected = run("inspect", "xd/model.pt", "--model", "xdensenet_bc", "--model-option", "expand=2", "--input-size", "3x32x32")
+    assert inspected.exit_code == 0, inspected.output
+    assert "params kept 375,850 of 690,346" in inspected.output
+    assert_error(run("apply", "--recipe", "dense", "--model", "xmobilenet", "--model-option", "pointwise=depthwise", "--out", "bad"),
+                 "pointwise must be one of x, grouped")
+    assert_error(run("apply", "--recipe", "dense", "--model", "mlp", "--model-option", "width", "--out", "bad"), "expected KEY=VALUE", code=2)

@@ -131,3 +131,15 @@ def test_masks_travel_from_prune_apply_and_an_export_and_eval_only(run, data_dir
     # A mask file for another model is a one-line error naming the file.
     assert_error(run("--masks", "applied/masks.npz", "--model-option", "width=32", *args), "applied/masks.npz", "does not fit weight")
     assert_error(run("--masks", "applied", "--recipe", "xnet", *args), "--masks replaces --plan and --recipe")
+
+
+def test_sweep_of_an_x_net_model_needs_no_plans(run, data_dir, tmp_path):
+    args = ["sweep", "--model", "xresnet20", "--model-option", "expand=4", "--seeds", 2, "--data-dir", data_dir, "--epochs", 1,
+            "--threads", 1, "-q", "--max-train", 200]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    rows = read_rows(tmp_path / "runs")
+    assert [r["recipe"] for r in rows] == ["model", "model"] and {r["train_seed"] for r in rows} == {"0", "1"}
+    assert rows[0]["model_structure"] == '{"balanced":false,"expand":4}' and float(rows[0]["density"]) < 0.3
+    assert "2 already done, 0 to run" in run(*args).output
+    assert_error(run("--model", "xresnet20", "--recipe", "dense", "--data-dir", data_dir, "--epochs", 1, "-q"), "wires its own X-layers")
