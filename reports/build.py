@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from reports import figures
@@ -90,7 +92,8 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
         ("Main figure", main),
         ("Correlations with accuracy (over plans; CIs by bootstrap over plans; partial: controlling for density)",
          correlation_table[[c for c in shown_columns if c in correlation_table.columns]] if len(correlation_table) else "no metrics to correlate"),
-        ("Plans", summary_table[[c for c in ["plan", "generator", "degree", *metrics, "density", "acc_mean", "acc_std", "n_seeds", "sweet_spot"] if c in summary_table.columns]]),
+        ("Plans (metrics that vary; summary.csv has them all)",
+         summary_table[[c for c in ["plan", "generator", "degree", *varying, "density", "acc_mean", "acc_std", "n_seeds", "sweet_spot"] if c in summary_table.columns]]),
     ]
     if cluster_map is not None:
         content.append(("Clustering vs path length (red rings: sweet spot)", cluster_map))
@@ -99,10 +102,11 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     if len(ranking) and ranking["level"].duplicated().any():  # at least two configurations share a cost level
         recipes = figures.recipe_plot(ranking, summary, figures_dir / "recipes.png")
         content[:0] = [("Accuracy at equal cost, by recipe", recipes),
-                       ("Ranked at each density (paired over seeds: difference to the best with a 95% t-interval, paired t-test, Wilcoxon)",
+                       ("Ranked at each cost level (paired over seeds: difference to the best with a 95% t-interval, paired t-test, Wilcoxon)",
                         ranking_for_people(ranking))]
         findings[1:1] = comparison_findings(ranking)
-        main = main if any(m in correlations for m in HEADLINE) else recipes  # no plan metrics: the comparison is the point
+        # Unless plan metrics could be correlated with accuracy, the comparison is the point of the section.
+        main = main if any(np.isfinite(correlations[m].spearman_p) for m in HEADLINE if m in correlations) else recipes
     if len(missing):
         content.append(("Rows with missing metrics", missing[["run_id", "plan", "plan_sha256"]] if "run_id" in missing else missing))
     for frame in (summary_table, correlation_table):
@@ -131,6 +135,8 @@ def build_report(config: ReportConfig) -> Report:
     table = filter_rows(read_results(list(config.results)), config.model, config.dataset, config.epochs)
     experiments = split_experiments(table)
     out = config.out
+    if (out / "figures").is_dir():
+        shutil.rmtree(out / "figures")  # figures of an earlier report here would be stale (the report owns this folder)
     single = len(experiments) == 1
     sections = [_section(e, config, out / "figures" if single else out / "figures" / e.slug) for e in experiments]
 

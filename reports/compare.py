@@ -139,17 +139,23 @@ def comparison_findings(ranking: pd.DataFrame, alpha: float = 0.05) -> list[str]
     return lines
 
 
-def _level_text(row) -> str:
+def _level_text(row, short: bool = False) -> str:
     if row["level_by"] != "macs":
-        return f"density ≈ {row['level']:g}"
+        return f"{row['level']:g}" if short else f"density ≈ {row['level']:g}"
     value = row["level"]
     scaled = next(((value / factor, unit) for factor, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")) if value >= factor), (value, ""))
-    return f"≈ {scaled[0]:.3g} {scaled[1]}MACs per example"
+    return f"{scaled[0]:.3g}{scaled[1]}" if short else f"≈ {scaled[0]:.3g} {scaled[1]}MACs per example"
+
+
+def _p_values(row) -> str:
+    values = [row["paired_t_p"], row["wilcoxon_p"]]
+    return " / ".join(f"{v:.2g}" if np.isfinite(v) else "–" for v in values) if any(np.isfinite(values)) else ""
 
 
 def ranking_for_people(ranking: pd.DataFrame) -> pd.DataFrame:
     """The ranking with fewer, combined columns for the page (``ranking.csv`` keeps them all):
-    accuracy as mean ± std, the difference to the best with its interval in one cell."""
+    the cost level in short form, plan files by name, accuracy as mean ± std, the difference to
+    the best with its interval and both p-values in one cell each."""
     def plus_minus(row) -> str:
         return f"{row['acc_mean']:.3g} ± {row['acc_std']:.2g}" if np.isfinite(row["acc_std"]) else f"{row['acc_mean']:.3g}"
 
@@ -160,10 +166,12 @@ def ranking_for_people(ranking: pd.DataFrame) -> pd.DataFrame:
             return f"{row['diff']:+.2f} [{row['diff_ci_low']:+.2f}, {row['diff_ci_high']:+.2f}]"
         return f"{row['diff']:+.2f}"
 
+    cost_name = "MACs" if (ranking["level_by"] == "macs").all() else "density"
     shown = pd.DataFrame({
-        "cost level": ranking.apply(_level_text, axis=1), "density": ranking["density"], "rank": ranking["rank"], "configuration": ranking["configuration"],
-        "accuracy %": ranking.apply(plus_minus, axis=1), "seeds": ranking["n_seeds"],
-        "vs best, points [95% CI]": ranking.apply(difference, axis=1), "paired t p": ranking["paired_t_p"], "Wilcoxon p": ranking["wilcoxon_p"],
+        cost_name: ranking.apply(lambda row: _level_text(row, short=True), axis=1), "rank": ranking["rank"],
+        "configuration": [c.rsplit("/", 1)[-1] for c in ranking["configuration"]], "accuracy %": ranking.apply(plus_minus, axis=1),
+        "vs best, points [95% CI]": ranking.apply(difference, axis=1), "p (paired t / Wilcoxon)": ranking.apply(_p_values, axis=1),
+        "seeds": ranking["n_seeds"], "density": ranking["density"],
     })
     for column, name in (("layer_spectral_gap", "layer gap"), ("layer_ramanujan_margin", "layer Ramanujan margin"),
                          ("layer_vertex_expansion", "layer expansion")):

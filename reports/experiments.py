@@ -107,12 +107,20 @@ def split_experiments(table: pd.DataFrame) -> list[Experiment]:
         structure = _as_text(table[["model_structure"]])["model_structure"]
         text["model_options"] = [_options_without_structure(o, w) if w else o for o, w in zip(text["model_options"], structure)]
     dense = table["recipe"].astype(str) == BASELINE_RECIPE
+    options = [c for c in columns if c in RECIPE_OPTIONS]
     experiments: list[Experiment] = []
     for key, index in text[~dense].groupby(columns, sort=False).groups.items() if columns else []:
         setting = dict(zip(columns, key if isinstance(key, tuple) else (key,)))
-        matching = dense & (text[base] == pd.Series({c: setting[c] for c in base})).all(axis=1) if base else dense
-        rows = table.loc[list(index) + list(table.index[matching])]
-        experiments.append(Experiment(setting, rows.sort_index()))
+        for experiment in experiments:  # recipes that do not read an option (empty) share it with any value
+            if all(experiment.setting[c] == setting[c] for c in base) and _compatible(experiment.setting, setting, options):
+                experiment.setting.update({c: setting[c] for c in options if setting[c]})
+                experiment.rows = pd.concat([experiment.rows, table.loc[list(index)]])
+                break
+        else:
+            experiments.append(Experiment(setting, table.loc[list(index)]))
+    for experiment in experiments:
+        matching = dense & (text[base] == pd.Series({c: experiment.setting[c] for c in base})).all(axis=1) if base else dense
+        experiment.rows = pd.concat([experiment.rows, table.loc[table.index[matching]]]).sort_index()
     attached = set().union(*(set(e.rows.index) for e in experiments)) if experiments else set()
     alone = text[dense & ~table.index.isin(list(attached))]
     for key, index in alone.groupby(base, sort=False).groups.items() if base else []:
@@ -123,6 +131,11 @@ def split_experiments(table: pd.DataFrame) -> list[Experiment]:
     experiments.sort(key=lambda e: -len(e.rows))
     _name(experiments)
     return experiments
+
+
+def _compatible(first: dict, second: dict, options: list[str]) -> bool:
+    """True when no recipe option has two different non-empty values in the two settings."""
+    return all(not first[c] or not second[c] or first[c] == second[c] for c in options)
 
 
 def _shown_setting(setting: dict) -> dict:
@@ -142,12 +155,12 @@ def _name(experiments: list[Experiment]) -> None:
     shown = [_shown_setting(e.setting) for e in experiments]
     fields = list(dict.fromkeys(f for s in shown for f in s))
     differing = [f for f in fields if f not in HEADLINE
-                 and len({s.get(f, "") for e, s in zip(experiments, shown) if not _dense_only(e) or f not in RECIPE_OPTIONS}) > 1]
+                 and len({s.get(f, "") for e, s in zip(experiments, shown) if not (f in RECIPE_OPTIONS and (_dense_only(e) or not s.get(f)))}) > 1]
     used: set[str] = set()
     for number, (experiment, s) in enumerate(zip(experiments, shown), start=1):
         epochs = s.get("epochs", "")
         parts = [part for part in (s.get("model", ""), s.get("dataset", ""), f"{epochs} epoch{'' if epochs == '1' else 's'}" if epochs else "") if part]
-        parts += [f"{f}={s.get(f, '') or '—'}" for f in differing if not (_dense_only(experiment) and f in RECIPE_OPTIONS)]
+        parts += [f"{f}={s.get(f, '') or '—'}" for f in differing if not (f in RECIPE_OPTIONS and (_dense_only(experiment) or not s.get(f)))]
         if _dense_only(experiment):
             parts.append("dense only")
         experiment.title = " · ".join(parts) or f"experiment {number}"

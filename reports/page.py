@@ -13,7 +13,7 @@ body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; 
 table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; display: block; max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th { background: #f2f2f2; font-weight: 600; } td:first-child, th:first-child { text-align: left; }
-td { white-space: nowrap; } td:first-child { white-space: normal; overflow-wrap: anywhere; max-width: 24em; }
+td:first-child { overflow-wrap: anywhere; min-width: 6em; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; margin: 0.5em 0; }
 .note, .footnotes { color: #555; font-size: 0.85em; }
 nav ol { columns: 2; } nav li { margin: 0.1em 0; }
