@@ -13,7 +13,12 @@ DEMO_TRAIN ?= --model mlp --model-option depth=8 --dataset fashion-mnist --epoch
 # Equal-cost comparison: relational plans vs per-layer recipes at densities 1/16 and 1/8 of the masked layers.
 COMPARE_TRAIN ?= --model mlp --model-option depth=8 --dataset fashion-mnist --epochs 3 --seeds 2 --jobs 2
 
-.PHONY: install data test bench demo demo-plans demo-compare clean
+# graph2nn at equal cost (README, about 35 minutes): WS-flex plans over the clustering x path-length plane
+# plus the complete graph, A + I, every MLP widened to the dense MLP's counted MACs.
+G2NN_OUT ?= graph2nn-out
+G2NN_TRAIN ?= --model mlp --model-option depth=4 --self-loops --match-macs dense --dataset fashion-mnist --epochs 1 --seeds 2 --jobs 2
+
+.PHONY: install data test bench demo demo-plans demo-compare graph2nn-equal-cost clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,5 +64,11 @@ demo-compare: data
 	$(BIN)/train sweep --plans $(COMPARE_OUT)/plans --recipes xnet,rreg-bipartite,random-bipartite --degrees 32,64 $(COMPARE_TRAIN) --out $(COMPARE_OUT)/runs
 	$(BIN)/report $(COMPARE_OUT)/runs/results.csv --out $(COMPARE_OUT)/report
 
+graph2nn-equal-cost: data
+	$(BIN)/topo sweep --design graph2nn --nodes 64 --bins 6 --out $(G2NN_OUT)/plans --format csv > /dev/null
+	$(BIN)/topo gen -g complete -n 64 --out $(G2NN_OUT)/plans/complete -q --format csv > /dev/null
+	$(BIN)/train sweep --plans $(G2NN_OUT)/plans $(G2NN_TRAIN) --out $(G2NN_OUT)/runs
+	$(BIN)/report $(G2NN_OUT)/runs/results.csv --out $(G2NN_OUT)/report
+
 clean:
-	rm -rf $(DEMO_OUT) $(COMPARE_OUT) .pytest_cache .hypothesis
+	rm -rf $(DEMO_OUT) $(COMPARE_OUT) $(G2NN_OUT) .pytest_cache .hypothesis

@@ -17,14 +17,16 @@ from topology import __version__
 from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
 from trainer.data import DATASETS
 from trainer.ddp import distributed_from_environment, launch
+from trainer.errors import TrainError
 from trainer.evaluation import CheckpointEvaluation, evaluate_checkpoint
 from trainer.models import MODELS
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
 from trainer.sweep import GRID_RECIPES, SweepGrid, run_sweep, shard_of, sweep_jobs, sweep_status
+from trainer.widths import parse_mac_budget
 
 #: Results columns printed after a run (all of them are in results.csv).
 SHOWN = ("run_id", "config_hash", "plan", "generator", "nodes", "degree", "aspl", "model", "dataset", "recipe", "density",
-         "params_kept", "params_total", "epochs", "best_epoch", "best_val_acc", "best_acc", "best_top5", "final_acc", "test_loss", "train_seconds")
+         "params_kept", "params_total", "macs_kept", "macs_budget", "width", "epochs", "best_epoch", "best_val_acc", "best_acc", "best_top5", "final_acc", "test_loss", "train_seconds")
 
 
 class DefaultGroup(click.Group):
@@ -45,11 +47,25 @@ def _int_tuple(_ctx, _param, value: str) -> tuple[int, ...]:
         raise click.BadParameter(f"expected comma-separated epochs, got {value!r}") from None
 
 
+def _mac_budget(_ctx, _param, value: str | None):
+    if value is None:
+        return None
+    try:
+        return parse_mac_budget(value)
+    except TrainError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 def training_options(func):
     """The options that describe one training configuration (shared by ``train`` and ``train sweep``)."""
     options = [
         click.option("--model", type=click.Choice(sorted(MODELS)), default="mlp", show_default=True, help="Model from the zoo."),
         model_option(),
+        click.option("--match-macs", callback=_mac_budget, metavar="dense|MACS",
+                     help="Choose the width (model option) whose counted MACs, masks included, are closest to this budget: "
+                          "'dense' (the unmasked model at its default width) or MACs per example, e.g. 2.5e6."),
+        click.option("--width-step", type=click.IntRange(1), default=1, show_default=True,
+                     help="With --match-macs: widths searched in steps of this many channels (e.g. the plan's node count for equal blocks)."),
         click.option("--dataset", type=click.Choice(sorted(DATASETS)), default="fashion-mnist", show_default=True, help="Data set (never downloaded)."),
         click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the data set's files are."),
         click.option("--recipe", type=click.Choice(sorted(MASK_RECIPES)), help="Mask recipe (default: relational with --plan, else dense)."),

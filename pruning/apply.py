@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from torch import nn
 
 from pruning.accounting import PruneSummary, channel_view, output_positions, summarize
 from pruning.expander import expander_layers, expander_masks
-from pruning.masking import apply_masks, weight_of
+from pruning.layers import PRUNABLE_TYPES
+from pruning.masking import apply_masks, broadcastable_mask, weight_of
 from pruning.recipes import MaskConfig, compute_mask_set, unconnected_notices
 from pruning.sources import fit_masks
 from pruning.storage import masks_sha256, save_masks, save_state
@@ -92,6 +94,26 @@ def prune_model(model: nn.Module, config: MaskConfig, input_size: tuple[int, ...
     apply_masks(model, masks)
     summary = summarize(model, input_size)
     return PruneResult(masks, summary, wiring_notices + notices, draws, nominal_costs(model, summary))
+
+
+def counted_macs(model: nn.Module, config: MaskConfig, input_size: tuple[int, ...]) -> tuple[int, int]:
+    """(kept, total) multiply-accumulates per example of ``model`` under ``config``'s masks.
+
+    The same count as :func:`prune_model`'s summary (kept weights x output positions, summed
+    over conv and linear layers, the model's own X-layers included) without masking the model or
+    computing layer-graph metrics: what a width search evaluates many times.
+    """
+    masks, _ = with_model_wiring(model, compute_mask_set(model, config).masks, config.seed)
+    positions = output_positions(model, input_size)
+    kept = total = 0
+    for name, module in model.named_modules():
+        if isinstance(module, PRUNABLE_TYPES) and name in positions:
+            shape = tuple(weight_of(module).shape)
+            size = math.prod(shape)
+            total += size * positions[name]
+            mask = masks.get(name)
+            kept += (int(broadcastable_mask(name, mask, torch.Size(shape)).to(torch.bool).expand(shape).sum()) if mask is not None else size) * positions[name]
+    return kept, total
 
 
 def nominal_costs(model: nn.Module, summary: PruneSummary) -> dict | None:

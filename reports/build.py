@@ -12,7 +12,7 @@ import pandas as pd
 from reports import figures
 from reports.compare import comparison_findings, rank_at_equal_cost, ranking_for_people
 from reports.experiments import Experiment, split_experiments
-from reports.findings import HEADLINE, summarise
+from reports.findings import HEADLINE, equal_cost_findings, summarise, sweet_spot_region
 from reports.page import render_html, render_markdown
 from reports.stats import correlate, plan_summary, sweet_spot
 from reports.table import CANDIDATE_METRICS, filter_rows, missing_metric_rows, read_results
@@ -74,7 +74,9 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     figures_dir.mkdir(parents=True, exist_ok=True)
     headline = [m for m in HEADLINE if m in correlations] or metrics[:4]
     scatters = [figures.metric_scatter(summary, m, correlations[m], figures_dir / f"scatter_{m}.png") for m in varying]
-    cluster_map = figures.clustering_path_map(summary, summary["sweet_spot"], figures_dir / "clustering_aspl.png")
+    equal_cost = bool(equal_cost_findings(rows))
+    cluster_map = figures.clustering_path_map(summary, summary["sweet_spot"], figures_dir / "clustering_aspl.png",
+                                              "clustering vs path length at equal MACs, coloured by accuracy" if equal_cost else None)
     density = figures.density_plot(summary, figures_dir / "density.png")
     if headline:
         main = figures.main_figure(summary, headline, correlations, figures_dir / "main.png", f"Graph metrics vs accuracy ({experiment.title})")
@@ -84,6 +86,11 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     summary_table = summary.drop(columns=["accuracies"])
     correlation_table = pd.DataFrame([c.as_row() for c in correlations.values()])
     findings = summarise(list(correlations.values()), summary, summary["sweet_spot"], config.accuracy)
+    cost_lines = equal_cost_findings(rows)
+    findings[1:1] = cost_lines
+    findings += sweet_spot_region(summary, summary["sweet_spot"])
+    if cost_lines and cluster_map is not None:  # graph2nn's question at equal cost: its map is the main figure
+        main = cluster_map
     if len(missing):
         findings.append(f"{len(missing)} row(s) have a plan but missing graph metrics; they are listed below and left out of the correlations.")
     shown_columns = ["metric", "n_plans", "spearman_rho", "spearman_ci_low", "spearman_ci_high", "spearman_p", "pearson_r", "pearson_p",
@@ -93,9 +100,9 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
         ("Correlations with accuracy (over plans; CIs by bootstrap over plans; partial: controlling for density)",
          correlation_table[[c for c in shown_columns if c in correlation_table.columns]] if len(correlation_table) else "no metrics to correlate"),
         ("Plans (metrics that vary; summary.csv has them all)",
-         summary_table[[c for c in ["plan", "generator", "degree", *varying, "density", "acc_mean", "acc_std", "n_seeds", "sweet_spot"] if c in summary_table.columns]]),
+         summary_table[[c for c in ["plan", "generator", "degree", *varying, "density", *(["width", "macs_kept"] if cost_lines else []), "acc_mean", "acc_std", "n_seeds", "sweet_spot"] if c in summary_table.columns]]),
     ]
-    if cluster_map is not None:
+    if cluster_map is not None and cluster_map != main:
         content.append(("Clustering vs path length (red rings: sweet spot)", cluster_map))
     content += [("Accuracy vs density", density), ("Every metric", scatters)]
     ranking = rank_at_equal_cost(rows, config.accuracy)

@@ -29,7 +29,7 @@ BASELINE_RECIPE = "dense"
 #: Columns that vary within an experiment (what is compared) or per run.
 TREATMENT = ("plan", "plan_sha256", "generator", "nodes", "degree", "recipe", "recipe_degree", "recipe_density", "masks_sha256", "graph_seed",
              "model_structure")
-OUTCOME = ("run_id", "config_hash", "density", "params_kept", "params_total", "macs_kept", "macs_total", "layer_spectral_gap",
+OUTCOME = ("run_id", "config_hash", "density", "width", "params_kept", "params_total", "macs_kept", "macs_total", "layer_spectral_gap",
            "layer_ramanujan_margin", "layer_vertex_expansion", "dead_inputs", "dead_outputs", "train_seed", "best_epoch",
            "best_val_acc", "best_acc", "best_top5", "final_acc", "final_top5", "test_loss", "applied_masks_sha256", "train_seconds",
            "device", "world_size", "topoprune_version", "created")

@@ -102,7 +102,7 @@ def main_figure(summary: pd.DataFrame, metrics: list[str], correlations: dict[st
     return save(figure, path)
 
 
-def clustering_path_map(summary: pd.DataFrame, in_sweet_spot: pd.Series, path: Path) -> Path | None:
+def clustering_path_map(summary: pd.DataFrame, in_sweet_spot: pd.Series, path: Path, title: str | None = None) -> Path | None:
     """graph2nn's map: clustering (x) vs ASPL (y), colour = accuracy, sweet spot outlined."""
     plans = summary[~summary["is_baseline"]]
     if not {"clustering", "aspl"} <= set(plans.columns):
@@ -125,7 +125,7 @@ def clustering_path_map(summary: pd.DataFrame, in_sweet_spot: pd.Series, path: P
     figure.colorbar(points, ax=axes, label="test accuracy (%)")
     axes.set_xlabel(LABELS["clustering"])
     axes.set_ylabel(LABELS["aspl"])
-    axes.set_title("clustering vs path length, coloured by accuracy")
+    axes.set_title(title or "clustering vs path length, coloured by accuracy")
     axes.grid(alpha=0.3)
     return save(figure, path)
 

@@ -59,3 +59,43 @@ def summarise(correlations: list[Correlation], summary: pd.DataFrame, in_sweet_s
     for _, row in summary[summary["is_baseline"]].iterrows():
         lines.append(f"The dense baseline reached {row['acc_mean']:.2f}% (± {0 if pd.isna(row['acc_std']) else row['acc_std']:.2f}) over {row['n_seeds']} seed(s).")
     return lines
+
+
+def equal_cost_findings(rows: pd.DataFrame) -> list[str]:
+    """What holding the cost equal (``train --match-macs``) achieved, from the rows' counted MACs; [] for other tables."""
+    if "macs_budget" not in rows.columns or "macs_kept" not in rows.columns:
+        return []
+    budget = pd.to_numeric(rows["macs_budget"], errors="coerce")
+    kept = pd.to_numeric(rows["macs_kept"], errors="coerce")
+    matched = budget.notna() & kept.notna() & (budget > 0)
+    if not matched.any():
+        return []
+    error = (kept[matched] - budget[matched]) / budget[matched]
+    budgets = sorted(budget[matched].unique())
+    budget_text = f"{budgets[0]:,.0f} MACs per example" if len(budgets) == 1 else f"budgets of {budgets[0]:,.0f} to {budgets[-1]:,.0f} MACs per example"
+    width = pd.to_numeric(rows.loc[matched, "width"], errors="coerce") if "width" in rows.columns else pd.Series(dtype=float)
+    width_text = f"; widths {width.min():g} to {width.max():g}" if width.notna().any() else ""
+    lines = [f"Cost was held equal: each configuration's width was chosen so that its counted MACs, masks included, match {budget_text} "
+             f"(train --match-macs); {int(matched.sum())} of {len(rows)} runs are within {100 * error.abs().max():.2f}% of it "
+             f"(median {100 * error.abs().median():.2f}%){width_text}."]
+    if not matched.all():
+        lines.append(f"{int((~matched).sum())} run(s) were not trained at a MAC budget: their cost differs.")
+    return lines
+
+
+def sweet_spot_region(summary: pd.DataFrame, in_sweet_spot: pd.Series) -> list[str]:
+    """Where the sweet spot lies on graph2nn's map: the clustering and path-length ranges of its plans."""
+    if not {"clustering", "aspl"} <= set(summary.columns):
+        return []
+    plans = summary[~summary["is_baseline"]]
+    if in_sweet_spot.loc[plans.index].notna().sum() < 2:
+        return []  # with one seed per plan only the best plan is "in" it: no region to speak of
+    spot = plans[in_sweet_spot.loc[plans.index] == True]  # noqa: E712  (NaN means untested)
+    clustering = pd.to_numeric(spot["clustering"], errors="coerce").dropna()
+    aspl = pd.to_numeric(spot["aspl"], errors="coerce").dropna()
+    if clustering.empty or aspl.empty or len(spot) == len(plans):
+        return []
+    return [f"The sweet spot's {len(spot)} plan(s) lie at clustering {clustering.min():.2f} to {clustering.max():.2f} and average path "
+            f"length {aspl.min():.2f} to {aspl.max():.2f} (of {len(plans)} plans at clustering "
+            f"{pd.to_numeric(plans['clustering'], errors='coerce').min():.2f} to {pd.to_numeric(plans['clustering'], errors='coerce').max():.2f}, "
+            f"path length {pd.to_numeric(plans['aspl'], errors='coerce').min():.2f} to {pd.to_numeric(plans['aspl'], errors='coerce').max():.2f})."]

@@ -47,7 +47,8 @@ def plan_summary(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame
     dense baseline is recipe ``dense`` only): metrics, density, accuracy over seeds.
 
     Columns: ``plan`` (a label for configurations without a plan file), ``plan_sha256``,
-    ``generator``, ``degree``, ``recipe``, the metrics, ``density``, ``acc_mean``, ``acc_std``
+    ``generator``, ``degree``, ``recipe``, the metrics, ``density``, ``width`` and ``macs_kept``
+    (when the table has them), ``acc_mean``, ``acc_std``
     (sample std, NaN for one seed), ``n_seeds``, ``accuracies``, ``is_baseline``.
     """
     rows = rows.copy()
@@ -55,7 +56,7 @@ def plan_summary(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame
     keys = [c for c in TREATMENT_KEYS if c in rows.columns]
     for key in keys:
         rows[key] = rows[key].astype(object).where(rows[key].notna(), "")
-    first = {c: "first" for c in ("plan", "generator", "nodes", *CANDIDATE_METRICS, "density") if c in rows.columns and c not in keys}
+    first = {c: "first" for c in ("plan", "generator", "nodes", *CANDIDATE_METRICS, "density", "width", "macs_kept") if c in rows.columns and c not in keys}
     grouped = rows.groupby(keys, sort=False)
     summary = grouped.agg(first) if first else grouped.size().to_frame("_size").drop(columns="_size")
     summary["acc_mean"] = grouped[accuracy].mean()

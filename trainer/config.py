@@ -7,6 +7,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pruning.layers import LayerSelection
+from pruning.recipes import MaskConfig
+from topology.plans import Plan
 from trainer.errors import TrainError
 from trainer.models import STRUCTURE_OPTIONS
 
@@ -38,6 +41,8 @@ class TrainConfig:
     select_by: str = "vertex_expansion"  # per-layer recipes with best_of > 1: the layer-graph metric to maximise
     masks: Path | None = None  # train under these masks (masks.npz, run or export directory, .pt) instead of a recipe
     model_options: dict = field(default_factory=dict)  # e.g. {"width": 512, "depth": 3} for mlp
+    match_macs: str | float | None = None  # "dense" or MACs per example: choose the width whose counted MACs are closest
+    width_step: int = 1  # with match_macs: widths searched in steps of this many width channels
     epochs: int = 5  # passes over the training split
     batch_size: int = 128  # examples per step and per process
     optimizer: str = "sgd"  # sgd | adamw | adadelta
@@ -94,6 +99,10 @@ class TrainConfig:
             (not (self.resolved_recipe == "relational" and self.plan is None), "the relational recipe needs --plan"),
             (not (self.masks is not None and (self.plan is not None or self.recipe not in (None, MASKS_RECIPE))), "--masks replaces --plan and --recipe; give only one of them"),
             (self.best_of >= 1, f"best-of must be at least 1, got {self.best_of}"),
+            (self.width_step >= 1, f"width step must be at least 1 channel, got {self.width_step}"),
+            (not (self.match_macs is not None and self.masks is not None), "--match-macs chooses a width, but --masks fixes the layer shapes; give only one of them"),
+            (self.match_macs is None or self.match_macs == "dense" or (isinstance(self.match_macs, (int, float)) and self.match_macs > 0),
+             f"a MAC budget is 'dense' or a positive number, got {self.match_macs!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -125,6 +134,13 @@ class TrainConfig:
             if key in values:
                 values[key] = tuple(values[key])
         return cls(**values)
+
+
+def mask_config(config: TrainConfig, plan: Plan | None) -> MaskConfig:
+    """The pruning stage's configuration of a training run."""
+    selection = LayerSelection(config.prune_first, config.prune_last, config.include, config.exclude)
+    return MaskConfig(config.resolved_recipe, plan, config.degree, config.density, config.mask_seed, config.self_loops, config.nodes_policy,
+                      selection, config.degree_side, config.best_of, config.select_by)
 
 
 def read_config(path: Path) -> TrainConfig:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,19 @@ def resolve_checkpoint(source: Path, config: TrainConfig) -> tuple[Path, TrainCo
     if (run_dir / RUN_CONFIG).is_file():
         stored = read_config(run_dir / RUN_CONFIG)
         config = dataclasses.replace(stored, data_dir=config.data_dir or stored.data_dir, threads=config.threads, device=config.device)
+        built = _built_model_options(run_dir / RUN_CONFIG)
+        if built is not None:  # the width a MAC budget chose is stored, not searched again
+            config = dataclasses.replace(config, model_options=built, match_macs=None)
     return checkpoint, config
+
+
+def _built_model_options(path: Path) -> dict | None:
+    """The model options a run built its model with (``config.json``'s ``built_model_options``), if recorded."""
+    try:
+        built = json.loads(path.read_text(encoding="utf-8")).get("built_model_options")
+    except (OSError, ValueError) as error:
+        raise TrainError(f"{path}: not a readable run configuration ({error})") from None
+    return built if isinstance(built, dict) else None
 
 
 def evaluate_checkpoint(source: Path, config: TrainConfig) -> CheckpointEvaluation:

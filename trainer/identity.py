@@ -8,6 +8,9 @@ is the TrainConfig with
   device, progress bars, TensorBoard, the run id, and the training seed (kept beside the hash);
 * files replaced by their content: the plan by its SHA-256, ``--masks`` by the masks' SHA-256;
 * model options completed with the model's defaults (``width=512`` given or not is one run);
+* under ``--match-macs``, the budget and width step instead of the width (the width they choose is
+  a function of the rest, recorded in the results row's ``width``); these two keys are absent
+  otherwise, so the hashes of runs without a budget are unchanged;
 * options the chosen recipe, optimiser or schedule does not read set to None (the dense
   baseline is one run whatever ``--self-loops`` says; ``--step-size`` does not matter to a
   cosine schedule).
@@ -25,7 +28,7 @@ import json
 import math
 
 from trainer.config import MASKS_RECIPE, TrainConfig
-from trainer.models import MODELS, STRUCTURE_OPTIONS
+from trainer.models import MODELS, STRUCTURE_OPTIONS, WIDTH_OPTIONS
 
 IDENTITY_FORMAT = "topoprune.run/1"
 #: Recipes that draw an independent random bipartite graph per layer.
@@ -111,6 +114,12 @@ def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha2
         "label_smoothing": config.label_smoothing,
         "amp": config.amp,
     }
+    if config.match_macs is not None:  # the width is chosen from the rest of the identity, so it is not part of it
+        option = WIDTH_OPTIONS.get(config.model)
+        if option is not None:
+            identity["model_options"][option.name] = None
+        identity["match_macs"] = config.match_macs
+        identity["width_step"] = config.width_step
     read = READ_BY.get(kind, set(MASKING_FIELDS))
     for name in MASKING_FIELDS:
         if name not in read:

@@ -3,7 +3,8 @@
 Columns, in order: identification (``run_id``, plan, hash, generator, nodes, degree), every
 graph metric of the plan (the plan's ``density`` is stored as ``plan_density``), the run
 (``model``, ``dataset``, ``recipe``, ``density`` = kept fraction of the masked layers' weights,
-params and MACs kept/total, the masked layers' mean spectral gap, Ramanujan margin and vertex
+params and MACs kept/total, ``width`` (the value of the model's width option it was built with)
+and ``macs_budget`` (the MAC budget its width was chosen for, empty without ``--match-macs``), the masked layers' mean spectral gap, Ramanujan margin and vertex
 expansion and their dead input/output channels, the three seeds, ``epochs``), the outcome (accuracies in percent:
 ``best_acc`` is the test accuracy of the epoch with the best validation accuracy,
 ``final_acc`` the last epoch's, ``best_top5`` / ``final_top5`` their top-5 accuracies;
@@ -33,12 +34,12 @@ CONFIG_COLUMNS = [
     "model_options", "model_structure", "max_train", "val_fraction", "split_seed", "augment", "masks_sha256", "recipe_degree", "recipe_density",
     "self_loops", "nodes_policy", "prune_first", "prune_last", "include", "exclude", "degree_side", "best_of", "select_by",
     "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "schedule", "step_size", "milestones", "gamma",
-    "warmup_epochs", "label_smoothing", "amp",
+    "warmup_epochs", "label_smoothing", "amp", "match_macs", "width_step",
 ]
 COLUMNS = [
     "run_id", "config_hash", "plan", "plan_sha256", "generator", "nodes", "degree", *PLAN_METRIC_COLUMNS,
     "model", "dataset", "recipe", "density", "params_kept", "params_total", "macs_kept", "macs_total",
-    "layer_spectral_gap", "layer_ramanujan_margin", "layer_vertex_expansion", "dead_inputs", "dead_outputs", "graph_seed", "mask_seed", "train_seed", "epochs", "best_epoch", "best_val_acc", "best_acc", "best_top5", "final_acc", "final_top5",
+    "width", "macs_budget", "layer_spectral_gap", "layer_ramanujan_margin", "layer_vertex_expansion", "dead_inputs", "dead_outputs", "graph_seed", "mask_seed", "train_seed", "epochs", "best_epoch", "best_val_acc", "best_acc", "best_top5", "final_acc", "final_top5",
     "test_loss", *CONFIG_COLUMNS, "applied_masks_sha256", "train_seconds", "device", "world_size", "topoprune_version", "created",
 ]
 #: Columns that legitimately differ between two runs of the same configuration and seeds.

@@ -18,8 +18,6 @@ from torch import nn
 from pruning.accounting import layer_graph_columns
 from pruning.apply import PruneResult, prune_model, summary_csv
 from pruning.expander import expander_layers
-from pruning.layers import LayerSelection
-from pruning.recipes import MaskConfig
 from pruning.sources import MASKS_FILE, load_mask_source
 from pruning.storage import masks_sha256, save_masks, save_state
 from topology import __version__
@@ -29,17 +27,18 @@ from topology.metrics import compute_metrics
 from topology.plans import Plan, encode_json, load_plan
 from topology.seeding import derive_seed
 from trainer.checkpoint import load_checkpoint
-from trainer.config import TrainConfig, read_config
+from trainer.config import TrainConfig, mask_config, read_config
 from trainer.data import DataConfig, load_dataset
 from trainer.errors import TrainError
-from trainer.identity import config_hash, identity_columns, run_identity
+from trainer.identity import config_hash, identity_columns, resolved_model_options, run_identity
 from trainer.interrupt import StopOnInterrupt
 from trainer.loop import evaluate, train_epoch
-from trainer.models import build_model
+from trainer.models import WIDTH_OPTIONS, build_model
 from trainer.optim import build_optimizer, build_scheduler
 from trainer.results import PLAN_METRIC_COLUMNS, append_row
 from trainer.setup import setup_environment
 from trainer.stepmask import StepMasker
+from trainer.widths import model_options_for
 
 CONFIG_FILE, LOG_FILE, CHECKPOINT_FILE, BEST_FILE = "config.json", "log.csv", "checkpoint.pt", "best.pt"
 
@@ -75,13 +74,6 @@ def _rank_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
-
-
-def mask_config(config: TrainConfig, plan: Plan | None) -> MaskConfig:
-    """The pruning stage's configuration of a training run."""
-    selection = LayerSelection(config.prune_first, config.prune_last, config.include, config.exclude)
-    return MaskConfig(config.resolved_recipe, plan, config.degree, config.density, config.mask_seed, config.self_loops, config.nodes_policy,
-                      selection, config.degree_side, config.best_of, config.select_by)
 
 
 @dataclass(frozen=True)
@@ -120,6 +112,12 @@ def _plan_columns(config: TrainConfig, plan: Plan | None) -> dict:
     degree = plan.params.get("degree", metrics.get("degree_mean"))
     return {**columns, "plan": str(config.plan), "plan_sha256": plan.sha256, "generator": plan.generator,
             "nodes": plan.nodes, "degree": degree, "graph_seed": plan.seed}
+
+
+def _built_width(model: str, options: dict):
+    """The width option's value the model was built with (its default when not given), or None."""
+    option = WIDTH_OPTIONS.get(model)
+    return resolved_model_options(model, options)[option.name] if option else None
 
 
 def _masked_density(pruned: PruneResult) -> float:
@@ -162,7 +160,10 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
     data = load_dataset(DataConfig(config.dataset, config.data_dir, config.val_fraction, config.split_seed, config.max_train, config.augment))
     inputs = load_run_inputs(config)
     plan = inputs.plan
-    model = build_model(config.model, data.input_shape, data.num_classes, **config.model_options)
+    options, width = model_options_for(config, plan, data.input_shape, data.num_classes)
+    if width is not None and rank == 0 and not config.quiet and resume_dir is None:
+        print(f"width for the MAC budget: {width.describe()}", file=sys.stderr, flush=True)
+    model = build_model(config.model, data.input_shape, data.num_classes, **options)
     if config.resolved_recipe == "dense" and expander_layers(model) is not None:
         raise TrainError(f"model {config.model} wires its own X-layers, so recipe 'dense' would mislabel it: use the default recipe "
                          "'model' (or leave --recipe out); its dense counterpart is --model-option expand=1 (degrees=dense for xvgg16)")
@@ -205,7 +206,7 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
                     "graph_seed": plan.seed if plan else None, "data_source": data.source, "input_shape": list(data.input_shape),
                     "num_classes": data.num_classes, "normalisation": data.extra, "world_size": world,
                     "device": str(device), "topoprune_version": __version__, "notices": notices, "draws": pruned.draws,
-                    "nominal": pruned.nominal}
+                    "nominal": pruned.nominal, "built_model_options": options, "width": width.to_dict() if width else None}
         atomic_write_text(run_dir / CONFIG_FILE, json.dumps(encode_json(resolved), indent=2) + "\n")
         save_masks(run_dir / MASKS_FILE, pruned.masks)
         atomic_write_text(run_dir / "masks.csv", summary_csv(pruned.summary))
@@ -258,6 +259,7 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
         "run_id": run_dir.name, "config_hash": inputs.config_hash, **_plan_columns(config, plan), "model": config.model, "dataset": config.dataset,
         "recipe": config.resolved_recipe, "density": _masked_density(pruned), "params_kept": pruned.summary.params_kept,
         "params_total": pruned.summary.params_total, "macs_kept": pruned.summary.macs_kept, "macs_total": pruned.summary.macs_total,
+        "width": _built_width(config.model, options), "macs_budget": width.budget if width else None,
         **layer_graph_columns(pruned.summary),
         "mask_seed": config.mask_seed, "train_seed": config.train_seed, "epochs": config.epochs, "best_epoch": best["epoch"],
         "best_val_acc": best["val_acc"], "best_acc": best["test_acc"], "best_top5": best.get("test_top5"), "final_acc": final["test_acc"],

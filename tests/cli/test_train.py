@@ -143,3 +143,16 @@ def test_sweep_of_an_x_net_model_needs_no_plans(run, data_dir, tmp_path):
     assert rows[0]["model_structure"] == '{"balanced":false,"expand":4}' and float(rows[0]["density"]) < 0.3
     assert "2 already done, 0 to run" in run(*args).output
     assert_error(run("--model", "xresnet20", "--recipe", "dense", "--data-dir", data_dir, "--epochs", 1, "-q"), "wires its own X-layers")
+
+
+def test_match_macs_chooses_the_width_and_says_so(run, data_dir, tmp_path):
+    plan = save_plan(Plan(generate("rreg", nodes=16, degree=4, seed=0)), tmp_path, "p")
+    common = ["--data-dir", data_dir, "--epochs", 1, "--threads", 1, "--model-option", "depth=1"]
+    result = CliRunner().invoke(train, [str(a) for a in ["--plan", plan, "--match-macs", "dense", *common]], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "width for the MAC budget: width=" in result.output and "one width step changes them by" in result.output
+    row = read_rows(tmp_path / "runs")[0]
+    assert int(row["width"]) > 512 and int(row["macs_budget"]) == 784 * 512 + 512 * 512 + 512 * 10
+    assert_error(run("--match-macs", "lots", *quick(data_dir)), "'dense' or a positive number", code=2, one_line=False)
+    assert_error(run("--plan", plan, "--match-macs", "dense", *quick(data_dir)), "--match-macs chooses width")
+    assert_error(run("--model", "vgg16_bn", "--match-macs", "dense", "--data-dir", data_dir, "--epochs", 1, "-q"), "has no width option")

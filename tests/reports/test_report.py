@@ -164,3 +164,31 @@ def test_a_mixed_table_gives_one_section_per_differing_configuration(tmp_path):
     for section in report.sections:
         assert (tmp_path / "report" / "figures" / section.slug / "density.png").is_file()
     assert set(pd.read_csv(tmp_path / "report" / "summary.csv")["experiment"]) == set(titles)
+
+
+def test_an_equal_cost_sweep_says_how_closely_cost_was_held_and_leads_with_the_map(tmp_path):
+    def accuracy(m, rng):  # a peak at middling clustering, as graph2nn reports
+        return 90 - 20 * (m["clustering"] - 0.25) ** 2 * 10 + rng.normal(0, 0.05)
+
+    frame = results_table(accuracy, plans=8, seeds=2, seed=5)
+    budget = 1_192_960
+    offsets = {f"sha{i}": (i - 4) * 300 for i in range(8)}  # the solver's residual error, at most 1,200 MACs (0.10%)
+    frame["macs_budget"] = budget
+    frame["match_macs"] = "dense"
+    frame["macs_kept"] = [budget + offsets.get(sha, 0) for sha in frame["plan_sha256"]]
+    frame["width"] = [900 + 10 * int(sha[3:]) if sha else 512 for sha in frame["plan_sha256"]]
+    report = build_report(ReportConfig((write(tmp_path, frame),), tmp_path / "report", bootstrap=100))
+    cost = next(line for line in report.findings if line.startswith("Cost was held equal"))
+    assert "1,192,960 MACs per example" in cost and "within 0.10%" in cost and "widths 512 to 970" in cost
+    section = report.sections[0]
+    assert section.main_figure.name == "clustering_aspl.png" and section.main_figure.is_file()
+    plans_table = next(table for heading, table in section.content if heading.startswith("Plans"))
+    assert {"width", "macs_kept"} <= set(plans_table.columns)
+    spot = section.summary[section.summary["sweet_spot"] == True]  # noqa: E712
+    region = next(line for line in report.findings if line.startswith("The sweet spot's"))
+    assert f"clustering {spot['clustering'].min():.2f} to {spot['clustering'].max():.2f}" in region
+    # A table without budgets says nothing about equal cost.
+    plain = build_report(ReportConfig((write(tmp_path, results_table(accuracy, plans=8, seeds=2, seed=5), "plain.csv"),), tmp_path / "plain",
+                                      bootstrap=100))
+    assert not any("Cost was held equal" in line for line in plain.findings)
+    assert plain.sections[0].main_figure.name == "main.png"

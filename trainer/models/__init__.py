@@ -3,7 +3,15 @@
 >>> model = build_model("mlp", input_shape=(1, 28, 28), num_classes=10)
 """
 
-from trainer.models import cifar_resnet, densenet, mobilenet, small, torchvision_models, vgg, xnets  # noqa: F401  (registration)
-from trainer.models.registry import MODELS, STRUCTURE_OPTIONS, build_model, register_model
+from trainer.models import (  # noqa: F401  (registration)
+    cifar_resnet,
+    densenet,
+    mobilenet,
+    small,
+    torchvision_models,
+    vgg,
+    xnets,
+)
+from trainer.models.registry import MODELS, STRUCTURE_OPTIONS, WIDTH_OPTIONS, WidthOption, build_model, register_model
 
-__all__ = ["MODELS", "STRUCTURE_OPTIONS", "build_model", "register_model"]
+__all__ = ["MODELS", "STRUCTURE_OPTIONS", "WIDTH_OPTIONS", "WidthOption", "build_model", "register_model"]

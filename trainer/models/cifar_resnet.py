@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.models.registry import register_model
+from topology.errors import ParameterError
+from trainer.models.registry import WidthOption, register_model
 
 
 class PadShortcut(nn.Module):
@@ -71,21 +72,30 @@ class CifarResNet(nn.Module):
         return self.linear(torch.flatten(F.adaptive_avg_pool2d(out, 1), 1))
 
 
-def _he_resnet(depth: int):
-    def constructor(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-        per_stage = (depth - 2) // 6
-        return CifarResNet(input_shape[0], num_classes, [16, 32, 64], [per_stage] * 3, conv_shortcut=False)
+def stage_widths(width: int, stages: int) -> list[int]:
+    """``width, 2 width, 4 width, ...``: the channels of each stage, doubling after the first."""
+    if width < 1:
+        raise ParameterError(f"width must be at least 1 channel, got {width}")
+    return [int(width) * 2 ** index for index in range(stages)]
 
-    constructor.__doc__ = f"CIFAR ResNet-{depth} (He et al. 2016): 16/32/64 channels, {(depth - 2) // 6} blocks per stage, padding shortcuts."
+
+def _he_resnet(depth: int):
+    def constructor(input_shape: tuple[int, int, int], num_classes: int, width: int = 16) -> nn.Module:
+        per_stage = (depth - 2) // 6
+        return CifarResNet(input_shape[0], num_classes, stage_widths(width, 3), [per_stage] * 3, conv_shortcut=False)
+
+    constructor.__doc__ = (f"CIFAR ResNet-{depth} (He et al. 2016): stages of ``width``/2x/4x channels (16/32/64 by default), "
+                           f"{(depth - 2) // 6} blocks per stage, padding shortcuts.")
     return constructor
 
 
 for _depth in (20, 32, 56):
-    register_model(f"resnet{_depth}")(_he_resnet(_depth))
+    register_model(f"resnet{_depth}", width=WidthOption())(_he_resnet(_depth))
 
 
-@register_model("cresnet18")
-def cresnet18(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    """CIFAR ResNet-18 as used by RGP: 3x3 stem without max-pool, 64/128/256/512 channels,
-    2 blocks per stage, 1x1 conv shortcuts; 11,173,962 parameters for 10 classes."""
-    return CifarResNet(input_shape[0], num_classes, [64, 128, 256, 512], [2, 2, 2, 2], conv_shortcut=True)
+@register_model("cresnet18", width=WidthOption())
+def cresnet18(input_shape: tuple[int, int, int], num_classes: int, width: int = 64) -> nn.Module:
+    """CIFAR ResNet-18 as used by RGP: 3x3 stem without max-pool, stages of ``width``/2x/4x/8x
+    channels (64/128/256/512 by default), 2 blocks per stage, 1x1 conv shortcuts; 11,173,962
+    parameters for 10 classes at the default width."""
+    return CifarResNet(input_shape[0], num_classes, stage_widths(width, 4), [2, 2, 2, 2], conv_shortcut=True)

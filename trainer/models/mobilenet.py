@@ -15,7 +15,7 @@ from torch import nn
 from pruning.expander import declare_expander_layers, expander_degree
 from topology.errors import ParameterError
 from trainer.models.densenet import _flag
-from trainer.models.registry import register_model
+from trainer.models.registry import WidthOption, register_model
 
 #: (output channels at width 1, stride of the depthwise conv) of the 13 separable blocks.
 BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)]
@@ -26,7 +26,7 @@ def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int, groups: int = 1) -
     return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
-@register_model("xmobilenet", structure=("expand", "pointwise", "balanced"))
+@register_model("xmobilenet", structure=("expand", "pointwise", "balanced"), width=WidthOption(per_channel=1 / 32))
 def xmobilenet(input_shape: tuple[int, int, int], num_classes: int, width: float = 0.5, expand: float = 2, pointwise: str = "x",
                balanced: bool = False) -> nn.Module:
     """MobileNet v1 at width multiplier ``width``: a 3x3 stride-2 stem, 13 depthwise-separable

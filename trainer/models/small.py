@@ -6,10 +6,10 @@ import math
 
 from torch import nn
 
-from trainer.models.registry import register_model
+from trainer.models.registry import WidthOption, register_model
 
 
-@register_model("mlp")
+@register_model("mlp", width=WidthOption())
 def mlp(input_shape: tuple[int, int, int], num_classes: int, width: int = 512, depth: int = 3) -> nn.Module:
     """graph2nn's relational MLP (You et al., ICML 2020).
 
@@ -28,7 +28,7 @@ def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
-@register_model("cnn")
+@register_model("cnn", width=WidthOption())
 def cnn(input_shape: tuple[int, int, int], num_classes: int, width: int = 64) -> nn.Module:
     """A small VGG-style CNN: conv(C->w) | pool | conv(w->w) conv(w->2w) | pool | conv(2w->2w)
     conv(2w->4w) | global average pool | linear. 3x3 convs with BatchNorm and ReLU; about 44 M

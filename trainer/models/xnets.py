@@ -13,9 +13,9 @@ from torch import nn
 
 from pruning.expander import declare_expander_layers, expander_degree
 from topology.errors import ParameterError
-from trainer.models.cifar_resnet import CifarResNet
+from trainer.models.cifar_resnet import CifarResNet, stage_widths
 from trainer.models.densenet import _flag
-from trainer.models.registry import register_model
+from trainer.models.registry import WidthOption, register_model
 from trainer.models.torchvision_models import _first_conv_for
 from trainer.models.vgg import vgg16_features
 
@@ -85,17 +85,18 @@ def _x_torchvision(name: str):
 
 
 def _x_cifar(depth: int):
-    def constructor(input_shape: tuple[int, int, int], num_classes: int, expand: float = 2, balanced: bool = False) -> nn.Module:
+    def constructor(input_shape: tuple[int, int, int], num_classes: int, expand: float = 2, balanced: bool = False, width: int = 16) -> nn.Module:
         if (depth - 2) % 6:
             raise ParameterError(f"CIFAR ResNet depth must be 6n + 2, got {depth}")
-        model = CifarResNet(input_shape[0], num_classes, [16, 32, 64], [(depth - 2) // 6] * 3, conv_shortcut=False)
+        model = CifarResNet(input_shape[0], num_classes, stage_widths(width, 3), [(depth - 2) // 6] * 3, conv_shortcut=False)
         return _with_x_blocks(model, "layers.", expand, balanced)
 
-    constructor.__doc__ = f"CIFAR ResNet-{depth} with X-layers of compression ``expand`` in both convs of every block; stem and classifier dense."
+    constructor.__doc__ = (f"CIFAR ResNet-{depth} (stages of ``width``/2x/4x channels) with X-layers of compression ``expand`` in both "
+                           "convs of every block; stem and classifier dense.")
     return constructor
 
 
 for _name in ("resnet18", "resnet34", "resnet50"):
     register_model(f"x{_name}", structure=("expand", "balanced"))(_x_torchvision(_name))
 for _depth in (20, 32, 56):
-    register_model(f"xresnet{_depth}", structure=("expand", "balanced"))(_x_cifar(_depth))
+    register_model(f"xresnet{_depth}", structure=("expand", "balanced"), width=WidthOption())(_x_cifar(_depth))
