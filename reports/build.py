@@ -107,13 +107,17 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     content += [("Accuracy vs density", density), ("Every metric", scatters)]
     ranking = rank_at_equal_cost(rows, config.accuracy)
     if len(ranking) and ranking["level"].duplicated().any():  # at least two configurations share a cost level
-        recipes = figures.recipe_plot(ranking, summary, figures_dir / "recipes.png")
-        content[:0] = [("Accuracy at equal cost, by recipe", recipes),
-                       ("Ranked at each cost level (paired over seeds: difference to the best with a 95% t-interval, paired t-test, Wilcoxon)",
-                        ranking_for_people(ranking))]
-        findings[1:1] = comparison_findings(ranking)
-        # Unless plan metrics could be correlated with accuracy, the comparison is the point of the section.
-        main = main if any(np.isfinite(correlations[m].spearman_p) for m in HEADLINE if m in correlations) else recipes
+        ranked = ("Ranked at each cost level (paired over seeds: difference to the best with a 95% t-interval, paired t-test, Wilcoxon)",
+                  ranking_for_people(ranking))
+        findings[1 + len(cost_lines):1 + len(cost_lines)] = comparison_findings(ranking)
+        if cost_lines and ranking["recipe"].nunique() == 1:
+            # One recipe's plans held at one cost (graph2nn's sweep): the map stays the figure, the ranking follows the plans.
+            content.insert(next(i for i, (heading, _) in enumerate(content) if heading.startswith("Plans")) + 1, ranked)
+        else:
+            recipes = figures.recipe_plot(ranking, summary, figures_dir / "recipes.png")
+            content[:0] = [("Accuracy at equal cost, by recipe", recipes), ranked]
+            # Unless plan metrics could be correlated with accuracy, the comparison is the point of the section.
+            main = main if any(np.isfinite(correlations[m].spearman_p) for m in HEADLINE if m in correlations) else recipes
     if len(missing):
         content.append(("Rows with missing metrics", missing[["run_id", "plan", "plan_sha256"]] if "run_id" in missing else missing))
     for frame in (summary_table, correlation_table):

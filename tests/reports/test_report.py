@@ -183,6 +183,10 @@ def test_an_equal_cost_sweep_says_how_closely_cost_was_held_and_leads_with_the_m
     section = report.sections[0]
     assert section.main_figure.name == "clustering_aspl.png" and section.main_figure.is_file()
     plans_table = next(table for heading, table in section.content if heading.startswith("Plans"))
+    headings = [heading for heading, _ in section.content]
+    # One recipe at one cost: no by-recipe plot (24 lines of one point each), the ranking follows the plans table.
+    assert not any(h.startswith("Accuracy at equal cost") for h in headings)
+    assert headings[headings.index(next(h for h in headings if h.startswith("Plans"))) + 1].startswith("Ranked at each cost level")
     assert {"width", "macs_kept"} <= set(plans_table.columns)
     spot = section.summary[section.summary["sweet_spot"] == True]  # noqa: E712
     region = next(line for line in report.findings if line.startswith("The sweet spot's"))
