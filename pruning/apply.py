@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from pruning.accounting import PruneSummary, channel_view, output_positions, summarize
+from pruning.accounting import PruneSummary, channel_view, layer_summary, output_positions, summarize
 from pruning.expander import expander_layers, expander_masks
 from pruning.layers import PRUNABLE_TYPES
 from pruning.masking import apply_masks, broadcastable_mask, weight_of
@@ -108,11 +107,10 @@ def counted_macs(model: nn.Module, config: MaskConfig, input_size: tuple[int, ..
     kept = total = 0
     for name, module in model.named_modules():
         if isinstance(module, PRUNABLE_TYPES) and name in positions:
-            shape = tuple(weight_of(module).shape)
-            size = math.prod(shape)
-            total += size * positions[name]
-            mask = masks.get(name)
-            kept += (int(broadcastable_mask(name, mask, torch.Size(shape)).to(torch.bool).expand(shape).sum()) if mask is not None else size) * positions[name]
+            shape = weight_of(module).shape
+            mask = broadcastable_mask(name, masks[name], shape) if name in masks else None
+            layer = layer_summary(name, type(module).__name__, tuple(shape), mask, positions[name])
+            kept, total = kept + layer.macs_kept, total + layer.macs_total
     return kept, total
 
 

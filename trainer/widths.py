@@ -25,7 +25,7 @@ from trainer.identity import resolved_model_options
 from trainer.models import WIDTH_OPTIONS, build_model
 
 DENSE_BUDGET = "dense"
-#: The widest model a search will build: this many steps above the default width.
+#: The widest model a search will build: this many times the default width.
 MAX_GROWTH = 64
 
 
@@ -149,7 +149,7 @@ def solve_width(config: TrainConfig, plan: Plan | None, input_shape: tuple[int, 
         raise TrainError(f"a budget of {budget:,} MACs is below the narrowest {config.model} this recipe allows "
                          f"({option.name}={option.value(low * step):g}: {macs(low):,} MACs)")
     high = max(low + 1, option.channels(default) // step)
-    limit = max(high, option.channels(default) // step) * MAX_GROWTH
+    limit = high * MAX_GROWTH
     while macs(high) < budget:
         low, high = high, high * 2
         if high > limit:
