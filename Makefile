@@ -18,7 +18,14 @@ COMPARE_TRAIN ?= --model mlp --model-option depth=8 --dataset fashion-mnist --ep
 G2NN_OUT ?= graph2nn-out
 G2NN_TRAIN ?= --model mlp --model-option depth=4 --self-loops --match-macs dense --dataset fashion-mnist --epochs 1 --seeds 2 --jobs 2
 
-.PHONY: install data test bench demo demo-plans demo-compare graph2nn-equal-cost clean
+# Shared filter bases (README, about 40 minutes): ResNet-32 dense vs S8U1 vs S16U1*, the orthogonality
+# regulariser on (lambda 10) and off, 3 epochs on the first 8,000 Fashion-MNIST training images, 2 seeds.
+SHARED_OUT ?= shared-bases-out
+SHARED_TRAIN ?= --dataset fashion-mnist --epochs 3 --max-train 8000 --seeds 2 --jobs 2
+S8U1 := --model resnet32_shared --model-option shared_rank=8 --model-option unique_rank=1 --model-option bases=single
+S16U1_DOUBLE := --model resnet32_shared --model-option shared_rank=16 --model-option unique_rank=1 --model-option bases=double
+
+.PHONY: install data test bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +52,7 @@ bench: install
 	$(PY) bench/topology_bench.py
 	$(PY) bench/train_bench.py
 	$(PY) bench/model_costs.py
+	$(PY) bench/shared_basis_costs.py
 
 demo-plans: install
 	$(BIN)/topo gen -g swap-chain -n 64 -d 4 --count 7 --out $(DEMO_OUT)/plans -q --format csv > /dev/null
@@ -70,5 +78,13 @@ graph2nn-equal-cost: data
 	$(BIN)/train sweep --plans $(G2NN_OUT)/plans $(G2NN_TRAIN) --out $(G2NN_OUT)/runs
 	$(BIN)/report $(G2NN_OUT)/runs/results.csv --out $(G2NN_OUT)/report
 
+shared-bases: data
+	$(BIN)/train sweep --model resnet32 $(SHARED_TRAIN) --out $(SHARED_OUT)/runs
+	$(BIN)/train sweep $(S8U1) --orth-lambda 10 $(SHARED_TRAIN) --out $(SHARED_OUT)/runs
+	$(BIN)/train sweep $(S8U1) --orth-lambda 0 $(SHARED_TRAIN) --out $(SHARED_OUT)/runs
+	$(BIN)/train sweep $(S16U1_DOUBLE) --orth-lambda 10 $(SHARED_TRAIN) --out $(SHARED_OUT)/runs
+	$(BIN)/train sweep $(S16U1_DOUBLE) --orth-lambda 0 $(SHARED_TRAIN) --out $(SHARED_OUT)/runs
+	$(BIN)/report $(SHARED_OUT)/runs/results.csv --out $(SHARED_OUT)/report
+
 clean:
-	rm -rf $(DEMO_OUT) $(COMPARE_OUT) $(G2NN_OUT) .pytest_cache .hypothesis
+	rm -rf $(DEMO_OUT) $(COMPARE_OUT) $(G2NN_OUT) $(SHARED_OUT) .pytest_cache .hypothesis

@@ -25,7 +25,18 @@ from trainer.models import MODELS, build_model
 TABLE_COLUMNS = ["name", "type", "shape", "masked", "density", "weights_kept", "weights_total", "macs_kept", "macs_total", "isolated_inputs", "isolated_outputs", "ramanujan_margin"]
 
 
-def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None) -> str:
+def dense_equivalent_costs(model, input_size: tuple[int, ...], num_classes: int) -> dict | None:
+    """Params and MACs of the dense model a model stands in for (its ``dense_equivalent``
+    attribute: a zoo name and options; shared-basis ResNets name their plain ResNet), or None."""
+    declared = getattr(model, "dense_equivalent", None)
+    if declared is None:
+        return None
+    name, options = declared
+    summary = summarize(build_model(name, input_size, num_classes, **options), input_size)
+    return {"model": name, "model_options": options, "params": summary.params_total, "macs": summary.macs_total}
+
+
+def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None, dense: dict | None = None) -> str:
     if fmt == "csv":
         return summary_csv(summary)
     if fmt == "json":
@@ -36,6 +47,13 @@ def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None) -> str
     lines = [table, f"params kept {summary.params_kept:,} of {summary.params_total:,} ({100 * summary.params_fraction:.2f}%){scope}"]
     if summary.macs_total:
         lines.append(f"MACs kept {summary.macs_kept:,} of {summary.macs_total:,} per example ({100 * summary.macs_kept / summary.macs_total:.2f}%)")
+    shared = summary.shared_layers
+    if shared:
+        lines.append(f"shared: {len(shared)} module(s) called {sum(layer.uses for layer in shared)} times per example; params count each once "
+                     f"(with a copy per use: {summary.params_unshared:,}), MACs count every call")
+    if dense:
+        lines.append(f"dense equivalent {dense['model']}: params {dense['params']:,}, MACs {dense['macs']:,} per example "
+                     f"(this model: {100 * summary.params_kept / dense['params']:.1f}% of its params, {100 * summary.macs_kept / dense['macs']:.1f}% of its MACs)")
     if nominal:
         macs = f", MACs {nominal['macs']:,.0f}" if nominal.get("macs") else ""
         lines.append(f"nominal (the paper's dense / e, e = {nominal['expand']:g}): params {nominal['params']:,.0f}{macs}; "
@@ -90,16 +108,17 @@ def apply(plan_path, model_name, model_options, recipe, degree, density, self_lo
     selection = LayerSelection(prune_first, prune_last, tuple(include), tuple(exclude))
     config = MaskConfig(recipe, plan, degree, density, seed, self_loops, nodes_policy, selection, degree_side, best_of, select_by)
     result = prune_model(model, config, input_size)
+    dense = dense_equivalent_costs(model, input_size, num_classes)
     metadata = {
         "plan": str(plan_path) if plan_path else None, "plan_sha256": plan.sha256 if plan else None,
         "model": model_name, "model_options": model_options, "num_classes": num_classes, "recipe": recipe, "degree": degree, "density": density,
         "mask_seed": seed, "self_loops": self_loops, "nodes_policy": nodes_policy, "degree_side": degree_side, "best_of": best_of,
-        "select_by": select_by if best_of > 1 else None, "topoprune_version": __version__,
+        "select_by": select_by if best_of > 1 else None, "dense_equivalent": dense, "topoprune_version": __version__,
     }
     write_outputs(out, model, result, metadata)
     for notice in result.notices:
         click.echo(f"notice: {notice}", err=True)
-    click.echo(_render(result.summary, fmt, result.nominal), nl=False)
+    click.echo(_render(result.summary, fmt, result.nominal, dense), nl=False)
     click.echo(f"wrote {out}/model.pt, masks.npz, summary.csv, summary.json", err=True)
 
 
@@ -120,6 +139,7 @@ def inspect(source, model_name, model_options, input_size, num_classes, export, 
     """
     if source.suffix in (".npy", ".csv", ".json"):
         raise click.UsageError(f"{source} looks like a plan file; prune inspect reads masked models (.pt) or masks (.npz)")
+    dense = None
     if source.suffix == ".npz":
         if model_name:
             raise click.UsageError("--model needs a checkpoint (.pt), not a masks file")
@@ -134,13 +154,14 @@ def inspect(source, model_name, model_options, input_size, num_classes, export, 
             raise click.UsageError("--model needs --input-size to count MACs")
         model = load_masked_state_dict(build_model(model_name, input_size, num_classes, **model_options), state)
         summary = summarize(model, input_size)
+        dense = dense_equivalent_costs(model, input_size, num_classes)
     else:
         summary = summarize_state_dict(state, masks)
     if export:
         drafts = [PlanDraft(name.replace(".", "_"), channel_view(mask).numpy().astype("uint8"), "mask", {"layer": name, "source": str(source)}) for name, mask in masks.items()]
         save_drafts(drafts, export, kind="bipartite")
         click.echo(f"exported {len(drafts)} layer mask(s) as bipartite plans to {export}", err=True)
-    click.echo(_render(summary, fmt), nl=False)
+    click.echo(_render(summary, fmt, dense=dense), nl=False)
 
 
 def main() -> None:

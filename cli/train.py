@@ -19,7 +19,8 @@ from trainer.data import DATASETS
 from trainer.ddp import distributed_from_environment, launch
 from trainer.errors import TrainError
 from trainer.evaluation import CheckpointEvaluation, evaluate_checkpoint
-from trainer.models import MODELS
+from trainer.models import MODELS, model_option_names
+from trainer.models.orthogonality import ORTH_SCOPES
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
 from trainer.sweep import GRID_RECIPES, SweepGrid, run_sweep, shard_of, sweep_jobs, sweep_status
 from trainer.widths import parse_mac_budget
@@ -66,6 +67,10 @@ def training_options(func):
                           "'dense' (the unmasked model at its default width) or MACs per example, e.g. 2.5e6."),
         click.option("--width-step", type=click.IntRange(1), default=1, show_default=True,
                      help="With --match-macs: widths searched in steps of this many channels (e.g. the plan's node count for equal blocks)."),
+        click.option("--orth-lambda", type=click.FloatRange(0), metavar="LAMBDA",
+                     help="Weight of the orthogonality regulariser of shared filter bases (model option orth_lambda; default 10 for the *_shared models, 0 turns it off)."),
+        click.option("--orth-scope", type=click.Choice(ORTH_SCOPES),
+                     help="Orthogonality regulariser: the shared bases only, or also each layer's unique filters against them (model option orth_scope; default shared)."),
         click.option("--dataset", type=click.Choice(sorted(DATASETS)), default="fashion-mnist", show_default=True, help="Data set (never downloaded)."),
         click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the data set's files are."),
         click.option("--recipe", type=click.Choice(sorted(MASK_RECIPES)), help="Mask recipe (default: relational with --plan, else dense)."),
@@ -116,7 +121,22 @@ def config_from_options(options: dict, **overrides) -> TrainConfig:
     values = {**options, **overrides}
     for key in ("include", "exclude"):
         values[key] = tuple(values[key])
+    values["model_options"] = _with_regulariser_options(values["model"], dict(values["model_options"]), values.pop("orth_lambda", None),
+                                                        values.pop("orth_scope", None))
     return TrainConfig(**values).validate()
+
+
+def _with_regulariser_options(model: str, model_options: dict, orth_lambda: float | None, orth_scope: str | None) -> dict:
+    """``--orth-lambda`` / ``--orth-scope`` as the model options they stand for."""
+    for flag, key, value in (("--orth-lambda", "orth_lambda", orth_lambda), ("--orth-scope", "orth_scope", orth_scope)):
+        if value is None:
+            continue
+        if key not in model_option_names(model):
+            raise click.UsageError(f"{flag}: model {model} has no orthogonality regulariser (the *_shared models have one)")
+        if key in model_options and model_options[key] != value:
+            raise click.UsageError(f"{flag} {value} contradicts --model-option {key}={model_options[key]}")
+        model_options[key] = value
+    return model_options
 
 
 def handle_interrupt(func):

@@ -6,6 +6,10 @@ linear layer performs (kept weights) x (output positions) MACs per example, wher
 positions are H_out x W_out for Conv2d, L_out for Conv1d and the leading dims for Linear.
 Bias additions, BatchNorm and activations are not counted as MACs (the usual convention);
 parameter totals include every parameter: dense layers, BatchNorm and biases.
+
+A module used by several layers (a shared filter basis) has its parameters counted once, as
+``model.parameters()`` does, and its MACs at every call: its output positions are summed over
+the calls of one forward pass.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class LayerSummary:
     isolated_outputs: int  # output channels with no kept connection (dead units)
     macs_kept: int | None = None
     macs_total: int | None = None
+    uses: int | None = None  # calls in one forward pass (> 1: a shared module); None without an input size
     graph: dict = field(default_factory=dict)  # bipartite metrics of the channel mask
 
 
@@ -58,6 +63,17 @@ class PruneSummary:
     @property
     def params_fraction(self) -> float:
         return self.params_kept / self.params_total if self.params_total else 1.0
+
+    @property
+    def shared_layers(self) -> list[LayerSummary]:
+        """Layers whose module is called more than once per forward pass (shared modules)."""
+        return [layer for layer in self.layers if (layer.uses or 0) > 1]
+
+    @property
+    def params_unshared(self) -> int:
+        """Parameters kept if every use of a shared module had its own copy (what sharing saves
+        is this minus ``params_kept``)."""
+        return self.params_kept + sum((layer.uses - 1) * layer.weights_kept for layer in self.shared_layers)
 
     def to_dict(self) -> dict:
         return {
@@ -107,7 +123,15 @@ def layer_graph_columns(summary: PruneSummary) -> dict:
 
 
 def output_positions(model: nn.Module, input_size: tuple[int, ...]) -> dict[str, int]:
-    """Output positions per example of every conv/linear module, from one forward pass.
+    """Output positions per example of every conv/linear module, summed over its calls in one
+    forward pass (see :func:`forward_counts`)."""
+    return forward_counts(model, input_size)[0]
+
+
+def forward_counts(model: nn.Module, input_size: tuple[int, ...]) -> tuple[dict[str, int], dict[str, int]]:
+    """Output positions per example of every conv/linear module, summed over all its calls in
+    one forward pass, and the number of calls (a module shared by several layers is called once
+    per use; it is named by its first name in ``model.named_modules()``).
 
     Raises
     ------
@@ -115,13 +139,15 @@ def output_positions(model: nn.Module, input_size: tuple[int, ...]) -> dict[str,
         If the model rejects an input of ``input_size`` (C, H, W) / (C, L) / (F,).
     """
     positions: dict[str, int] = {}
+    calls: dict[str, int] = {}
     handles = []
     for name, module in model.named_modules():
         if isinstance(module, PRUNABLE_TYPES):
             def hook(mod, _inputs, output, name=name):
                 # Output is (N, C_out, *spatial) for convs and (N, *, F_out) for linear layers.
                 channels = mod.out_features if isinstance(mod, nn.Linear) else mod.out_channels
-                positions[name] = output.numel() // (output.shape[0] * channels)
+                positions[name] = positions.get(name, 0) + output.numel() // (output.shape[0] * channels)
+                calls[name] = calls.get(name, 0) + 1
             handles.append(module.register_forward_hook(hook))
     parameter = next(model.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
@@ -137,7 +163,7 @@ def output_positions(model: nn.Module, input_size: tuple[int, ...]) -> dict[str,
         for handle in handles:
             handle.remove()
         model.train(was_training)
-    return positions
+    return positions, calls
 
 
 def channel_view(mask: torch.Tensor) -> torch.Tensor:
@@ -146,8 +172,10 @@ def channel_view(mask: torch.Tensor) -> torch.Tensor:
     return mask.reshape(mask.shape[0], mask.shape[1], -1).any(dim=2) if mask.dim() > 2 else mask
 
 
-def layer_summary(name: str, layer_type: str, weight_shape: tuple[int, ...], mask: torch.Tensor | None, positions: int | None) -> LayerSummary:
-    """Account for one layer with weight of ``weight_shape`` under ``mask`` (None: dense)."""
+def layer_summary(name: str, layer_type: str, weight_shape: tuple[int, ...], mask: torch.Tensor | None, positions: int | None,
+                  uses: int | None = None) -> LayerSummary:
+    """Account for one layer with weight of ``weight_shape`` under ``mask`` (None: dense);
+    ``positions`` are its output positions per example summed over its ``uses`` calls."""
     total = math.prod(weight_shape)
     if mask is not None:
         full = mask.to(torch.bool).expand(weight_shape)
@@ -168,6 +196,7 @@ def layer_summary(name: str, layer_type: str, weight_shape: tuple[int, ...], mas
         isolated_outputs=int((~channels.any(dim=1)).sum()),
         macs_kept=None if positions is None else kept * positions,
         macs_total=None if positions is None else total * positions,
+        uses=uses,
     )
 
 
@@ -192,13 +221,13 @@ def summarize(model: nn.Module, input_size: tuple[int, ...] | None = None) -> Pr
         One example's shape, e.g. (3, 32, 32); without it, MACs are not counted.
     """
     masks = current_masks(model)
-    positions = output_positions(model, input_size) if input_size else {}
+    positions, calls = forward_counts(model, input_size) if input_size else ({}, {})
     layers, shapes = [], {}
     for name, module in model.named_modules():
         if isinstance(module, PRUNABLE_TYPES):
             shapes[name] = tuple(weight_of(module).shape)
             layer_type = type(module).__name__.removeprefix("Parametrized")
-            layers.append(layer_summary(name, layer_type, shapes[name], masks.get(name), positions.get(name)))
+            layers.append(layer_summary(name, layer_type, shapes[name], masks.get(name), positions.get(name), calls.get(name, 0) if input_size else None))
     _attach_graph_metrics(layers, masks, shapes)
     return _totals(layers, sum(p.numel() for p in model.parameters()), input_size)
 
@@ -223,15 +252,37 @@ BUFFER_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked", ".ma
 def summarize_state_dict(state_dict: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> PruneSummary:
     """Accounting without the model: weight shapes from the state_dict, no MACs.
 
-    Every masked layer is listed. Parameters are the state_dict's tensors other than masks and
-    BatchNorm running statistics; with an empty state_dict (masks only) they are the masked
-    layers' weights.
+    Every masked layer is listed once (a shared module's mask, saved under each of its names, by
+    its first name). Parameters are the state_dict's tensors other than masks and
+    BatchNorm running statistics, a tensor saved under several names (a shared module's) once;
+    with an empty state_dict (masks only) they are the masked layers' weights.
     """
     layers, shapes = [], {}
+    seen = set()
     for name, mask in masks.items():
+        if _memory_key(mask) in seen:  # the same mask again: a shared module under another of its names
+            continue
+        seen.add(_memory_key(mask))
         weight = state_dict.get(name + ORIGINAL_SUFFIX, state_dict.get(name + ".weight"))
         shapes[name] = tuple(weight.shape) if weight is not None else tuple(mask.shape)
         layers.append(layer_summary(name, "layer", shapes[name], mask, None))
-    _attach_graph_metrics(layers, masks, shapes)
-    total = sum(v.numel() for k, v in state_dict.items() if not k.endswith(BUFFER_SUFFIXES))
+    _attach_graph_metrics(layers, {layer.name: masks[layer.name] for layer in layers}, shapes)
+    total = sum(tensor.numel() for tensor in _distinct_tensors(v for k, v in state_dict.items() if not k.endswith(BUFFER_SUFFIXES)))
     return _totals(layers, total or sum(layer.weights_total for layer in layers), None)
+
+
+def _distinct_tensors(tensors) -> list[torch.Tensor]:
+    """``tensors`` without repeats of the same memory: a shared module's weights appear in a
+    state_dict under every name it has, as views of one storage (``torch.save`` keeps that)."""
+    seen, distinct = set(), []
+    for tensor in tensors:
+        if tensor.numel() and _memory_key(tensor) in seen:
+            continue
+        seen.add(_memory_key(tensor))
+        distinct.append(tensor)
+    return distinct
+
+
+def _memory_key(tensor: torch.Tensor) -> tuple:
+    """Equal for two tensors that view the same memory the same way."""
+    return tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tuple(tensor.stride())

@@ -49,6 +49,16 @@ def _channels(module: nn.Module) -> tuple[int, int]:
     return module.out_channels, module.in_channels
 
 
+def module_names(model: nn.Module) -> dict[str, list[str]]:
+    """Each submodule's first name -> every name it is registered under (more than one for a
+    module shared by several layers; the first is the one ``named_modules()`` reports)."""
+    first: dict[int, str] = {}
+    names: dict[str, list[str]] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        names.setdefault(first.setdefault(id(module), name), []).append(name)
+    return names
+
+
 def candidate_layers(model: nn.Module) -> tuple[list[PrunableLayer], list[str]]:
     """Every prunable layer in registration order, and notices for skipped grouped convolutions."""
     layers, notices = [], []
@@ -67,16 +77,24 @@ def find_prunable_layers(model: nn.Module, selection: LayerSelection = LayerSele
     """The layers to mask under ``selection``, in registration order, and notices of skipped ones.
 
     The first and last prunable layers (module registration order) stay dense unless
-    ``prune_first`` / ``prune_last``; then ``include`` / ``exclude`` globs filter by name.
+    ``prune_first`` / ``prune_last``; then ``include`` / ``exclude`` globs filter by name. A
+    module registered under several names (a filter basis shared by many layers) stays dense,
+    with a notice, unless an ``include`` glob names it: one mask would act on every use.
     """
     layers, notices = candidate_layers(model)
+    aliases = module_names(model)
     chosen = []
     for index, layer in enumerate(layers):
         if index == 0 and not selection.prune_first:
             continue
         if index == len(layers) - 1 and not selection.prune_last:
             continue
-        if selection.include and not any(fnmatch.fnmatchcase(layer.name, p) for p in selection.include):
+        included = any(fnmatch.fnmatchcase(layer.name, p) for p in selection.include)
+        if len(aliases.get(layer.name, ())) > 1 and not included:
+            notices.append(f"{layer.name}: a module registered under {len(aliases[layer.name])} names (shared), left dense "
+                           f"(--include '{layer.name}' masks it, one mask for every use)")
+            continue
+        if selection.include and not included:
             continue
         if any(fnmatch.fnmatchcase(layer.name, p) for p in selection.exclude):
             continue

@@ -16,13 +16,16 @@ from tqdm import tqdm
 @dataclass
 class PassStats:
     """Mean loss, top-1 accuracy in percent, examples seen and wall time in seconds of one pass;
-    top-5 accuracy in percent for evaluation passes (NaN for training passes)."""
+    top-5 accuracy in percent for evaluation passes (NaN for training passes); for training
+    passes of a model with an extra loss term, its mean over the steps (NaN otherwise). ``loss``
+    is the data loss alone."""
 
     loss: float
     accuracy: float
     examples: int
     seconds: float
     top5: float = float("nan")
+    extra_loss: float = float("nan")
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -51,27 +54,34 @@ def train_epoch(
     progress: str | None = None,
     total: int | None = None,
     after_step: Callable[[], None] | None = None,
+    extra_loss: Callable[[], torch.Tensor | None] | None = None,
 ) -> PassStats:
     """One pass of SGD steps over ``batches``; the scheduler steps once per batch.
 
     ``progress`` is a progress-bar label (None: no bar); ``after_step`` runs after every
-    optimiser step (e.g. re-zeroing masked weights, checking for a stop request). Statistics are summed over processes
-    under DDP.
+    optimiser step (e.g. re-zeroing masked weights, checking for a stop request); ``extra_loss``
+    returns a term added to the data loss at every step (a model's regulariser; None: no term).
+    Statistics are summed over processes under DDP.
     """
     model.train()
     start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
+    extra_sum, extra_steps = 0.0, 0
     for images, labels in tqdm(batches, desc=progress, total=total, disable=progress is None, leave=False, unit="batch"):
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         with _autocast(device, amp):
             logits = model(images)
             loss = loss_fn(logits, labels)
+            extra = extra_loss() if extra_loss is not None else None
+        total_loss = loss if extra is None else loss + extra
+        if extra is not None:
+            extra_sum, extra_steps = extra_sum + float(extra.detach()), extra_steps + 1
         if scaler is not None:
-            scaler.scale(loss).backward()
+            scaler.scale(total_loss).backward()
             scaler.step(optimizer)
             scaler.update()
         else:
-            loss.backward()
+            total_loss.backward()
             optimizer.step()
         scheduler.step()
         if after_step is not None:
@@ -80,7 +90,8 @@ def train_epoch(
         correct += int((logits.argmax(dim=1) == labels).sum())
         count += len(labels)
     loss_sum, correct, count = _reduce(loss_sum, correct, count, device, across_processes=True)
-    return PassStats(loss_sum / max(count, 1), 100.0 * correct / max(count, 1), count, time.perf_counter() - start)
+    extra_mean = extra_sum / extra_steps if extra_steps else float("nan")
+    return PassStats(loss_sum / max(count, 1), 100.0 * correct / max(count, 1), count, time.perf_counter() - start, extra_loss=extra_mean)
 
 
 def top_k_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> int:

@@ -227,10 +227,11 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
                 label = None if config.quiet or rank != 0 else f"epoch {epoch + 1}/{config.epochs}"
                 shuffle = derive_seed(config.train_seed, "epoch", str(epoch))
                 train = train_epoch(train_model, data.batches("train", config.batch_size, shuffle, rank, world), optimizer, scheduler,
-                                    loss_fn, device, config.amp, scaler, label, steps_per_epoch, after_step)
+                                    loss_fn, device, config.amp, scaler, label, steps_per_epoch, after_step, getattr(model, "extra_loss", None))
                 val = evaluate(model, data.batches("val", 512), loss_fn, device, config.amp)
                 test = evaluate(model, data.batches("test", 512), loss_fn, device, config.amp)
-                history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train.loss, "train_acc": train.accuracy,
+                history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train.loss, "train_extra_loss": train.extra_loss,
+                                "train_acc": train.accuracy,
                                 "val_loss": val.loss, "val_acc": val.accuracy, "val_top5": val.top5, "test_loss": test.loss, "test_acc": test.accuracy,
                                 "test_top5": test.top5,
                                 "seconds": train.seconds + val.seconds + test.seconds})

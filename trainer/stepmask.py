@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pruning.layers import module_names
 from pruning.masking import (
     bake,
     current_masks,
@@ -50,8 +51,14 @@ class StepMasker:
             weight.mul_(mask)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """The model's weights in the masked format (masks included), for checkpoints."""
-        return to_masked_state_dict(self.model.state_dict(), {k: v.cpu() for k, v in self.masks.items()})
+        """The model's weights in the masked format (masks included), for checkpoints.
+
+        A masked module shared by several layers is in the state_dict under each of its names,
+        so its mask is written under each of them too, as the masked model's own state_dict has it.
+        """
+        names = module_names(self.model)
+        masks = {alias: mask.cpu() for name, mask in self.masks.items() for alias in names.get(name, [name])}
+        return to_masked_state_dict(self.model.state_dict(), masks)
 
     def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Load weights saved by :meth:`state_dict` into the baked model."""

@@ -166,3 +166,18 @@ def test_x_net_model_through_prune_apply_and_inspect(run, tmp_path):
     assert_error(run("apply", "--recipe", "dense", "--model", "xmobilenet", "--model-option", "pointwise=depthwise", "--out", "bad"),
                  "pointwise must be one of x, grouped")
     assert_error(run("apply", "--recipe", "dense", "--model", "mlp", "--model-option", "width", "--out", "bad"), "expected KEY=VALUE", code=2)
+
+
+def test_shared_basis_model_counts_shared_weights_once_and_shows_the_dense_equivalent(run, tmp_path):
+    result = run("apply", "--recipe", "dense", "--model", "resnet32_shared", "--model-option", "shared_rank=8", "--model-option", "unique_rank=1",
+                 "--input-size", "3x32x32", "--out", "sb")
+    assert result.exit_code == 0, result.output
+    assert "params kept 150,666 of 150,666" in result.output  # the paper's 0.15M
+    assert "shared: 3 module(s) called 24 times per example; params count each once" in result.output
+    assert "dense equivalent resnet32: params 464,154" in result.output
+    assert "layers.0.bases.0: a module registered under 9 names (shared), left dense" in result.output
+    summary = json.loads((tmp_path / "sb" / "summary.json").read_text())
+    assert summary["dense_equivalent"]["params"] == 464_154 and summary["dense_equivalent"]["macs"] > summary["macs_total"]
+    inspected = run("inspect", "sb/model.pt")  # without the model: a tensor saved under 9 names counts once
+    assert inspected.exit_code == 0, inspected.output
+    assert "of 150,666" in inspected.output

@@ -1,5 +1,6 @@
 """The train command through CliRunner."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,25 @@ def test_match_macs_chooses_the_width_and_says_so(run, data_dir, tmp_path):
     assert_error(run("--match-macs", "lots", *quick(data_dir)), "'dense' or a positive number", code=2, one_line=False)
     assert_error(run("--plan", plan, "--match-macs", "dense", *quick(data_dir)), "--match-macs chooses width")
     assert_error(run("--model", "vgg16_bn", "--match-macs", "dense", "--data-dir", data_dir, "--epochs", 1, "-q"), "has no width option")
+
+
+def test_shared_basis_model_trains_under_a_plan_with_its_regulariser_logged(run, data_dir, tmp_path):
+    plan = save_plan(Plan(generate("rreg", nodes=4, degree=2, seed=0)), tmp_path, "p4")
+    result = run("--plan", plan, "--nodes-policy", "shrink", "--self-loops", "--model", "resnet32_shared", "--orth-lambda", 10, "--orth-scope", "all",
+                 "--data-dir", data_dir, "--epochs", 1, "--max-train", 200, "--threads", 1, "-q")
+    assert result.exit_code == 0, result.output
+    row = read_rows(tmp_path / "runs")[0]
+    assert row["recipe"] == "relational" and row["model"] == "resnet32_shared"
+    assert json.loads(row["model_options"]) == {"bases": "single", "orth_lambda": 10, "orth_scope": "all", "shared_rank": 8, "unique_rank": 1}
+    run_dir = tmp_path / "runs" / row["run_id"]
+    log = (run_dir / "log.csv").read_text().splitlines()
+    assert log[0].split(",")[3] == "train_extra_loss" and float(log[1].split(",")[3]) > 0
+    layers = {line.split(",")[0]: line.split(",")[3] for line in (run_dir / "masks.csv").read_text().splitlines()[1:]}
+    assert layers["layers.1.blocks.1.conv1.coefficients"] == "True" and layers["layers.1.blocks.1.conv1.unique"] == "True"
+    assert layers["layers.1.bases.0"] == "False"
+
+
+def test_orth_flags_need_a_model_with_the_regulariser(run, data_dir):
+    assert_error(run("--orth-lambda", 5, *quick(data_dir)), "--orth-lambda: model mlp has no orthogonality regulariser", code=2, one_line=False)
+    assert_error(run("--model", "resnet32_shared", "--orth-lambda", 5, "--model-option", "orth_lambda=1", *quick(data_dir)[:4]),
+                 "--orth-lambda 5.0 contradicts --model-option orth_lambda=1", code=2, one_line=False)

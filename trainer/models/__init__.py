@@ -7,11 +7,12 @@ from trainer.models import (  # noqa: F401  (registration)
     cifar_resnet,
     densenet,
     mobilenet,
+    shared_basis,
     small,
     torchvision_models,
     vgg,
     xnets,
 )
-from trainer.models.registry import MODELS, STRUCTURE_OPTIONS, WIDTH_OPTIONS, WidthOption, build_model, register_model
+from trainer.models.registry import MODELS, STRUCTURE_OPTIONS, WIDTH_OPTIONS, WidthOption, build_model, model_option_names, register_model
 
-__all__ = ["MODELS", "STRUCTURE_OPTIONS", "WIDTH_OPTIONS", "WidthOption", "build_model", "register_model"]
+__all__ = ["MODELS", "STRUCTURE_OPTIONS", "WIDTH_OPTIONS", "WidthOption", "build_model", "model_option_names", "register_model"]

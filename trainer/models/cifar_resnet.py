@@ -99,3 +99,11 @@ def cresnet18(input_shape: tuple[int, int, int], num_classes: int, width: int = 
     channels (64/128/256/512 by default), 2 blocks per stage, 1x1 conv shortcuts; 11,173,962
     parameters for 10 classes at the default width."""
     return CifarResNet(input_shape[0], num_classes, stage_widths(width, 4), [2, 2, 2, 2], conv_shortcut=True)
+
+
+@register_model("cresnet34", width=WidthOption())
+def cresnet34(input_shape: tuple[int, int, int], num_classes: int, width: int = 64) -> nn.Module:
+    """CIFAR ResNet-34: 3x3 stem without max-pool, stages of ``width``/2x/4x/8x channels
+    (64/128/256/512 by default) with 3/4/6/3 blocks, 1x1 conv shortcuts; the dense counterpart of
+    resnet34_shared."""
+    return CifarResNet(input_shape[0], num_classes, stage_widths(width, 4), [3, 4, 6, 3], conv_shortcut=True)

@@ -59,6 +59,11 @@ def register_model(name: str, structure: tuple[str, ...] = (), width: WidthOptio
     return MODELS.register(name)
 
 
+def model_option_names(name: str) -> set[str]:
+    """The options model ``name``'s constructor takes."""
+    return set(inspect.signature(MODELS.get(name)).parameters) - {"input_shape", "num_classes"}
+
+
 def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int, **options) -> nn.Module:
     """Build model ``name`` for inputs of shape (C, H, W) and ``num_classes`` outputs.
 
@@ -70,7 +75,7 @@ def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int, 
         For an option the model does not take, or an impossible shape.
     """
     constructor = MODELS.get(name)
-    accepted = set(inspect.signature(constructor).parameters) - {"input_shape", "num_classes"}
+    accepted = model_option_names(name)
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise ParameterError(f"model {name!r} does not take {', '.join(unknown)} (it takes {', '.join(sorted(accepted)) or 'no options'})")
