@@ -5,7 +5,7 @@ parameters with every shared basis counted once (what is stored and trained), pa
 use had its own copy, multiply-accumulates (MACs) per image counted at every call, the dense
 ResNet's parameters and MACs, the paper's published parameter count where it gives one, and the
 measured time of one training step (forward + backward, batch 32, CPU) relative to the dense
-ResNet timed in the same run. Prints a Markdown table (the README's).
+ResNet, their steps alternating in the same run. Prints a Markdown table (the README's).
 
 Usage: python bench/shared_basis_costs.py [--no-timing]
 """
@@ -37,36 +37,41 @@ ROWS = [
 PAPER_DENSE = {"resnet32": 0.46, "resnet56": 0.85}
 
 
-def step_seconds(model: torch.nn.Module, classes: int, steps: int = 3, batch: int = 32) -> float:
-    """Median seconds of one SGD step (forward, loss, backward, update) after one warm-up step."""
+def _step(model: torch.nn.Module, optimizer, images: torch.Tensor, labels: torch.Tensor) -> float:
+    start = time.perf_counter()
+    optimizer.zero_grad()
+    torch.nn.functional.cross_entropy(model(images), labels).backward()
+    optimizer.step()
+    return time.perf_counter() - start
+
+
+def step_time_ratio(model: torch.nn.Module, dense: torch.nn.Module, classes: int, steps: int = 5, batch: int = 32) -> float:
+    """Median step time (forward, loss, backward, SGD update) of ``model`` over that of ``dense``.
+
+    The two models' steps alternate, after one warm-up step each, so both see the same machine load.
+    """
     torch.manual_seed(0)
     images, labels = torch.randn(batch, *SHAPE), torch.randint(0, classes, (batch,))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    times = []
+    optimizers = [torch.optim.SGD(m.parameters(), lr=0.01) for m in (model, dense)]
+    times: list[list[float]] = [[], []]
     for index in range(steps + 1):
-        start = time.perf_counter()
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(model(images), labels).backward()
-        optimizer.step()
-        if index:
-            times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+        for which, net in enumerate((model, dense)):
+            seconds = _step(net, optimizers[which], images, labels)
+            if index:
+                times[which].append(seconds)
+    median = [sorted(t)[len(t) // 2] for t in times]
+    return median[0] / median[1]
 
 
 def main(timing: bool = True) -> None:
     print("| model | params (shared once) | params, a copy per use | MACs (every use) | dense ResNet: params / MACs | "
           "MACs vs dense | step time vs dense | paper params |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    dense_cache = {}
     for label, name, options, classes, paper in ROWS:
         model = build_model(name, SHAPE, classes, **options)
-        dense_name = model.dense_equivalent[0]
-        if (dense_name, classes) not in dense_cache:
-            dense = build_model(dense_name, SHAPE, classes)
-            dense_cache[dense_name, classes] = (summarize(dense, SHAPE), step_seconds(dense, classes) if timing else None)
-        dense_summary, dense_time = dense_cache[dense_name, classes]
-        summary = summarize(model, SHAPE)
-        ratio = f"{step_seconds(model, classes) / dense_time:.2f}x" if timing else "—"
+        dense = build_model(model.dense_equivalent[0], SHAPE, classes)
+        summary, dense_summary = summarize(model, SHAPE), summarize(dense, SHAPE)
+        ratio = f"{step_time_ratio(model, dense, classes):.2f}x" if timing else "—"
         paper_text = f"{paper:.2f} M" if paper else "—"
         print(f"| {label} | {summary.params_total:,} | {summary.params_unshared:,} | {summary.macs_total / 1e6:.1f} M | "
               f"{dense_summary.params_total:,} / {dense_summary.macs_total / 1e6:.1f} M | {summary.macs_total / dense_summary.macs_total:.2f}x | "
