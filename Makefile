@@ -18,7 +18,7 @@ COMPARE_TRAIN ?= --model mlp --model-option depth=8 --dataset fashion-mnist --ep
 G2NN_OUT ?= graph2nn-out
 G2NN_TRAIN ?= --model mlp --model-option depth=4 --self-loops --match-macs dense --dataset fashion-mnist --epochs 1 --seeds 2 --jobs 2
 
-# Shared filter bases (README, about 40 minutes): ResNet-32 dense vs S8U1 vs S16U1*, the orthogonality
+# Shared filter bases (README, about 45 minutes): ResNet-32 dense vs S8U1 vs S16U1*, the orthogonality
 # regulariser on (lambda 10) and off, 3 epochs on the first 8,000 Fashion-MNIST training images, 2 seeds.
 SHARED_OUT ?= shared-bases-out
 SHARED_TRAIN ?= --dataset fashion-mnist --epochs 3 --max-train 8000 --seeds 2 --jobs 2
