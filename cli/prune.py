@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 import pandas as pd
+import torch
+from tqdm import tqdm
 
-from cli.options import format_option, friendly_errors, input_size_option, model_option, seed_option
+from cli.options import comma_list, format_option, friendly_errors, input_size_option, model_option, seed_option
 from pruning.accounting import PruneSummary, channel_view, summarize, summarize_state_dict
 from pruning.apply import prune_model, summary_csv, write_outputs
+from pruning.compile import COMPILE_FILE, MODEL_FILE, CompileConfig, compile_model, export_program, report_rows, report_summary, write_compiled
 from pruning.errors import PruningError
 from pruning.layers import LayerSelection
-from pruning.masking import load_masked_state_dict, masks_in_state_dict
+from pruning.kernels import KERNELS
+from pruning.masking import current_masks, load_masked_state_dict, masks_in_state_dict
 from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_BY, MaskConfig
 from pruning.storage import load_masks, load_state
 from topology import __version__
 from topology.build import PlanDraft, save_drafts
 from topology.plans import encode_json, load_plan
 from topology.tables import to_table
+from trainer.compiled import ModelSpec, load_compiled, load_masked_model, read_compile_record
 from trainer.models import MODELS, build_model
 
 TABLE_COLUMNS = ["name", "type", "shape", "masked", "density", "weights_kept", "weights_total", "macs_kept", "macs_total", "isolated_inputs", "isolated_outputs", "ramanujan_margin"]
@@ -162,6 +168,76 @@ def inspect(source, model_name, model_options, input_size, num_classes, export, 
         save_drafts(drafts, export, kind="bipartite")
         click.echo(f"exported {len(drafts)} layer mask(s) as bipartite plans to {export}", err=True)
     click.echo(_render(summary, fmt, dense=dense), nl=False)
+
+
+def _render_compile(record: dict, fmt: str, table: bool) -> str:
+    if fmt == "json":
+        return json.dumps(encode_json(record), indent=2, allow_nan=False) + "\n"
+    rows = pd.DataFrame(report_rows(record))
+    if fmt == "csv":
+        return rows.to_csv(index=False, lineterminator="\n")
+    lines = [to_table(rows).rstrip("\n")] if table else []
+    lines += [f"notice: {notice}" for notice in record.get("notices", [])]
+    lines.append(report_summary(record))
+    return "\n".join(lines) + "\n"
+
+
+@prune.command(name="compile")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), help="Directory for compile.json, model.pt and masks.npz (needed unless SOURCE is already compiled).")
+@click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), help="Zoo model of a bare checkpoint (runs and prune apply outputs record theirs).")
+@model_option()
+@input_size_option(default=None)
+@click.option("--num-classes", type=int, help="Outputs of the classifier of a bare checkpoint.")
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Examples per forward the kernels are timed at.")
+@click.option("--device", default="cpu", show_default=True, help="Device the kernels are timed and run on (cpu, cuda, cuda:1).")
+@click.option("--kernels", multiple=True, callback=comma_list, help=f"Candidate kernels besides dense, comma-separated (default all: {', '.join(k for k in KERNELS if k != 'dense')}).")
+@click.option("--repeats", type=click.IntRange(1), default=15, show_default=True, help="Timed forwards per candidate (the median counts).")
+@click.option("--min-speedup", type=click.FloatRange(1.0), default=1.05, show_default=True, help="A structured kernel replaces dense only when this much faster.")
+@click.option("--report", is_flag=True, help="Print the per-layer table: mask, chosen kernel, dense vs chosen time, every candidate.")
+@click.option("--torch-export", is_flag=True, help="Also write model.pt2, the compiled model through torch.export (for deployment).")
+@seed_option(help_text="Seed of the random input the kernels are timed on.")
+@format_option()
+@friendly_errors
+def compile_command(source, out, model_name, model_options, input_size, num_classes, batch_size, device, kernels, repeats, min_speedup, report,
+                    torch_export, seed, fmt) -> None:
+    """Turn a masked model into an inference model whose layers run as fast as measured here.
+
+    SOURCE is a run directory, a prune apply output, or a masked checkpoint (.pt; then give
+    --model, --input-size and --num-classes). Each masked layer gets the fastest exact kernel
+    timed on this machine at --batch-size; one that would lose stays dense. With SOURCE a
+    compiled directory and no --out, --report prints what it measured.
+
+    \b
+    Examples:
+      prune compile runs/3f2a9c --out compiled/ --batch-size 256 --report
+      prune compile compiled/ --report
+    """
+    if (source / COMPILE_FILE).is_file() and out is None:
+        click.echo(_render_compile(read_compile_record(source), fmt, table=True), nl=False)
+        return
+    if out is None:
+        raise click.UsageError("--out is required to compile (only an already compiled SOURCE can be reported without it)")
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise click.BadParameter(f"not a device: {device!r}", param_hint="--device") from None
+    config = CompileConfig(batch_size, device, tuple(kernels or ()), repeats, min(2, repeats), min_speedup, seed=seed)
+    config.validate()
+    model, spec, checkpoint = load_masked_model(source, ModelSpec(model_name, model_options, input_size, num_classes))
+    masks = current_masks(model)
+    wrap = lambda layers: tqdm(layers, desc="timing layers", unit="layer", file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+    result = compile_model(model, spec.input_size, config, progress=wrap)
+    metadata = {**spec.to_dict(), "source": str(source), "checkpoint": str(checkpoint), "batch_size": batch_size, "device": device,
+                "compile_config": {"kernels": config.candidates, "repeats": repeats, "min_speedup": min_speedup, "rtol": config.rtol, "seed": seed},
+                "topoprune_version": __version__}
+    write_compiled(out, result, masks, metadata)
+    written = ["compile.json", MODEL_FILE, "masks.npz"]
+    if torch_export:
+        _, dynamic = export_program(load_compiled(out), spec.input_size, out / "model.pt2", batch_size)
+        written.append("model.pt2" + ("" if dynamic else f" (batch fixed at {batch_size}: a CSR layer does not trace with a dynamic batch)"))
+    click.echo(_render_compile(read_compile_record(out), fmt, table=report), nl=False)
+    click.echo(f"wrote {out}/{', '.join(written)}", err=True)
 
 
 def main() -> None:

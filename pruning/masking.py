@@ -9,6 +9,8 @@ buffer of a small parametrization module: it is in the state_dict
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -94,6 +96,26 @@ def bake(model: nn.Module) -> nn.Module:
         if _mask_module(module) is not None:
             parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
     return model
+
+
+def baked_copy(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` with the masks baked into plain weights; ``model`` is untouched.
+
+    ``bake(copy.deepcopy(model))`` would break ``model``: a parametrized module's class is made
+    per module by ``register_parametrization``, a deep copy shares it, and removing the
+    parametrization deletes the ``weight`` property from that shared class.
+    """
+    baked = copy.deepcopy(model)
+    for _, module in baked.named_modules():
+        if _mask_module(module) is None:
+            continue
+        if len(module.parametrizations) != 1 or len(module.parametrizations.weight) != 1:
+            raise PruningError(f"{type(module).__name__}: only a lone weight mask can be baked into a copy")
+        weight = module.weight.detach().clone()
+        del module.parametrizations
+        module.__class__ = module.__class__.__bases__[0]
+        module.register_parameter("weight", nn.Parameter(weight, requires_grad=weight.requires_grad))
+    return baked
 
 
 def masks_from_torch_prune(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

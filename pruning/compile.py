@@ -1,0 +1,359 @@
+"""Compile a masked model for inference: per layer, the fastest exact kernel measured here.
+
+Each masked layer's candidates (:data:`pruning.kernels.KERNELS`) are built, checked against the
+masked dense layer on the layer's real input, and timed on that input at the target batch size
+and device, interleaved so that drifting clocks hit every candidate alike. A structured kernel
+replaces the dense layer only when it is faster by ``min_speedup``; afterwards the whole model is
+timed against the baked dense model, and if it lost end to end every layer goes back to dense,
+so the compiled model is never slower than the dense one as measured.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pruning.errors import PruningError
+from pruning.kernels import KERNELS, KernelUnsuitable
+from pruning.layers import module_names
+from pruning.masking import baked_copy, current_masks
+from pruning.storage import masks_sha256, save_masks, save_state
+from topology.atomic import atomic_open, atomic_write_text
+from topology.plans import encode_json
+
+Timer = Callable[[dict[str, Callable[[], object]], int, int], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class CompileConfig:
+    """How a masked model is compiled."""
+
+    batch_size: int = 32  # examples per timed forward
+    device: str = "cpu"  # where the candidates are timed and the compiled model runs
+    kernels: tuple[str, ...] = ()  # candidate kernels besides dense; empty means every registered one
+    repeats: int = 15  # timed calls per candidate; the median counts
+    warmup: int = 2  # untimed calls per candidate first
+    min_speedup: float = 1.05  # a structured kernel must beat dense by this factor to replace it
+    rtol: float = 1e-5  # largest |difference| / max |reference output| a kernel may show
+    seed: int = 0  # seed of the random input the layers are timed on
+
+    def validate(self) -> None:
+        if self.batch_size < 1:
+            raise PruningError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.repeats < 1 or self.warmup < 0:
+            raise PruningError(f"repeats must be at least 1 and warm-up at least 0, got {self.repeats} and {self.warmup}")
+        if self.min_speedup < 1.0:
+            raise PruningError(f"min speedup must be at least 1.0 (a slower kernel never replaces dense), got {self.min_speedup}")
+        for name in self.kernels:
+            KERNELS.get(name)
+
+    @property
+    def candidates(self) -> list[str]:
+        return [name for name in (self.kernels or tuple(KERNELS)) if name != "dense"]
+
+
+@dataclass(frozen=True)
+class LayerChoice:
+    """The kernel chosen for one masked layer and what the candidates measured.
+
+    ``seconds`` maps each exact candidate to its median forward time (s) at the batch size;
+    ``rejected`` names candidates that did not apply or were not exact, and why.
+    """
+
+    name: str
+    layer_type: str
+    shape: tuple[int, ...]
+    density: float  # kept fraction of the layer's weights
+    kernel: str
+    structure: str  # the chosen kernel's layout, e.g. "64 groups x 64 outputs x 256 inputs"
+    seconds: dict[str, float]
+    rejected: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def speedup(self) -> float:
+        """Dense time over the chosen kernel's time (1.0 when dense is chosen)."""
+        return self.seconds["dense"] / self.seconds[self.kernel]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "type": self.layer_type, "shape": list(self.shape), "density": self.density, "kernel": self.kernel,
+                "structure": self.structure, "seconds": self.seconds, "speedup": self.speedup, "rejected": self.rejected}
+
+
+@dataclass
+class CompileResult:
+    """A compiled model and the measurements behind it (times in seconds per forward)."""
+
+    model: nn.Module
+    layers: list[LayerChoice]
+    masked_seconds: float  # the masked model (parametrized weights), end to end
+    dense_seconds: float  # the same model with masks baked into dense weights
+    compiled_seconds: float
+    max_relative_error: float  # compiled vs masked outputs on the timing input
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        """End-to-end speed-up over the baked dense model."""
+        return self.dense_seconds / self.compiled_seconds
+
+    @property
+    def choices(self) -> dict[str, str]:
+        return {layer.name: layer.kernel for layer in self.layers}
+
+    def to_dict(self) -> dict:
+        return {"layers": [layer.to_dict() for layer in self.layers],
+                "end_to_end": {"masked_seconds": self.masked_seconds, "dense_seconds": self.dense_seconds, "compiled_seconds": self.compiled_seconds,
+                               "ratio_vs_dense": self.ratio, "ratio_vs_masked": self.masked_seconds / self.compiled_seconds},
+                "max_relative_error": self.max_relative_error, "notices": self.notices}
+
+
+def interleaved_medians(candidates: dict[str, Callable[[], object]], repeats: int, warmup: int, drop_factor: float = 3.0) -> dict[str, float]:
+    """Median wall time (s) of each callable over ``repeats`` rounds, one call of each per round.
+
+    A candidate slower than ``drop_factor`` times the fastest in the first round cannot win and
+    is not called again (its time is that first call's), so slow kernels do not stretch the
+    compile.
+    """
+    for call in candidates.values():
+        for _ in range(warmup):
+            call()
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    active = list(candidates)
+    for round_index in range(repeats):
+        for name in active:
+            start = time.perf_counter()
+            candidates[name]()
+            samples[name].append(time.perf_counter() - start)
+        if round_index == 0:
+            best = min(samples[name][0] for name in active)
+            active = [name for name in active if samples[name][0] <= drop_factor * best]
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
+    """max |output - reference| / max |reference| (0 when both are all zero)."""
+    scale = float(reference.abs().max())
+    difference = float((output - reference).abs().max())
+    return difference / scale if scale else difference
+
+
+def replace_module(model: nn.Module, name: str, replacement: nn.Module) -> None:
+    """Put ``replacement`` under ``name`` and under every other name the same module has."""
+    for alias in module_names(model).get(name, [name]):
+        parent_name, _, child = alias.rpartition(".")
+        setattr(model.get_submodule(parent_name), child, replacement)
+
+
+def assemble(model: nn.Module, masks: dict[str, torch.Tensor], choices: dict[str, str]) -> nn.Module:
+    """A copy of masked ``model`` with masks baked and each layer of ``choices`` built as its kernel.
+
+    The structure depends only on the model, the masks and the kernel names, so a compiled model
+    is re-created from them and its weights load from a plain state_dict.
+    """
+    compiled = baked_copy(model).eval()
+    for name, kernel in choices.items():
+        if kernel == "dense":
+            continue  # the baked copy already holds it
+        if name not in masks:
+            raise PruningError(f"kernel choice for layer {name!r}, which has no mask")
+        try:
+            built = KERNELS.get(kernel).build(compiled.get_submodule(name), masks[name])
+        except KernelUnsuitable as reason:
+            raise PruningError(f"kernel {kernel!r} does not fit layer {name}: {reason}") from None
+        replace_module(compiled, name, built[0])
+    return compiled
+
+
+def _layer_inputs(model: nn.Module, names: list[str], example: torch.Tensor) -> dict[str, torch.Tensor]:
+    captured: dict[str, torch.Tensor] = {}
+
+    def hook_for(name):
+        def hook(_module, args):
+            captured.setdefault(name, args[0].detach())
+        return hook
+
+    handles = [model.get_submodule(name).register_forward_pre_hook(hook_for(name)) for name in names]
+    try:
+        model(example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return captured
+
+
+def _synchronized(call: Callable[[], object], device: torch.device) -> Callable[[], object]:
+    if device.type != "cuda":
+        return call
+    def run():
+        result = call()
+        torch.cuda.synchronize(device)
+        return result
+    return run
+
+
+def _choose_layer(name: str, module: nn.Module, mask: torch.Tensor, example: torch.Tensor, config: CompileConfig, timer: Timer,
+                  device: torch.device) -> tuple[LayerChoice, nn.Module]:
+    dense, _ = KERNELS.get("dense").build(module, mask)
+    reference = dense(example)
+    built: dict[str, tuple[nn.Module, str]] = {"dense": (dense, "dense")}
+    rejected: dict[str, str] = {}
+    for kernel in config.candidates:
+        try:
+            made = KERNELS.get(kernel).build(module, mask)
+        except KernelUnsuitable as reason:
+            rejected[kernel] = str(reason)
+            continue
+        error = relative_error(made[0](example), reference)
+        if error > config.rtol:
+            rejected[kernel] = f"not exact (relative error {error:.1e})"
+            continue
+        built[kernel] = made
+    seconds = timer({kernel: _synchronized(lambda m=made[0]: m(example), device) for kernel, made in built.items()}, config.repeats, config.warmup)
+    fastest = min(seconds, key=seconds.get)
+    kernel = fastest if seconds["dense"] >= config.min_speedup * seconds[fastest] else "dense"
+    density = float(mask.to(torch.bool).expand(module.weight.shape).float().mean())
+    choice = LayerChoice(name, type(module).__name__, tuple(module.weight.shape), density, kernel, built[kernel][1], seconds, rejected)
+    return choice, built[kernel][0]
+
+
+def compile_model(model: nn.Module, input_size: tuple[int, ...], config: CompileConfig = CompileConfig(),
+                  timer: Timer = interleaved_medians, progress: Callable[[Iterable], Iterable] = lambda items: items) -> CompileResult:
+    """Compile a masked model (left unchanged) into an inference model of exact, faster layers.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Masked with :func:`pruning.masking.apply_masks` (a loaded checkpoint or a fresh prune).
+    input_size : tuple of int
+        One example's shape, (C, H, W) for images.
+    config : CompileConfig
+    timer : callable
+        ``timer({name: call}, repeats, warmup) -> {name: seconds}``; tests pass a fake one.
+    progress : callable
+        Wraps the iterable of layers being timed (e.g. ``tqdm``).
+
+    Raises
+    ------
+    PruningError
+        If the model holds no masks, or the compiled model's outputs differ from the masked
+        model's by more than ``config.rtol`` (relative to the largest output).
+    """
+    config.validate()
+    masks = current_masks(model)
+    if not masks:
+        raise PruningError("the model holds no masks: there is nothing to compile")
+    device = torch.device(config.device)
+    generator = torch.Generator().manual_seed(config.seed)
+    example = torch.randn((config.batch_size, *input_size), generator=generator).to(device)
+    masked = copy.deepcopy(model).to(device).eval()
+    dense = baked_copy(model).to(device).eval()
+    with torch.inference_mode():
+        layer_inputs = _layer_inputs(dense, list(masks), example)
+        layers, kernels = [], {}
+        for name in progress(list(masks)):
+            if name not in layer_inputs:
+                raise PruningError(f"layer {name} is masked but not called by the model's forward")
+            choice, kernel = _choose_layer(name, dense.get_submodule(name), masks[name].to(device), layer_inputs[name], config, timer, device)
+            layers.append(choice)
+            kernels[name] = kernel
+        compiled = copy.deepcopy(dense)
+        for layer in layers:
+            if layer.kernel != "dense":
+                replace_module(compiled, layer.name, kernels[layer.name])
+        reference = masked(example)
+        end_to_end = timer({"masked": _synchronized(lambda: masked(example), device), "dense": _synchronized(lambda: dense(example), device),
+                            "compiled": _synchronized(lambda: compiled(example), device)}, config.repeats, config.warmup)
+        notices = []
+        if all(layer.kernel == "dense" for layer in layers):
+            end_to_end["compiled"] = end_to_end["dense"]  # the very same computation; timing noise is not a result
+        elif end_to_end["compiled"] >= end_to_end["dense"]:
+            notices.append(f"structured kernels won layer by layer but lost end to end ({end_to_end['dense'] / end_to_end['compiled']:.2f}x): every layer kept dense")
+            layers = [LayerChoice(l.name, l.layer_type, l.shape, l.density, "dense", "dense", l.seconds, l.rejected) for l in layers]
+            compiled, end_to_end["compiled"] = dense, end_to_end["dense"]
+        error = relative_error(compiled(example), reference)
+    if error > config.rtol:
+        raise PruningError(f"compiled model differs from the masked model by {error:.1e} (relative), more than {config.rtol:g}")
+    return CompileResult(compiled, layers, end_to_end["masked"], end_to_end["dense"], end_to_end["compiled"], error, notices)
+
+
+COMPILE_FILE, MODEL_FILE, MASKS_FILE = "compile.json", "model.pt", "masks.npz"
+
+
+def write_compiled(directory: str | Path, result: CompileResult, masks: dict[str, torch.Tensor], metadata: dict) -> dict[str, Path]:
+    """Write a compiled model: ``model.pt`` (its state_dict), ``masks.npz`` and ``compile.json``.
+
+    ``compile.json`` holds ``metadata`` (how to rebuild the model: zoo name, options, input size,
+    classes), the kernel chosen per layer and every time measured. Each file is written
+    atomically; the JSON last, so a directory with ``compile.json`` is complete.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {key: value.detach().cpu() for key, value in result.model.state_dict().items()}
+    paths = {"model": save_state(directory / MODEL_FILE, state), "masks": save_masks(directory / MASKS_FILE, masks)}
+    document = {**metadata, "kernels": result.choices, "masks_sha256": masks_sha256(masks), "torch_version": torch.__version__,
+                "threads": torch.get_num_threads(), **result.to_dict()}
+    paths["compile"] = directory / COMPILE_FILE
+    atomic_write_text(paths["compile"], json.dumps(encode_json(document), indent=2, allow_nan=False) + "\n")
+    return paths
+
+
+def export_program(model: nn.Module, input_size: tuple[int, ...], path: str | Path, batch_size: int) -> tuple[Path, bool]:
+    """``torch.export`` ``model`` and save the program to ``path``, atomically.
+
+    The batch dimension is dynamic where torch can trace it so; a model with a CSR layer (torch's
+    fake tensors have no sparse matmul) is exported at ``batch_size``. Returns the path and
+    whether the batch is dynamic.
+    """
+    def export(dynamic: bool):
+        example = torch.randn((batch_size if not dynamic else 2, *input_size))
+        shapes = ({0: torch.export.Dim("batch")},) if dynamic else None
+        return torch.export.export(model.eval(), (example,), dynamic_shapes=shapes)
+
+    try:
+        try:
+            program, dynamic = export(True), True
+        except Exception:  # noqa: BLE001 - any tracing failure: retry at a fixed batch size
+            program, dynamic = export(False), False
+    except Exception as failure:  # torch.export raises many types; the first line says what failed
+        message = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
+        raise PruningError(f"torch.export failed on the compiled model: {message}") from None
+    with atomic_open(path, "wb") as handle:
+        torch.export.save(program, handle)
+    return Path(path), dynamic
+
+
+def report_rows(record: dict) -> list[dict]:
+    """One row per masked layer of a compile record (``compile.json`` or ``CompileResult.to_dict()``):
+    mask density, chosen kernel and its layout, dense and chosen times (ms), speed-up, and what
+    every other candidate measured or why it was not timed."""
+    rows = []
+    for layer in record["layers"]:
+        seconds, kernel = layer["seconds"], layer["kernel"]
+        others = [f"{name} {1e3 * value:.3g}" for name, value in seconds.items() if name not in ("dense", kernel)]
+        others += [f"{name}: {reason}" for name, reason in layer.get("rejected", {}).items()]
+        rows.append({"layer": layer["name"], "type": layer["type"], "shape": "x".join(map(str, layer["shape"])), "density": round(layer["density"], 4),
+                     "kernel": kernel, "structure": layer["structure"], "dense_ms": round(1e3 * seconds["dense"], 3),
+                     "chosen_ms": round(1e3 * seconds[kernel], 3), "speedup": round(layer["speedup"], 2), "other candidates (ms)": "; ".join(others)})
+    return rows
+
+
+def report_summary(record: dict) -> str:
+    """The end-to-end line of a compile record: kernels used and the latency ratios."""
+    end = record["end_to_end"]
+    counts: dict[str, int] = {}
+    for layer in record["layers"]:
+        counts[layer["kernel"]] = counts.get(layer["kernel"], 0) + 1
+    kernels = ", ".join(f"{name} x{count}" for name, count in sorted(counts.items()))
+    batch = record.get("batch_size")
+    at = f" at batch {batch} on {record.get('device', 'cpu')} ({record.get('threads')} threads)" if batch else ""
+    return (f"{len(record['layers'])} masked layer(s): {kernels}. End to end{at}: {1e3 * end['compiled_seconds']:.3g} ms per forward, "
+            f"{end['ratio_vs_dense']:.2f}x the baked dense model ({1e3 * end['dense_seconds']:.3g} ms), "
+            f"{end['ratio_vs_masked']:.2f}x the masked model ({1e3 * end['masked_seconds']:.3g} ms)")

@@ -1,0 +1,252 @@
+"""Exact implementations of a masked layer for inference, one registry entry per kernel.
+
+Every kernel computes the same function as the masked dense layer (the mask baked into the
+weight): it only skips work the mask makes zero. Which one is fastest depends on the mask, the
+layer and the machine, so :mod:`pruning.compile` times them and picks per layer.
+
+* ``dense``: the layer with the mask baked in (exact zeros), as PyTorch runs it.
+* ``block``: outputs grouped by identical input patterns (a relational plan's nodes): gather
+  each group's inputs once, one batched matmul (Linear) or one grouped convolution (Conv).
+* ``gather``: one group per output (X-Net / left-regular masks): each output's D inputs are
+  gathered and one grouped convolution (one group per output) or batched product computes it.
+* ``csr``: Linear as a ``torch.sparse`` CSR matrix product.
+
+A kernel module is built from a layer and its mask only (``build(module, mask)``), so a compiled
+model is re-created from the model registry, its masks and the kernel names in ``compile.json``,
+and its weights then load from a plain state_dict: no module is ever pickled.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+
+from pruning.accounting import channel_view
+from pruning.grouping import Grouping, group_by_pattern, group_per_output
+from topology.registry import Registry
+
+CONV_FUNCTIONS = {1: F.conv1d, 2: F.conv2d}
+# torch says so once per process on the first CSR tensor; the kernel is only chosen where it is exact and faster.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+# A grouped kernel copies its input G*K / C_in times over; past this it cannot pay for the copy.
+MAX_GATHER_FACTOR = 32
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A registered kernel.
+
+    Attributes
+    ----------
+    name : str
+    description : str
+    build : callable
+        ``build(module, mask) -> (kernel module, structure text)``; raises
+        :class:`KernelUnsuitable` when the kernel does not fit this layer or mask. ``mask`` is
+        bool, the weight's shape or (C_out, C_in).
+    """
+
+    name: str
+    description: str
+    build: Callable[[nn.Module, torch.Tensor], tuple[nn.Module, str]]
+
+
+class KernelUnsuitable(Exception):
+    """A kernel does not fit a layer or its mask; the message says why."""
+
+
+KERNELS: Registry[Kernel] = Registry("kernel")
+
+
+def register_kernel(name: str, description: str):
+    """Decorator: register ``build`` as kernel ``name``."""
+
+    def decorator(build: Callable) -> Callable:
+        KERNELS.register(name)(Kernel(name, description, build))
+        return build
+
+    return decorator
+
+
+def baked_weight(module: nn.Module, mask: torch.Tensor) -> torch.Tensor:
+    """``module``'s weight with ``mask`` applied (exact zeros), detached; same shape as the weight."""
+    weight = module.weight.detach()
+    mask = mask.to(torch.bool)
+    mask = mask.reshape(*mask.shape, *([1] * (weight.dim() - mask.dim())))
+    return torch.where(mask.to(weight.device), weight, torch.zeros((), dtype=weight.dtype, device=weight.device))
+
+
+def _check_structurable(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        return
+    if not isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        raise KernelUnsuitable(f"no grouped kernel for {type(module).__name__}")
+    if module.groups != 1 or module.padding_mode != "zeros" or isinstance(module.padding, str):
+        raise KernelUnsuitable("grouped convolution or non-zero padding")
+
+
+def _check_gather(grouping: Grouping, in_channels: int) -> None:
+    factor = grouping.groups * grouping.inputs_per_group / in_channels
+    if factor > MAX_GATHER_FACTOR:
+        raise KernelUnsuitable(f"would copy the input {factor:.0f} times over (limit {MAX_GATHER_FACTOR})")
+
+
+def packed_weight(weight: torch.Tensor, grouping: Grouping) -> torch.Tensor:
+    """(G, S, K, *kernel): ``weight[outputs[g, s], inputs[g, k]]``, zero at padded entries."""
+    outputs = torch.from_numpy(np.maximum(grouping.outputs, 0)).to(weight.device)
+    inputs = torch.from_numpy(grouping.inputs).to(weight.device)
+    packed = weight[outputs[:, :, None], inputs[:, None, :]]
+    real_output = torch.from_numpy(grouping.outputs >= 0)[:, :, None]
+    real_input = torch.from_numpy(np.arange(grouping.inputs_per_group)[None, :] < grouping.input_counts[:, None])[:, None, :]
+    keep = (real_output & real_input).to(weight.device)
+    return packed * keep.reshape(*keep.shape, *([1] * (weight.dim() - 2))).to(weight.dtype)
+
+
+class GatheredLinear(nn.Module):
+    """A masked Linear as G groups: ``y[outputs[g]] = W_g @ x[inputs[g]]`` in one batched matmul.
+
+    Works in the transposed (features, examples) layout, so the gather is a row gather; it
+    returns the transposed view, which the next gathered layer reads without a copy.
+
+    Parameters
+    ----------
+    linear : nn.Linear
+        Shapes and weights; ``weight`` (C_out, C_in).
+    mask : torch.BoolTensor, shape (C_out, C_in)
+    grouping : Grouping
+    """
+
+    def __init__(self, linear: nn.Linear, mask: torch.Tensor, grouping: Grouping) -> None:
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.groups, self.inputs_per_group = grouping.groups, grouping.inputs_per_group
+        self.weight = nn.Parameter(packed_weight(baked_weight(linear, mask), grouping).contiguous())  # (G, S, K)
+        self.bias = nn.Parameter(linear.bias.detach().clone()) if linear.bias is not None else None
+        self.register_buffer("inputs", torch.from_numpy(grouping.inputs.reshape(-1)).to(linear.weight.device))
+        self.reorder = not (grouping.in_order and grouping.groups * grouping.outputs_per_group == self.out_features)
+        self.register_buffer("positions", torch.from_numpy(grouping.output_positions()).to(linear.weight.device))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-1]
+        columns = x.reshape(-1, self.in_features).t().contiguous()  # (C_in, N)
+        gathered = columns.index_select(0, self.inputs).view(self.groups, self.inputs_per_group, -1)  # (G, K, N)
+        out = torch.bmm(self.weight, gathered).view(-1, columns.shape[1])  # (G*S, N)
+        if self.reorder:
+            out = out.index_select(0, self.positions)
+        out = out.t()
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(*lead, self.out_features)
+
+
+class GatheredConv(nn.Module):
+    """A masked Conv1d/Conv2d as G groups: gather each group's input channels, one grouped conv.
+
+    Parameters
+    ----------
+    conv : nn.Conv1d or nn.Conv2d (groups=1, zero padding)
+    mask : torch.BoolTensor, the weight's shape or (C_out, C_in)
+    grouping : Grouping
+    """
+
+    def __init__(self, conv: nn.Conv1d | nn.Conv2d, mask: torch.Tensor, grouping: Grouping) -> None:
+        super().__init__()
+        self.out_channels, self.groups = conv.out_channels, grouping.groups
+        self.stride, self.padding, self.dilation = conv.stride, conv.padding, conv.dilation
+        self.spatial_dims = conv.weight.dim() - 2
+        packed = packed_weight(baked_weight(conv, mask), grouping)  # (G, S, K, *kernel)
+        self.weight = nn.Parameter(packed.reshape(-1, *packed.shape[2:]).contiguous())  # (G*S, K, *kernel)
+        self.bias = nn.Parameter(conv.bias.detach().clone()) if conv.bias is not None else None
+        self.register_buffer("inputs", torch.from_numpy(grouping.inputs.reshape(-1)).to(conv.weight.device))
+        self.reorder = not (grouping.in_order and grouping.groups * grouping.outputs_per_group == self.out_channels)
+        self.register_buffer("positions", torch.from_numpy(grouping.output_positions()).to(conv.weight.device))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gathered = x.index_select(1, self.inputs)  # (N, G*K, *spatial)
+        conv = CONV_FUNCTIONS[self.spatial_dims]
+        if not self.reorder:
+            return conv(gathered, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        out = conv(gathered, self.weight, None, self.stride, self.padding, self.dilation, self.groups).index_select(1, self.positions)
+        if self.bias is not None:
+            out = out + self.bias.reshape(1, -1, *([1] * self.spatial_dims))
+        return out
+
+
+class SparseLinear(nn.Module):
+    """A masked Linear as a ``torch.sparse`` CSR matrix (kept weights only) times the input.
+
+    Parameters
+    ----------
+    linear : nn.Linear
+    mask : torch.BoolTensor, shape (C_out, C_in)
+    """
+
+    def __init__(self, linear: nn.Linear, mask: torch.Tensor) -> None:
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        mask = mask.to(torch.bool).to(linear.weight.device)
+        rows, cols = mask.nonzero(as_tuple=True)  # from the mask, not the values: a kept weight may be 0.0
+        crow = torch.zeros(self.out_features + 1, dtype=torch.int64, device=mask.device)
+        crow[1:] = torch.cumsum(mask.sum(dim=1), 0)
+        self.register_buffer("crow_indices", crow)
+        self.register_buffer("col_indices", cols)
+        self.weight = nn.Parameter(linear.weight.detach()[rows, cols].clone())  # (kept,): the kept weights, row by row
+        self.bias = nn.Parameter(linear.bias.detach().clone()) if linear.bias is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-1]
+        matrix = torch.sparse_csr_tensor(self.crow_indices, self.col_indices, self.weight, (self.out_features, self.in_features), check_invariants=False)
+        out = (matrix @ x.reshape(-1, self.in_features).t()).t()
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(*lead, self.out_features)
+
+
+def _grouped(module: nn.Module, mask: torch.Tensor, grouping: Grouping) -> nn.Module:
+    return GatheredLinear(module, mask, grouping) if isinstance(module, nn.Linear) else GatheredConv(module, mask, grouping)
+
+
+@register_kernel("dense", "the layer with the mask baked into its weight (exact zeros)")
+def build_dense(module: nn.Module, mask: torch.Tensor) -> tuple[nn.Module, str]:
+    dense = copy.deepcopy(module)
+    if parametrize.is_parametrized(dense, "weight"):
+        parametrize.remove_parametrizations(dense, "weight", leave_parametrized=True)
+    with torch.no_grad():
+        dense.weight.copy_(baked_weight(dense, mask))
+    return dense, "dense"
+
+
+@register_kernel("block", "outputs with one input pattern share a gather and one matmul (relational masks)")
+def build_block(module: nn.Module, mask: torch.Tensor) -> tuple[nn.Module, str]:
+    _check_structurable(module)
+    channels = channel_view(mask).cpu().numpy()
+    grouping = group_by_pattern(channels)
+    if grouping.groups == channels.shape[0]:
+        raise KernelUnsuitable("every output reads its own inputs (the gather kernel's case)")
+    _check_gather(grouping, channels.shape[1])
+    return _grouped(module, mask, grouping), grouping.describe()
+
+
+@register_kernel("gather", "each output's kept inputs gathered, one group per output (X-Net / left-regular masks)")
+def build_gather(module: nn.Module, mask: torch.Tensor) -> tuple[nn.Module, str]:
+    _check_structurable(module)
+    channels = channel_view(mask).cpu().numpy()
+    grouping = group_per_output(channels)
+    _check_gather(grouping, channels.shape[1])
+    return _grouped(module, mask, grouping), grouping.describe()
+
+
+@register_kernel("csr", "torch.sparse CSR matrix product (Linear)")
+def build_csr(module: nn.Module, mask: torch.Tensor) -> tuple[nn.Module, str]:
+    if not isinstance(module, nn.Linear):
+        raise KernelUnsuitable("CSR is offered for Linear layers only")
+    mask = channel_view(mask)
+    return SparseLinear(module, mask), f"{int(mask.sum())} kept weights"

@@ -1,0 +1,107 @@
+"""Compiling masked models: per-layer choice by (injected) timings, fallbacks, exactness."""
+
+import pytest
+import torch
+
+from pruning.apply import prune_model
+from pruning.compile import CompileConfig, assemble, compile_model, interleaved_medians, relative_error
+from pruning.errors import PruningError
+from pruning.kernels import GatheredConv, GatheredLinear
+from pruning.masking import current_masks
+from pruning.recipes import MaskConfig
+from topology.generators import generate
+from topology.plans import Plan
+from trainer.models import build_model
+
+QUICK = CompileConfig(batch_size=4, repeats=1, warmup=0)
+
+
+def masked(name="mlp", recipe="relational", **options):
+    torch.manual_seed(0)
+    input_size = (1, 12, 12)
+    model = build_model(name, input_size, 10, **options)
+    plan = Plan(generate("rreg", nodes=8, degree=3, seed=0)) if recipe == "relational" else None
+    prune_model(model, MaskConfig(recipe, plan, degree=4 if plan is None else None, seed=1), input_size)
+    return model.eval(), input_size
+
+
+def timer_favouring(winner, factor=10.0):
+    """A fake timer: ``winner`` (and, end to end, the compiled model) takes 1/factor of the
+    others' time (dense is 1 s)."""
+    def timer(candidates, repeats, warmup):
+        for call in candidates.values():
+            call()
+        return {name: (1.0 / factor if name in (winner, "compiled") else 1.0) for name in candidates}
+    return timer
+
+
+def test_structured_kernels_win_where_timed_faster_and_outputs_stay_exact():
+    model, size = masked(width=48, depth=2)
+    result = compile_model(model, size, QUICK, timer=timer_favouring("block"))
+    layers = {layer.name: layer for layer in result.layers}
+    assert set(layers) == set(current_masks(model))
+    assert all(layer.kernel == "block" and layer.speedup == pytest.approx(10.0) for layer in layers.values())
+    assert all(isinstance(result.model.get_submodule(name), GatheredLinear) for name in layers)
+    assert result.max_relative_error <= 1e-5
+    x = torch.randn(7, *size)
+    with torch.no_grad():
+        assert relative_error(result.model(x), model(x)) <= 1e-5
+
+
+def test_a_layer_stays_dense_when_every_kernel_is_forced_slower():
+    model, size = masked(width=48, depth=2)
+    result = compile_model(model, size, QUICK, timer=timer_favouring("dense"))
+    assert {layer.kernel for layer in result.layers} == {"dense"}
+    assert not any(isinstance(m, (GatheredLinear, GatheredConv)) for m in result.model.modules())
+    assert result.ratio == 1.0
+
+
+def test_a_kernel_must_beat_dense_by_the_minimum_speedup():
+    model, size = masked(width=48, depth=2)
+    config = CompileConfig(batch_size=4, repeats=1, warmup=0, min_speedup=1.5)
+    result = compile_model(model, size, config, timer=timer_favouring("block", factor=1.2))
+    assert {layer.kernel for layer in result.layers} == {"dense"}
+
+
+def test_everything_goes_back_to_dense_when_compiled_loses_end_to_end():
+    def timer(candidates, repeats, warmup):
+        if "compiled" in candidates:  # the whole-model round: compiled is slower than dense
+            return {"masked": 3.0, "dense": 1.0, "compiled": 2.0}
+        return {name: (0.1 if name == "gather" else 1.0) for name in candidates}
+    model, size = masked("cnn", recipe="random-bipartite", width=8)
+    result = compile_model(model, size, QUICK, timer=timer)
+    assert {layer.kernel for layer in result.layers} == {"dense"}
+    assert result.ratio == 1.0 and "lost end to end" in result.notices[0]
+
+
+def test_x_net_style_convs_get_the_gather_kernel_and_are_rebuilt_by_assemble():
+    model, size = masked("cnn", recipe="random-bipartite", width=8)
+    result = compile_model(model, size, QUICK, timer=timer_favouring("gather"))
+    assert {layer.kernel for layer in result.layers} == {"gather"}
+    rebuilt = assemble(model, current_masks(model), result.choices)
+    rebuilt.load_state_dict(result.model.state_dict())
+    x = torch.randn(3, *size)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), result.model(x))
+        assert relative_error(rebuilt(x), model(x)) <= 1e-5
+
+
+def test_compiling_leaves_the_masked_model_usable():
+    model, size = masked(width=48, depth=2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    compile_model(model, size, QUICK, timer=timer_favouring("csr"))
+    x = torch.randn(2, *size)
+    with torch.no_grad():
+        model(x)  # a deep copy's baking must not reach the original's parametrized class
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_real_timer_and_errors():
+    times = interleaved_medians({"fast": lambda: None, "slow": lambda: sum(range(20000))}, repeats=3, warmup=1)
+    assert times["fast"] < times["slow"]
+    with pytest.raises(PruningError, match="no masks"):
+        compile_model(build_model("mlp", (1, 4, 4), 10), (1, 4, 4), QUICK)
+    with pytest.raises(PruningError, match="min speedup"):
+        CompileConfig(min_speedup=0.9).validate()
+    with pytest.raises(ValueError, match="unknown kernel"):
+        CompileConfig(kernels=("blocks",)).validate()
