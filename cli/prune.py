@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 import pandas as pd
-import torch
 from tqdm import tqdm
 
 from cli.options import comma_list, format_option, friendly_errors, input_size_option, model_option, seed_option
@@ -218,10 +217,6 @@ def compile_command(source, out, model_name, model_options, input_size, num_clas
         return
     if out is None:
         raise click.UsageError("--out is required to compile (only an already compiled SOURCE can be reported without it)")
-    try:
-        torch.device(device)
-    except RuntimeError:
-        raise click.BadParameter(f"not a device: {device!r}", param_hint="--device") from None
     config = CompileConfig(batch_size, device, tuple(kernels or ()), repeats, min(2, repeats), min_speedup, seed=seed)
     config.validate()
     model, spec, checkpoint = load_masked_model(source, ModelSpec(model_name, model_options, input_size, num_classes))

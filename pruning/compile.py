@@ -54,6 +54,10 @@ class CompileConfig:
             raise PruningError(f"min speedup must be at least 1.0 (a slower kernel never replaces dense), got {self.min_speedup}")
         for name in self.kernels:
             KERNELS.get(name)
+        try:
+            torch.device(self.device)
+        except RuntimeError:
+            raise PruningError(f"not a device: {self.device!r} (expected cpu, cuda or cuda:N)") from None
 
     @property
     def candidates(self) -> list[str]:

@@ -94,6 +94,7 @@ def test_errors(run, pruned, tmp_path):
     assert_error(run("compile", dense, "--out", "c", "--model", "cnn", "--model-option", "width=16", "--input-size", "1x12x12", "--num-classes", 10, *QUICK),
                  "no masks")
     assert_error(run("compile", pruned, "--out", "c", "--kernels", "blocks"), "unknown kernel 'blocks'")
+    assert_error(run("compile", pruned, "--out", "c", "--device", "gpu0"), "not a device: 'gpu0'")
     assert not (tmp_path / "c").exists()
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "compile.json").write_text("{")
