@@ -53,6 +53,7 @@ bench: install
 	$(PY) bench/train_bench.py
 	$(PY) bench/model_costs.py
 	$(PY) bench/shared_basis_costs.py
+	$(PY) bench/compile_bench.py
 
 demo-plans: install
 	$(BIN)/topo gen -g swap-chain -n 64 -d 4 --count 7 --out $(DEMO_OUT)/plans -q --format csv > /dev/null

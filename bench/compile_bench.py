@@ -1,0 +1,101 @@
+"""``prune compile`` against the masked and the baked dense model, measured in the same run.
+
+1. One Linear 4096x4096 under a 64-node 4-regular relational plan, batch 256: the masked layer
+   (parametrized weight, as training runs it), the baked dense layer, and every kernel.
+2. The mlp with 8 masked 4096-wide layers under the same plan, batch 256, end to end.
+3. X-MobileNet-0.5 (expand 8) at 224x224, batch 32, and cResNet18 under the 64/4 plan at
+   32x32, batch 32: the compiled model against the baked dense one (the per-layer fallback keeps
+   it at >= 1.0x as measured).
+
+Times are medians of interleaved calls (pruning.compile.interleaved_medians) on this machine's
+threads; ratios are what the README quotes. Peak RSS is the process's high-water mark so far.
+
+Usage: python bench/compile_bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+
+import torch
+
+from pruning.apply import prune_model
+from pruning.blocks import relational_mask
+from pruning.compile import CompileConfig, compile_model, interleaved_medians
+from pruning.kernels import KERNELS, KernelUnsuitable
+from pruning.masking import apply_masks, baked_copy
+from pruning.recipes import MaskConfig
+from topology.generators import generate
+from topology.plans import Plan
+from trainer.models import build_model
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def single_layer(repeats: int) -> None:
+    plan = generate("rreg", nodes=64, degree=4, seed=0)
+    mask = torch.from_numpy(relational_mask(plan, 4096, 4096, seed=0))
+    torch.manual_seed(0)
+    masked = apply_masks(torch.nn.Sequential(torch.nn.Linear(4096, 4096)), {"0": mask}).eval()
+    dense = baked_copy(masked)[0]
+    x = torch.randn(256, 4096)
+    candidates = {"masked (parametrized)": masked, "dense (baked)": dense}
+    for name in ("block", "gather", "csr"):
+        try:
+            candidates[name] = KERNELS.get(name).build(dense, mask)[0]
+        except KernelUnsuitable as reason:
+            print(f"  {name}: not timed ({reason})")
+    with torch.inference_mode():
+        seconds = interleaved_medians({name: (lambda m=m: m(x)) for name, m in candidates.items()}, repeats, 2, drop_factor=100.0)
+    print("\n1. Linear 4096x4096, 64-node 4-regular relational mask (density 1/16), batch 256\n")
+    print("| implementation | ms per forward | vs masked | vs baked dense |")
+    print("|---|---:|---:|---:|")
+    for name, value in seconds.items():
+        print(f"| {name} | {1e3 * value:.2f} | {seconds['masked (parametrized)'] / value:.2f}x | {seconds['dense (baked)'] / value:.2f}x |")
+
+
+def compiled_model(label: str, name: str, options: dict, input_size: tuple[int, ...], classes: int, batch: int, plan: Plan | None,
+                   repeats: int) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, input_size, classes, **options)
+    recipe = MaskConfig("relational", plan) if plan is not None else MaskConfig("model")
+    prune_model(model, recipe, input_size)
+    start = time.perf_counter()
+    result = compile_model(model.eval(), input_size, CompileConfig(batch_size=batch, repeats=repeats))
+    took = time.perf_counter() - start
+    counts: dict[str, int] = {}
+    for layer in result.layers:
+        counts[layer.kernel] = counts.get(layer.kernel, 0) + 1
+    kernels = ", ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
+    print(f"| {label} | {batch} | {kernels} | {1e3 * result.masked_seconds:.1f} | {1e3 * result.dense_seconds:.1f} | "
+          f"{1e3 * result.compiled_seconds:.1f} | **{result.ratio:.2f}x** | {result.masked_seconds / result.compiled_seconds:.2f}x | {took:.0f} s |")
+    for notice in result.notices:
+        print(f"  notice: {notice}", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and only the first two cases")
+    args = parser.parse_args()
+    repeats = 5 if args.quick else 15
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    single_layer(repeats)
+    print(f"\npeak RSS {peak_rss_mb():.0f} MB")
+    plan = Plan(generate("rreg", nodes=64, degree=4, seed=0))
+    print("\n2-3. Whole models, compiled by prune compile's per-layer timing\n")
+    print("| model | batch | kernels chosen | masked ms | baked dense ms | compiled ms | vs baked dense | vs masked | compile time |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    compiled_model("mlp, 8 masked 4096-wide layers, 64/4 plan", "mlp", {"width": 4096, "depth": 8}, (1, 28, 28), 10, 256, plan, repeats)
+    if not args.quick:
+        compiled_model("X-MobileNet-0.5 (expand 8), 224x224", "xmobilenet", {"expand": 8}, (3, 224, 224), 1000, 32, None, 5)
+        compiled_model("cResNet18, 64/4 plan, 32x32", "cresnet18", {}, (3, 32, 32), 10, 32, plan, 10)
+    print(f"\npeak RSS {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
