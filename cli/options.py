@@ -69,10 +69,10 @@ def parse_size(_ctx, _param, value: str | None) -> tuple[int, ...] | None:
     return size
 
 
-def input_size_option(default: str | None = "3x32x32"):
+def input_size_option(default: str | None = "3x32x32", purpose: str = "MACs are counted at this size"):
     return click.option(
         "--input-size", default=default, callback=parse_size, show_default=default is not None,
-        help="One example's shape, CxHxW (e.g. 1x28x28 for Fashion-MNIST); MACs are counted at this size.",
+        help=f"One example's shape, CxHxW (e.g. 1x28x28 for Fashion-MNIST); {purpose}.",
     )
 
 

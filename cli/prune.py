@@ -186,7 +186,7 @@ def _render_compile(record: dict, fmt: str, table: bool) -> str:
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), help="Directory for compile.json, model.pt and masks.npz (needed unless SOURCE is already compiled).")
 @click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), help="Zoo model of a bare checkpoint (runs and prune apply outputs record theirs).")
 @model_option()
-@input_size_option(default=None)
+@input_size_option(default=None, purpose="the kernels are timed at it (default: the size the run or prune apply recorded)")
 @click.option("--num-classes", type=int, help="Outputs of the classifier of a bare checkpoint.")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Examples per forward the kernels are timed at.")
 @click.option("--device", default="cpu", show_default=True, help="Device the kernels are timed and run on (cpu, cuda, cuda:1).")
@@ -215,6 +215,8 @@ def compile_command(source, out, model_name, model_options, input_size, num_clas
     if (source / COMPILE_FILE).is_file() and out is None:
         click.echo(_render_compile(read_compile_record(source), fmt, table=True), nl=False)
         return
+    if source.suffix in (".npy", ".csv", ".json", ".npz", ".edges"):
+        raise click.UsageError(f"{source} is not a masked model; prune compile reads a run directory, a prune apply output or a .pt checkpoint")
     if out is None:
         raise click.UsageError("--out is required to compile (only an already compiled SOURCE can be reported without it)")
     config = CompileConfig(batch_size, device, tuple(kernels or ()), repeats, min(2, repeats), min_speedup, seed=seed)

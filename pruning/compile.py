@@ -261,10 +261,11 @@ def compile_model(model: nn.Module, input_size: tuple[int, ...], config: Compile
     dense = baked_copy(model).to(device).eval()
     with torch.inference_mode():
         layer_inputs = _layer_inputs(dense, list(masks), example)
-        layers, kernels = [], {}
+        layers, kernels, notices = [], {}, []
         for name in progress(list(masks)):
             if name not in layer_inputs:
-                raise PruningError(f"layer {name} is masked but not called by the model's forward")
+                notices.append(f"{name}: masked but not called by the model's forward; left dense (baked)")
+                continue
             choice, kernel = _choose_layer(name, dense.get_submodule(name), masks[name].to(device), layer_inputs[name], config, timer, device)
             layers.append(choice)
             kernels[name] = kernel
@@ -275,7 +276,6 @@ def compile_model(model: nn.Module, input_size: tuple[int, ...], config: Compile
         reference = masked(example)
         end_to_end = timer({"masked": _synchronized(lambda: masked(example), device), "dense": _synchronized(lambda: dense(example), device),
                             "compiled": _synchronized(lambda: compiled(example), device)}, config.repeats, config.warmup)
-        notices = []
         if all(layer.kernel == "dense" for layer in layers):
             end_to_end["compiled"] = end_to_end["dense"]  # the very same computation; timing noise is not a result
         elif end_to_end["compiled"] >= end_to_end["dense"]:

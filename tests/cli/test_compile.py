@@ -85,6 +85,7 @@ def test_compile_a_training_run_directory(run, tmp_path):
 
 def test_errors(run, pruned, tmp_path):
     assert_error(run("compile", "missing", "--out", "c"), "missing: no such file or directory")
+    assert_error(run("compile", "plan.npy", "--out", "c"), "plan.npy is not a masked model", code=2, one_line=False)
     bare = tmp_path / "bare.pt"
     bare.write_bytes((pruned / "model.pt").read_bytes())
     assert_error(run("compile", bare, "--out", "c"), "bare.pt: records no model to rebuild; give --model, --input-size, --num-classes")

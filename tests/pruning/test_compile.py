@@ -105,3 +105,12 @@ def test_real_timer_and_errors():
         CompileConfig(min_speedup=0.9).validate()
     with pytest.raises(ValueError, match="unknown kernel"):
         CompileConfig(kernels=("blocks",)).validate()
+
+
+def test_a_masked_layer_the_forward_never_calls_stays_dense_with_a_notice():
+    model, size = masked(width=48, depth=2)
+    model.unused = torch.nn.Linear(48, 48)
+    from pruning.masking import apply_masks
+    apply_masks(model, {"unused": torch.eye(48, dtype=torch.bool)})
+    result = compile_model(model, size, QUICK, timer=timer_favouring("block"))
+    assert "unused" not in result.choices and any("unused: masked but not called" in n for n in result.notices)
