@@ -7,7 +7,7 @@ from pruning.apply import prune_model
 from pruning.compile import CompileConfig, assemble, compile_model, interleaved_medians, relative_error
 from pruning.errors import PruningError
 from pruning.kernels import GatheredConv, GatheredLinear
-from pruning.masking import current_masks
+from pruning.masking import apply_masks, current_masks
 from pruning.recipes import MaskConfig
 from topology.generators import generate
 from topology.plans import Plan
@@ -108,9 +108,15 @@ def test_real_timer_and_errors():
 
 
 def test_a_masked_layer_the_forward_never_calls_stays_dense_with_a_notice():
-    model, size = masked(width=48, depth=2)
-    model.unused = torch.nn.Linear(48, 48)
-    from pruning.masking import apply_masks
-    apply_masks(model, {"unused": torch.eye(48, dtype=torch.bool)})
+    class WithSpareHead(torch.nn.Module):
+        def __init__(self, body):
+            super().__init__()
+            self.body, self.unused = body, torch.nn.Linear(48, 48)
+
+        def forward(self, x):
+            return self.body(x)
+
+    body, size = masked(width=48, depth=2)
+    model = apply_masks(WithSpareHead(body), {"unused": torch.eye(48, dtype=torch.bool)}).eval()
     result = compile_model(model, size, QUICK, timer=timer_favouring("block"))
     assert "unused" not in result.choices and any("unused: masked but not called" in n for n in result.notices)
