@@ -326,7 +326,7 @@ def export_program(model: nn.Module, input_size: tuple[int, ...], path: str | Pa
             program, dynamic = export(True), True
         except Exception:  # noqa: BLE001 - any tracing failure: retry at a fixed batch size
             program, dynamic = export(False), False
-    except Exception as failure:  # torch.export raises many types; the first line says what failed
+    except Exception as failure:  # noqa: BLE001 - torch.export raises many types; the first line says what failed
         message = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
         raise PruningError(f"torch.export failed on the compiled model: {message}") from None
     with atomic_open(path, "wb") as handle:

@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from pruning.apply import prune_model
-from pruning.compile import CompileConfig, assemble, compile_model, interleaved_medians, relative_error
+from pruning.compile import (
+    CompileConfig,
+    assemble,
+    compile_model,
+    interleaved_medians,
+    relative_error,
+)
 from pruning.errors import PruningError
 from pruning.kernels import GatheredConv, GatheredLinear
 from pruning.masking import apply_masks, current_masks

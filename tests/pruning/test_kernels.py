@@ -7,7 +7,14 @@ from torch import nn
 
 from pruning.blocks import relational_mask
 from pruning.grouping import group_by_pattern, group_per_output
-from pruning.kernels import KERNELS, KernelUnsuitable, MAX_GATHER_FACTOR, build_block, build_csr, build_gather
+from pruning.kernels import (
+    KERNELS,
+    MAX_GATHER_FACTOR,
+    KernelUnsuitable,
+    build_block,
+    build_csr,
+    build_gather,
+)
 from topology.generators import generate
 
 
