@@ -45,7 +45,7 @@ def single_layer(repeats: int) -> None:
     dense = baked_copy(masked)[0]
     x = torch.randn(256, 4096)
     candidates = {"masked (parametrized)": masked, "dense (baked)": dense}
-    for name in ("block", "gather", "csr"):
+    for name in ("block", "gather", "csr", "bsr"):
         try:
             candidates[name] = KERNELS.get(name).build(dense, mask)[0]
         except KernelUnsuitable as reason:

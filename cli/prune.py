@@ -232,7 +232,7 @@ def compile_command(source, out, model_name, model_options, input_size, num_clas
     written = ["compile.json", MODEL_FILE, "masks.npz"]
     if torch_export:
         _, dynamic = export_program(load_compiled(out), spec.input_size, out / "model.pt2", batch_size)
-        written.append("model.pt2" + ("" if dynamic else f" (batch fixed at {batch_size}: a CSR layer does not trace with a dynamic batch)"))
+        written.append("model.pt2" + ("" if dynamic else f" (batch fixed at {batch_size}: a sparse CSR/BSR layer does not trace with a dynamic batch)"))
     click.echo(_render_compile(read_compile_record(out), fmt, table=report), nl=False)
     click.echo(f"wrote {out}/{', '.join(written)}", err=True)
 

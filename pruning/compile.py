@@ -312,8 +312,8 @@ def write_compiled(directory: str | Path, result: CompileResult, masks: dict[str
 def export_program(model: nn.Module, input_size: tuple[int, ...], path: str | Path, batch_size: int) -> tuple[Path, bool]:
     """``torch.export`` ``model`` and save the program to ``path``, atomically.
 
-    The batch dimension is dynamic where torch can trace it so; a model with a CSR layer (torch's
-    fake tensors have no sparse matmul) is exported at ``batch_size``. Returns the path and
+    The batch dimension is dynamic where torch can trace it so; a model with a CSR or BSR layer
+    (torch's fake tensors have no sparse matmul) is exported at ``batch_size``. Returns the path and
     whether the batch is dynamic.
     """
     def export(dynamic: bool):

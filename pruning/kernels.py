@@ -10,6 +10,8 @@ layer and the machine, so :mod:`pruning.compile` times them and picks per layer.
 * ``gather``: one group per output (X-Net / left-regular masks): each output's D inputs are
   gathered and one grouped convolution (one group per output) or batched product computes it.
 * ``csr``: Linear as a ``torch.sparse`` CSR matrix product.
+* ``bsr``: Linear as a ``torch.sparse`` BSR matrix product when the mask is made of whole
+  b x b blocks (a relational plan whose channel blocks have equal sizes).
 
 A kernel module is built from a layer and its mask only (``build(module, mask)``), so a compiled
 model is re-created from the model registry, its masks and the kernel names in ``compile.json``,
@@ -35,7 +37,7 @@ from topology.registry import Registry
 
 CONV_FUNCTIONS = {1: F.conv1d, 2: F.conv2d}
 # torch says so once per process on the first CSR tensor; the kernel is only chosen where it is exact and faster.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+warnings.filterwarnings("ignore", message="Sparse (CSR|BSR) tensor support is in beta state")
 # A grouped kernel copies its input G*K / C_in times over; past this it cannot pay for the copy.
 MAX_GATHER_FACTOR = 32
 
@@ -210,6 +212,52 @@ class SparseLinear(nn.Module):
         return out.reshape(*lead, self.out_features)
 
 
+class BlockSparseLinear(nn.Module):
+    """A masked Linear whose mask is made of whole b x b blocks, as a ``torch.sparse`` BSR matrix.
+
+    Parameters
+    ----------
+    linear : nn.Linear
+    mask : torch.BoolTensor, shape (C_out, C_in), constant on every b x b block
+    block : int
+        b; divides C_out and C_in.
+    """
+
+    def __init__(self, linear: nn.Linear, mask: torch.Tensor, block: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features, self.block = linear.in_features, linear.out_features, block
+        kept = mask.to(torch.bool)[::block, ::block].to(linear.weight.device)  # (C_out/b, C_in/b) block mask
+        rows, cols = kept.nonzero(as_tuple=True)
+        crow = torch.zeros(kept.shape[0] + 1, dtype=torch.int64, device=kept.device)
+        crow[1:] = torch.cumsum(kept.sum(dim=1), 0)
+        self.register_buffer("crow_indices", crow)
+        self.register_buffer("col_indices", cols)
+        blocks = linear.weight.detach().reshape(kept.shape[0], block, kept.shape[1], block).permute(0, 2, 1, 3)
+        self.weight = nn.Parameter(blocks[rows, cols].clone())  # (kept blocks, b, b)
+        self.bias = nn.Parameter(linear.bias.detach().clone()) if linear.bias is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-1]
+        matrix = torch.sparse_bsr_tensor(self.crow_indices, self.col_indices, self.weight, (self.out_features, self.in_features), check_invariants=False)
+        out = (matrix @ x.reshape(-1, self.in_features).t()).t()
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(*lead, self.out_features)
+
+
+def mask_block_size(mask: torch.Tensor, sizes: tuple[int, ...] = (64, 32, 16, 8, 4)) -> int | None:
+    """The largest b in ``sizes`` dividing both sides of ``mask`` (C_out, C_in) such that the mask
+    is constant on every b x b block, or None."""
+    rows, cols = mask.shape
+    for block in sizes:
+        if rows % block or cols % block:
+            continue
+        coarse = mask[::block, ::block]
+        if torch.equal(coarse.repeat_interleave(block, 0).repeat_interleave(block, 1), mask):
+            return block
+    return None
+
+
 def _grouped(module: nn.Module, mask: torch.Tensor, grouping: Grouping) -> nn.Module:
     return GatheredLinear(module, mask, grouping) if isinstance(module, nn.Linear) else GatheredConv(module, mask, grouping)
 
@@ -250,3 +298,14 @@ def build_csr(module: nn.Module, mask: torch.Tensor) -> tuple[nn.Module, str]:
         raise KernelUnsuitable("CSR is offered for Linear layers only")
     mask = channel_view(mask)
     return SparseLinear(module, mask), f"{int(mask.sum())} kept weights"
+
+
+@register_kernel("bsr", "torch.sparse BSR (block CSR) matrix product, for Linear masks made of whole blocks")
+def build_bsr(module: nn.Module, mask: torch.Tensor) -> tuple[nn.Module, str]:
+    if not isinstance(module, nn.Linear):
+        raise KernelUnsuitable("BSR is offered for Linear layers only")
+    mask = channel_view(mask)
+    block = mask_block_size(mask)
+    if block is None:
+        raise KernelUnsuitable("the mask is not made of whole 4x4 (or larger) blocks")
+    return BlockSparseLinear(module, mask, block), f"{int(mask[::block, ::block].sum())} kept {block}x{block} blocks"

@@ -14,6 +14,7 @@ from pruning.kernels import (
     build_block,
     build_csr,
     build_gather,
+    mask_block_size,
 )
 from topology.generators import generate
 
@@ -104,6 +105,7 @@ def test_every_kernel_equals_the_masked_dense_layer(kind, label, mask):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()), msg=f"{name} on {label}")
     assert {"dense", "gather"} <= set(built)
     assert ("csr" in built) == kind.startswith("linear")
+    assert ("bsr" in built) == (kind.startswith("linear") and mask_block_size(mask) is not None)
     assert ("block" in built) == (not label.startswith("left-regular"))  # empty rows share a pattern too
 
 
@@ -136,25 +138,33 @@ def test_gather_refuses_to_copy_its_input_too_many_times():
 def test_kernels_are_rebuilt_from_the_mask_and_a_state_dict():
     """A kernel's structure depends on the mask only: built from a fresh layer, it loads the
     trained kernel's state_dict (even one with a kept weight that happens to be 0.0)."""
-    adjacency = generate("ws-flex", nodes=8, degree=3.5, p=0.3, seed=2)
-    mask = torch.from_numpy(relational_mask(adjacency, 27, 19, seed=5))
-    trained = nn.Linear(19, 27)
+    adjacency = generate("rreg", nodes=8, degree=3, seed=2)
+    mask = torch.from_numpy(relational_mask(adjacency, 64, 32, seed=5))  # whole 8x4 blocks: bsr fits too
+    trained = nn.Linear(32, 64)
     with torch.no_grad():
         trained.weight[mask.nonzero()[0][0], mask.nonzero()[0][1]] = 0.0
-    x = torch.randn(4, 19)
-    for name in ("block", "gather", "csr"):
+    x = torch.randn(4, 32)
+    for name in ("block", "gather", "csr", "bsr"):
         module, _ = KERNELS.get(name).build(trained, mask)
-        fresh, _ = KERNELS.get(name).build(nn.Linear(19, 27), mask)
+        fresh, _ = KERNELS.get(name).build(nn.Linear(32, 64), mask)
         fresh.load_state_dict(module.state_dict())
         torch.testing.assert_close(fresh(x), module(x))
 
 
-@pytest.mark.parametrize("name", ["block", "gather", "csr"])
+@pytest.mark.parametrize("name", ["block", "gather", "csr", "bsr"])
 def test_kernels_export(name):
     mask = torch.from_numpy(relational_mask(generate("rreg", nodes=8, degree=3, seed=0), 32, 64, seed=0))
     module, _ = KERNELS.get(name).build(nn.Linear(64, 32), mask)
     x = torch.randn(5, 64)
     # torch's fake tensors have no sparse matmul, so a CSR layer exports at a fixed batch size only
-    dynamic = None if name == "csr" else ({0: torch.export.Dim("batch")},)
+    dynamic = None if name in ("csr", "bsr") else ({0: torch.export.Dim("batch")},)
     program = torch.export.export(module, (torch.randn(5, 64),), dynamic_shapes=dynamic)
     torch.testing.assert_close(program.module()(x), module(x))
+
+
+def test_mask_block_size_finds_the_largest_whole_blocks():
+    mask = torch.from_numpy(relational_mask(generate("ring", nodes=4, degree=2), 64, 32, seed=0))  # 16x8 blocks
+    assert mask_block_size(mask) == 8
+    assert mask_block_size(mask[:, :30]) is None  # 30 columns: no size divides both sides
+    mask[0, 0] = ~mask[0, 0]
+    assert mask_block_size(mask) is None
