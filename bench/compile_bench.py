@@ -60,7 +60,7 @@ def single_layer(repeats: int) -> None:
 
 
 def compiled_model(label: str, name: str, options: dict, input_size: tuple[int, ...], classes: int, batch: int, plan: Plan | None,
-                   repeats: int) -> None:
+                   repeats: int):
     torch.manual_seed(0)
     model = build_model(name, input_size, classes, **options)
     recipe = MaskConfig("relational", plan) if plan is not None else MaskConfig("model")
@@ -76,6 +76,17 @@ def compiled_model(label: str, name: str, options: dict, input_size: tuple[int, 
           f"{1e3 * result.compiled_seconds:.1f} | **{result.ratio:.2f}x** | {result.masked_seconds / result.compiled_seconds:.2f}x | {took:.0f} s |")
     for notice in result.notices:
         print(f"  notice: {notice}", file=sys.stderr)
+    return result
+
+
+def per_layer(label: str, result) -> None:
+    """Each layer's best structured candidate against dense (what the README's reading cites)."""
+    print(f"\n{label}: per layer, dense ms and the best structured candidate (time relative to dense)\n")
+    for layer in result.layers:
+        others = {name: value for name, value in layer.seconds.items() if name != "dense"}
+        best = min(others, key=others.get) if others else None
+        shown = f"{best} {1e3 * others[best]:.2f} ms = {layer.seconds['dense'] / others[best]:.2f}x" if best else "no structured candidate fits"
+        print(f"  {layer.name:24s} {'x'.join(map(str, layer.shape)):12s} dense {1e3 * layer.seconds['dense']:7.2f} ms; {shown}; chosen {layer.kernel}")
 
 
 def main() -> None:
@@ -92,8 +103,10 @@ def main() -> None:
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     compiled_model("mlp, 8 masked 4096-wide layers, 64/4 plan", "mlp", {"width": 4096, "depth": 8}, (1, 28, 28), 10, 256, plan, repeats)
     if not args.quick:
-        compiled_model("X-MobileNet-0.5 (expand 8), 224x224", "xmobilenet", {"expand": 8}, (3, 224, 224), 1000, 32, None, 5)
-        compiled_model("cResNet18, 64/4 plan, 32x32", "cresnet18", {}, (3, 32, 32), 10, 32, plan, 10)
+        mobilenet = compiled_model("X-MobileNet-0.5 (expand 8), 224x224", "xmobilenet", {"expand": 8}, (3, 224, 224), 1000, 32, None, 5)
+        resnet = compiled_model("cResNet18, 64/4 plan, 32x32", "cresnet18", {}, (3, 32, 32), 10, 32, plan, 10)
+        per_layer("X-MobileNet-0.5 (expand 8)", mobilenet)
+        per_layer("cResNet18, 64/4 plan", resnet)
     print(f"\npeak RSS {peak_rss_mb():.0f} MB")
 
 
