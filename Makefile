@@ -54,6 +54,7 @@ bench: install
 	$(PY) bench/model_costs.py
 	$(PY) bench/shared_basis_costs.py
 	$(PY) bench/compile_bench.py
+	$(PY) bench/edropout_bench.py --steps 4
 
 demo-plans: install
 	$(BIN)/topo gen -g swap-chain -n 64 -d 4 --count 7 --out $(DEMO_OUT)/plans -q --format csv > /dev/null
