@@ -14,7 +14,7 @@ from cli.options import comma_list as comma_list_option
 from cli.options import friendly_errors, model_option
 from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_BY
 from topology import __version__
-from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
+from trainer.config import EDROPOUT_RECIPE, OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
 from trainer.data import DATASETS
 from trainer.ddp import distributed_from_environment, launch
 from trainer.errors import TrainError
@@ -73,7 +73,8 @@ def training_options(func):
                      help="Orthogonality regulariser: the shared bases only, or also each layer's unique filters against them (model option orth_scope; default shared)."),
         click.option("--dataset", type=click.Choice(sorted(DATASETS)), default="fashion-mnist", show_default=True, help="Data set (never downloaded)."),
         click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the data set's files are."),
-        click.option("--recipe", type=click.Choice(sorted(MASK_RECIPES)), help="Mask recipe (default: relational with --plan, else dense)."),
+        click.option("--recipe", type=click.Choice(sorted([*MASK_RECIPES, EDROPOUT_RECIPE])),
+                     help="Mask recipe (default: relational with --plan, else dense); edropout finds the masks during training."),
         click.option("--degree", type=int, help="Per-layer recipes: inputs kept per output channel."),
         click.option("--density", type=float, help="Per-layer recipes: fraction of connections kept."),
         click.option("--self-loops", is_flag=True, help="relational: A + I (graph2nn) instead of A (RGP)."),
@@ -106,7 +107,11 @@ def training_options(func):
                      help="Per-layer recipes: the side whose channels have exactly --degree connections (outputs: d inputs each; inputs: d outputs each; larger: the wider side)."),
         click.option("--best-of", type=click.IntRange(1), default=1, show_default=True, help="Per-layer recipes: draw N graphs per layer and keep the best by --select-by."),
         click.option("--select-by", type=click.Choice(SELECT_BY), default="vertex_expansion", show_default=True, help="Layer-graph metric --best-of maximises."),
-        click.option("--mask-seed", type=int, default=0, show_default=True, help="Seed of the masks."),
+        click.option("--mask-seed", type=int, default=0, show_default=True, help="Seed of the masks (and of EDropout's search)."),
+        click.option("--edropout-population", type=click.IntRange(4), default=8, show_default=True, help="EDropout: candidate states."),
+        click.option("--edropout-warmup", type=click.IntRange(0), help="EDropout: epochs before the state may freeze (default: half the epochs)."),
+        click.option("--edropout-patience", type=click.IntRange(1), default=10, show_default=True,
+                     help="EDropout: steps without a better best energy before the state freezes into the pruning mask."),
         click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True, help="results.csv and run directories go here."),
         click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard in the run directory."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-epoch lines."),

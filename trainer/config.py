@@ -17,6 +17,8 @@ OPTIMIZER_NAMES = ("sgd", "adamw", "adadelta")
 SCHEDULE_NAMES = ("cosine", "step", "multistep", "constant")
 #: The recipe name of a run trained under masks given with ``--masks``.
 MASKS_RECIPE = "masks"
+#: The recipe name of a run whose masks EDropout finds during training.
+EDROPOUT_RECIPE = "edropout"
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,10 @@ class TrainConfig:
     split_seed: int = 0  # seed of the train/validation split
     max_train: int | None = None  # use only the first N training examples
     augment: bool | None = None  # training augmentation (default: the data set's)
-    mask_seed: int = 0  # seed of block permutations and per-layer graphs
+    mask_seed: int = 0  # seed of block permutations and per-layer graphs (and of EDropout's search)
+    edropout_population: int = 8  # EDropout: candidate states (NS)
+    edropout_warmup: int | None = None  # EDropout: epochs before the state may freeze (default: half the epochs)
+    edropout_patience: int = 10  # EDropout: steps without a better best energy before it freezes
     train_seed: int = 0  # seed of initialisation and batch order
     out: Path = Path("runs")  # results.csv and run directories go here
     tensorboard: bool = False  # also log to TensorBoard in the run directory
@@ -99,6 +104,13 @@ class TrainConfig:
             (not (self.resolved_recipe == "relational" and self.plan is None), "the relational recipe needs --plan"),
             (not (self.masks is not None and (self.plan is not None or self.recipe not in (None, MASKS_RECIPE))), "--masks replaces --plan and --recipe; give only one of them"),
             (self.best_of >= 1, f"best-of must be at least 1, got {self.best_of}"),
+            (not (self.resolved_recipe == EDROPOUT_RECIPE and (self.plan is not None or self.masks is not None or self.degree is not None
+                                                               or self.density is not None or self.match_macs is not None)),
+             "--recipe edropout finds its own masks; it takes no --plan, --masks, --degree, --density or --match-macs"),
+            (self.edropout_population >= 4, f"EDropout needs a population of at least 4, got {self.edropout_population}"),
+            (self.edropout_patience >= 1, f"EDropout patience must be at least 1 step, got {self.edropout_patience}"),
+            (self.edropout_warmup is None or 0 <= self.edropout_warmup <= self.epochs,
+             f"EDropout warm-up must be between 0 and the {self.epochs} epochs, got {self.edropout_warmup}"),
             (self.width_step >= 1, f"width step must be at least 1 channel, got {self.width_step}"),
             (not (self.match_macs is not None and self.masks is not None), "--match-macs chooses a width, but --masks fixes the layer shapes; give only one of them"),
             (self.match_macs is None or self.match_macs == "dense" or (isinstance(self.match_macs, (int, float)) and self.match_macs > 0),
@@ -136,10 +148,16 @@ class TrainConfig:
         return cls(**values)
 
 
+def edropout_warmup(config: TrainConfig) -> int:
+    """Epochs before EDropout's state may freeze: as given, else half the epochs (rounded down)."""
+    return config.edropout_warmup if config.edropout_warmup is not None else config.epochs // 2
+
+
 def mask_config(config: TrainConfig, plan: Plan | None) -> MaskConfig:
-    """The pruning stage's configuration of a training run."""
+    """The pruning stage's configuration of a training run (EDropout starts unmasked)."""
     selection = LayerSelection(config.prune_first, config.prune_last, config.include, config.exclude)
-    return MaskConfig(config.resolved_recipe, plan, config.degree, config.density, config.mask_seed, config.self_loops, config.nodes_policy,
+    recipe = "dense" if config.resolved_recipe == EDROPOUT_RECIPE else config.resolved_recipe
+    return MaskConfig(recipe, plan, config.degree, config.density, config.mask_seed, config.self_loops, config.nodes_policy,
                       selection, config.degree_side, config.best_of, config.select_by)
 
 

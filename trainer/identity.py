@@ -43,6 +43,7 @@ READ_BY = {
     MASKS_RECIPE: {"masks_sha256"},
     "dense": set(),
     "model": {"mask_seed"},  # X-Net models: the X-layers' masks are drawn from the mask seed
+    "edropout": {"include", "exclude", "mask_seed"},  # the covered layers and the search's seed
 }
 
 
@@ -114,6 +115,9 @@ def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha2
         "label_smoothing": config.label_smoothing,
         "amp": config.amp,
     }
+    if recipe == "edropout":  # only then, so that every other run keeps the hash it always had
+        identity["edropout"] = {"population": config.edropout_population, "patience": config.edropout_patience,
+                                "warmup": config.edropout_warmup if config.edropout_warmup is not None else config.epochs // 2}
     if config.match_macs is not None:  # the width is chosen from the rest of the identity, so it is not part of it
         option = WIDTH_OPTIONS.get(config.model)
         if option is not None:

@@ -55,13 +55,15 @@ def train_epoch(
     total: int | None = None,
     after_step: Callable[[], None] | None = None,
     extra_loss: Callable[[], torch.Tensor | None] | None = None,
+    step_context: Callable[[torch.Tensor, torch.Tensor], contextlib.AbstractContextManager] | None = None,
 ) -> PassStats:
     """One pass of SGD steps over ``batches``; the scheduler steps once per batch.
 
     ``progress`` is a progress-bar label (None: no bar); ``after_step`` runs after every
     optimiser step (e.g. re-zeroing masked weights, checking for a stop request); ``extra_loss``
-    returns a term added to the data loss at every step (a model's regulariser; None: no term).
-    Statistics are summed over processes under DDP.
+    returns a term added to the data loss at every step (a model's regulariser; None: no term);
+    ``step_context(images, labels)`` wraps each step from forward to optimiser step (EDropout's
+    state search and gating). Statistics are summed over processes under DDP.
     """
     model.train()
     start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
@@ -69,20 +71,21 @@ def train_epoch(
     for images, labels in tqdm(batches, desc=progress, total=total, disable=progress is None, leave=False, unit="batch"):
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        with _autocast(device, amp):
-            logits = model(images)
-            loss = loss_fn(logits, labels)
-            extra = extra_loss() if extra_loss is not None else None
-        total_loss = loss if extra is None else loss + extra
-        if extra is not None:
-            extra_sum, extra_steps = extra_sum + float(extra.detach()), extra_steps + 1
-        if scaler is not None:
-            scaler.scale(total_loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            total_loss.backward()
-            optimizer.step()
+        with step_context(images, labels) if step_context is not None else contextlib.nullcontext():
+            with _autocast(device, amp):
+                logits = model(images)
+                loss = loss_fn(logits, labels)
+                extra = extra_loss() if extra_loss is not None else None
+            total_loss = loss if extra is None else loss + extra
+            if extra is not None:
+                extra_sum, extra_steps = extra_sum + float(extra.detach()), extra_steps + 1
+            if scaler is not None:
+                scaler.scale(total_loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                total_loss.backward()
+                optimizer.step()
         scheduler.step()
         if after_step is not None:
             after_step()

@@ -15,9 +15,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from pruning.accounting import layer_graph_columns
+import copy
+
+from pruning.accounting import layer_graph_columns, summarize
 from pruning.apply import PruneResult, prune_model, summary_csv
+from pruning.edropout import EDropoutConfig
 from pruning.expander import expander_layers
+from pruning.masking import apply_masks
 from pruning.sources import MASKS_FILE, load_mask_source
 from pruning.storage import masks_sha256, save_masks, save_state
 from topology import __version__
@@ -27,8 +31,9 @@ from topology.metrics import compute_metrics
 from topology.plans import Plan, encode_json, load_plan
 from topology.seeding import derive_seed
 from trainer.checkpoint import load_checkpoint
-from trainer.config import TrainConfig, mask_config, read_config
+from trainer.config import EDROPOUT_RECIPE, TrainConfig, edropout_warmup, mask_config, read_config
 from trainer.data import DataConfig, load_dataset
+from trainer.edropout import EDropoutTraining
 from trainer.errors import TrainError
 from trainer.identity import config_hash, identity_columns, resolved_model_options, run_identity
 from trainer.interrupt import StopOnInterrupt
@@ -126,11 +131,16 @@ def _masked_density(pruned: PruneResult) -> float:
     return sum(layer.weights_kept for layer in layers) / total if total else 1.0
 
 
-def _save_epoch(run_dir: Path, masker: StepMasker, optimizer, scheduler, epoch: int, history: list[dict]) -> None:
-    """Checkpoint (and best model when this epoch has the best validation accuracy so far) and log."""
+def _save_epoch(run_dir: Path, masker: StepMasker, optimizer, scheduler, epoch: int, history: list[dict],
+                best_masks: dict[str, torch.Tensor] | None = None) -> None:
+    """Checkpoint (and best model when this epoch has the best validation accuracy so far) and log.
+
+    ``best_masks`` (EDropout before its freeze: the best state's masks) are written into
+    ``best.pt`` beside the masker's own, so it holds the pruned network that was evaluated.
+    """
     best_so_far = max(history, key=lambda h: h["val_acc"])  # the first epoch wins ties
     if best_so_far is history[-1]:
-        save_state(run_dir / BEST_FILE, {"model": masker.state_dict(), "epoch": epoch})
+        save_state(run_dir / BEST_FILE, {"model": masker.state_dict(best_masks), "epoch": epoch})
     save_state(run_dir / CHECKPOINT_FILE, {"model": masker.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                                            "epoch": epoch, "history": history, "rng": torch.get_rng_state()})
     atomic_write_text(run_dir / LOG_FILE, pd.DataFrame(history).to_csv(index=False, lineterminator="\n"))
@@ -175,6 +185,14 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
     masker = StepMasker(model)
     model.to(device)
     masker.to(device)
+    edropout = None
+    if config.resolved_recipe == EDROPOUT_RECIPE:
+        if world > 1:
+            raise TrainError("--recipe edropout runs in one process; drop --ddp")
+        if resume_dir is not None:
+            raise TrainError(f"{resume_dir}: an EDropout run cannot be resumed yet (its search state is not checkpointed); start it again")
+        search = EDropoutConfig(config.edropout_population, patience=config.edropout_patience, include=config.include, exclude=config.exclude)
+        edropout = EDropoutTraining(model, masker, search, derive_seed(config.mask_seed, "edropout"), edropout_warmup(config))
     train_model: nn.Module = model
     if world > 1:
         train_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -226,17 +244,27 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
             for epoch in range(start_epoch, config.epochs):
                 label = None if config.quiet or rank != 0 else f"epoch {epoch + 1}/{config.epochs}"
                 shuffle = derive_seed(config.train_seed, "epoch", str(epoch))
+                if edropout is not None:
+                    edropout.epoch = epoch
                 train = train_epoch(train_model, data.batches("train", config.batch_size, shuffle, rank, world), optimizer, scheduler,
-                                    loss_fn, device, config.amp, scaler, label, steps_per_epoch, after_step, getattr(model, "extra_loss", None))
-                val = evaluate(model, data.batches("val", 512), loss_fn, device, config.amp)
-                test = evaluate(model, data.batches("test", 512), loss_fn, device, config.amp)
+                                    loss_fn, device, config.amp, scaler, label, steps_per_epoch, after_step, getattr(model, "extra_loss", None),
+                                    edropout.step if edropout is not None else None)
+                with edropout.pruned() if edropout is not None else contextlib.nullcontext():
+                    val = evaluate(model, data.batches("val", 512), loss_fn, device, config.amp)
+                    test = evaluate(model, data.batches("test", 512), loss_fn, device, config.amp)
                 history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train.loss, "train_extra_loss": train.extra_loss,
                                 "train_acc": train.accuracy,
                                 "val_loss": val.loss, "val_acc": val.accuracy, "val_top5": val.top5, "test_loss": test.loss, "test_acc": test.accuracy,
                                 "test_top5": test.top5,
                                 "seconds": train.seconds + val.seconds + test.seconds})
+                if edropout is not None:
+                    with edropout.unpruned():
+                        unpruned = evaluate(model, data.batches("test", 512), loss_fn, device, config.amp)
+                    history[-1].update({"test_acc_unpruned": unpruned.accuracy, "edropout_frozen": edropout.frozen,
+                                        "edropout_best_energy": edropout.search.best_energy, "edropout_units_kept": int(edropout.search.best.sum())})
                 if rank == 0:
-                    _save_epoch(run_dir, masker, optimizer, scheduler, epoch, history)
+                    best_masks = edropout.masks() if edropout is not None and not edropout.frozen else None
+                    _save_epoch(run_dir, masker, optimizer, scheduler, epoch, history, best_masks)
                     if writer is not None:
                         for key, value in history[-1].items():
                             writer.add_scalar(key, value, epoch + 1)
@@ -256,6 +284,9 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
 
     best_index = max(range(len(history)), key=lambda i: (history[i]["val_acc"], -i))
     best, final = history[best_index], history[-1]
+    extra_columns = {}
+    if edropout is not None:
+        pruned, extra_columns = _edropout_outcome(run_dir, model, edropout, data.input_shape, best)
     row = {
         "run_id": run_dir.name, "config_hash": inputs.config_hash, **_plan_columns(config, plan), "model": config.model, "dataset": config.dataset,
         "recipe": config.resolved_recipe, "density": _masked_density(pruned), "params_kept": pruned.summary.params_kept,
@@ -267,12 +298,24 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
         "final_top5": final.get("test_top5"), "test_loss": best["test_loss"], **identity_columns(inputs.identity),
         "applied_masks_sha256": pruned.masks_sha256,
         "train_seconds": round(sum(h["seconds"] for h in history), 3), "device": str(device), "world_size": world,
-        "topoprune_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "topoprune_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra_columns,
     }
     if rank != 0:
         return None
     append_row(config.out, row)
     return RunOutcome(run_dir.name, run_dir, row)
+
+
+def _edropout_outcome(run_dir: Path, model: nn.Module, edropout: EDropoutTraining, input_shape: tuple[int, ...], best: dict) -> tuple[PruneResult, dict]:
+    """The final state's masks written over the run's (dense) masks files, their counted costs,
+    and the EDropout columns of the results row."""
+    masks = {name: mask.cpu() for name, mask in edropout.masks().items()}
+    summary = summarize(apply_masks(copy.deepcopy(model).cpu(), masks), input_shape)
+    pruned = PruneResult(masks, summary, [])
+    save_masks(run_dir / MASKS_FILE, masks)
+    atomic_write_text(run_dir / "masks.csv", summary_csv(summary))
+    atomic_write_text(run_dir / "masks.json", json.dumps(encode_json(summary.to_dict()), indent=2) + "\n")
+    return pruned, {**edropout.summary(), "best_acc_unpruned": best["test_acc_unpruned"]}
 
 
 def _tensorboard(run_dir: Path):

@@ -44,20 +44,34 @@ class StepMasker:
             self._targets.append((weight, mask.to(device=weight.device, dtype=weight.dtype)))
         return self
 
+    def add_masks(self, masks: dict[str, torch.Tensor]) -> None:
+        """Mask more layers from now on (a mask found during training); their masked weights are
+        zeroed at once."""
+        for name, mask in masks.items():
+            existing = self.masks.get(name)
+            self.masks[name] = mask.clone() if existing is None else existing.to(torch.bool) & mask.to(existing.device, torch.bool)
+        self.to(torch.device("cpu"))
+        self.after_step()
+
     @torch.no_grad()
     def after_step(self) -> None:
         """Set every masked weight back to exactly zero."""
         for weight, mask in self._targets:
             weight.mul_(mask)
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
+    def state_dict(self, extra_masks: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """The model's weights in the masked format (masks included), for checkpoints.
 
         A masked module shared by several layers is in the state_dict under each of its names,
         so its mask is written under each of them too, as the masked model's own state_dict has it.
+        ``extra_masks`` are combined (logical and) with the masker's own for this state_dict only.
         """
         names = module_names(self.model)
-        masks = {alias: mask.cpu() for name, mask in self.masks.items() for alias in names.get(name, [name])}
+        combined = {name: mask.cpu().to(torch.bool) for name, mask in self.masks.items()}
+        for name, mask in (extra_masks or {}).items():
+            mask = mask.cpu().to(torch.bool)
+            combined[name] = combined[name] & mask if name in combined else mask
+        masks = {alias: mask for name, mask in combined.items() for alias in names.get(name, [name])}
         return to_masked_state_dict(self.model.state_dict(), masks)
 
     def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
