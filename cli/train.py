@@ -14,7 +14,7 @@ from cli.options import comma_list as comma_list_option
 from cli.options import friendly_errors, model_option
 from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_BY
 from topology import __version__
-from trainer.config import EDROPOUT_RECIPE, OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
+from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TRAINING_RECIPES, TrainConfig
 from trainer.data import DATASETS
 from trainer.ddp import distributed_from_environment, launch
 from trainer.errors import TrainError
@@ -73,8 +73,10 @@ def training_options(func):
                      help="Orthogonality regulariser: the shared bases only, or also each layer's unique filters against them (model option orth_scope; default shared)."),
         click.option("--dataset", type=click.Choice(sorted(DATASETS)), default="fashion-mnist", show_default=True, help="Data set (never downloaded)."),
         click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the data set's files are."),
-        click.option("--recipe", type=click.Choice(sorted([*MASK_RECIPES, EDROPOUT_RECIPE])),
-                     help="Mask recipe (default: relational with --plan, else dense); edropout finds the masks during training."),
+        click.option("--recipe", type=click.Choice(sorted([*MASK_RECIPES, *TRAINING_RECIPES])),
+                     help="Mask recipe (default: relational with --plan, else dense); edropout finds the masks during training; "
+                          "random-filters keeps as many random whole filters per layer as the --like run."),
+        click.option("--like", type=click.Path(path_type=Path), help="random-filters: the run (or masks) whose kept filters per layer to match."),
         click.option("--degree", type=int, help="Per-layer recipes: inputs kept per output channel."),
         click.option("--density", type=float, help="Per-layer recipes: fraction of connections kept."),
         click.option("--self-loops", is_flag=True, help="relational: A + I (graph2nn) instead of A (RGP)."),

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from pruning.errors import PruningError
+from topology.seeding import derive_seed
 
 FILTERS, INPUTS = "filters", "inputs"
 
@@ -347,3 +348,40 @@ class EDropoutSearch:
         self.best_energy, self.steps = float(state["best_energy"]), int(state["steps"])
         self.steps_since_improvement, self.frozen = int(state["steps_since_improvement"]), bool(state["frozen"])
         self.generator.set_state(state["generator"])
+
+
+def unit_structure(name: str, mask: torch.Tensor) -> str:
+    """Whether a layer mask drops whole output filters (``"filters"``: every row of its
+    (C_out, C_in) channel view all kept or all dropped) or whole inputs (``"inputs"``: columns).
+
+    Raises
+    ------
+    PruningError
+        If it does neither (the mask is not an EDropout-style unit mask).
+    """
+    channels = mask.to(torch.bool).reshape(mask.shape[0], mask.shape[1], -1).any(dim=2)
+    rows_whole = bool((channels.all(dim=1) | ~channels.any(dim=1)).all())
+    if rows_whole:
+        return FILTERS
+    if bool((channels.all(dim=0) | ~channels.any(dim=0)).all()):
+        return INPUTS
+    raise PruningError(f"layer {name}: the mask drops neither whole filters nor whole inputs")
+
+
+def random_unit_masks(reference: dict[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
+    """The control EDropout's paper never ran: per layer, as many whole filters (or inputs) kept
+    as in ``reference``, chosen uniformly at random from a seed derived from (seed, layer name).
+
+    Returns masks of the same shapes as ``reference``.
+    """
+    masks = {}
+    for name, mask in reference.items():
+        kind = unit_structure(name, mask)
+        channels = mask.to(torch.bool).reshape(mask.shape[0], mask.shape[1], -1).any(dim=2)
+        kept = channels.any(dim=1) if kind == FILTERS else channels.any(dim=0)
+        generator = torch.Generator().manual_seed(derive_seed(seed, "random-filters", name))
+        chosen = torch.zeros(kept.numel(), dtype=torch.bool)
+        chosen[torch.randperm(kept.numel(), generator=generator)[: int(kept.sum())]] = True
+        unit = chosen[:, None] if kind == FILTERS else chosen[None, :]
+        masks[name] = unit.expand(mask.shape[0], mask.shape[1]).reshape(mask.shape[0], mask.shape[1], *([1] * (mask.dim() - 2))).clone()
+    return masks

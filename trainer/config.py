@@ -19,6 +19,10 @@ SCHEDULE_NAMES = ("cosine", "step", "multistep", "constant")
 MASKS_RECIPE = "masks"
 #: The recipe name of a run whose masks EDropout finds during training.
 EDROPOUT_RECIPE = "edropout"
+#: The recipe name of EDropout's control: random whole filters at another run's kept count per layer.
+RANDOM_FILTERS_RECIPE = "random-filters"
+#: Recipes the trainer implements itself (not mask recipes of ``prune apply``).
+TRAINING_RECIPES = (EDROPOUT_RECIPE, RANDOM_FILTERS_RECIPE)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class TrainConfig:
     best_of: int = 1  # per-layer recipes: draws per layer, the best by select_by kept
     select_by: str = "vertex_expansion"  # per-layer recipes with best_of > 1: the layer-graph metric to maximise
     masks: Path | None = None  # train under these masks (masks.npz, run or export directory, .pt) instead of a recipe
+    like: Path | None = None  # random-filters: the run (or masks) whose kept filters per layer are matched
     model_options: dict = field(default_factory=dict)  # e.g. {"width": 512, "depth": 3} for mlp
     match_macs: str | float | None = None  # "dense" or MACs per example: choose the width whose counted MACs are closest
     width_step: int = 1  # with match_macs: widths searched in steps of this many width channels
@@ -107,6 +112,11 @@ class TrainConfig:
             (not (self.resolved_recipe == EDROPOUT_RECIPE and (self.plan is not None or self.masks is not None or self.degree is not None
                                                                or self.density is not None or self.match_macs is not None)),
              "--recipe edropout finds its own masks; it takes no --plan, --masks, --degree, --density or --match-macs"),
+            (not (self.resolved_recipe == RANDOM_FILTERS_RECIPE and self.like is None), "--recipe random-filters needs --like RUN (the run whose kept counts it matches)"),
+            (not (self.like is not None and self.resolved_recipe != RANDOM_FILTERS_RECIPE), "--like is only used by --recipe random-filters"),
+            (not (self.resolved_recipe == RANDOM_FILTERS_RECIPE and (self.plan is not None or self.degree is not None or self.density is not None
+                                                                     or self.match_macs is not None)),
+             "--recipe random-filters takes its kept counts from --like; it takes no --plan, --degree, --density or --match-macs"),
             (self.edropout_population >= 4, f"EDropout needs a population of at least 4, got {self.edropout_population}"),
             (self.edropout_patience >= 1, f"EDropout patience must be at least 1 step, got {self.edropout_patience}"),
             (self.edropout_warmup is None or 0 <= self.edropout_warmup <= self.epochs,
@@ -139,7 +149,7 @@ class TrainConfig:
         if unknown:
             raise TrainError(f"unknown configuration keys: {', '.join(unknown)}")
         values = dict(data)
-        for key in ("data_dir", "plan", "out", "masks"):
+        for key in ("data_dir", "plan", "out", "masks", "like"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         for key in ("include", "exclude", "milestones"):
@@ -156,7 +166,7 @@ def edropout_warmup(config: TrainConfig) -> int:
 def mask_config(config: TrainConfig, plan: Plan | None) -> MaskConfig:
     """The pruning stage's configuration of a training run (EDropout starts unmasked)."""
     selection = LayerSelection(config.prune_first, config.prune_last, config.include, config.exclude)
-    recipe = "dense" if config.resolved_recipe == EDROPOUT_RECIPE else config.resolved_recipe
+    recipe = "dense" if config.resolved_recipe in TRAINING_RECIPES else config.resolved_recipe  # masks come from the trainer
     return MaskConfig(recipe, plan, config.degree, config.density, config.mask_seed, config.self_loops, config.nodes_policy,
                       selection, config.degree_side, config.best_of, config.select_by)
 

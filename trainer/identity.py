@@ -44,6 +44,7 @@ READ_BY = {
     "dense": set(),
     "model": {"mask_seed"},  # X-Net models: the X-layers' masks are drawn from the mask seed
     "edropout": {"include", "exclude", "mask_seed"},  # the covered layers and the search's seed
+    "random-filters": {"masks_sha256", "mask_seed"},  # the --like run's masks and the draw's seed
 }
 
 

@@ -19,7 +19,7 @@ import copy
 
 from pruning.accounting import layer_graph_columns, summarize
 from pruning.apply import PruneResult, prune_model, summary_csv
-from pruning.edropout import EDropoutConfig
+from pruning.edropout import EDropoutConfig, random_unit_masks
 from pruning.expander import expander_layers
 from pruning.masking import apply_masks
 from pruning.sources import MASKS_FILE, load_mask_source
@@ -98,6 +98,10 @@ def load_run_inputs(config: TrainConfig) -> RunInputs:
     """Load ``config.plan`` and ``config.masks`` (one-line errors naming the file) and resolve the identity."""
     plan = load_plan(config.plan) if config.plan is not None else None
     masks = load_mask_source(config.masks) if config.masks is not None else None
+    if config.like is not None:  # random-filters: the identity names the run it copies the counts of
+        reference = load_mask_source(config.like)
+        identity = run_identity(config, None, masks_sha256(reference))
+        return RunInputs(plan, random_unit_masks(reference, config.mask_seed), identity)
     identity = run_identity(config, plan.sha256 if plan else None, masks_sha256(masks) if masks is not None else None)
     return RunInputs(plan, masks, identity)
 
@@ -177,7 +181,7 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
     if config.resolved_recipe == "dense" and expander_layers(model) is not None:
         raise TrainError(f"model {config.model} wires its own X-layers, so recipe 'dense' would mislabel it: use the default recipe "
                          "'model' (or leave --recipe out); its dense counterpart is --model-option expand=1 (degrees=dense for xvgg16)")
-    pruned = prune_model(model, mask_config(config, plan), data.input_shape, masks=inputs.masks, source=config.masks or "masks")
+    pruned = prune_model(model, mask_config(config, plan), data.input_shape, masks=inputs.masks, source=config.masks or config.like or "masks")
     notices = pruned.notices + reference_mismatches(plan)
     if rank == 0 and not config.quiet and resume_dir is None:
         for notice in notices:

@@ -167,3 +167,20 @@ def test_energies_do_not_depend_on_how_many_states_share_a_forward():
     together = population_energies(model, layout, states, images, labels, 10.0)
     for chunk in (1, 4):
         torch.testing.assert_close(population_energies(model, layout, states, images, labels, 10.0, chunk), together, rtol=1e-5, atol=1e-5)
+
+
+def test_random_unit_masks_keep_the_same_count_per_layer_seeded():
+    model = small_net()
+    layout = state_layout(model)
+    state = torch.ones(layout.bits, dtype=torch.bool)
+    state[[0, 1, 5, 12]] = False
+    reference = state_masks(model, layout, state)
+    from pruning.edropout import random_unit_masks, unit_structure
+    drawn = random_unit_masks(reference, seed=3)
+    assert {name: unit_structure(name, m) for name, m in drawn.items()} == {"0": FILTERS, "3": FILTERS, "8": INPUTS}
+    for name in reference:
+        assert drawn[name].shape == reference[name].shape and int(drawn[name].sum()) == int(reference[name].sum())
+    assert all(torch.equal(drawn[n], random_unit_masks(reference, seed=3)[n]) for n in drawn)
+    assert any(not torch.equal(drawn[n], random_unit_masks(reference, seed=4)[n]) for n in drawn)
+    with pytest.raises(PruningError, match="neither whole filters nor whole inputs"):
+        random_unit_masks({"x": torch.eye(3, dtype=torch.bool)}, seed=0)

@@ -75,3 +75,24 @@ def test_edropout_gates_every_conv_and_best_pt_holds_the_pruned_network(data_dir
     model = load_masked_state_dict(build_model("cnn", (1, 28, 28), 10, width=4), best)
     assert set(masks_in_state_dict(best)) == set(masks)
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_random_filters_like_an_edropout_run_keeps_its_counts_per_layer(data_dir, tmp_path):
+    from pruning.edropout import unit_structure
+
+    edropout = run_training(config(data_dir, tmp_path / "runs", model="cnn", model_options={"width": 4}, epochs=2))
+    reference = load_masks(edropout.run_dir / "masks.npz")
+    control = TrainConfig(recipe="random-filters", like=edropout.run_dir, model="cnn", model_options={"width": 4}, data_dir=data_dir, epochs=1,
+                          lr=0.05, threads=1, quiet=True, out=tmp_path / "runs")
+    outcome = run_training(control.validate())
+    drawn = load_masks(outcome.run_dir / "masks.npz")
+    assert set(drawn) == set(reference)
+    for name in reference:
+        assert unit_structure(name, drawn[name]) == unit_structure(name, reference[name])
+        assert int(drawn[name].sum()) == int(reference[name].sum())
+    assert outcome.row["recipe"] == "random-filters" and outcome.row["params_kept"] == edropout.row["params_kept"]
+    assert any(not torch.equal(drawn[n], reference[n]) for n in reference)
+    with pytest.raises(TrainError, match="needs --like"):
+        TrainConfig(recipe="random-filters").validate()
+    with pytest.raises(TrainError, match="only used by --recipe random-filters"):
+        TrainConfig(like=edropout.run_dir).validate()
