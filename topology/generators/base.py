@@ -1,8 +1,10 @@
 """The generator registry and the call that validates parameters against a generator.
 
-A generator is a plain function with keyword parameters (``nodes``, ``degree``, ``p``, ...) and a
-``seed``; it returns one 0/1 matrix, or for a *family* generator (``swap-chain``) a list of them.
-Which options a generator takes is read from its signature, so a new generator needs no CLI change.
+A generator is a plain function with keyword parameters (``nodes``, ``degree``, ``p``, ...), a
+``seed`` and a ``form`` (``"auto"``, ``"dense"`` or ``"sparse"``, see
+``topology.graph.resolve_form``); it returns one 0/1 matrix, or for a *family* generator
+(``swap-chain``) a list of them. Which options a generator takes is read from its signature, so
+a new generator needs no CLI change.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from topology.errors import ParameterError
-from topology.graph import BIPARTITE, GRAPH
+from topology.graph import BIPARTITE, FORMS, GRAPH
 from topology.registry import Registry
 
 
@@ -42,9 +44,9 @@ class GeneratorSpec:
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
-        """The generator's parameters other than ``seed``."""
+        """The generator's parameters other than ``seed`` and ``form``."""
         params = inspect.signature(self.func).parameters
-        return {name: p for name, p in params.items() if name != "seed"}
+        return {name: p for name, p in params.items() if name not in ("seed", "form")}
 
     @property
     def required(self) -> list[str]:
@@ -70,11 +72,13 @@ def register_generator(name: str, kind: str = GRAPH, family: bool = False, refer
     return decorator
 
 
-def generate(name: str, seed: int | np.random.Generator | None = None, **params) -> np.ndarray | list[np.ndarray]:
+def generate(name: str, seed: int | np.random.Generator | None = None, form: str = "auto", **params):
     """Run generator ``name`` with ``params``; parameters it does not take are an error.
 
-    Parameters given as None are treated as not given. Raises ParameterError naming the
-    parameter for unknown, missing or impossible values.
+    Parameters given as None are treated as not given. ``form`` chooses a dense ``ndarray`` or a
+    ``scipy.sparse.csr_array`` (``auto``: dense up to ``topology.graph.DENSE_MAX_NODES`` nodes).
+    Raises ParameterError naming the parameter for unknown, missing or impossible values, and
+    MemoryBudgetError when the result would not fit the memory budget.
     """
     spec = GENERATORS.get(name)
     given = {key: value for key, value in params.items() if value is not None}
@@ -85,9 +89,11 @@ def generate(name: str, seed: int | np.random.Generator | None = None, **params)
     missing = [p for p in spec.required if p not in given]
     if missing:
         raise ParameterError(f"generator {name!r} needs {', '.join(missing)}")
+    if form not in FORMS:
+        raise ParameterError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
     if spec.is_random:
         given["seed"] = seed
-    return spec.func(**given)
+    return spec.func(**given, form=form)
 
 
 def require(condition: bool, generator: str, message: str) -> None:

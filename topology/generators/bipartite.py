@@ -6,7 +6,8 @@ import numpy as np
 
 from topology.errors import ParameterError
 from topology.generators.base import as_int, register_generator, require
-from topology.graph import BIPARTITE
+from topology.graph import BIPARTITE, biadjacency_from_rows
+from topology.memory import require_memory
 from topology.seeding import SeedLike, as_generator
 
 
@@ -29,7 +30,8 @@ def _sizes(generator: str, nodes: int, nodes_in: int | None) -> tuple[int, int]:
 
 
 @register_generator("xnet", kind=BIPARTITE, reference="A. Prabhu, G. Varma, A. Namboodiri, 'Deep Expander Networks', ECCV 2018")
-def xnet(nodes: int, nodes_in: int | None = None, degree: int | None = None, density: float | None = None, seed: SeedLike = None) -> np.ndarray:
+def xnet(nodes: int, nodes_in: int | None = None, degree: int | None = None, density: float | None = None, seed: SeedLike = None,
+         form: str = "auto"):
     """Random left-regular bipartite graph: every output channel gets exactly d distinct inputs.
 
     Parameters
@@ -41,18 +43,26 @@ def xnet(nodes: int, nodes_in: int | None = None, degree: int | None = None, den
     degree : int, optional
         d, inputs per output (1 <= d <= n_in); or give ``density`` (d = round(density n_in)).
     seed : int, numpy.random.Generator or None
+    form : {"auto", "dense", "sparse"}
+        Dense or CSR (auto: CSR when a side exceeds ``topology.graph.DENSE_MAX_NODES``).
 
     Returns
     -------
-    numpy.ndarray of uint8, shape (n_out, n_in), every row summing to d.
+    numpy.ndarray of uint8, shape (n_out, n_in), every row summing to d (or its CSR).
     """
     n_out, n_in = _sizes("xnet", nodes, nodes_in)
     degree = resolve_degree("xnet", n_in, degree, density)
     rng = as_generator(seed)
-    chosen = np.argpartition(rng.random((n_out, n_in)), degree - 1, axis=1)[:, :degree]
-    matrix = np.zeros((n_out, n_in), dtype=np.uint8)
-    np.put_along_axis(matrix, chosen, 1, axis=1)
-    return matrix
+    chosen = np.concatenate([np.argpartition(block, degree - 1, axis=1)[:, :degree] for block in _uniform_rows(rng, n_out, n_in)])
+    return biadjacency_from_rows(n_out, n_in, np.repeat(np.arange(n_out), degree), chosen.ravel(), form)
+
+
+def _uniform_rows(rng: np.random.Generator, n_out: int, n_in: int):
+    """The rows of ``rng.random((n_out, n_in))`` in blocks of at most 32 MB: the same numbers
+    as one call (the stream is consumed in order), without the whole float64 matrix at once."""
+    step = max(1, 2**22 // n_in)
+    for start in range(0, n_out, step):
+        yield rng.random((min(step, n_out - start), n_in))
 
 
 #: Fresh configurations tried before giving up (a repair can, rarely, reach a dead end).
@@ -104,7 +114,8 @@ def _repeated_slots(rows: np.ndarray) -> list[tuple[int, int]]:
 
 
 @register_generator("rreg-bipartite", kind=BIPARTITE, reference="configuration model with switch repair; Hoang et al., ICLR 2023 (Ramanujan PaI)")
-def rreg_bipartite(nodes: int, nodes_in: int | None = None, degree: int | None = None, density: float | None = None, seed: SeedLike = None) -> np.ndarray:
+def rreg_bipartite(nodes: int, nodes_in: int | None = None, degree: int | None = None, density: float | None = None, seed: SeedLike = None,
+                   form: str = "auto"):
     """Random biregular bipartite graph: every output has exactly d inputs and input degrees
     differ by at most one (floor or ceil of n_out d / n_in), with no repeated edge.
 
@@ -113,8 +124,9 @@ def rreg_bipartite(nodes: int, nodes_in: int | None = None, degree: int | None =
     """
     n_out, n_in = _sizes("rreg-bipartite", nodes, nodes_in)
     degree = resolve_degree("rreg-bipartite", n_in, degree, density)
-    if degree == n_in:
-        return np.ones((n_out, n_in), dtype=np.uint8)  # the only biregular graph of full degree
+    if degree == n_in:  # the only biregular graph of full degree
+        return biadjacency_from_rows(n_out, n_in, np.repeat(np.arange(n_out), n_in), np.tile(np.arange(n_in), n_out), form)
+    require_memory(24.0 * n_out * degree, f"rreg-bipartite: {n_out:,} x {degree} stubs")
     rng = as_generator(seed)
     for _ in range(REPAIR_RESTARTS):
         rows = _configuration_rows(n_out, n_in, degree, rng)
@@ -122,16 +134,21 @@ def rreg_bipartite(nodes: int, nodes_in: int | None = None, degree: int | None =
             break
     else:
         raise ParameterError(f"rreg-bipartite: could not remove repeated edges for nodes={n_out}, nodes_in={n_in}, degree={degree}")
-    matrix = np.zeros((n_out, n_in), dtype=np.uint8)
-    np.put_along_axis(matrix, rows, 1, axis=1)
-    return matrix
+    return biadjacency_from_rows(n_out, n_in, np.repeat(np.arange(n_out), degree), rows.ravel(), form)
 
 
 @register_generator("random-bipartite", kind=BIPARTITE, reference="E. N. Gilbert, Ann. Math. Stat. 30 (1959), bipartite G(n_out, n_in, p)")
-def random_bipartite(nodes: int, nodes_in: int | None = None, p: float | None = None, density: float | None = None, seed: SeedLike = None) -> np.ndarray:
+def random_bipartite(nodes: int, nodes_in: int | None = None, p: float | None = None, density: float | None = None, seed: SeedLike = None,
+                     form: str = "auto"):
     """Each (output, input) pair is an edge independently with probability p (or ``density``)."""
     n_out, n_in = _sizes("random-bipartite", nodes, nodes_in)
     require((p is None) != (density is None), "random-bipartite", "give exactly one of p and density")
     probability = p if p is not None else density
     require(0.0 <= probability <= 1.0, "random-bipartite", f"p must be in [0, 1], got {probability}")
-    return (as_generator(seed).random((n_out, n_in)) < probability).astype(np.uint8)
+    rows, cols, offset = [], [], 0
+    for block in _uniform_rows(as_generator(seed), n_out, n_in):
+        r, c = np.nonzero(block < probability)
+        rows.append(r + offset)
+        cols.append(c)
+        offset += len(block)
+    return biadjacency_from_rows(n_out, n_in, np.concatenate(rows), np.concatenate(cols), form)

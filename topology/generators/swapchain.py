@@ -6,6 +6,7 @@ import numpy as np
 
 from topology.generators.base import as_int, register_generator, require
 from topology.generators.deterministic import ring
+from topology.graph import canonical_csr, resolve_form
 from topology.metrics.batch import GraphBatch
 from topology.seeding import SeedLike, as_generator
 
@@ -50,7 +51,8 @@ def _pick_points(aspl_trajectory: list[float], count: int) -> list[int]:
     family=True,
     reference="Chen et al., 'Neural network pruning through its RegularGraph structure' (RGP), 2021",
 )
-def swap_chain(nodes: int, degree: int, count: int = 8, patience: int = 40, max_rounds: int = 5000, seed: SeedLike = None) -> list[np.ndarray]:
+def swap_chain(nodes: int, degree: int, count: int = 8, patience: int = 40, max_rounds: int = 5000, seed: SeedLike = None,
+               form: str = "auto") -> list[np.ndarray]:
     """d-regular graphs whose ASPL is spread evenly from the ring lattice down to the lowest reached.
 
     Starting from the ring lattice, random degree-preserving double-edge swaps are accepted when
@@ -69,6 +71,10 @@ def swap_chain(nodes: int, degree: int, count: int = 8, patience: int = 40, max_
         Stopping rule of the walk, in rounds of 16 proposed swaps.
     seed : int, numpy.random.Generator or None
 
+    form : {"auto", "dense", "sparse"}
+        Form of the returned matrices. The walk itself runs on a dense matrix (it scores every
+        round's swaps by all-pairs BFS, which limits it to a few thousand nodes anyway).
+
     Returns
     -------
     list of numpy.ndarray of uint8, each (n, n), in order of decreasing ASPL.
@@ -77,7 +83,7 @@ def swap_chain(nodes: int, degree: int, count: int = 8, patience: int = 40, max_
     require(count >= 1, "swap-chain", f"count must be at least 1, got {count}")
     require(patience >= 1 and max_rounds >= 1, "swap-chain", "patience and max_rounds must be at least 1")
     rng = as_generator(seed)
-    start = ring(nodes, degree)
+    start = ring(nodes, degree, form="dense")
     adjacency = start.copy()
     edges = np.argwhere(np.triu(adjacency))
     trajectory = [GraphBatch(adjacency).path_stats.aspl[0]]
@@ -111,4 +117,6 @@ def swap_chain(nodes: int, degree: int, count: int = 8, patience: int = 40, max_
             _apply(replay, replay_edges, accepted[step - 1])
         if step in picks:
             family.append(replay.copy())
+    if resolve_form(form, nodes) == "sparse":
+        return [canonical_csr(matrix) for matrix in family]
     return family

@@ -8,7 +8,8 @@ import numpy as np
 
 from topology.errors import ParameterError
 from topology.generators.base import as_int, register_generator, require
-from topology.graph import from_edges
+from topology.graph import graph_from_edges
+from topology.memory import require_memory
 from topology.seeding import SeedLike
 
 #: graph2nn tries the whole construction this many times to get a connected graph.
@@ -71,7 +72,7 @@ def _connected(neighbours: list[set[int]]) -> bool:
 
 
 @register_generator("ws-flex", reference="J. You, J. Leskovec, K. He, S. Xie, 'Graph Structure of Neural Networks', ICML 2020")
-def ws_flex(nodes: int, degree: float, p: float, connected: bool = True, seed: SeedLike = None) -> np.ndarray:
+def ws_flex(nodes: int, degree: float, p: float, connected: bool = True, seed: SeedLike = None, form: str = "auto"):
     """WS-flex graph with real-valued average degree, identical to graph2nn's for the same seed.
 
     ``E = round(k n / 2)`` edges are laid out as forward edges ``i -> i+1 .. i+c_i (mod n)`` with
@@ -95,9 +96,10 @@ def ws_flex(nodes: int, degree: float, p: float, connected: bool = True, seed: S
     require(2 <= degree <= nodes - 1, "ws-flex", f"degree must satisfy 2 <= degree <= nodes - 1, got degree={degree}, nodes={nodes}")
     require(0.0 <= p <= 1.0, "ws-flex", f"p must be in [0, 1], got {p}")
     rng = random.Random(_python_seed(seed))
+    require_memory(120.0 * nodes * degree, f"ws-flex: neighbour sets of {nodes:,} nodes")
     for _ in range(CONNECT_TRIES if connected else 1):
         neighbours = _ws_flex_once(nodes, float(degree), float(p), rng)
         if not connected or _connected(neighbours):
             edges = [(u, v) for u in range(nodes) for v in neighbours[u] if u < v]
-            return from_edges(nodes, np.array(edges, dtype=np.int64))
+            return graph_from_edges(nodes, np.array(edges, dtype=np.int64), form)
     raise ParameterError(f"ws-flex: no connected graph with nodes={nodes}, degree={degree}, p={p} in {CONNECT_TRIES} tries")
