@@ -95,6 +95,6 @@ def expander_masks(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
     for name, degree in declared.degrees.items():
         module = model.get_submodule(name)
         out_channels, in_channels = (module.out_features, module.in_features) if isinstance(module, nn.Linear) else (module.out_channels, module.in_channels)
-        matrix = generate(declared.generator, nodes=out_channels, nodes_in=in_channels, degree=degree, seed=derive_seed(seed, name))
+        matrix = generate(declared.generator, nodes=out_channels, nodes_in=in_channels, degree=degree, seed=derive_seed(seed, name), form="dense")
         masks[name] = torch.from_numpy(matrix.astype(bool))
     return masks

@@ -20,7 +20,7 @@ from pruning.errors import PruningError
 from pruning.layers import LayerSelection, PrunableLayer, find_prunable_layers
 from topology.errors import ParameterError
 from topology.generators import generate
-from topology.graph import BIPARTITE, GRAPH
+from topology.graph import BIPARTITE, GRAPH, as_dense
 from topology.metrics import compute_metrics
 from topology.plans import Plan
 from topology.registry import Registry
@@ -95,6 +95,7 @@ def relational(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
                 f"fewer than the plan's {nodes} nodes (use --nodes-policy shrink or --exclude '{layer.name}')"
             )
         adjacency = adjacency[:smallest, :smallest]
+    adjacency = as_dense(adjacency, str(plan.path or "plan"))
     if config.self_loops:
         adjacency = adjacency | np.eye(adjacency.shape[0], dtype=adjacency.dtype)
     return relational_mask(adjacency, layer.out_channels, layer.in_channels, config.seed)
@@ -124,7 +125,7 @@ def _per_layer(generator: str) -> MaskRecipe:
             params["degree"], params["density"] = config.degree, config.density
         labels = (layer.name,) if config.draw == 0 else (layer.name, f"draw{config.draw}")
         try:
-            matrix = generate(generator, seed=derive_seed(config.seed, *labels), **params)
+            matrix = generate(generator, seed=derive_seed(config.seed, *labels), form="dense", **params)
         except ParameterError as error:
             raise PruningError(f"layer {layer.name} ({layer.out_channels}x{layer.in_channels}): {error}") from None
         return (matrix.T if transposed else matrix).astype(bool)

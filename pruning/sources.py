@@ -37,7 +37,7 @@ def _masks_from_plans(directory: Path) -> dict[str, torch.Tensor]:
             raise PruningError(f"{path}: not an exported layer mask (a bipartite plan whose JSON names its layer in params.layer)")
         if layer in masks:
             raise PruningError(f"{path}: a second mask for layer {layer!r}")
-        masks[layer] = torch.from_numpy(plan.matrix.astype(bool))
+        masks[layer] = torch.from_numpy(plan.dense().astype(bool))
     return masks
 
 

@@ -8,11 +8,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from topology.errors import ParameterError
 from topology.generators import GENERATORS, generate
 from topology.graph import GRAPH
-from topology.metrics import compute_metrics
+from topology.metrics import PathOptions, compute_metrics
 from topology.plans import Plan, save_plan
 from topology.tables import update_metrics_file
 
@@ -25,7 +26,7 @@ class PlanDraft:
     """A generated matrix with its name and provenance, not yet scored or saved."""
 
     name: str
-    matrix: np.ndarray
+    matrix: np.ndarray | sp.csr_array
     generator: str
     params: dict = field(default_factory=dict)
     seed: int | None = None
@@ -41,7 +42,14 @@ class GenerateConfig:
     count: int = 1  # plans to make (points of the family for a family generator)
     out: Path = Path("plans")  # directory the plan files and metrics.csv go to
     name: str | None = None  # plan name (default: generator and parameters)
-    formats: tuple[str, ...] = ("npy", "csv", "json")  # plan files to write
+    formats: tuple[str, ...] = ("auto",)  # plan files to write (auto: npy, csv, json when dense; npz, json when sparse)
+    metrics: tuple[str, ...] | None = None  # metrics to compute and store (None: all)
+
+    @property
+    def form(self) -> str:
+        """The matrix form to generate: sparse when only sparse files are written, else auto."""
+        files = set(self.formats) - {"json"}
+        return "sparse" if files and files <= {"npz", "edges"} else "auto"
 
 
 def _clean(params: dict) -> dict:
@@ -68,8 +76,10 @@ def default_name(generator: str, params: dict, seed: int | None) -> str:
     return "_".join(parts)
 
 
-def make_plans(config: GenerateConfig, progress: Callable[[Sequence], Sequence] = lambda items: items) -> list[tuple[Path, Plan]]:
-    """Generate, score and save the plans that ``config`` describes.
+def make_plans(config: GenerateConfig, progress: Callable[[Sequence], Sequence] = lambda items: items,
+               path_options: PathOptions | None = None) -> list[tuple[Path, Plan]]:
+    """Generate, score and save the plans that ``config`` describes (``path_options``: exact or
+    sampled shortest paths).
 
     Returns
     -------
@@ -83,14 +93,14 @@ def make_plans(config: GenerateConfig, progress: Callable[[Sequence], Sequence] 
     seed = config.seed if spec.is_random else None
     base = config.name or default_name(config.generator, params, seed)
     if spec.family:
-        matrices = generate(config.generator, seed=seed, count=config.count, **params)
+        matrices = generate(config.generator, seed=seed, form=config.form, count=config.count, **params)
         names = [f"{base}_{i:02d}" for i in range(len(matrices))]
         seeds = [seed] * len(matrices)
     else:
         if not spec.is_random and config.count != 1:
             raise ParameterError(f"generator {config.generator!r} is deterministic; count must be 1, got {config.count}")
         seeds = [seed + i for i in range(config.count)] if spec.is_random else [None]
-        matrices = [generate(config.generator, seed=s, **params) for s in progress(seeds)]
+        matrices = [generate(config.generator, seed=s, form=config.form, **params) for s in progress(seeds)]
         if config.name:
             names = [base if len(matrices) == 1 else f"{base}_{i:02d}" for i in range(len(matrices))]
         else:
@@ -99,21 +109,24 @@ def make_plans(config: GenerateConfig, progress: Callable[[Sequence], Sequence] 
     for index, (matrix, name, plan_seed) in enumerate(zip(matrices, names, seeds)):
         plan_params = {**params, "count": config.count, "index": index} if spec.family else params
         drafts.append(PlanDraft(name, matrix, config.generator, plan_params, plan_seed))
-    return save_drafts(drafts, config.out, spec.kind, config.formats)
+    return save_drafts(drafts, config.out, spec.kind, config.formats, config.metrics, path_options)
 
 
-def save_drafts(drafts: Sequence[PlanDraft], out: str | Path, kind: str = GRAPH, formats: tuple[str, ...] = ("npy", "csv", "json")) -> list[tuple[Path, Plan]]:
-    """Score ``drafts`` in one batch, save each as a plan in ``out`` and merge ``out/metrics.csv``.
+def save_drafts(drafts: Sequence[PlanDraft], out: str | Path, kind: str = GRAPH, formats: tuple[str, ...] = ("auto",),
+                names: Sequence[str] | None = None, path_options: PathOptions | None = None) -> list[tuple[Path, Plan]]:
+    """Score ``drafts`` in one batch (metrics ``names``, default all), save each as a plan in
+    ``out`` and merge ``out/metrics.csv``.
 
     Returns
     -------
     list of (path, Plan): each saved plan's first written file and the plan with its metrics.
     """
-    metrics = compute_metrics([draft.matrix for draft in drafts], kind=kind)
+    metrics = compute_metrics([draft.matrix for draft in drafts], kind=kind, names=names, path_options=path_options)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     saved = []
     for draft, values in zip(drafts, metrics):
-        plan = Plan(np.asarray(draft.matrix, dtype=np.uint8), kind, draft.generator, draft.params, draft.seed, values, created)
+        matrix = draft.matrix if sp.issparse(draft.matrix) else np.asarray(draft.matrix, dtype=np.uint8)
+        plan = Plan(matrix, kind, draft.generator, draft.params, draft.seed, values, created)
         saved.append((save_plan(plan, out, draft.name, formats), plan))
     update_metrics_file(out, [(path.name, plan.metrics) for path, plan in saved])
     return saved

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,11 +25,24 @@ def _is_plan_candidate(path: Path) -> bool:
                 return json.load(handle).get("format") == PLAN_FORMAT
         except (OSError, ValueError, AttributeError):
             return False
-    return path.suffix == ".npy"
+    if path.suffix == ".npz":
+        return _is_sparse_npz(path)
+    return path.suffix in (".npy", ".edges")
+
+
+def _is_sparse_npz(path: Path) -> bool:
+    """Whether a .npz holds a sparse matrix (a plan) rather than, say, a run's masks.npz."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {name.removesuffix(".npy") for name in archive.namelist()}
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return {"shape", "format"} <= names
 
 
 def _primary(stem: Path, found: set[str]) -> Path:
-    """The file that names a plan: its .npy, else its .csv, else its .json."""
+    """The file that names a plan: the first of its files in ``EXTENSIONS`` order (.npy, .npz,
+    .csv, .edges, .json)."""
     for ext in EXTENSIONS:
         if ext in found:
             return stem.with_name(stem.name + ext)
@@ -42,7 +56,9 @@ def find_plans(patterns: Iterable[str | Path]) -> list[Path]:
     ----------
     patterns : iterable of str or Path
         Plan files (any of the three extensions), directories (every plan below them) or glob
-        patterns (``plans/*.npy``, ``runs/**/M*.npy``). A plan with all three files counts once.
+        patterns (``plans/*.npy``, ``runs/**/M*.npy``). A plan with several files counts once.
+        Directories are scanned for .npy, sparse .npz, .csv (not tables such as metrics.csv),
+        .edges and plan .json files.
 
     Raises
     ------

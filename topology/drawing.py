@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from topology.atomic import atomic_open
-from topology.graph import GRAPH
+from topology.errors import ParameterError
+from topology.graph import DENSE_MAX_NODES, GRAPH
 from topology.plans import Plan
 
 TITLE_METRICS = {
@@ -41,7 +43,15 @@ def _circle_segments(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
 
 
 def draw_plan(plan: Plan, metrics: dict, out: str | Path, dpi: int = 120) -> Path:
-    """Save a PNG with the plan's drawing (left) and matrix (right); returns ``out``."""
+    """Save a PNG with the plan's drawing (left) and matrix (right); returns ``out``.
+
+    Raises ParameterError for plans with more than ``DENSE_MAX_NODES`` nodes on a side (a drawing
+    of them shows nothing).
+    """
+    if max(plan.matrix.shape) > DENSE_MAX_NODES:
+        raise ParameterError(f"{plan.path or 'plan'}: {plan.matrix.shape[0]:,} x {plan.matrix.shape[1]:,} is too large to draw (at most {DENSE_MAX_NODES:,} nodes a side)")
+    if plan.is_sparse:
+        plan = dataclasses.replace(plan, matrix=plan.dense())
     figure = Figure(figsize=(11, 5.4), dpi=dpi, layout="constrained")
     drawing, matrix_axes = figure.subplots(1, 2)
     position, segments = _circle_segments(plan)

@@ -1,8 +1,11 @@
-"""Plan files (DESIGN.md 2.2): ``NAME.npy`` + ``NAME.csv`` + ``NAME.json`` side by side.
+"""Plan files (DESIGN.md 2.2): ``NAME.npy`` + ``NAME.csv`` + ``NAME.json`` side by side, or for
+large graphs ``NAME.npz`` (scipy.sparse CSR) + ``NAME.json``; ``NAME.edges`` (two node ids per
+line) is read and written too.
 
-Any one of the three files identifies a plan. Loading validates the matrix (shape, symmetry,
-0/1 values, diagonal) and, when the JSON is present, its format and SHA-256, and names the file
-and the problem when something is wrong. RGP's published ``Adjacency/<n>/<d>/M<k>.npy`` matrices
+Any one of the files identifies a plan. Loading validates the matrix (shape, symmetry, 0/1
+values, diagonal, node ids) and, when the JSON is present, its format and SHA-256, and names the
+file and the problem when something is wrong. Every reader checks the memory budget
+(``topology.memory``) from the file's header or size before it allocates. RGP's published ``Adjacency/<n>/<d>/M<k>.npy`` matrices
 load as plans too, with the reference metrics of their ``<n>_<d>_information.csv``.
 """
 
@@ -13,19 +16,29 @@ import io
 import json
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from topology import __version__
-from topology.atomic import atomic_write_bytes, atomic_write_text
+from topology.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 from topology.errors import PlanError
-from topology.graph import BIPARTITE, GRAPH, KINDS, edge_count, sha256_of, validate_matrix
+from topology.graph import BIPARTITE, GRAPH, KINDS, as_dense, canonical_csr, edge_count, sha256_of, sparse_from_pairs, validate_matrix
+from topology.memory import require_memory
 
 PLAN_FORMAT = "topoprune.plan/1"
-EXTENSIONS = (".npy", ".csv", ".json")
+#: Plan file extensions, in the order a matrix is read from (the JSON holds no matrix).
+EXTENSIONS = (".npy", ".npz", ".csv", ".edges", ".json")
+FILE_FORMATS = tuple(ext.lstrip(".") for ext in EXTENSIONS)
+#: ``formats=("auto",)``: these files for a dense matrix, those for a sparse one.
+DENSE_FORMATS = ("npy", "csv", "json")
+SPARSE_FORMATS = ("npz", "json")
+#: Keys of a sparse plan .npz (scipy.sparse.save_npz's layout, so scipy.sparse.load_npz reads it).
+NPZ_KEYS = ("indices", "indptr", "format", "shape", "data")
 RGP_MATRIX = re.compile(r"^M(\d+)\.npy$")
 RGP_INFORMATION = re.compile(r"^(\d+)_(\d+)_information\.csv$")
 
@@ -36,8 +49,9 @@ class Plan:
 
     Attributes
     ----------
-    matrix : numpy.ndarray of uint8
-        (n, n) adjacency, or (n_out, n_in) biadjacency when ``kind == "bipartite"``.
+    matrix : numpy.ndarray of uint8 or scipy.sparse.csr_array
+        (n, n) adjacency, or (n_out, n_in) biadjacency when ``kind == "bipartite"``; sparse
+        when generated large or read from ``.npz`` / ``.edges``.
     kind : {"graph", "bipartite"}
     generator : str or None
         Registry name of the generator, ``"rgp"`` for RGP files, None when unknown.
@@ -76,6 +90,14 @@ class Plan:
     @property
     def sha256(self) -> str:
         return sha256_of(self.matrix)
+
+    @property
+    def is_sparse(self) -> bool:
+        return sp.issparse(self.matrix)
+
+    def dense(self) -> np.ndarray:
+        """The matrix as a dense uint8 array (checks the memory budget first when sparse)."""
+        return as_dense(self.matrix, str(self.path or "plan"))
 
 
 # --- JSON with non-finite numbers as strings (strict JSON for other tools) ---------------------
@@ -132,32 +154,84 @@ def plan_metadata(plan: Plan) -> dict:
     return encode_json(document)
 
 
-def save_plan(plan: Plan, directory: str | Path, name: str, formats: tuple[str, ...] = ("npy", "csv", "json")) -> Path:
-    """Write ``plan`` as ``directory/name.{npy,csv,json}`` (each file atomically).
+def resolve_formats(formats: tuple[str, ...], sparse: bool) -> tuple[str, ...]:
+    """The files to write: ``("auto",)`` is :data:`SPARSE_FORMATS` for a sparse matrix, else
+    :data:`DENSE_FORMATS`; any other tuple is checked against :data:`FILE_FORMATS`."""
+    if tuple(formats) == ("auto",):
+        return SPARSE_FORMATS if sparse else DENSE_FORMATS
+    unknown = [f for f in formats if f not in FILE_FORMATS]
+    if unknown or not formats:
+        raise PlanError(f"unknown plan format(s) {unknown}; use auto or a subset of {', '.join(FILE_FORMATS)}")
+    return tuple(formats)
+
+
+def save_plan(plan: Plan, directory: str | Path, name: str, formats: tuple[str, ...] = ("auto",)) -> Path:
+    """Write ``plan`` as ``directory/name.<format>`` for each of ``formats`` (each file atomically).
+
+    Parameters
+    ----------
+    formats : tuple of str
+        ``("auto",)`` (npy, csv and json for a dense matrix; npz and json for a sparse one) or
+        a subset of npy, npz, csv, edges, json. A dense file of a sparse matrix checks the
+        memory budget first.
 
     Returns
     -------
     pathlib.Path
-        The path of the first written file (``.npy`` by default), which identifies the plan.
+        The path of the first written file, which identifies the plan.
     """
     directory = Path(directory)
-    unknown = [f for f in formats if f not in ("npy", "csv", "json")]
-    if unknown or not formats:
-        raise PlanError(f"{directory / name}: unknown plan format(s) {unknown}; use npy, csv, json")
+    try:
+        formats = resolve_formats(formats, sp.issparse(plan.matrix))
+    except PlanError as error:
+        raise PlanError(f"{directory / name}: {error}") from None
     matrix = validate_matrix(plan.matrix, plan.kind, str(directory / name))
     written = []
     for fmt in formats:
         target = directory / f"{name}.{fmt}"
         if fmt == "npy":
             buffer = io.BytesIO()
-            np.save(buffer, matrix, allow_pickle=False)
+            np.save(buffer, as_dense(matrix, str(target)), allow_pickle=False)
             atomic_write_bytes(target, buffer.getvalue())
         elif fmt == "csv":
-            atomic_write_text(target, matrix_to_csv(matrix))
+            require_memory(4.0 * matrix.shape[0] * matrix.shape[1], f"{target}: the text of a {matrix.shape[0]:,} x {matrix.shape[1]:,} matrix")
+            atomic_write_text(target, matrix_to_csv(as_dense(matrix, str(target))))
+        elif fmt == "npz":
+            atomic_write_bytes(target, npz_bytes(matrix))
+        elif fmt == "edges":
+            write_edges(target, matrix, plan.kind)
         else:
             atomic_write_text(target, json.dumps(plan_metadata(plan), indent=2, allow_nan=False) + "\n")
         written.append(target)
     return written[0]
+
+
+def npz_bytes(matrix: np.ndarray | sp.sparray) -> bytes:
+    """The matrix as a compressed .npz in scipy.sparse.save_npz's CSR layout (no pickled objects)."""
+    csr = canonical_csr(matrix)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, indices=csr.indices, indptr=csr.indptr, format=np.array(b"csr"), shape=np.array(csr.shape, dtype=np.int64), data=csr.data)
+    return buffer.getvalue()
+
+
+def edge_pairs(matrix: np.ndarray | sp.sparray, kind: str = GRAPH) -> np.ndarray:
+    """The edges as an (m, 2) int64 array: (u, v) with u < v for a graph, (output, input) for a
+    biadjacency; in row-major order."""
+    coo = canonical_csr(matrix).tocoo()
+    rows, cols = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    if kind == GRAPH:
+        upper = rows < cols
+        rows, cols = rows[upper], cols[upper]
+    return np.stack([rows, cols], axis=1)
+
+
+def write_edges(path: Path, matrix: np.ndarray | sp.sparray, kind: str = GRAPH) -> None:
+    """Write ``u v`` lines (see :func:`edge_pairs`) atomically, after a comment line with the shape."""
+    pairs = edge_pairs(matrix, kind)
+    with atomic_open(path, "w", encoding="ascii", newline="") as handle:
+        handle.write(f"# {kind} {matrix.shape[0]} x {matrix.shape[1]}, {len(pairs)} edges\n")
+        for start in range(0, len(pairs), 2**20):
+            np.savetxt(handle, pairs[start : start + 2**20], fmt="%d")
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -170,14 +244,119 @@ def plan_files(path: str | Path) -> dict[str, Path]:
     return {ext: stem.with_name(stem.name + ext) for ext in EXTENSIONS if stem.with_name(stem.name + ext).is_file()}
 
 
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a .npy header, without reading the data."""
+    with path.open("rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+        else:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            shape, dtype = array.shape, array.dtype
+    return shape, dtype
+
+
 def _read_npy(path: Path) -> np.ndarray:
     try:
+        shape, dtype = _npy_header(path)
+        if len(shape) == 2:
+            # The array, its uint8 copy and the boolean masks of validation.
+            require_memory(float(np.prod(shape, dtype=np.float64)) * (dtype.itemsize + 4), f"{path}: a {shape[0]:,} x {shape[1]:,} {dtype} matrix")
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
         raise PlanError(f"{path}: not a readable .npy matrix ({str(error).splitlines()[0]})") from None
 
 
+def _read_npz(path: Path) -> sp.csr_array:
+    """A sparse matrix from a plan .npz (scipy.sparse.save_npz layout: csr, csc or coo)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = set(archive.files)
+            if not {"shape", "format"} <= keys:
+                raise PlanError(f"{path}: not a sparse matrix .npz (needs arrays 'shape' and 'format', has {', '.join(sorted(keys)) or 'none'})")
+            shape = tuple(int(v) for v in np.asarray(archive["shape"]).ravel())
+            fmt = np.asarray(archive["format"]).item()
+            fmt = fmt.decode("ascii", "replace") if isinstance(fmt, bytes) else str(fmt)
+            if len(shape) != 2 or min(shape) < 0:
+                raise PlanError(f"{path}: shape {shape} is not a 2-D matrix shape")
+            needed = {"csr": ("indices", "indptr"), "csc": ("indices", "indptr"), "coo": ("row", "col")}.get(fmt)
+            if needed is None:
+                raise PlanError(f"{path}: sparse format {fmt!r} is not supported (use csr, csc or coo)")
+            missing = [key for key in needed if key not in keys]
+            if missing:
+                raise PlanError(f"{path}: {fmt} matrix without {', '.join(missing)}")
+            entries = int(archive[needed[0]].shape[0]) if needed[0] in ("indices", "row") else 0
+            require_memory(8.0 * (max(shape) + 1) * 3 + 40.0 * entries, f"{path}: a sparse {shape[0]:,} x {shape[1]:,} matrix with {entries:,} entries")
+            arrays = {key: archive[key] for key in (*needed, "data") if key in keys}
+    except PlanError:
+        raise
+    except (ValueError, OSError, EOFError, KeyError) as error:
+        raise PlanError(f"{path}: not a readable .npz matrix ({str(error).splitlines()[0]})") from None
+    first = arrays[needed[0]]
+    data = arrays.get("data", np.ones(len(first), dtype=np.uint8))
+    try:
+        if fmt == "coo":
+            rows, cols = arrays["row"].astype(np.int64), arrays["col"].astype(np.int64)
+            _check_ids(path, rows, shape[0], "row")
+            _check_ids(path, cols, shape[1], "column")
+            return sp.csr_array(sp.coo_array((data, (rows, cols)), shape=shape))
+        indptr, indices = arrays["indptr"].astype(np.int64), arrays["indices"].astype(np.int64)
+        outer, inner = (shape[0], shape[1]) if fmt == "csr" else (shape[1], shape[0])
+        if len(indptr) != outer + 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != len(indices):
+            raise PlanError(f"{path}: the {fmt} index pointer does not fit shape {shape} and {len(indices):,} entries")
+        _check_ids(path, indices, inner, "column" if fmt == "csr" else "row")
+        cls = sp.csr_array if fmt == "csr" else sp.csc_array
+        return sp.csr_array(cls((data, indices, indptr), shape=shape))
+    except ValueError as error:
+        raise PlanError(f"{path}: not a valid sparse matrix ({str(error).splitlines()[0]})") from None
+
+
+def _check_ids(path: Path, ids: np.ndarray, limit: int, what: str) -> None:
+    """Raise PlanError for a node id outside 0 .. limit - 1."""
+    bad = (ids < 0) | (ids >= limit)
+    if bad.any():
+        raise PlanError(f"{path}: {what} index {int(ids[np.flatnonzero(bad)[0]])} is out of range for {limit:,} {what}s")
+
+
+def _read_edges(path: Path, document: dict) -> sp.csr_array:
+    """A sparse matrix from ``u v`` lines (``#`` starts a comment). The size is the JSON's
+    ``nodes`` (and ``nodes_in``) when there is one, else the largest id + 1; repeated edges
+    (either way round, for a graph) count once."""
+    size = path.stat().st_size if path.is_file() else 0
+    require_memory(20.0 * size, f"{path}: {size:,} bytes of edge list")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # an empty file is reported below
+            pairs = np.loadtxt(path, dtype=np.int64, comments="#", ndmin=2)
+    except (ValueError, OSError) as error:
+        raise PlanError(f"{path}: not an edge list of two integers per line ({str(error).splitlines()[0]})") from None
+    if pairs.size == 0:
+        raise PlanError(f"{path}: file holds no edges")
+    if pairs.shape[1] != 2:
+        raise PlanError(f"{path}: expected two node ids per line, got {pairs.shape[1]}")
+    kind = document.get("kind", GRAPH)
+    if kind == GRAPH:
+        nodes = int(document.get("nodes") or pairs.max() + 1)
+        shape = (nodes, nodes)
+    else:
+        shape = (int(document.get("nodes") or pairs[:, 0].max() + 1), int(document.get("nodes_in") or pairs[:, 1].max() + 1))
+    _check_ids(path, pairs[:, 0], shape[0], "node" if kind == GRAPH else "row")
+    _check_ids(path, pairs[:, 1], shape[1], "node" if kind == GRAPH else "column")
+    if kind == GRAPH:
+        loops = pairs[:, 0] == pairs[:, 1]
+        if loops.any():
+            line = int(np.flatnonzero(loops)[0])
+            raise PlanError(f"{path}: edge {line + 1} joins node {int(pairs[line, 0])} to itself; self-loops are not allowed")
+        rows, cols = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+    else:
+        rows, cols = pairs[:, 0], pairs[:, 1]
+    return sparse_from_pairs(shape, rows, cols)
+
+
 def _read_csv(path: Path) -> np.ndarray:
+    require_memory(40.0 * (path.stat().st_size if path.is_file() else 0), f"{path}: a text matrix")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -257,10 +436,11 @@ def _rgp_details(npy_path: Path) -> tuple[dict, dict]:
 
 
 def load_plan(path: str | Path) -> Plan:
-    """Load and validate the plan named by ``path`` (its ``.npy``, ``.csv`` or ``.json``, or stem).
+    """Load and validate the plan named by ``path`` (any of its files, or its stem).
 
-    The matrix comes from the ``.npy`` if present, else the ``.csv``; the ``.json`` supplies the
-    metadata and is checked against the matrix (kind, shape, SHA-256).
+    The matrix comes from the first of ``.npy``, ``.npz``, ``.csv`` and ``.edges`` present
+    (dense from .npy and .csv, sparse from .npz and .edges); the ``.json`` supplies the
+    metadata and is checked against the matrix (kind, shape, edges, SHA-256).
 
     Raises
     ------
@@ -273,13 +453,12 @@ def load_plan(path: str | Path) -> Plan:
         raise PlanError(f"{path}: no such file")
     if not files:
         raise PlanError(f"{path}: no plan file ({', '.join(EXTENSIONS)}) found")
-    if ".npy" in files:
-        source, raw = files[".npy"], _read_npy(files[".npy"])
-    elif ".csv" in files:
-        source, raw = files[".csv"], _read_csv(files[".csv"])
-    else:
-        raise PlanError(f"{files['.json']}: no .npy or .csv matrix beside this plan JSON")
     document = _read_json(files[".json"]) if ".json" in files else {}
+    readers = {".npy": _read_npy, ".npz": _read_npz, ".csv": _read_csv, ".edges": lambda p: _read_edges(p, document)}
+    source = next((files[ext] for ext in readers if ext in files), None)
+    if source is None:
+        raise PlanError(f"{files['.json']}: no matrix file ({', '.join(readers)}) beside this plan JSON")
+    raw = readers[source.suffix](source)
     kind = document.get("kind", GRAPH)
     matrix = validate_matrix(raw, kind, str(source))
     if document:
@@ -306,3 +485,6 @@ def _check_against_json(matrix: np.ndarray, document: dict, json_path: Path) -> 
     nodes = document.get("nodes")
     if nodes is not None and nodes != matrix.shape[0]:
         raise PlanError(f"{json_path}: says {nodes} nodes but the matrix has {matrix.shape[0]} rows")
+    edges = document.get("edges")
+    if edges is not None and edges != edge_count(matrix, document.get("kind", GRAPH)):
+        raise PlanError(f"{json_path}: says {edges} edges but the matrix has {edge_count(matrix, document.get('kind', GRAPH))}")
