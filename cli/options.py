@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from collections.abc import Iterable
 
 import click
 from tqdm import tqdm
 
 from topology.errors import TopopruneError
+from topology.memory import ENVIRONMENT_VARIABLE, parse_size as parse_memory_size, set_memory_budget
 
 #: Show a progress bar when a command works through more items than this.
 PROGRESS_THRESHOLD = 50
@@ -54,6 +56,72 @@ def friendly_errors(func):
             raise click.ClickException(f"{where}{error.strerror or error}") from None
 
     return wrapper
+
+
+def _set_memory_budget(_ctx, _param, value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        set_memory_budget(parse_memory_size(value))
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def memory_budget_option():
+    """``--memory-budget SIZE``: inputs or parameters needing more fail at once with one line."""
+    return click.option(
+        "--memory-budget", metavar="SIZE", callback=_set_memory_budget, expose_value=False, is_eager=True,
+        help=f"Largest memory a matrix may need, e.g. 2G or 512M (default: ${ENVIRONMENT_VARIABLE}, else the memory available now).",
+    )
+
+
+def path_options(sample_sources: int, sample_seed: int, quiet: bool):
+    """PathOptions for ``--sample-sources``. An exact computation that takes several chunks of
+    sources and more than 10 s prints its time estimate after the first chunk, then a progress bar."""
+    from topology.metrics import PathOptions
+
+    state: dict = {}
+
+    def report(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done == 0:
+            state.update(start=now, bar=None)
+            return
+        if total <= 1 or "start" not in state:
+            return
+        if state["bar"] is None:
+            elapsed = now - state["start"]
+            estimate = elapsed * total / done
+            if estimate > 10 and not quiet:
+                click.echo(f"exact shortest paths: about {_duration(estimate)} ({total} chunks of sources, the first took {elapsed:.1f} s); "
+                           "--sample-sources K estimates the ASPL instead", err=True)
+            state["bar"] = tqdm(total=total, initial=done, desc="shortest paths", unit="chunk", file=sys.stderr, leave=False,
+                                disable=quiet or estimate <= 10)
+        else:
+            state["bar"].update(done - state["bar"].n)
+        if done >= total:
+            state["bar"].close()
+            state.clear()
+
+    return PathOptions(sample_sources, sample_seed, progress=report)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def sampling_options(func):
+    """``--sample-sources K`` and ``--sample-seed``."""
+    func = click.option("--sample-seed", type=int, default=0, show_default=True, help="Seed of the sampled BFS sources.")(func)
+    return click.option(
+        "--sample-sources", type=click.IntRange(min=0), default=0, show_default=True, metavar="K",
+        help="Estimate the ASPL of graphs larger than K nodes from K random BFS sources, with a 95% interval "
+             "(columns aspl_ci95_low/high, aspl_sources; diameter left empty). 0: exact.",
+    )(func)
 
 
 def parse_size(_ctx, _param, value: str | None) -> tuple[int, ...] | None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from cli.options import comma_list, format_option, friendly_errors, progress, seed_option
+from cli.options import comma_list, format_option, friendly_errors, memory_budget_option, path_options, progress, sampling_options, seed_option
 from topology import __version__
-from topology.analysis import analyze_plans
+from topology.analysis import analyze_plans, check_metric_names
 from topology.atomic import atomic_write_text
 from topology.build import GenerateConfig, make_plans, save_drafts
 from topology.discovery import find_plans
@@ -16,7 +16,8 @@ from topology.drawing import draw_plan
 from topology.errors import ParameterError
 from topology.generators import GENERATORS
 from topology.metrics import compute_metrics
-from topology.plans import load_plan
+from topology.graph import DENSE_MAX_NODES
+from topology.plans import FILE_FORMATS, load_plan
 from topology.sweeps import SWEEPS, SweepConfig
 from topology.tables import metrics_frame, to_csv, to_json, to_table
 
@@ -41,15 +42,18 @@ def _render(rows: list[tuple[str, dict]], fmt: str, key_columns_only: bool = Fal
 
 def _file_formats(_ctx, _param, value: str) -> tuple[str, ...]:
     formats = tuple(f.strip() for f in value.split(",") if f.strip())
-    bad = [f for f in formats if f not in ("npy", "csv", "json")]
+    if formats == ("auto",):
+        return formats
+    bad = [f for f in formats if f not in FILE_FORMATS]
     if bad or not formats:
-        raise click.BadParameter(f"use a comma-separated subset of npy,csv,json, got {value!r}")
+        raise click.BadParameter(f"use auto or a comma-separated subset of {','.join(FILE_FORMATS)}, got {value!r}")
     return formats
 
 
 save_option = click.option(
-    "--save", "formats", default="npy,csv,json", show_default=True, callback=_file_formats,
-    help="Plan files to write (comma-separated subset of npy,csv,json).",
+    "--save", "formats", default="auto", show_default=True, callback=_file_formats,
+    help=f"Plan files to write: auto (npy,csv,json up to {DENSE_MAX_NODES:,} nodes; npz,json above) or a comma-separated subset of "
+         f"{','.join(FILE_FORMATS)}.",
 )
 
 
@@ -72,10 +76,14 @@ def topo() -> None:
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("plans"), show_default=True, help="Directory for the plan files and metrics.csv.")
 @click.option("--name", help="Plan name (default: generator and parameters, e.g. rreg_n64_d4_s0).")
 @save_option
+@click.option("--metrics", "-m", multiple=True, callback=comma_list, help="Metrics to compute and store, comma-separated (default: all).")
+@sampling_options
 @format_option()
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@memory_budget_option()
 @friendly_errors
-def gen(generator, nodes, degree, p, nodes_in, density, connected, count, seed, out, name, formats, fmt, quiet) -> None:
+def gen(generator, nodes, degree, p, nodes_in, density, connected, count, seed, out, name, formats, metrics, sample_sources, sample_seed,
+        fmt, quiet) -> None:
     """Generate plans and print their metrics.
 
     \b
@@ -84,10 +92,15 @@ def gen(generator, nodes, degree, p, nodes_in, density, connected, count, seed, 
       topo gen -g swap-chain -n 64 -d 4 --count 8          # 8 graphs spanning the ASPL range
       topo gen -g ws-flex -n 64 -d 4.5 --p 0.2 --count 5   # graph2nn WS-flex, seeds 0..4
       topo gen -g xnet -n 128 --nodes-in 64 -d 8           # bipartite layer graph
+      topo gen -n 1000000 -d 8 -m aspl --sample-sources 256  # sparse: .npz + .json
+
+    Above 5,000 nodes the graph is built sparse and saved as .npz + .json (--save npz forces
+    it for any size); metrics are computed on the sparse graph.
     """
     params = {"nodes": nodes, "degree": degree, "p": p, "nodes_in": nodes_in, "density": density, "connected": connected}
-    config = GenerateConfig(generator, params, seed, count, out, name, formats)
-    saved = make_plans(config, progress=lambda items: progress(items, "generating", quiet))
+    check_metric_names(metrics)
+    config = GenerateConfig(generator, params, seed, count, out, name, formats, tuple(metrics) if metrics else None)
+    saved = make_plans(config, progress=lambda items: progress(items, "generating", quiet), path_options=path_options(sample_sources, sample_seed, quiet))
     click.echo(_render([(str(path), plan.metrics) for path, plan in saved], fmt, key_columns_only=True), nl=False)
 
 
@@ -97,13 +110,16 @@ def gen(generator, nodes, degree, p, nodes_in, density, connected, count, seed, 
 @format_option(default=None)
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the results to this file instead of printing them.")
 @click.option("--reference", is_flag=True, help="Show published values (RGP's information CSV) as <metric>_reference columns beside ours.")
+@sampling_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@memory_budget_option()
 @friendly_errors
-def analyze(paths, metrics, fmt, out, reference, quiet) -> None:
+def analyze(paths, metrics, fmt, out, reference, sample_sources, sample_seed, quiet) -> None:
     """Compute metrics of plans: files, directories (recursive) or glob patterns.
 
-    A plan counts once however many of its .npy/.csv/.json files are named; RGP's
-    Adjacency/<n>/<d>/M<k>.npy layout is read too. Output is a table, or --format csv|json
+    A plan counts once however many of its .npy/.npz/.csv/.edges/.json files are named; RGP's
+    Adjacency/<n>/<d>/M<k>.npy layout is read too. Large graphs (.npz, .edges) stay sparse;
+    --sample-sources K estimates their ASPL. Output is a table, or --format csv|json
     (the CSV has the layout of a plan directory's metrics.csv). A published value that differs
     from ours by more than 1e-9 is reported on stderr, one line per metric.
     """
@@ -111,7 +127,7 @@ def analyze(paths, metrics, fmt, out, reference, quiet) -> None:
         fmt = {".csv": "csv", ".json": "json"}.get(out.suffix if out else "", "table")
     plan_paths = find_plans(paths)
     rows = analyze_plans(plan_paths, metrics, progress=lambda items: progress(items, "analysing", quiet), reference=reference,
-                         on_mismatch=lambda line: click.echo(f"warning: {line}", err=True))
+                         on_mismatch=lambda line: click.echo(f"warning: {line}", err=True), path_options=path_options(sample_sources, sample_seed, quiet))
     text = _render(rows, fmt)
     if out:
         atomic_write_text(out, text)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from topology.errors import ParameterError
 from topology.graph import BIPARTITE, GRAPH
-from topology.metrics import BIPARTITE_METRICS, GRAPH_METRICS, compute_metrics, registry_for
+from topology.metrics import BIPARTITE_METRICS, GRAPH_METRICS, PathOptions, compute_metrics, registry_for
 from topology.plans import Plan, load_plan
 
 
@@ -25,6 +25,7 @@ def analyze_plans(
     progress: Callable[[Iterable], Iterable] = lambda items: items,
     reference: bool = False,
     on_mismatch: Callable[[str], None] | None = None,
+    path_options: PathOptions | None = None,
 ) -> list[tuple[str, dict]]:
     """Metrics of every plan in ``paths``.
 
@@ -43,6 +44,8 @@ def analyze_plans(
     on_mismatch : callable, optional
         Called with one line per published value that differs from ours (see
         :func:`reference_mismatches`).
+    path_options : PathOptions, optional
+        Exact (default) or sampled shortest paths.
 
     Returns
     -------
@@ -56,7 +59,7 @@ def analyze_plans(
         wanted = list(registry) if names is None else [n for n in names if n in registry]
         if not indices or not wanted:
             continue
-        values = compute_metrics([plans[i].matrix for i in indices], kind=kind, names=wanted)
+        values = compute_metrics([plans[i].matrix for i in indices], kind=kind, names=wanted, path_options=path_options)
         for index, metrics in zip(indices, values):
             results[index] = metrics
     for plan, metrics in zip(plans, results):

@@ -16,11 +16,14 @@ import scipy.sparse as sp
 
 from topology.errors import ParameterError
 from topology.graph import GRAPH
-from topology.metrics.batch import DENSE_SPECTRUM_MAX_NODES, BipartiteBatch, GraphBatch
+from topology.metrics.batch import DENSE_SPECTRUM_MAX_NODES, BipartiteBatch, GraphBatch, PathOptions
 from topology.metrics.definitions import BIPARTITE_METRICS, GRAPH_METRICS, Metric
 from topology.registry import Registry
 
-__all__ = ["BIPARTITE_METRICS", "GRAPH_METRICS", "compute_metrics", "metric_names", "registry_for"]
+__all__ = ["BIPARTITE_METRICS", "GRAPH_METRICS", "PathOptions", "compute_metrics", "metric_names", "registry_for"]
+
+#: Columns added beside ``aspl`` when it was estimated from sampled sources.
+SAMPLED_ASPL_COLUMNS = ("aspl_ci95_low", "aspl_ci95_high", "aspl_sources")
 
 #: Largest number of graphs evaluated in one vectorised batch (bounds memory for big n).
 BATCH_BYTES = 64 * 2**20
@@ -63,6 +66,7 @@ def compute_metrics(
     kind: str = GRAPH,
     names: Iterable[str] | None = None,
     dense_spectrum_max_nodes: int = DENSE_SPECTRUM_MAX_NODES,
+    path_options: PathOptions | None = None,
 ) -> list[dict]:
     """Metrics of many graphs, batched by shape.
 
@@ -77,6 +81,9 @@ def compute_metrics(
         computed (e.g. no eigenvalues for ``["aspl"]``).
     dense_spectrum_max_nodes : int
         Graphs above this size use sparse eigenvalue solvers.
+    path_options : PathOptions, optional
+        Exact (default) or sampled shortest paths. A graph whose ASPL was sampled also gets
+        ``aspl_ci95_low``, ``aspl_ci95_high`` and ``aspl_sources``, and a NaN diameter.
 
     Returns
     -------
@@ -85,10 +92,12 @@ def compute_metrics(
         or None (``ramanujan`` of a non-regular graph).
     """
     metrics = _select(kind, names)
+    options = path_options or PathOptions()
     results: list[dict] = [{} for _ in range(len(matrices))]
     by_shape: dict[tuple, list[int]] = defaultdict(list)
     for index, matrix in enumerate(matrices):
-        large = sp.issparse(matrix) or (kind == GRAPH and matrix.shape[0] > dense_spectrum_max_nodes)
+        sampled = kind == GRAPH and 0 < options.sample_sources < matrix.shape[0]
+        large = sp.issparse(matrix) or sampled or (kind == GRAPH and matrix.shape[0] > dense_spectrum_max_nodes)
         by_shape[("single", index) if large else tuple(matrix.shape)].append(index)
     for key, indices in by_shape.items():
         if key[0] == "single":
@@ -103,9 +112,12 @@ def compute_metrics(
                 for i in range(0, len(indices), step)
             ]
         for chunk_indices, data in chunks:
-            batch = GraphBatch(data, dense_spectrum_max_nodes) if kind == GRAPH else BipartiteBatch(data)
+            batch = GraphBatch(data, dense_spectrum_max_nodes, options) if kind == GRAPH else BipartiteBatch(data)
             for metric in metrics:
                 values = metric.compute(batch)
                 for position, index in enumerate(chunk_indices):
                     results[index][metric.name] = _python_value(values[position])
+            if kind == GRAPH and batch.sampled and any(metric.name == "aspl" for metric in metrics):
+                sampled = batch.path_stats.sampled
+                results[chunk_indices[0]].update(zip(SAMPLED_ASPL_COLUMNS, (sampled.ci_low, sampled.ci_high, sampled.sources)))
     return results

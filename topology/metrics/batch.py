@@ -6,15 +6,51 @@ triangle counts); each piece is computed once, on first use, for all B graphs to
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
+from topology.graph import as_dense
 from topology.metrics import paths, spectrum
 
 #: Graphs with more nodes than this use sparse (ARPACK) eigenvalues instead of dense ones.
 DENSE_SPECTRUM_MAX_NODES = 1024
+#: Rows of A multiplied at once when counting triangles of a sparse graph (bounds A @ A's size).
+TRIANGLE_ROWS = 2**16
+
+
+@dataclass(frozen=True)
+class PathOptions:
+    """How shortest paths are computed.
+
+    Attributes
+    ----------
+    sample_sources : int
+        0: exact (all-pairs BFS). K > 0: the ASPL of a graph with more than K nodes is estimated
+        from K random BFS sources with a 95% interval (see ``paths.sampled_path_stats``); its
+        diameter is then not computed (NaN).
+    seed : int
+        Seed of the sampled sources.
+    progress : callable, optional
+        ``progress(done, total)`` after each chunk of sources of an exact computation.
+    """
+
+    sample_sources: int = 0
+    seed: int = 0
+    progress: Callable[[int, int], None] | None = None
+
+
+class SampledPaths:
+    """The path statistics of one graph from sampled sources, in :class:`paths.PathStats`'s shape."""
+
+    def __init__(self, sampled: paths.SampledPathStats) -> None:
+        self.sampled = sampled
+        self.connected = np.array([sampled.connected])
+        self.aspl = np.array([sampled.aspl])
+        self.diameter = np.array([np.nan])
 
 
 class GraphBatch:
@@ -26,9 +62,13 @@ class GraphBatch:
         Validated symmetric 0/1 adjacency matrices (see ``topology.graph.validate_matrix``).
     dense_spectrum_max_nodes : int
         Graphs larger than this get sparse eigenvalue solvers (one graph at a time).
+    path_options : PathOptions, optional
+        Exact or sampled shortest paths (sampling needs a batch of one graph).
     """
 
-    def __init__(self, graphs: np.ndarray | sp.sparray, dense_spectrum_max_nodes: int = DENSE_SPECTRUM_MAX_NODES) -> None:
+    def __init__(self, graphs: np.ndarray | sp.sparray, dense_spectrum_max_nodes: int = DENSE_SPECTRUM_MAX_NODES,
+                 path_options: PathOptions | None = None) -> None:
+        self.path_options = path_options or PathOptions()
         if sp.issparse(graphs):
             self._sparse = sp.csr_array(graphs, dtype=np.int8)
             self._stack = None
@@ -72,17 +112,30 @@ class GraphBatch:
         """Edge counts, int64 (B,)."""
         return self.degrees.sum(axis=1) // 2
 
+    @property
+    def sampled(self) -> bool:
+        """Whether shortest paths are estimated from sampled sources (see :class:`PathOptions`)."""
+        return 0 < self.path_options.sample_sources < self.nodes
+
     @cached_property
-    def path_stats(self) -> paths.PathStats:
-        """Shortest-path totals for every graph (bit-parallel BFS)."""
-        return paths.path_stats(self.union_csr, self.nodes)
+    def path_stats(self) -> paths.PathStats | SampledPaths:
+        """Shortest-path totals for every graph (bit-parallel BFS), or the sampled estimate."""
+        if self.sampled:
+            if self.count != 1:
+                raise ValueError("sampled shortest paths are computed one graph at a time")
+            options = self.path_options
+            return SampledPaths(paths.sampled_path_stats(self.union_csr, options.sample_sources, options.seed))
+        return paths.path_stats(self.union_csr, self.nodes, self.path_options.progress)
 
     @cached_property
     def triangles(self) -> np.ndarray:
-        """Triangles through each node, float64 (B, n)."""
-        adjacency = self.union_csr.astype(np.int64)
-        closed_walks = (adjacency @ adjacency).multiply(adjacency).sum(axis=1)
-        return np.asarray(closed_walks, dtype=np.float64).reshape(self.count, self.nodes) / 2.0
+        """Triangles through each node, float64 (B, n): (A @ A * A) row sums / 2, in row blocks."""
+        adjacency = self.union_csr.astype(np.int32)
+        closed_walks = np.empty(adjacency.shape[0], dtype=np.float64)
+        for start in range(0, adjacency.shape[0], TRIANGLE_ROWS):
+            rows = adjacency[start : start + TRIANGLE_ROWS]
+            closed_walks[start : start + len(rows.indptr) - 1] = np.asarray((rows @ adjacency).multiply(rows).sum(axis=1)).ravel()
+        return closed_walks.reshape(self.count, self.nodes) / 2.0
 
     @cached_property
     def adjacency_extremes(self) -> spectrum.AdjacencyExtremes:
@@ -129,8 +182,9 @@ DENSE_SVD_MAX_ENTRIES = 2**20
 class BipartiteBatch:
     """B bipartite layer graphs given as (B, n_out, n_in) 0/1 biadjacencies."""
 
-    def __init__(self, matrices: np.ndarray, dense_svd_max_entries: int = DENSE_SVD_MAX_ENTRIES) -> None:
-        stack = np.asarray(matrices, dtype=np.uint8)
+    def __init__(self, matrices: np.ndarray | sp.sparray, dense_svd_max_entries: int = DENSE_SVD_MAX_ENTRIES) -> None:
+        # Layer graphs are at most a few thousand channels a side; the expansion sampler wants rows.
+        stack = as_dense(matrices, "biadjacency") if sp.issparse(matrices) else np.asarray(matrices, dtype=np.uint8)
         if stack.ndim == 2:
             stack = stack[None]
         self._stack = stack
