@@ -22,7 +22,8 @@ from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_B
 from pruning.storage import load_masks, load_state
 from topology import __version__
 from topology.build import PlanDraft, save_drafts
-from topology.plans import encode_json, load_plan
+from pruning.network_graph import network_graph as build_network_graph
+from topology.plans import Plan, encode_json, load_plan, save_plan
 from topology.tables import to_table
 from trainer.compiled import ModelSpec, load_compiled, load_masked_model, read_compile_record
 from trainer.models import MODELS, build_model
@@ -134,14 +135,32 @@ def apply(plan_path, model_name, model_options, recipe, degree, density, self_lo
 @input_size_option(default=None)
 @click.option("--num-classes", type=int, default=10, show_default=True, help="Outputs of the model's classifier (with --model).")
 @click.option("--export", type=click.Path(file_okay=False, path_type=Path), help="Write each layer's channel mask as a bipartite plan into this directory.")
+@click.option("--network-graph", is_flag=True, help="Write the whole network's channel graph as a plan (G.npz + G.json) to --out.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="With --network-graph: the plan to write (G or G.npz).")
 @format_option()
 @friendly_errors
-def inspect(source, model_name, model_options, input_size, num_classes, export, fmt) -> None:
+def inspect(source, model_name, model_options, input_size, num_classes, export, network_graph, out, fmt) -> None:
     """Summarise a masked model checkpoint (.pt) or a masks file (.npz).
 
     Checkpoints saved by topoprune and by torch.nn.utils.prune (weight_orig + weight_mask) are
     both read. With --model and --input-size, MACs are counted too.
+
+    With --network-graph, SOURCE may also be a run directory or a prune apply output: the
+    graph of every channel of every conv and Linear layer (masked or dense), joined by the kept
+    connections between consecutive layers and across skip connections, is written as a plan
+    whose JSON names each layer's node range; `topo analyze G.npz` scores it.
+
+    \b
+    Examples:
+      prune inspect pruned/model.pt --export layer-graphs/
+      prune inspect runs/3f2a9c --network-graph --out net
+      topo analyze net.npz --sample-sources 256
     """
+    if network_graph:
+        _write_network_graph(source, out, ModelSpec(model_name, model_options, input_size, num_classes if model_name else None))
+        return
+    if out is not None:
+        raise click.UsageError("--out goes with --network-graph")
     if source.suffix in (".npy", ".csv", ".json"):
         raise click.UsageError(f"{source} looks like a plan file; prune inspect reads masked models (.pt) or masks (.npz)")
     dense = None
@@ -167,6 +186,20 @@ def inspect(source, model_name, model_options, input_size, num_classes, export, 
         save_drafts(drafts, export, kind="bipartite")
         click.echo(f"exported {len(drafts)} layer mask(s) as bipartite plans to {export}", err=True)
     click.echo(_render(summary, fmt, dense=dense), nl=False)
+
+
+def _write_network_graph(source: Path, out: Path | None, spec: ModelSpec) -> None:
+    if out is None:
+        raise click.UsageError("--network-graph needs --out G (writes G.npz and G.json)")
+    model, spec, checkpoint = load_masked_model(source, spec)
+    graph = build_network_graph(model, spec.input_size)
+    params = {"model": spec.model, "model_options": spec.model_options, "input_size": list(spec.input_size), "source": str(checkpoint),
+              "layers": [{"name": name, "start": start, "stop": stop} for name, start, stop in graph.layers]}
+    stem = out.with_suffix("") if out.suffix in (".npz", ".json") else out
+    path = save_plan(Plan(graph.adjacency, generator="network-graph", params=params), stem.parent, stem.name, ("npz", "json"))
+    masked = len(current_masks(model))
+    click.echo(f"network graph of {spec.model}: {graph.nodes:,} channel nodes, {graph.adjacency.nnz // 2:,} edges, {len(graph.layers) - 1} layers "
+               f"({masked} masked); wrote {path} and {path.with_suffix('.json')}")
 
 
 def _render_compile(record: dict, fmt: str, table: bool) -> str:

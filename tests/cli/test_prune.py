@@ -181,3 +181,25 @@ def test_shared_basis_model_counts_shared_weights_once_and_shows_the_dense_equiv
     inspected = run("inspect", "sb/model.pt")  # without the model: a tensor saved under 9 names counts once
     assert inspected.exit_code == 0, inspected.output
     assert "of 150,666" in inspected.output
+
+
+def test_network_graph_of_a_prune_apply_output(run, tmp_path):
+    from topology.metrics import compute_metrics
+
+    assert run("apply", "--recipe", "xnet", "--degree", 4, "--model", "cnn", "--input-size", "1x28x28", "--out", "out").exit_code == 0
+    result = run("inspect", "out", "--network-graph", "--out", "net")
+    assert result.exit_code == 0, result.output
+    assert "wrote net.npz" in result.output
+    plan = load_plan(tmp_path / "net.json")
+    layers = plan.params["layers"]
+    assert layers[0] == {"name": "input", "start": 0, "stop": 1} and layers[-1]["stop"] == plan.nodes
+    masks = load_masks(tmp_path / "out" / "masks.npz")
+    # Each masked layer's outputs read exactly their kept inputs' nodes (4 per output for xnet).
+    by_name = {layer["name"]: layer for layer in layers}
+    adjacency = plan.matrix.tocsr()
+    for name, mask in masks.items():
+        layer, previous = by_name[name], layers[[entry["name"] for entry in layers].index(name) - 1]
+        block = adjacency[layer["start"]:layer["stop"], previous["start"]:previous["stop"]].toarray()
+        np.testing.assert_array_equal(block, mask.reshape(mask.shape[0], mask.shape[1], -1).any(-1).numpy())
+    assert compute_metrics([plan.matrix], names=["connected"])[0]["connected"]
+    assert_error(run("inspect", "out", "--network-graph"), "--network-graph needs --out", code=2, one_line=False)
