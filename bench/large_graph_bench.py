@@ -76,7 +76,7 @@ def report_network(row: dict) -> None:
     print(f"ResNet-50, rreg-bipartite d=8, whole-network graph: {row['nodes']:,} channel nodes, {row['edges']:,} edges, {row['layers']} layers; "
           f"built in {row['build_s']:.1f} s, metrics in {row['metrics_s']:.1f} s, peak RSS {row['peak_rss_gb']:.2f} GB")
     print(f"    ASPL {metrics['aspl']:.4f} (95% CI {metrics['aspl_ci95_low']:.4f}..{metrics['aspl_ci95_high']:.4f}), "
-          f"clustering {metrics["clustering"]:.4g}, largest degree {metrics["degree_max"]}, connected {metrics['connected']}")
+          f"clustering {metrics['clustering']:.4g}, largest degree {metrics['degree_max']}, connected {metrics['connected']}")
 
 
 def report(row: dict) -> None:
