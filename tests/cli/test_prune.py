@@ -203,3 +203,25 @@ def test_network_graph_of_a_prune_apply_output(run, tmp_path):
         np.testing.assert_array_equal(block, mask.reshape(mask.shape[0], mask.shape[1], -1).any(-1).numpy())
     assert compute_metrics([plan.matrix], names=["connected"])[0]["connected"]
     assert_error(run("inspect", "out", "--network-graph"), "--network-graph needs --out", code=2, one_line=False)
+
+
+def test_edropout_run_masks_export_as_layer_plans(run, tmp_path):
+    from pruning.masking import masks_in_state_dict
+    from pruning.storage import load_state
+    from tests.trainer.synthetic import write_fashion_like
+    from trainer.config import TrainConfig
+    from trainer.run import run_training
+
+    data = write_fashion_like(tmp_path / "fm", train=300, test=100)
+    config = TrainConfig(recipe="edropout", model="cnn", model_options={"width": 4}, data_dir=data, epochs=2, lr=0.05,
+                         edropout_patience=1, threads=1, quiet=True, out=tmp_path / "runs")
+    outcome = run_training(config)
+    result = run("inspect", outcome.run_dir / "best.pt", "--export", "exported")
+    assert result.exit_code == 0, result.output
+    best_masks = masks_in_state_dict(load_state(outcome.run_dir / "best.pt"))
+    assert set(best_masks) == set(load_masks(outcome.run_dir / "masks.npz"))
+    for name, mask in best_masks.items():
+        exported = load_plan(tmp_path / "exported" / f"{name}.npy")
+        assert exported.kind == "bipartite"
+        # A layer plan's entry (out, in) is kept when any kernel position of that connection is.
+        np.testing.assert_array_equal(exported.matrix, mask.reshape(mask.shape[0], mask.shape[1], -1).any(-1).numpy().astype(exported.matrix.dtype))
