@@ -14,6 +14,7 @@ from topology.graph import DENSE_HASH_MAX_ENTRIES, DENSE_MAX_NODES, canonical_cs
 from topology.memory import MemoryBudgetError, parse_size, set_memory_budget
 from topology.metrics import PathOptions, compute_metrics
 from topology.metrics.paths import path_stats, sampled_path_stats, source_distances
+from topology.metrics.spectrum import regular_extremes_by_lanczos, sparse_adjacency_extremes
 from topology.plans import Plan, load_plan, save_plan
 from topology.errors import PlanError
 
@@ -259,3 +260,26 @@ def test_plan_json_edges_field_is_checked(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps(document))
     with pytest.raises(PlanError, match="says 13 edges but the matrix has 12"):
         load_plan(tmp_path / "r.npz")
+
+
+def test_lanczos_ends_of_regular_graphs_match_dense_eigenvalues():
+    graph = generate("rreg", seed=3, nodes=1500, degree=6, form="sparse")
+    values = np.linalg.eigvalsh(graph.toarray().astype(np.float64))
+    lambda_2, lambda_n = regular_extremes_by_lanczos(sp.csr_array(graph), 6.0)
+    assert lambda_2 == pytest.approx(values[-2], abs=1e-9) and lambda_n == pytest.approx(values[0], abs=1e-9)
+    # Q10: eigenvalues 10 - 2k, so lambda_2 = 8 and lambda_n = -10 (bipartite).
+    cube = sp.csr_array(nx.to_scipy_sparse_array(nx.hypercube_graph(10), dtype=np.uint8))
+    assert regular_extremes_by_lanczos(cube, 10.0) == pytest.approx((8.0, -10.0), abs=1e-9)
+    # Two disjoint cycles: a second all-ones-like vector, so lambda_2 = d = 2.
+    cycles = sp.csr_array(sp.block_diag([nx.to_scipy_sparse_array(nx.cycle_graph(n), dtype=np.uint8) for n in (301, 400)]))
+    assert regular_extremes_by_lanczos(cycles, 2.0) == pytest.approx((2.0, -2.0), abs=1e-9)
+
+
+def test_lanczos_that_does_not_converge_falls_back_to_arpack(monkeypatch):
+    graph = sp.csr_array(generate("rreg", seed=3, nodes=1500, degree=6, form="sparse"))
+    assert regular_extremes_by_lanczos(graph, 6.0, max_steps=10) is None
+    expected = sparse_adjacency_extremes(graph)
+    monkeypatch.setattr("topology.metrics.spectrum.LANCZOS_MAX_STEPS", 10)
+    fallback = sparse_adjacency_extremes(graph)
+    assert fallback.lambda_2[0] == pytest.approx(expected.lambda_2[0], abs=1e-9)
+    assert fallback.lambda_n[0] == pytest.approx(expected.lambda_n[0], abs=1e-9)

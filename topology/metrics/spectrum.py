@@ -1,8 +1,11 @@
 """Extreme eigenvalues of adjacency and Laplacian matrices, dense (batched) or sparse.
 
 Dense stacks use ``numpy.linalg.eigvalsh`` on all B matrices at once (exact to rounding).
-Large single graphs use ARPACK (``scipy.sparse.linalg.eigsh``) with ``tol=0``, i.e. to machine
-precision, and only for the few eigenvalues the metrics need.
+Large single graphs need only a few eigenvalues. A regular graph's lambda_2 and lambda_n are
+the two ends of its spectrum once the all-ones eigenvector is projected out, and plain Lanczos
+(three vectors of memory, no reorthogonalisation: the ends converge regardless) finds both from
+one Krylov space until each end's residual bound is below ``LANCZOS_TOLERANCE`` x d. Other
+graphs use ARPACK (``scipy.sparse.linalg.eigsh``) with ``tol=0``, i.e. to machine precision.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
+from scipy.linalg import eigh_tridiagonal
 
 #: Batches at least this large are split over threads (LAPACK releases the GIL).
 THREADED_BATCH = 64
@@ -71,17 +75,84 @@ def _eigsh(matrix, k: int, which: str) -> np.ndarray:
     return np.sort(spla.eigsh(matrix, k=k, which=which, tol=0, ncv=ncv, return_eigenvectors=False))
 
 
-def sparse_adjacency_extremes(csr: sp.csr_array) -> AdjacencyExtremes:
-    """Eigenvalue extremes of one large sparse graph by ARPACK.
+#: Lanczos stops when the residual bound of both ends is below this times the degree. The
+#: eigenvalue error is at most the residual, and in practice about its square over the gap.
+LANCZOS_TOLERANCE = 1e-10
+#: Lanczos steps between convergence checks (each check costs O(steps) on the tridiagonal).
+LANCZOS_CHECK_EVERY = 25
+#: Lanczos steps before giving up on the ends and asking ARPACK instead.
+LANCZOS_MAX_STEPS = 20_000
 
-    For a d-regular graph lambda_1 = d with the all-ones eigenvector, so ARPACK runs once, on A
-    with that vector deflated (A - d 11^T / n), for its largest and smallest eigenvalues:
-    lambda_2 and lambda_n.
+
+def _tridiagonal_end(alphas: np.ndarray, betas: np.ndarray, last_beta: float, index: int) -> tuple[float, float]:
+    """Ritz value number ``index`` (0: smallest, -1: largest) of the Lanczos tridiagonal, and
+    its residual bound |last_beta * s_m|, s_m the last entry of its eigenvector."""
+    position = index % len(alphas)
+    values, vectors = eigh_tridiagonal(alphas, betas, select="i", select_range=(position, position))
+    return float(values[0]), abs(last_beta * float(vectors[-1, 0]))
+
+
+def regular_extremes_by_lanczos(csr: sp.csr_array, degree: float, max_steps: int = LANCZOS_MAX_STEPS) -> tuple[float, float] | None:
+    """lambda_2 and lambda_n of a d-regular graph by Lanczos on the complement of all-ones.
+
+    A maps the vectors orthogonal to all-ones onto themselves, so the ends of its spectrum there
+    are lambda_2 (largest) and lambda_n (smallest). The start vector is fixed (seed 0), so the
+    result is the same on every run. Returns None when the ends have not converged within
+    ``max_steps`` steps.
+
+    Parameters
+    ----------
+    csr : scipy.sparse.csr_array, shape (n, n)
+        Symmetric 0/1 adjacency with every row sum equal to ``degree``; n > 3.
+    """
+    nodes = csr.shape[0]
+    adjacency = csr.astype(np.float64)
+    vector = np.random.default_rng(0).standard_normal(nodes)
+    vector -= vector.mean()
+    vector /= np.linalg.norm(vector)
+    previous = np.zeros(nodes)
+    alphas: list[float] = []
+    betas: list[float] = []
+    beta = 0.0
+    tolerance = LANCZOS_TOLERANCE * max(1.0, degree)
+    # The Krylov space has at most n - 1 dimensions; a tiny beta means it is invariant, so its
+    # Ritz values are eigenvalues.
+    limit = min(nodes - 1, max_steps)
+    for step in range(1, limit + 1):
+        product = adjacency @ vector
+        product -= product.mean()  # rounding drift back out of the all-ones direction
+        product -= beta * previous
+        alpha = float(vector @ product)
+        product -= alpha * vector
+        alphas.append(alpha)
+        beta = float(np.linalg.norm(product))
+        invariant = beta <= 1e-13 * max(1.0, degree)
+        if invariant or step % LANCZOS_CHECK_EVERY == 0 or step == limit:
+            diagonal, off_diagonal = np.array(alphas), np.array(betas)
+            low, low_residual = _tridiagonal_end(diagonal, off_diagonal, beta, 0)
+            high, high_residual = _tridiagonal_end(diagonal, off_diagonal, beta, -1)
+            if invariant or max(low_residual, high_residual) <= tolerance:
+                return high, low
+        betas.append(beta)
+        previous, vector = vector, product / beta
+    return None
+
+
+def sparse_adjacency_extremes(csr: sp.csr_array) -> AdjacencyExtremes:
+    """Eigenvalue extremes of one large sparse graph.
+
+    For a d-regular graph lambda_1 = d with the all-ones eigenvector, and Lanczos on the vectors
+    orthogonal to it gives lambda_2 and lambda_n from one run (ARPACK on A with all-ones deflated,
+    A - d 11^T / n, if Lanczos has not converged within ``LANCZOS_MAX_STEPS``). Other graphs
+    use ARPACK for the top two and the bottom one.
     """
     degrees = np.diff(csr.indptr)
     nodes = csr.shape[0]
     if nodes > 3 and degrees.min() == degrees.max():
         degree = float(degrees[0])
+        ends = regular_extremes_by_lanczos(csr, degree, LANCZOS_MAX_STEPS)
+        if ends is not None:
+            return AdjacencyExtremes(np.array([degree]), np.array([ends[0]]), np.array([ends[1]]))
         adjacency = csr.astype(np.float64)
 
         def matvec(x: np.ndarray) -> np.ndarray:
@@ -106,7 +177,7 @@ def sparse_algebraic_connectivity(csr: sp.csr_array, degrees: np.ndarray, lambda
         return np.zeros(1)
     if degrees.min() == degrees.max():
         if lambda_2 is None:
-            lambda_2 = float(_eigsh(csr, 2, "LA")[0])
+            lambda_2 = float(sparse_adjacency_extremes(csr).lambda_2[0])
         return np.array([degrees[0] - lambda_2])
     laplacian = sp.diags_array(degrees.astype(np.float64)) - csr.astype(np.float64)
     # Shift so the wanted end of the spectrum is the largest: eigenvalues of c*I - L.
