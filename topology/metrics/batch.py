@@ -148,10 +148,13 @@ class GraphBatch:
     def algebraic_connectivity(self) -> np.ndarray:
         """Second-smallest Laplacian eigenvalue, float64 (B,)."""
         if self.use_sparse_spectrum:
+            degrees = self.degrees[0]
+            # A regular graph's answer is d - lambda_2: share the cached extremes with spectral_gap
+            # (computed once, whichever metric asks first).
             lambda_2 = None
-            if "adjacency_extremes" in self.__dict__:
+            if "adjacency_extremes" in self.__dict__ or degrees.min() == degrees.max():
                 lambda_2 = float(self.adjacency_extremes.lambda_2[0])
-            return spectrum.sparse_algebraic_connectivity(self.union_csr, self.degrees[0], lambda_2)
+            return spectrum.sparse_algebraic_connectivity(self.union_csr, degrees, lambda_2)
         regular = np.isfinite(self.regular_degree)
         result = np.empty(self.count)
         # For a d-regular graph L = dI - A, so its second-smallest eigenvalue is d - lambda_2.
