@@ -10,8 +10,9 @@ from collections.abc import Iterable
 import click
 from tqdm import tqdm
 
-from topology.errors import TopopruneError
-from topology.memory import ENVIRONMENT_VARIABLE, parse_size as parse_memory_size, set_memory_budget
+from common.errors import TopopruneError
+from common.memory import ENVIRONMENT_VARIABLE, set_memory_budget
+from common.memory import parse_size as parse_memory_size
 
 #: Show a progress bar when a command works through more items than this.
 PROGRESS_THRESHOLD = 50

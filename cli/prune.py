@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -11,20 +10,30 @@ import pandas as pd
 from tqdm import tqdm
 
 from cli.options import comma_list, format_option, friendly_errors, input_size_option, model_option, seed_option
+from common import __version__
+from common.jsonio import json_text
+from common.tables import to_table
 from pruning.accounting import PruneSummary, channel_view, summarize, summarize_state_dict
 from pruning.apply import prune_model, summary_csv, write_outputs
-from pruning.compile import COMPILE_FILE, MODEL_FILE, CompileConfig, compile_model, export_program, report_rows, report_summary, write_compiled
+from pruning.compile import (
+    COMPILE_FILE,
+    MODEL_FILE,
+    CompileConfig,
+    compile_model,
+    export_program,
+    report_rows,
+    report_summary,
+    write_compiled,
+)
 from pruning.errors import PruningError
-from pruning.layers import LayerSelection
 from pruning.kernels import KERNELS
+from pruning.layers import LayerSelection
 from pruning.masking import current_masks, load_masked_state_dict, masks_in_state_dict
+from pruning.network_graph import network_graph as build_network_graph
 from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_BY, MaskConfig
 from pruning.storage import load_masks, load_state
-from topology import __version__
 from topology.build import PlanDraft, save_drafts
-from pruning.network_graph import network_graph as build_network_graph
-from topology.plans import Plan, encode_json, load_plan, save_plan
-from topology.tables import to_table
+from topology.plans import Plan, load_plan, save_plan
 from trainer.compiled import ModelSpec, load_compiled, load_masked_model, read_compile_record
 from trainer.models import MODELS, build_model
 
@@ -46,10 +55,10 @@ def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None, dense:
     if fmt == "csv":
         return summary_csv(summary)
     if fmt == "json":
-        return json.dumps(encode_json(summary.to_dict()), indent=2, allow_nan=False) + "\n"
+        return json_text(summary.to_dict())
     frame = pd.DataFrame(summary.rows(), dtype=object)
     table = to_table(frame[[c for c in TABLE_COLUMNS if c in frame.columns]]).rstrip("\n")
-    scope = "" if summary.input_size or summary.params_total > sum(l.weights_total for l in summary.layers) else " (masked layers only)"
+    scope = "" if summary.input_size or summary.params_total > sum(layer.weights_total for layer in summary.layers) else " (masked layers only)"
     lines = [table, f"params kept {summary.params_kept:,} of {summary.params_total:,} ({100 * summary.params_fraction:.2f}%){scope}"]
     if summary.macs_total:
         lines.append(f"MACs kept {summary.macs_kept:,} of {summary.macs_total:,} per example ({100 * summary.macs_kept / summary.macs_total:.2f}%)")
@@ -204,7 +213,7 @@ def _write_network_graph(source: Path, out: Path | None, spec: ModelSpec) -> Non
 
 def _render_compile(record: dict, fmt: str, table: bool) -> str:
     if fmt == "json":
-        return json.dumps(encode_json(record), indent=2, allow_nan=False) + "\n"
+        return json_text(record)
     rows = pd.DataFrame(report_rows(record))
     if fmt == "csv":
         return rows.to_csv(index=False, lineterminator="\n")
@@ -256,7 +265,10 @@ def compile_command(source, out, model_name, model_options, input_size, num_clas
     config.validate()
     model, spec, checkpoint = load_masked_model(source, ModelSpec(model_name, model_options, input_size, num_classes))
     masks = current_masks(model)
-    wrap = lambda layers: tqdm(layers, desc="timing layers", unit="layer", file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+
+    def wrap(layers):
+        return tqdm(layers, desc="timing layers", unit="layer", file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+
     result = compile_model(model, spec.input_size, config, progress=wrap)
     metadata = {**spec.to_dict(), "source": str(source), "checkpoint": str(checkpoint), "batch_size": batch_size, "device": device,
                 "compile_config": {"kernels": config.candidates, "repeats": repeats, "min_speedup": min_speedup, "rtol": config.rtol, "seed": seed},

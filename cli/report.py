@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from cli.options import friendly_errors
+from common import __version__
 from reports.build import ReportConfig, build_report
-from topology import __version__
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,17 +6,26 @@ from pathlib import Path
 
 import click
 
-from cli.options import comma_list, format_option, friendly_errors, memory_budget_option, path_options, progress, sampling_options, seed_option
-from topology import __version__
+from cli.options import (
+    comma_list,
+    format_option,
+    friendly_errors,
+    memory_budget_option,
+    path_options,
+    progress,
+    sampling_options,
+    seed_option,
+)
+from common import __version__
+from common.atomic import atomic_write_text
+from common.errors import ParameterError
 from topology.analysis import analyze_plans, check_metric_names
-from topology.atomic import atomic_write_text
 from topology.build import GenerateConfig, make_plans, save_drafts
 from topology.discovery import find_plans
 from topology.drawing import draw_plan
-from topology.errors import ParameterError
 from topology.generators import GENERATORS
-from topology.metrics import compute_metrics
 from topology.graph import DENSE_MAX_NODES
+from topology.metrics import compute_metrics
 from topology.plans import FILE_FORMATS, load_plan
 from topology.sweeps import SWEEPS, SweepConfig
 from topology.tables import metrics_frame, to_csv, to_json, to_table

@@ -12,8 +12,8 @@ from tqdm import tqdm
 
 from cli.options import comma_list as comma_list_option
 from cli.options import friendly_errors, model_option
+from common import __version__
 from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_BY
-from topology import __version__
 from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TRAINING_RECIPES, TrainConfig
 from trainer.data import DATASETS
 from trainer.ddp import distributed_from_environment, launch

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +9,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from common.atomic import atomic_write_text
+from common.jsonio import json_text
 from pruning.accounting import PruneSummary, channel_view, layer_summary, output_positions, summarize
 from pruning.expander import expander_layers, expander_masks
 from pruning.layers import PRUNABLE_TYPES
@@ -17,8 +18,6 @@ from pruning.masking import apply_masks, broadcastable_mask, weight_of
 from pruning.recipes import MaskConfig, compute_mask_set, unconnected_notices
 from pruning.sources import fit_masks
 from pruning.storage import masks_sha256, save_masks, save_state
-from topology.atomic import atomic_write_text
-from topology.plans import encode_json
 
 
 @dataclass
@@ -144,5 +143,5 @@ def write_outputs(directory: str | Path, model: nn.Module, result: PruneResult, 
     paths["summary_json"] = directory / "summary.json"
     document = {**metadata, "masks_sha256": result.masks_sha256, "notices": result.notices, "draws": result.draws, "nominal": result.nominal,
                 **result.summary.to_dict()}
-    atomic_write_text(paths["summary_json"], json.dumps(encode_json(document), indent=2, allow_nan=False) + "\n")
+    atomic_write_text(paths["summary_json"], json_text(document))
     return paths

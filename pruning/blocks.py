@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from topology.seeding import derive_seed
+from common.seeding import derive_seed
 
 
 def channel_nodes(channels: int, nodes: int, seed: int) -> np.ndarray:

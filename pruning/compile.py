@@ -11,7 +11,6 @@ so the compiled model is never slower than the dense one as measured.
 from __future__ import annotations
 
 import copy
-import json
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -21,13 +20,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from common.atomic import atomic_open, atomic_write_text
+from common.jsonio import json_text
 from pruning.errors import PruningError
 from pruning.kernels import KERNELS, KernelUnsuitable
 from pruning.layers import module_names
 from pruning.masking import baked_copy, current_masks
 from pruning.storage import masks_sha256, save_masks, save_state
-from topology.atomic import atomic_open, atomic_write_text
-from topology.plans import encode_json
 
 Timer = Callable[[dict[str, Callable[[], object]], int, int], dict[str, float]]
 
@@ -280,7 +279,7 @@ def compile_model(model: nn.Module, input_size: tuple[int, ...], config: Compile
             end_to_end["compiled"] = end_to_end["dense"]  # the very same computation; timing noise is not a result
         elif end_to_end["compiled"] >= end_to_end["dense"]:
             notices.append(f"structured kernels won layer by layer but lost end to end ({end_to_end['dense'] / end_to_end['compiled']:.2f}x): every layer kept dense")
-            layers = [LayerChoice(l.name, l.layer_type, l.shape, l.density, "dense", "dense", l.seconds, l.rejected) for l in layers]
+            layers = [LayerChoice(c.name, c.layer_type, c.shape, c.density, "dense", "dense", c.seconds, c.rejected) for c in layers]
             compiled, end_to_end["compiled"] = dense, end_to_end["dense"]
         error = relative_error(compiled(example), reference)
     if error > config.rtol:
@@ -305,7 +304,7 @@ def write_compiled(directory: str | Path, result: CompileResult, masks: dict[str
     document = {**metadata, "kernels": result.choices, "masks_sha256": masks_sha256(masks), "torch_version": torch.__version__,
                 "threads": torch.get_num_threads(), **result.to_dict()}
     paths["compile"] = directory / COMPILE_FILE
-    atomic_write_text(paths["compile"], json.dumps(encode_json(document), indent=2, allow_nan=False) + "\n")
+    atomic_write_text(paths["compile"], json_text(document))
     return paths
 
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from common.seeding import derive_seed
 from pruning.errors import PruningError
-from topology.seeding import derive_seed
 
 FILTERS, INPUTS = "filters", "inputs"
 

@@ -1,6 +1,6 @@
 """Errors of the pruning stage."""
 
-from topology.errors import TopopruneError
+from common.errors import TopopruneError
 
 
 class PruningError(TopopruneError, ValueError):

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from common.seeding import derive_seed
 from pruning.errors import PruningError
 from pruning.layers import PRUNABLE_TYPES
 from topology.generators import generate
-from topology.seeding import derive_seed
 
 ATTRIBUTE = "expander_layers"
 

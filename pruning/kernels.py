@@ -31,9 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
+from common.registry import Registry
 from pruning.accounting import channel_view
 from pruning.grouping import Grouping, group_by_pattern, group_per_output
-from topology.registry import Registry
 
 CONV_FUNCTIONS = {1: F.conv1d, 2: F.conv2d}
 # torch says so once per process on the first CSR tensor; the kernel is only chosen where it is exact and faster.

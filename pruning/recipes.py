@@ -15,16 +15,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.errors import ParameterError
+from common.registry import Registry
+from common.seeding import derive_seed
 from pruning.blocks import relational_mask
 from pruning.errors import PruningError
 from pruning.layers import LayerSelection, PrunableLayer, find_prunable_layers
-from topology.errors import ParameterError
 from topology.generators import generate
 from topology.graph import BIPARTITE, GRAPH, as_dense
 from topology.metrics import compute_metrics
 from topology.plans import Plan
-from topology.registry import Registry
-from topology.seeding import derive_seed
 
 NODES_POLICIES = ("error", "shrink")
 #: Which side of a per-layer bipartite graph has exactly ``degree`` connections per channel.

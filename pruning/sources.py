@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from common.errors import TopopruneError
 from pruning.errors import PruningError
 from pruning.layers import candidate_layers
 from pruning.masking import broadcastable_mask, masks_in_state_dict, weight_of
 from pruning.storage import load_masks, load_state
 from topology.discovery import find_plans
-from topology.errors import TopopruneError
 from topology.graph import BIPARTITE
 from topology.plans import load_plan
 

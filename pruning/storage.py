@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.atomic import atomic_open, atomic_write_bytes
 from pruning.errors import PruningError
-from topology.atomic import atomic_open, atomic_write_bytes
 
 
 def save_masks(path: str | Path, masks: dict[str, torch.Tensor]) -> Path:

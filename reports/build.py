@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.atomic import atomic_write_text
 from reports import figures
 from reports.compare import comparison_findings, rank_at_equal_cost, ranking_for_people
 from reports.experiments import Experiment, split_experiments
@@ -16,7 +17,6 @@ from reports.findings import HEADLINE, equal_cost_findings, summarise, sweet_spo
 from reports.page import render_html, render_markdown
 from reports.stats import correlate, plan_summary, sweet_spot
 from reports.table import CANDIDATE_METRICS, filter_rows, missing_metric_rows, read_results
-from topology.atomic import atomic_write_text
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def rank_at_equal_cost(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.Dat
 def comparison_findings(ranking: pd.DataFrame, alpha: float = 0.05) -> list[str]:
     """Sentences: at each level, which configuration is best and which are significantly worse."""
     lines = []
-    for level, group in ranking.groupby("level", sort=True):
+    for _level, group in ranking.groupby("level", sort=True):
         if len(group) < 2:
             continue
         best = group.iloc[0]

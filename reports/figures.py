@@ -11,8 +11,8 @@ from matplotlib import colormaps
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from common.atomic import atomic_open
 from reports.stats import Correlation
-from topology.atomic import atomic_open
 
 #: How each metric is labelled on an axis (name and unit).
 LABELS = {

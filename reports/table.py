@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from topology.errors import TopopruneError
+from common.errors import TopopruneError
 
 REQUIRED = ("plan_sha256", "model", "dataset", "recipe", "epochs", "train_seed", "density", "best_acc", "final_acc")
 #: Identification columns a report shows when the table has them (added empty otherwise).

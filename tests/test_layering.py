@@ -1,4 +1,4 @@
-"""DESIGN.md section 1: dependency arrows point one way; topology never imports torch."""
+"""docs/architecture.md: dependency arrows point one way; common and topology never import torch."""
 
 import ast
 from pathlib import Path
@@ -6,13 +6,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("topology", "pruning", "trainer", "reports", "cli")
+PACKAGES = ("common", "topology", "pruning", "trainer", "reports", "cli")
 #: What each package may import from the project (itself included).
 ALLOWED = {
-    "topology": {"topology"},
-    "pruning": {"pruning", "topology"},
-    "trainer": {"trainer", "pruning", "topology"},
-    "reports": {"reports", "topology"},
+    "common": {"common"},
+    "topology": {"common", "topology"},
+    "pruning": {"common", "pruning", "topology"},
+    "trainer": {"common", "trainer", "pruning", "topology"},
+    "reports": {"common", "reports", "topology"},
     "cli": set(PACKAGES),
 }
 #: Third-party modules confined to some packages.
@@ -45,8 +46,9 @@ def test_package_imports_follow_the_layering(package):
                 assert package in allowed, f"{path.relative_to(ROOT)} imports {module}"
 
 
-def test_topology_exists_and_is_checked():
+def test_packages_exist_and_are_checked():
     assert len(source_files("topology")) > 5
+    assert len(source_files("common")) >= 7
 
 
 def test_the_check_catches_a_violation(tmp_path):

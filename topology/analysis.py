@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from topology.errors import ParameterError
+from common.errors import ParameterError
 from topology.graph import BIPARTITE, GRAPH
 from topology.metrics import BIPARTITE_METRICS, GRAPH_METRICS, PathOptions, compute_metrics, registry_for
 from topology.plans import Plan, load_plan

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from topology.errors import ParameterError
+from common.errors import ParameterError
 from topology.generators import GENERATORS, generate
 from topology.graph import GRAPH
 from topology.metrics import PathOptions, compute_metrics

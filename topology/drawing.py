@@ -9,8 +9,8 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from topology.atomic import atomic_open
-from topology.errors import ParameterError
+from common.atomic import atomic_open
+from common.errors import ParameterError
 from topology.graph import DENSE_MAX_NODES, GRAPH
 from topology.plans import Plan
 

@@ -1,22 +1,7 @@
-"""Error types shared by every topoprune package.
+"""Errors of the topology stage (the shared base classes are in :mod:`common.errors`)."""
 
-Every error a user can cause derives from :class:`TopopruneError` and from a builtin
-(``ValueError`` or ``OSError``), so library callers can catch the builtin while the CLI
-turns any :class:`TopopruneError` into a one-line message and a non-zero exit.
-"""
-
-
-class TopopruneError(Exception):
-    """Base class of all errors topoprune raises on purpose."""
-
-
-class ParameterError(TopopruneError, ValueError):
-    """A parameter is impossible, e.g. odd ``n * d`` for a random regular graph."""
+from common.errors import TopopruneError
 
 
 class PlanError(TopopruneError, ValueError):
     """A plan file is missing, unreadable or does not hold a valid graph."""
-
-
-class RegistryError(TopopruneError, ValueError):
-    """An unknown or duplicate name in a registry."""

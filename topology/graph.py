@@ -13,8 +13,8 @@ import hashlib
 import numpy as np
 import scipy.sparse as sp
 
+from common.memory import require_memory
 from topology.errors import PlanError
-from topology.memory import require_memory
 
 GRAPH = "graph"
 BIPARTITE = "bipartite"
@@ -173,7 +173,7 @@ def dense_bytes(rows: int, cols: int, itemsize: int = 1) -> int:
 
 
 def require_dense(rows: int, cols: int, what: str, itemsize: int = 1) -> None:
-    """Check the memory budget before making a dense ``(rows, cols)`` matrix (see topology.memory)."""
+    """Check the memory budget before making a dense ``(rows, cols)`` matrix (see common.memory)."""
     require_memory(dense_bytes(rows, cols, itemsize), f"{what}: a dense {rows:,} x {cols:,} matrix")
 
 

@@ -5,7 +5,7 @@ line) is read and written too.
 Any one of the files identifies a plan. Loading validates the matrix (shape, symmetry, 0/1
 values, diagonal, node ids) and, when the JSON is present, its format and SHA-256, and names the
 file and the problem when something is wrong. Every reader checks the memory budget
-(``topology.memory``) from the file's header or size before it allocates. RGP's published ``Adjacency/<n>/<d>/M<k>.npy`` matrices
+(``common.memory``) from the file's header or size before it allocates. RGP's published ``Adjacency/<n>/<d>/M<k>.npy`` matrices
 load as plans too, with the reference metrics of their ``<n>_<d>_information.csv``.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -24,11 +23,22 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from topology import __version__
-from topology.atomic import atomic_open, atomic_write_bytes, atomic_write_text
+from common import __version__
+from common.atomic import atomic_open, atomic_write_bytes, atomic_write_text
+from common.jsonio import decode_json_metrics, encode_json, json_text
+from common.memory import require_memory
 from topology.errors import PlanError
-from topology.graph import BIPARTITE, GRAPH, KINDS, as_dense, canonical_csr, edge_count, sha256_of, sparse_from_pairs, validate_matrix
-from topology.memory import require_memory
+from topology.graph import (
+    BIPARTITE,
+    GRAPH,
+    KINDS,
+    as_dense,
+    canonical_csr,
+    edge_count,
+    sha256_of,
+    sparse_from_pairs,
+    validate_matrix,
+)
 
 PLAN_FORMAT = "topoprune.plan/1"
 #: Plan file extensions, in the order a matrix is read from (the JSON holds no matrix).
@@ -98,26 +108,6 @@ class Plan:
     def dense(self) -> np.ndarray:
         """The matrix as a dense uint8 array (checks the memory budget first when sparse)."""
         return as_dense(self.matrix, str(self.path or "plan"))
-
-
-# --- JSON with non-finite numbers as strings (strict JSON for other tools) ---------------------
-
-
-def encode_json(value):
-    """``value`` with non-finite floats as the strings "inf", "-inf", "nan" (strict JSON)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {key: encode_json(v) for key, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [encode_json(v) for v in value]
-    if isinstance(value, np.generic):
-        return encode_json(value.item())
-    return value
-
-
-def decode_json_metrics(metrics: dict) -> dict:
-    return {key: float(v) if v in ("inf", "-inf", "nan") else v for key, v in metrics.items()}
 
 
 # --- saving -----------------------------------------------------------------------------------
@@ -201,7 +191,7 @@ def save_plan(plan: Plan, directory: str | Path, name: str, formats: tuple[str, 
         elif fmt == "edges":
             write_edges(target, matrix, plan.kind)
         else:
-            atomic_write_text(target, json.dumps(plan_metadata(plan), indent=2, allow_nan=False) + "\n")
+            atomic_write_text(target, json_text(plan_metadata(plan)))
         written.append(target)
     return written[0]
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.errors import ParameterError
+from common.registry import Registry
+from common.seeding import as_generator
 from topology.build import PlanDraft
-from topology.errors import ParameterError
 from topology.generators import generate
 from topology.metrics import compute_metrics
-from topology.registry import Registry
-from topology.seeding import as_generator
 
 SWEEPS: Registry[Callable] = Registry("sweep design")
 

@@ -1,22 +1,23 @@
 """Metrics tables: ``metrics.csv`` in a plan directory and ``topo analyze`` output share a layout.
 
-First column ``plan`` (the path), then one column per metric named as in DESIGN.md 2.3, graph
+First column ``plan`` (the path), then one column per metric named as in docs/architecture.md, graph
 metrics first in registry order, then bipartite-only metrics.
 """
 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from topology.atomic import atomic_write_text
+from common.atomic import atomic_write_text
+from common.jsonio import json_text
+from common.tables import to_csv
+from common.tables import to_table as common_table
 from topology.errors import PlanError
 from topology.metrics import BIPARTITE_METRICS, GRAPH_METRICS
-from topology.plans import encode_json
 
 METRICS_FILE = "metrics.csv"
 
@@ -37,30 +38,14 @@ def metrics_frame(rows: Sequence[tuple[str, dict]]) -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series([r.get(column) for r in records], dtype=object) for column in columns}, columns=columns)
 
 
-def to_csv(frame: pd.DataFrame) -> str:
-    """CSV text; floats at full precision, ``inf`` for infinite values, empty for missing."""
-    return frame.to_csv(index=False, lineterminator="\n")
-
-
 def to_json(rows: Sequence[tuple[str, dict]]) -> str:
     """``[{"plan": path, "metrics": {...}}, ...]``; non-finite numbers as the strings "inf"/"nan"."""
-    return json.dumps([{"plan": plan, "metrics": encode_json(metrics)} for plan, metrics in rows], indent=2, allow_nan=False) + "\n"
+    return json_text([{"plan": plan, "metrics": metrics} for plan, metrics in rows])
 
 
 def to_table(frame: pd.DataFrame) -> str:
-    """A fixed-width table for people: floats to 6 significant digits."""
-    if frame.empty:
-        return "(no plans)\n"
-    shown = frame.copy()
-    for column in shown.columns[1:]:
-        shown[column] = [_short(value) for value in shown[column]]
-    return shown.to_string(index=False) + "\n"
-
-
-def _short(value) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "-"
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    """A fixed-width metrics table for people (the plan column as it is)."""
+    return common_table(frame, empty="(no plans)")
 
 
 def update_metrics_file(directory: str | Path, rows: Sequence[tuple[str, dict]]) -> Path:

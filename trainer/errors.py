@@ -1,6 +1,6 @@
 """Errors of the training stage."""
 
-from topology.errors import TopopruneError
+from common.errors import TopopruneError
 
 
 class DataError(TopopruneError, OSError):

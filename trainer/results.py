@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
-from topology.atomic import atomic_write_text
+from common.atomic import atomic_write_text
 from topology.metrics import GRAPH_METRICS
 
 RESULTS_FILE = "results.csv"

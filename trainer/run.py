@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import sys
 import uuid
@@ -15,8 +16,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-import copy
-
+from common import __version__
+from common.atomic import atomic_write_text
+from common.jsonio import encode_json
+from common.seeding import derive_seed
 from pruning.accounting import layer_graph_columns, summarize
 from pruning.apply import PruneResult, prune_model, summary_csv
 from pruning.edropout import EDropoutConfig, random_unit_masks
@@ -24,12 +27,9 @@ from pruning.expander import expander_layers
 from pruning.masking import apply_masks
 from pruning.sources import MASKS_FILE, load_mask_source
 from pruning.storage import masks_sha256, save_masks, save_state
-from topology import __version__
 from topology.analysis import reference_mismatches
-from topology.atomic import atomic_write_text
 from topology.metrics import compute_metrics
-from topology.plans import Plan, encode_json, load_plan
-from topology.seeding import derive_seed
+from topology.plans import Plan, load_plan
 from trainer.checkpoint import load_checkpoint
 from trainer.config import EDROPOUT_RECIPE, TrainConfig, edropout_warmup, mask_config, read_config
 from trainer.data import DataConfig, load_dataset

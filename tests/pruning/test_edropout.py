@@ -79,9 +79,9 @@ def test_energy_is_minus_ten_times_the_mean_margin():
 
 def test_default_layout_covers_every_conv_and_the_classifier_inputs():
     layout = state_layout(small_net())
-    assert [(l.name, l.kind, l.offset, l.units) for l in layout.layers] == [("0", FILTERS, 0, 4), ("3", FILTERS, 4, 6), ("8", INPUTS, 10, 6)]
+    assert [(x.name, x.kind, x.offset, x.units) for x in layout.layers] == [("0", FILTERS, 0, 4), ("3", FILTERS, 4, 6), ("8", INPUTS, 10, 6)]
     assert layout.bits == 16
-    assert [l.name for l in state_layout(small_net(), exclude=("0",)).layers] == ["3", "8"]
+    assert [x.name for x in state_layout(small_net(), exclude=("0",)).layers] == ["3", "8"]
     with pytest.raises(PruningError, match="covers no layer"):
         state_layout(small_net(), include=("nothing*",))
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from topology.errors import ParameterError, RegistryError
+from common.errors import ParameterError, RegistryError
 from topology.generators import GENERATORS, generate
 from topology.graph import sha256_of, validate_matrix
 from topology.metrics import compute_metrics

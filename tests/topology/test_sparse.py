@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from common.memory import MemoryBudgetError, parse_size, set_memory_budget
 from topology.discovery import find_plans
+from topology.errors import PlanError
 from topology.generators import GENERATORS, generate
 from topology.graph import DENSE_HASH_MAX_ENTRIES, DENSE_MAX_NODES, canonical_csr, sha256_of
-from topology.memory import MemoryBudgetError, parse_size, set_memory_budget
 from topology.metrics import PathOptions, compute_metrics
 from topology.metrics.paths import path_stats, sampled_path_stats, source_distances
 from topology.metrics.spectrum import regular_extremes_by_lanczos, sparse_adjacency_extremes
 from topology.plans import Plan, load_plan, save_plan
-from topology.errors import PlanError
 
 SMALL_PARAMS = {
     "rreg": {"nodes": 40, "degree": 5 * 2},

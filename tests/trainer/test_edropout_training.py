@@ -8,7 +8,6 @@ from pruning.storage import load_masks, load_state
 from tests.trainer.synthetic import write_fashion_like
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
-from trainer.results import read_rows
 from trainer.run import resume_training, run_training
 
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from common.errors import ParameterError, RegistryError
 from pruning import MaskConfig, apply_masks, compute_masks
-from topology.errors import ParameterError, RegistryError
 from topology.generators import generate
 from topology.plans import Plan
 from trainer.models import MODELS, build_model

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
+from common.errors import ParameterError
 from pruning import LayerSelection, MaskConfig
 from pruning.accounting import summarize, summarize_state_dict
 from pruning.apply import prune_model
 from pruning.masking import load_masked_state_dict, masks_in_state_dict
 from pruning.storage import load_state, save_state
-from topology.errors import ParameterError
 from trainer.loop import train_epoch
 from trainer.models import build_model
 from trainer.models.orthogonality import gram_deviation, orthogonality_penalty

@@ -12,7 +12,16 @@ from trainer.data.mnist_like import SYSTEM_FASHION_MNIST
 from trainer.errors import TrainError
 from trainer.results import read_rows
 from trainer.run import run_training
-from trainer.sweep import SweepGrid, job_hash, pending_jobs, run_sweep, shard_of, sweep_jobs, sweep_status, unfinished_runs
+from trainer.sweep import (
+    SweepGrid,
+    job_hash,
+    pending_jobs,
+    run_sweep,
+    shard_of,
+    sweep_jobs,
+    sweep_status,
+    unfinished_runs,
+)
 
 
 @pytest.fixture(scope="module")

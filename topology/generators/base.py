@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from topology.errors import ParameterError
+from common.errors import ParameterError
+from common.registry import Registry
 from topology.graph import BIPARTITE, FORMS, GRAPH
-from topology.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from topology.errors import ParameterError
+from common.errors import ParameterError
+from common.memory import require_memory
+from common.seeding import SeedLike, as_generator
 from topology.generators.base import as_int, register_generator, require
 from topology.graph import BIPARTITE, biadjacency_from_rows
-from topology.memory import require_memory
-from topology.seeding import SeedLike, as_generator
 
 
 def resolve_degree(generator: str, nodes_in: int, degree: int | None, density: float | None) -> int:

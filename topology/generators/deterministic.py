@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from common.memory import require_memory
 from topology.generators.base import as_int, register_generator, require
 from topology.graph import graph_from_edges, require_dense, resolve_form, sparse_from_pairs
-from topology.memory import require_memory
 
 
 def circulant(nodes: int, offsets, form: str = "dense") -> np.ndarray | sp.csr_array:

@@ -6,11 +6,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 
-from topology.errors import ParameterError
+from common.errors import ParameterError
+from common.memory import require_memory
+from common.seeding import SeedLike, as_generator
 from topology.generators.base import as_int, register_generator, require
 from topology.graph import graph_from_edges
-from topology.memory import require_memory
-from topology.seeding import SeedLike, as_generator
 
 #: How many times a generator redraws a graph that came out disconnected before giving up.
 MAX_CONNECT_ATTEMPTS = 100

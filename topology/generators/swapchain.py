@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.seeding import SeedLike, as_generator
 from topology.generators.base import as_int, register_generator, require
 from topology.generators.deterministic import ring
 from topology.graph import canonical_csr, resolve_form
 from topology.metrics.batch import GraphBatch
-from topology.seeding import SeedLike, as_generator
 
 #: Candidate swaps evaluated together in one batched path computation.
 PROPOSALS_PER_ROUND = 16

@@ -6,11 +6,11 @@ import random
 
 import numpy as np
 
-from topology.errors import ParameterError
+from common.errors import ParameterError
+from common.memory import require_memory
+from common.seeding import SeedLike
 from topology.generators.base import as_int, register_generator, require
 from topology.graph import graph_from_edges
-from topology.memory import require_memory
-from topology.seeding import SeedLike
 
 #: graph2nn tries the whole construction this many times to get a connected graph.
 CONNECT_TRIES = 100

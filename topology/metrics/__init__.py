@@ -14,11 +14,11 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from topology.errors import ParameterError
+from common.errors import ParameterError
+from common.registry import Registry
 from topology.graph import GRAPH
 from topology.metrics.batch import DENSE_SPECTRUM_MAX_NODES, BipartiteBatch, GraphBatch, PathOptions
 from topology.metrics.definitions import BIPARTITE_METRICS, GRAPH_METRICS, Metric
-from topology.registry import Registry
 
 __all__ = ["BIPARTITE_METRICS", "GRAPH_METRICS", "PathOptions", "compute_metrics", "metric_names", "registry_for"]
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.registry import Registry
 from topology.metrics.batch import BipartiteBatch, GraphBatch
 from topology.metrics.expansion import EXPANSION_SAMPLES, vertex_expansion
-from topology.registry import Registry
 
 
 @dataclass(frozen=True)

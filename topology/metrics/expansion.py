@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from topology.seeding import SeedLike, as_generator
+from common.seeding import SeedLike, as_generator
 
 #: Random sets of output channels drawn per graph by the registered ``vertex_expansion`` metric.
 EXPANSION_SAMPLES = 256

@@ -9,7 +9,7 @@ nodes, which is why it beats per-source BFS for dense-enough batches and for one
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +113,45 @@ class _SlotGather:
         return self.out
 
 
+class _BitBfs:
+    """One graph's adjacency prepared for bit-parallel BFS: 64 sources per machine word, each
+    level one OR of the neighbours' frontier words (by neighbour slot where degrees allow)."""
+
+    def __init__(self, csr: sp.csr_array) -> None:
+        self.nodes = csr.shape[0]
+        self.indptr = np.asarray(csr.indptr, dtype=np.int64)
+        self.padded_indices = np.append(np.asarray(csr.indices, dtype=np.int64), self.nodes)
+        degrees = np.diff(self.indptr)
+        self.regular_degree = int(degrees[0]) if len(degrees) and np.all(degrees == degrees[0]) else None
+        self.slots = neighbour_slots(self.indptr, self.padded_indices[:-1], self.nodes)
+
+    def words_per_chunk(self, words: int) -> int:
+        """Source words per pass that keep the frontier (or the gathered edges) within budget."""
+        if self.slots is not None:
+            budget = SLOT_CHUNK_BYTES // (8 * self.nodes)
+        else:
+            budget = GATHER_BUDGET_BYTES // (8 * max(1, len(self.padded_indices) - 1))
+        return max(1, min(words, budget))
+
+    def levels(self, frontier: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """``(level, newly reached bits)`` for level 1, 2, ... from the sources set in ``frontier``
+        (shape (nodes + 1, words), last row zero); the caller stops when nothing new is reached."""
+        words = frontier.shape[1]
+        gather = _SlotGather(self.slots, words) if self.slots is not None else None
+        visited = frontier[: self.nodes].copy()
+        level = 0
+        while True:
+            level += 1
+            if gather is not None:
+                new = gather(frontier)
+            else:
+                new = _neighbour_or(frontier, self.indptr, self.padded_indices, self.regular_degree)
+            new &= ~visited
+            yield level, new
+            visited |= new
+            frontier[: self.nodes] = new
+
+
 def path_stats(csr: sp.csr_array, group_size: int, progress: Callable[[int, int], None] | None = None) -> PathStats:
     """Shortest-path statistics of each ``group_size``-node block of a block-diagonal graph.
 
@@ -135,24 +174,15 @@ def path_stats(csr: sp.csr_array, group_size: int, progress: Callable[[int, int]
     if group_size <= 0 or total % group_size:
         raise ValueError(f"{total} nodes do not split into graphs of {group_size}")
     groups = total // group_size
-    indptr = np.asarray(csr.indptr, dtype=np.int64)
-    indices = np.asarray(csr.indices, dtype=np.int64)
-    padded_indices = np.append(indices, total)
-    degrees = np.diff(indptr)
-    regular_degree = int(degrees[0]) if len(degrees) and np.all(degrees == degrees[0]) else None
-
     distance_sum = np.zeros(groups, dtype=np.int64)
     reachable = np.zeros(groups, dtype=np.int64)
     max_distance = np.zeros(groups, dtype=np.int64)
-    if len(indices) == 0:
+    if csr.nnz == 0:
         return PathStats(distance_sum, reachable, max_distance, group_size)
 
+    bfs = _BitBfs(csr)
     words = -(-group_size // 64)
-    slots = neighbour_slots(indptr, indices, total)
-    if slots is not None:
-        words_per_chunk = max(1, min(words, SLOT_CHUNK_BYTES // (8 * total)))
-    else:
-        words_per_chunk = max(1, min(words, GATHER_BUDGET_BYTES // (8 * len(indices))))
+    words_per_chunk = bfs.words_per_chunk(words)
     if progress is not None:
         progress(0, words)
     local = np.arange(total) % group_size
@@ -163,22 +193,13 @@ def path_stats(csr: sp.csr_array, group_size: int, progress: Callable[[int, int]
         is_source = (local >= 64 * first_word) & (local < 64 * (first_word + chunk))
         word = local[is_source] // 64 - first_word
         frontier[np.flatnonzero(is_source), word] = np.left_shift(np.uint64(1), (local[is_source] % 64).astype(np.uint64))
-        visited = frontier[:total].copy()
-        gather = _SlotGather(slots, chunk) if slots is not None else None
-        level = 0
-        while True:
-            level += 1
-            new = gather(frontier) if gather is not None else _neighbour_or(frontier, indptr, padded_indices, regular_degree)
-            new &= ~visited
-            per_node = np.bitwise_count(new).sum(axis=1, dtype=np.int64)
-            per_graph = per_node.reshape(groups, group_size).sum(axis=1)
+        for level, new in bfs.levels(frontier):
+            per_graph = np.bitwise_count(new).sum(axis=1, dtype=np.int64).reshape(groups, group_size).sum(axis=1)
             if not per_graph.any():
                 break
             distance_sum += level * per_graph
             reachable += per_graph
             max_distance[per_graph > 0] = np.maximum(max_distance[per_graph > 0], level)
-            visited |= new
-            frontier[:total] = new
         if progress is not None:
             progress(min(words, first_word + chunk), words)
     return PathStats(distance_sum, reachable, max_distance, group_size)
@@ -211,6 +232,16 @@ class SourceDistances:
     nodes: int
 
 
+def _reached_per_bit(new: np.ndarray, words: int) -> np.ndarray:
+    """Nodes newly reached by each of the ``64 * words`` sources (bits), unpacked in row blocks."""
+    per_bit = np.zeros(64 * words, dtype=np.int64)
+    for start in range(0, new.shape[0], UNPACK_ROWS):
+        block = new[start : start + UNPACK_ROWS]
+        if block.any():
+            per_bit += np.unpackbits(block.view(np.uint8), axis=1, bitorder="little").sum(axis=0, dtype=np.int64)
+    return per_bit
+
+
 def source_distances(csr: sp.csr_array, sources: np.ndarray) -> SourceDistances:
     """Per-source BFS totals of one graph, 64 sources per machine word (as :func:`path_stats`).
 
@@ -227,44 +258,26 @@ def source_distances(csr: sp.csr_array, sources: np.ndarray) -> SourceDistances:
     """
     nodes = csr.shape[0]
     sources = np.asarray(sources, dtype=np.int64)
-    indptr = np.asarray(csr.indptr, dtype=np.int64)
-    padded_indices = np.append(np.asarray(csr.indices, dtype=np.int64), nodes)
-    degrees = np.diff(indptr)
-    regular_degree = int(degrees[0]) if len(degrees) and np.all(degrees == degrees[0]) else None
     count = len(sources)
     distance_sum = np.zeros(count, dtype=np.int64)
     reached = np.zeros(count, dtype=np.int64)
     eccentricity = np.zeros(count, dtype=np.int64)
+    bfs = _BitBfs(csr)
     words = -(-count // 64)
-    slots = neighbour_slots(indptr, padded_indices[:-1], nodes)
-    budget = SLOT_CHUNK_BYTES // (8 * nodes) if slots is not None else GATHER_BUDGET_BYTES // (8 * max(1, len(padded_indices)))
-    words_per_chunk = max(1, min(words, budget))
+    words_per_chunk = bfs.words_per_chunk(words)
     for first_word in range(0, words, words_per_chunk):
         chunk = min(words_per_chunk, words - first_word)
         positions = np.arange(64 * first_word, min(count, 64 * (first_word + chunk)))
         frontier = np.zeros((nodes + 1, chunk), dtype=np.uint64)
         bit = np.left_shift(np.uint64(1), (positions % 64).astype(np.uint64))
         np.bitwise_or.at(frontier, (sources[positions], positions // 64 - first_word), bit)
-        visited = frontier[:nodes].copy()
-        gather = _SlotGather(slots, chunk) if slots is not None else None
-        level = 0
-        while True:
-            level += 1
-            new = gather(frontier) if gather is not None else _neighbour_or(frontier, indptr, padded_indices, regular_degree)
-            new &= ~visited
-            per_bit = np.zeros(64 * chunk, dtype=np.int64)
-            for start in range(0, nodes, UNPACK_ROWS):
-                block = new[start : start + UNPACK_ROWS]
-                if block.any():
-                    per_bit += np.unpackbits(block.view(np.uint8), axis=1, bitorder="little").sum(axis=0, dtype=np.int64)
-            counts = per_bit[positions - 64 * first_word]
+        for level, new in bfs.levels(frontier):
+            counts = _reached_per_bit(new, chunk)[positions - 64 * first_word]
             if not counts.any():
                 break
             distance_sum[positions] += level * counts
             reached[positions] += counts
             eccentricity[positions[counts > 0]] = level
-            visited |= new
-            frontier[:nodes] = new
     return SourceDistances(sources, distance_sum, reached, eccentricity, nodes)
 
 

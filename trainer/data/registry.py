@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from topology.registry import Registry
+from common.registry import Registry
 from trainer.data.memory import TensorSplit, split_indices, tensor_batches
 
 

@@ -13,6 +13,14 @@ from trainer.models import (  # noqa: F401  (registration)
     vgg,
     xnets,
 )
-from trainer.models.registry import MODELS, STRUCTURE_OPTIONS, WIDTH_OPTIONS, WidthOption, build_model, model_option_names, register_model
+from trainer.models.registry import (
+    MODELS,
+    STRUCTURE_OPTIONS,
+    WIDTH_OPTIONS,
+    WidthOption,
+    build_model,
+    model_option_names,
+    register_model,
+)
 
 __all__ = ["MODELS", "STRUCTURE_OPTIONS", "WIDTH_OPTIONS", "WidthOption", "build_model", "model_option_names", "register_model"]

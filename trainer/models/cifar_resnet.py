@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from topology.errors import ParameterError
+from trainer.models.errors import ModelError
 from trainer.models.registry import WidthOption, register_model
 
 
@@ -75,7 +75,7 @@ class CifarResNet(nn.Module):
 def stage_widths(width: int, stages: int) -> list[int]:
     """``width, 2 width, 4 width, ...``: the channels of each stage, doubling after the first."""
     if width < 1:
-        raise ParameterError(f"width must be at least 1 channel, got {width}")
+        raise ModelError(f"width must be at least 1 channel, got {width}")
     return [int(width) * 2 ** index for index in range(stages)]
 
 

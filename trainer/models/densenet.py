@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pruning.expander import declare_expander_layers, expander_degree
-from topology.errors import ParameterError
+from trainer.models.errors import ModelError, option_flag
 from trainer.models.registry import register_model
 
 
@@ -60,9 +60,9 @@ class DenseNetBC(nn.Module):
         super().__init__()
         per_block = (depth - 4) // (6 if bottleneck else 3)
         if per_block < 1 or (depth - 4) % (6 if bottleneck else 3):
-            raise ParameterError(f"densenet depth must be 4 + {6 if bottleneck else 3}n, got {depth}")
+            raise ModelError(f"densenet depth must be 4 + {6 if bottleneck else 3}n, got {depth}")
         if not 0 < reduction <= 1:
-            raise ParameterError(f"densenet reduction must be in (0, 1], got {reduction}")
+            raise ModelError(f"densenet reduction must be in (0, 1], got {reduction}")
         channels = 2 * growth if bottleneck else 16
         self.stem = nn.Conv2d(in_channels, channels, 3, padding=1, bias=False)
         blocks: list[nn.Module] = []
@@ -93,7 +93,7 @@ def densenet_bc(input_shape: tuple[int, int, int], num_classes: int, depth: int 
                 bottleneck: bool = True) -> nn.Module:
     """CIFAR DenseNet-BC (Huang et al. 2017): DenseNet-BC-40-24 has 0.69 M parameters and 2.9e8
     multiply-accumulates at 32x32 (counted: see the README)."""
-    return DenseNetBC(input_shape[0], num_classes, depth, growth, reduction, _flag(bottleneck, "bottleneck"))
+    return DenseNetBC(input_shape[0], num_classes, depth, growth, reduction, option_flag(bottleneck, "bottleneck"))
 
 
 @register_model("xdensenet_bc", structure=("expand", "balanced", "x_transitions"))
@@ -102,24 +102,13 @@ def xdensenet_bc(input_shape: tuple[int, int, int], num_classes: int, depth: int
     """X-DenseNet-BC (Prabhu et al. 2018): DenseNet-BC with X-layers of compression ``expand`` in
     both convolutions of every dense layer (and in the transitions with ``x_transitions``); stem
     and classifier dense, as in the reported runs."""
-    model = DenseNetBC(input_shape[0], num_classes, depth, growth, reduction, _flag(bottleneck, "bottleneck"))
-    chosen = (DenseLayer, Transition) if _flag(x_transitions, "x_transitions") else (DenseLayer,)
+    model = DenseNetBC(input_shape[0], num_classes, depth, growth, reduction, option_flag(bottleneck, "bottleneck"))
+    chosen = (DenseLayer, Transition) if option_flag(x_transitions, "x_transitions") else (DenseLayer,)
     degrees = {}
     for name, module in model.named_modules():
         if isinstance(module, chosen):
             for child_name, child in module.named_children():
                 if isinstance(child, nn.Conv2d):
                     degrees[f"{name}.{child_name}"] = expander_degree(child.in_channels, expand)
-    return declare_expander_layers(model, degrees, _flag(balanced, "balanced"), expand)
+    return declare_expander_layers(model, degrees, option_flag(balanced, "balanced"), expand)
 
-
-def _flag(value, name: str) -> bool:
-    """A boolean model option given as bool, 0/1 or true/false text (``--model-option balanced=true``)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ParameterError(f"model option {name} must be true or false, got {value!r}")

@@ -13,8 +13,7 @@ from __future__ import annotations
 from torch import nn
 
 from pruning.expander import declare_expander_layers, expander_degree
-from topology.errors import ParameterError
-from trainer.models.densenet import _flag
+from trainer.models.errors import ModelError, option_flag
 from trainer.models.registry import WidthOption, register_model
 
 #: (output channels at width 1, stride of the depthwise conv) of the 13 separable blocks.
@@ -38,9 +37,9 @@ def xmobilenet(input_shape: tuple[int, int, int], num_classes: int, width: float
     Works at any input of at least 1x1 (32x32 and 224x224 alike).
     """
     if pointwise not in POINTWISE:
-        raise ParameterError(f"xmobilenet pointwise must be one of {', '.join(POINTWISE)}, got {pointwise!r}")
+        raise ModelError(f"xmobilenet pointwise must be one of {', '.join(POINTWISE)}, got {pointwise!r}")
     if width <= 0 or expand < 1:
-        raise ParameterError(f"xmobilenet needs width > 0 and expand >= 1, got width={width}, expand={expand}")
+        raise ModelError(f"xmobilenet needs width > 0 and expand >= 1, got width={width}, expand={expand}")
     channels = max(1, int(32 * width))
     stem = _conv_bn(input_shape[0], channels, 3, 2)
     blocks, degrees = [], {}
@@ -50,7 +49,7 @@ def xmobilenet(input_shape: tuple[int, int, int], num_classes: int, width: float
         if index > 0 and expand > 1:
             if pointwise == "grouped":
                 if channels % expand or out % expand:
-                    raise ParameterError(f"xmobilenet pointwise=grouped needs channels divisible by expand={expand:g}; block {index} is {channels} -> {out}")
+                    raise ModelError(f"xmobilenet pointwise=grouped needs channels divisible by expand={expand:g}; block {index} is {channels} -> {out}")
                 groups = int(expand)
             else:
                 degrees[f"blocks.{index}.pointwise.0"] = expander_degree(channels, expand)
@@ -64,4 +63,4 @@ def xmobilenet(input_shape: tuple[int, int, int], num_classes: int, width: float
     model.add_module("pool", nn.AdaptiveAvgPool2d(1))
     model.add_module("flatten", nn.Flatten())
     model.add_module("classifier", nn.Linear(channels, num_classes))
-    return declare_expander_layers(model, degrees, _flag(balanced, "balanced"), expand if degrees else None)
+    return declare_expander_layers(model, degrees, option_flag(balanced, "balanced"), expand if degrees else None)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from topology.errors import ParameterError
-from topology.registry import Registry
+from common.registry import Registry
+from trainer.models.errors import ModelError
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 
@@ -71,16 +71,16 @@ def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int, 
     ------
     RegistryError
         For an unknown name (the message lists the valid ones).
-    ParameterError
+    ModelError
         For an option the model does not take, or an impossible shape.
     """
     constructor = MODELS.get(name)
     accepted = model_option_names(name)
     unknown = sorted(set(options) - accepted)
     if unknown:
-        raise ParameterError(f"model {name!r} does not take {', '.join(unknown)} (it takes {', '.join(sorted(accepted)) or 'no options'})")
+        raise ModelError(f"model {name!r} does not take {', '.join(unknown)} (it takes {', '.join(sorted(accepted)) or 'no options'})")
     if len(input_shape) != 3 or min(input_shape) < 1:
-        raise ParameterError(f"input shape must be channels x height x width, got {'x'.join(map(str, input_shape))}")
+        raise ModelError(f"input shape must be channels x height x width, got {'x'.join(map(str, input_shape))}")
     if num_classes < 2:
-        raise ParameterError(f"num_classes must be at least 2, got {num_classes}")
+        raise ModelError(f"num_classes must be at least 2, got {num_classes}")
     return constructor(input_shape=tuple(input_shape), num_classes=num_classes, **options)

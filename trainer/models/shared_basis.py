@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from topology.errors import ParameterError
 from trainer.models.cifar_resnet import BasicBlock, stage_widths
+from trainer.models.errors import ModelError
 from trainer.models.orthogonality import ORTH_SCOPES, filter_rows, gram_deviation
 from trainer.models.registry import register_model
 
@@ -53,7 +53,7 @@ class SharedBasisConv(nn.Module):
         self.unique = nn.Conv2d(c_in, unique_filters, kernel_size, 1, kernel_size // 2, bias=False) if unique_filters else None
         rank = (shared.out_channels if shared is not None else 0) + unique_filters
         if rank < 1:
-            raise ParameterError("a decomposed convolution needs at least one basis filter")
+            raise ModelError("a decomposed convolution needs at least one basis filter")
         self.basis_bn = nn.BatchNorm2d(rank)
         self.coefficients = nn.Conv2d(rank, c_out, 1, bias=False)
         self.bn = nn.BatchNorm2d(c_out)
@@ -177,17 +177,17 @@ class SharedBasisResNet(nn.Module):
 
 def _check_options(shared_rank: int, unique_rank: int, bases: str, orth_lambda: float, orth_scope: str) -> None:
     if bases not in BASES:
-        raise ParameterError(f"model option bases must be one of {', '.join(BASES)}, got {bases!r}")
+        raise ModelError(f"model option bases must be one of {', '.join(BASES)}, got {bases!r}")
     if orth_scope not in ORTH_SCOPES:
-        raise ParameterError(f"model option orth_scope must be one of {', '.join(ORTH_SCOPES)}, got {orth_scope!r}")
+        raise ModelError(f"model option orth_scope must be one of {', '.join(ORTH_SCOPES)}, got {orth_scope!r}")
     if int(shared_rank) != shared_rank or int(unique_rank) != unique_rank or shared_rank < 0 or unique_rank < 0:
-        raise ParameterError(f"shared_rank and unique_rank must be whole numbers >= 0, got {shared_rank} and {unique_rank}")
+        raise ModelError(f"shared_rank and unique_rank must be whole numbers >= 0, got {shared_rank} and {unique_rank}")
     if bases != "non_shared" and shared_rank < 1:
-        raise ParameterError(f"bases={bases} shares a basis of shared_rank x m filters: shared_rank must be at least 1 (unique bases only: bases=non_shared)")
+        raise ModelError(f"bases={bases} shares a basis of shared_rank x m filters: shared_rank must be at least 1 (unique bases only: bases=non_shared)")
     if shared_rank + unique_rank < 1:
-        raise ParameterError("shared_rank + unique_rank must be at least 1")
+        raise ModelError("shared_rank + unique_rank must be at least 1")
     if orth_lambda < 0:
-        raise ParameterError(f"orth_lambda must be >= 0, got {orth_lambda}")
+        raise ModelError(f"orth_lambda must be >= 0, got {orth_lambda}")
 
 
 def _cifar_shared(depth: int):

@@ -12,9 +12,8 @@ import torchvision
 from torch import nn
 
 from pruning.expander import declare_expander_layers, expander_degree
-from topology.errors import ParameterError
 from trainer.models.cifar_resnet import CifarResNet, stage_widths
-from trainer.models.densenet import _flag
+from trainer.models.errors import ModelError, option_flag
 from trainer.models.registry import WidthOption, register_model
 from trainer.models.torchvision_models import _first_conv_for
 from trainer.models.vgg import vgg16_features
@@ -28,7 +27,7 @@ def parse_degree_table(table: str, layers: int) -> list[int | None]:
 
     Raises
     ------
-    ParameterError
+    ModelError
         For a malformed table.
     """
     if str(table).strip().lower() == "dense":
@@ -39,12 +38,12 @@ def parse_degree_table(table: str, layers: int) -> list[int | None]:
         try:
             degree, repeat = int(value), int(count or 1)
         except ValueError:
-            raise ParameterError(f"degree table {table!r}: expected entries like 64*3 or 128 separated by _, got {item!r}") from None
+            raise ModelError(f"degree table {table!r}: expected entries like 64*3 or 128 separated by _, got {item!r}") from None
         if degree < 1 or repeat < 1:
-            raise ParameterError(f"degree table {table!r}: degrees and counts must be positive, got {item!r}")
+            raise ModelError(f"degree table {table!r}: degrees and counts must be positive, got {item!r}")
         degrees += [degree] * repeat
     if not degrees:
-        raise ParameterError(f"degree table {table!r} is empty")
+        raise ModelError(f"degree table {table!r} is empty")
     return (degrees + [degrees[-1]] * layers)[:layers]
 
 
@@ -59,7 +58,7 @@ def xvgg16(input_shape: tuple[int, int, int], num_classes: int, degrees: str = X
     layers += [nn.Linear(channels, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Linear(512, num_classes)]
     model = nn.Sequential(*layers)
     table = parse_degree_table(degrees, len(names))
-    return declare_expander_layers(model, {name: d for name, d in zip(names, table) if d is not None}, _flag(balanced, "balanced"))
+    return declare_expander_layers(model, {name: d for name, d in zip(names, table) if d is not None}, option_flag(balanced, "balanced"))
 
 
 def _block_convs(model: nn.Module, prefix: str) -> list[tuple[str, nn.Conv2d]]:
@@ -70,7 +69,7 @@ def _block_convs(model: nn.Module, prefix: str) -> list[tuple[str, nn.Conv2d]]:
 
 def _with_x_blocks(model: nn.Module, prefix: str, expand: float, balanced) -> nn.Module:
     degrees = {name: expander_degree(conv.in_channels, expand) for name, conv in _block_convs(model, prefix)} if expand > 1 else {}
-    return declare_expander_layers(model, degrees, _flag(balanced, "balanced"), expand if degrees else None)
+    return declare_expander_layers(model, degrees, option_flag(balanced, "balanced"), expand if degrees else None)
 
 
 def _x_torchvision(name: str):
@@ -87,7 +86,7 @@ def _x_torchvision(name: str):
 def _x_cifar(depth: int):
     def constructor(input_shape: tuple[int, int, int], num_classes: int, expand: float = 2, balanced: bool = False, width: int = 16) -> nn.Module:
         if (depth - 2) % 6:
-            raise ParameterError(f"CIFAR ResNet depth must be 6n + 2, got {depth}")
+            raise ModelError(f"CIFAR ResNet depth must be 6n + 2, got {depth}")
         model = CifarResNet(input_shape[0], num_classes, stage_widths(width, 3), [(depth - 2) // 6] * 3, conv_shortcut=False)
         return _with_x_blocks(model, "layers.", expand, balanced)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar
 
-from topology.errors import RegistryError
+from common.errors import RegistryError
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 
-from topology.errors import TopopruneError
+from common.errors import TopopruneError
 
 ENVIRONMENT_VARIABLE = "TOPOPRUNE_MEMORY_BUDGET"
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}

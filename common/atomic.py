@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-# mkstemp creates files readable by the owner only; give ours the usual mode (0666 minus umask).
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK
+
+def _create_temporary(path: Path) -> tuple[int, str]:
+    """A new file beside ``path`` opened for writing, created with mode 0666 so that the
+    process's umask applies as it does to any other file it creates."""
+    for _ in range(100):
+        name = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path}: could not create a temporary file beside it")
 
 
 @contextlib.contextmanager
@@ -23,9 +30,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = _create_temporary(path)
     try:
-        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()
