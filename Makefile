@@ -30,7 +30,7 @@ S16U1_DOUBLE := --model resnet32_shared --model-option shared_rank=16 --model-op
 EDROPOUT_OUT ?= edropout-out
 EDROPOUT_TRAIN ?= --model mlp --dataset fashion-mnist --epochs 5 --include 4 --include 7 --include 10 --include 13 -q
 
-.PHONY: install data test bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases edropout-compare clean
+.PHONY: install data test lint bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases edropout-compare clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,7 +53,13 @@ data: install
 test: install
 	$(PY) -m pytest -q
 
+# ruff (pyproject.toml: import order, line length 120, pycodestyle, pyflakes, bugbear); CI runs it.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
 bench: install
+	$(PY) bench/structure.py
 	$(PY) bench/topology_bench.py
 	$(PY) bench/large_graph_bench.py
 	$(PY) bench/train_bench.py

@@ -8,7 +8,7 @@
    it at >= 1.0x as measured).
 
 Times are medians of interleaved calls (pruning.compile.interleaved_medians) on this machine's
-threads; ratios are what the README quotes. Peak RSS is the process's high-water mark so far.
+threads; ratios are what docs/compile.md quotes. Peak RSS is the process's high-water mark so far.
 
 Usage: python bench/compile_bench.py [--quick]
 """
@@ -59,14 +59,14 @@ def single_layer(repeats: int) -> None:
         print(f"| {name} | {1e3 * value:.2f} | {seconds['masked (parametrized)'] / value:.2f}x | {seconds['dense (baked)'] / value:.2f}x |")
 
 
-def compiled_model(label: str, name: str, options: dict, input_size: tuple[int, ...], classes: int, batch: int, plan: Plan | None,
+def compiled_model(label: str, name: str, options: dict, input_shape: tuple[int, ...], classes: int, batch: int, plan: Plan | None,
                    repeats: int):
     torch.manual_seed(0)
-    model = build_model(name, input_size, classes, **options)
+    model = build_model(name, input_shape, classes, **options)
     recipe = MaskConfig("relational", plan) if plan is not None else MaskConfig("model")
-    prune_model(model, recipe, input_size)
+    prune_model(model, recipe, input_shape)
     start = time.perf_counter()
-    result = compile_model(model.eval(), input_size, CompileConfig(batch_size=batch, repeats=repeats))
+    result = compile_model(model.eval(), input_shape, CompileConfig(batch_size=batch, repeats=repeats))
     took = time.perf_counter() - start
     counts: dict[str, int] = {}
     for layer in result.layers:
@@ -80,7 +80,7 @@ def compiled_model(label: str, name: str, options: dict, input_size: tuple[int, 
 
 
 def per_layer(label: str, result) -> None:
-    """Each layer's best structured candidate against dense (what the README's reading cites)."""
+    """Each layer's best structured candidate against dense (what docs/compile.md's reading cites)."""
     print(f"\n{label}: per layer, dense ms and the best structured candidate (time relative to dense)\n")
     for layer in result.layers:
         others = {name: value for name, value in layer.seconds.items() if name != "dense"}

@@ -4,7 +4,7 @@ For each model: the dense network's parameters and multiply-accumulates (MACs) p
 and 10 classes for the CIFAR models, 224x224 and 1000 classes for MobileNet, as in the papers),
 the X-Nets paper's nominal costs (dense / e), and the costs counted from the masks actually
 built (stem, transitions and classifier stay dense, so counted > nominal). Prints a Markdown
-table (the README's). Deterministic: counts depend only on the architectures.
+table (docs/xnets.md's). Deterministic: counts depend only on the architectures.
 
 Usage: python bench/model_costs.py
 """

@@ -5,7 +5,7 @@ parameters with every shared basis counted once (what is stored and trained), pa
 use had its own copy, multiply-accumulates (MACs) per image counted at every call, the dense
 ResNet's parameters and MACs, the paper's published parameter count where it gives one, and the
 measured time of one training step (forward + backward, batch 32, CPU) relative to the dense
-ResNet, their steps alternating in the same run. Prints a Markdown table (the README's).
+ResNet, their steps alternating in the same run. Prints a Markdown table (docs/shared-bases.md's).
 
 Usage: python bench/shared_basis_costs.py [--no-timing]
 """

@@ -25,7 +25,7 @@ from trainer.config import TrainConfig
 from trainer.data import DataConfig, load_dataset
 from trainer.data.memory import TensorSplit, tensor_batches
 from trainer.errors import DataError
-from trainer.loop import train_epoch
+from trainer.loop import StepRule, train_epoch
 from trainer.models import build_model
 from trainer.optim import build_optimizer, build_scheduler
 from trainer.stepmask import StepMasker
@@ -64,8 +64,8 @@ def topoprune_loop(model: nn.Module, split: TensorSplit, batch_size: int, step_m
     optimizer = build_optimizer(model, config)
     steps = -(-len(split) // batch_size)
     scheduler = build_scheduler(optimizer, config, steps)
-    stats = train_epoch(model, tensor_batches(split, batch_size, shuffle_seed=0), optimizer, scheduler, nn.CrossEntropyLoss(),
-                        torch.device("cpu"), after_step=after_step)
+    rule = StepRule(optimizer, scheduler, nn.CrossEntropyLoss(), torch.device("cpu"), after_step=after_step)
+    stats = train_epoch(model, tensor_batches(split, batch_size, shuffle_seed=0), rule)
     return stats.seconds
 
 

@@ -140,7 +140,7 @@ def parse_size(_ctx, _param, value: str | None) -> tuple[int, ...] | None:
 
 def input_size_option(default: str | None = "3x32x32", purpose: str = "MACs are counted at this size"):
     return click.option(
-        "--input-size", default=default, callback=parse_size, show_default=default is not None,
+        "--input-size", "input_shape", default=default, callback=parse_size, show_default=default is not None,
         help=f"One example's shape, CxHxW (e.g. 1x28x28 for Fashion-MNIST); {purpose}.",
     )
 

@@ -14,10 +14,8 @@ from common import __version__
 from common.jsonio import json_text
 from common.tables import to_table
 from pruning.accounting import PruneSummary, channel_view, summarize, summarize_state_dict
-from pruning.apply import prune_model, summary_csv, write_outputs
+from pruning.apply import prune_model, write_outputs
 from pruning.compile import (
-    COMPILE_FILE,
-    MODEL_FILE,
     CompileConfig,
     compile_model,
     export_program,
@@ -30,7 +28,8 @@ from pruning.kernels import KERNELS
 from pruning.layers import LayerSelection
 from pruning.masking import current_masks, load_masked_state_dict, masks_in_state_dict
 from pruning.network_graph import network_graph as build_network_graph
-from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_BY, MaskConfig
+from pruning.outputs import COMPILE_FILE, EXPORT_FILE, summary_csv
+from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, RELATIONAL, SELECT_BY, MaskConfig
 from pruning.storage import load_masks, load_state
 from topology.build import PlanDraft, save_drafts
 from topology.plans import Plan, load_plan, save_plan
@@ -40,14 +39,14 @@ from trainer.models import MODELS, build_model
 TABLE_COLUMNS = ["name", "type", "shape", "masked", "density", "weights_kept", "weights_total", "macs_kept", "macs_total", "isolated_inputs", "isolated_outputs", "ramanujan_margin"]
 
 
-def dense_equivalent_costs(model, input_size: tuple[int, ...], num_classes: int) -> dict | None:
+def dense_equivalent_costs(model, input_shape: tuple[int, ...], num_classes: int) -> dict | None:
     """Params and MACs of the dense model a model stands in for (its ``dense_equivalent``
     attribute: a zoo name and options; shared-basis ResNets name their plain ResNet), or None."""
     declared = getattr(model, "dense_equivalent", None)
     if declared is None:
         return None
     name, options = declared
-    summary = summarize(build_model(name, input_size, num_classes, **options), input_size)
+    summary = summarize(build_model(name, input_shape, num_classes, **options), input_shape)
     return {"model": name, "model_options": options, "params": summary.params_total, "macs": summary.macs_total}
 
 
@@ -58,7 +57,7 @@ def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None, dense:
         return json_text(summary.to_dict())
     frame = pd.DataFrame(summary.rows(), dtype=object)
     table = to_table(frame[[c for c in TABLE_COLUMNS if c in frame.columns]]).rstrip("\n")
-    scope = "" if summary.input_size or summary.params_total > sum(layer.weights_total for layer in summary.layers) else " (masked layers only)"
+    scope = "" if summary.input_shape or summary.params_total > sum(layer.weights_total for layer in summary.layers) else " (masked layers only)"
     lines = [table, f"params kept {summary.params_kept:,} of {summary.params_total:,} ({100 * summary.params_fraction:.2f}%){scope}"]
     if summary.macs_total:
         lines.append(f"MACs kept {summary.macs_kept:,} of {summary.macs_total:,} per example ({100 * summary.macs_kept / summary.macs_total:.2f}%)")
@@ -86,7 +85,7 @@ def prune() -> None:
 @click.option("--plan", "plan_path", type=click.Path(path_type=Path), help="Plan file (.npy/.csv/.json); required by --recipe relational.")
 @click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), required=True, help="Model from the zoo.")
 @model_option()
-@click.option("--recipe", type=click.Choice(sorted(MASK_RECIPES)), default="relational", show_default=True, help="How each layer's mask is made.")
+@click.option("--recipe", type=click.Choice(sorted(MASK_RECIPES)), default=RELATIONAL, show_default=True, help="How each layer's mask is made.")
 @click.option("--degree", type=int, help="Per-layer recipes: inputs kept per output channel.")
 @click.option("--density", type=float, help="Per-layer recipes: fraction of connections kept (instead of --degree).")
 @click.option("--self-loops", is_flag=True, help="relational: use A + I (graph2nn) instead of A (RGP).")
@@ -106,7 +105,7 @@ def prune() -> None:
 @format_option()
 @friendly_errors
 def apply(plan_path, model_name, model_options, recipe, degree, density, self_loops, nodes_policy, prune_first, prune_last, include, exclude, degree_side, best_of, select_by,
-          input_size, num_classes, seed, out, fmt) -> None:
+          input_shape, num_classes, seed, out, fmt) -> None:
     """Mask a model from the zoo with a plan (or a per-layer recipe) and write it out.
 
     \b
@@ -114,27 +113,27 @@ def apply(plan_path, model_name, model_options, recipe, degree, density, self_lo
       prune apply --plan plans/rreg_n64_d4_s0.npy --model cresnet18 --out pruned/
       prune apply --recipe xnet --degree 8 --model mlp --input-size 1x28x28 --out pruned-xnet/
     """
-    if recipe == "relational" and plan_path is None:
-        raise click.UsageError("--plan is required for --recipe relational")
-    if recipe != "relational" and plan_path is not None:
-        raise click.UsageError(f"--plan is only used by --recipe relational; {recipe!r} takes --degree or --density")
     plan = load_plan(plan_path) if plan_path else None
-    model = build_model(model_name, input_size, num_classes, **model_options)
     selection = LayerSelection(prune_first, prune_last, tuple(include), tuple(exclude))
     config = MaskConfig(recipe, plan, degree, density, seed, self_loops, nodes_policy, selection, degree_side, best_of, select_by)
-    result = prune_model(model, config, input_size)
-    dense = dense_equivalent_costs(model, input_size, num_classes)
+    try:
+        config.validate()
+    except PruningError as error:  # which options go together: a usage error
+        raise click.UsageError(str(error)) from None
+    model = build_model(model_name, input_shape, num_classes, **model_options)
+    result = prune_model(model, config, input_shape)
+    dense = dense_equivalent_costs(model, input_shape, num_classes)
     metadata = {
         "plan": str(plan_path) if plan_path else None, "plan_sha256": plan.sha256 if plan else None,
         "model": model_name, "model_options": model_options, "num_classes": num_classes, "recipe": recipe, "degree": degree, "density": density,
         "mask_seed": seed, "self_loops": self_loops, "nodes_policy": nodes_policy, "degree_side": degree_side, "best_of": best_of,
         "select_by": select_by if best_of > 1 else None, "dense_equivalent": dense, "topoprune_version": __version__,
     }
-    write_outputs(out, model, result, metadata)
+    written = write_outputs(out, model, result, metadata)
     for notice in result.notices:
         click.echo(f"notice: {notice}", err=True)
     click.echo(_render(result.summary, fmt, result.nominal, dense), nl=False)
-    click.echo(f"wrote {out}/model.pt, masks.npz, summary.csv, summary.json", err=True)
+    click.echo(f"wrote {', '.join(str(path) for path in written.values())}", err=True)
 
 
 @prune.command()
@@ -148,7 +147,7 @@ def apply(plan_path, model_name, model_options, recipe, degree, density, self_lo
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="With --network-graph: the plan to write (G or G.npz).")
 @format_option()
 @friendly_errors
-def inspect(source, model_name, model_options, input_size, num_classes, export, network_graph, out, fmt) -> None:
+def inspect(source, model_name, model_options, input_shape, num_classes, export, network_graph, out, fmt) -> None:
     """Summarise a masked model checkpoint (.pt) or a masks file (.npz).
 
     Checkpoints saved by topoprune and by torch.nn.utils.prune (weight_orig + weight_mask) are
@@ -166,7 +165,7 @@ def inspect(source, model_name, model_options, input_size, num_classes, export, 
       topo analyze net.npz --sample-sources 256
     """
     if network_graph:
-        _write_network_graph(source, out, ModelSpec(model_name, model_options, input_size, num_classes if model_name else None))
+        _write_network_graph(source, out, ModelSpec(model_name, model_options, input_shape, num_classes if model_name else None))
         return
     if out is not None:
         raise click.UsageError("--out goes with --network-graph")
@@ -183,11 +182,11 @@ def inspect(source, model_name, model_options, input_size, num_classes, export, 
     if not masks:
         raise PruningError(f"{source}: holds no masks")
     if model_name:
-        if not input_size:
+        if not input_shape:
             raise click.UsageError("--model needs --input-size to count MACs")
-        model = load_masked_state_dict(build_model(model_name, input_size, num_classes, **model_options), state)
-        summary = summarize(model, input_size)
-        dense = dense_equivalent_costs(model, input_size, num_classes)
+        model = load_masked_state_dict(build_model(model_name, input_shape, num_classes, **model_options), state)
+        summary = summarize(model, input_shape)
+        dense = dense_equivalent_costs(model, input_shape, num_classes)
     else:
         summary = summarize_state_dict(state, masks)
     if export:
@@ -201,8 +200,8 @@ def _write_network_graph(source: Path, out: Path | None, spec: ModelSpec) -> Non
     if out is None:
         raise click.UsageError("--network-graph needs --out G (writes G.npz and G.json)")
     model, spec, checkpoint = load_masked_model(source, spec)
-    graph = build_network_graph(model, spec.input_size)
-    params = {"model": spec.model, "model_options": spec.model_options, "input_size": list(spec.input_size), "source": str(checkpoint),
+    graph = build_network_graph(model, spec.input_shape)
+    params = {"model": spec.model, "model_options": spec.model_options, "input_size": list(spec.input_shape), "source": str(checkpoint),
               "layers": [{"name": name, "start": start, "stop": stop} for name, start, stop in graph.layers]}
     stem = out.with_suffix("") if out.suffix in (".npz", ".json") else out
     path = save_plan(Plan(graph.adjacency, generator="network-graph", params=params), stem.parent, stem.name, ("npz", "json"))
@@ -240,7 +239,7 @@ def _render_compile(record: dict, fmt: str, table: bool) -> str:
 @seed_option(help_text="Seed of the random input the kernels are timed on.")
 @format_option()
 @friendly_errors
-def compile_command(source, out, model_name, model_options, input_size, num_classes, batch_size, device, kernels, repeats, min_speedup, report,
+def compile_command(source, out, model_name, model_options, input_shape, num_classes, batch_size, device, kernels, repeats, min_speedup, report,
                     torch_export, seed, fmt) -> None:
     """Turn a masked model into an inference model whose layers run as fast as measured here.
 
@@ -263,23 +262,22 @@ def compile_command(source, out, model_name, model_options, input_size, num_clas
         raise click.UsageError("--out is required to compile (only an already compiled SOURCE can be reported without it)")
     config = CompileConfig(batch_size, device, tuple(kernels or ()), repeats, min(2, repeats), min_speedup, seed=seed)
     config.validate()
-    model, spec, checkpoint = load_masked_model(source, ModelSpec(model_name, model_options, input_size, num_classes))
+    model, spec, checkpoint = load_masked_model(source, ModelSpec(model_name, model_options, input_shape, num_classes))
     masks = current_masks(model)
 
     def wrap(layers):
         return tqdm(layers, desc="timing layers", unit="layer", file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
 
-    result = compile_model(model, spec.input_size, config, progress=wrap)
+    result = compile_model(model, spec.input_shape, config, progress=wrap)
     metadata = {**spec.to_dict(), "source": str(source), "checkpoint": str(checkpoint), "batch_size": batch_size, "device": device,
                 "compile_config": {"kernels": config.candidates, "repeats": repeats, "min_speedup": min_speedup, "rtol": config.rtol, "seed": seed},
                 "topoprune_version": __version__}
-    write_compiled(out, result, masks, metadata)
-    written = ["compile.json", MODEL_FILE, "masks.npz"]
+    written = [str(path) for path in write_compiled(out, result, masks, metadata).values()]
     if torch_export:
-        _, dynamic = export_program(load_compiled(out), spec.input_size, out / "model.pt2", batch_size)
-        written.append("model.pt2" + ("" if dynamic else f" (batch fixed at {batch_size}: a sparse CSR/BSR layer does not trace with a dynamic batch)"))
+        program, dynamic = export_program(load_compiled(out), spec.input_shape, out / EXPORT_FILE, batch_size)
+        written.append(str(program) + ("" if dynamic else f" (batch fixed at {batch_size}: a sparse CSR/BSR layer does not trace with a dynamic batch)"))
     click.echo(_render_compile(read_compile_record(out), fmt, table=report), nl=False)
-    click.echo(f"wrote {out}/{', '.join(written)}", err=True)
+    click.echo(f"wrote {', '.join(written)}", err=True)
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from topology.graph import DENSE_MAX_NODES
 from topology.metrics import compute_metrics
 from topology.plans import FILE_FORMATS, load_plan
 from topology.sweeps import SWEEPS, SweepConfig
-from topology.tables import metrics_frame, to_csv, to_json, to_table
+from topology.tables import METRICS_FILE, metrics_frame, to_csv, to_json, to_table
 
 #: Columns of the human-readable table printed by ``gen`` and ``sweep``.
 KEY_COLUMNS = (
@@ -172,7 +172,7 @@ def sweep(design, nodes, degrees, count, samples, bins, seed, out, formats, fmt)
     drafts = SWEEPS.get(design)(config)
     saved = save_drafts(drafts, out, formats=formats)
     click.echo(_render([(str(path), plan.metrics) for path, plan in saved], fmt, key_columns_only=True), nl=False)
-    click.echo(f"{len(saved)} plans written to {out} (metrics in {out / 'metrics.csv'})", err=True)
+    click.echo(f"{len(saved)} plans written to {out} (metrics in {out / METRICS_FILE})", err=True)
 
 
 @topo.command()

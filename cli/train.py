@@ -13,16 +13,18 @@ from tqdm import tqdm
 from cli.options import comma_list as comma_list_option
 from cli.options import friendly_errors, model_option
 from common import __version__
-from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, SELECT_BY
-from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TRAINING_RECIPES, TrainConfig
+from pruning.recipes import DEGREE_SIDES, NODES_POLICIES, SELECT_BY
+from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
 from trainer.data import DATASETS
 from trainer.ddp import distributed_from_environment, launch
 from trainer.errors import TrainError
 from trainer.evaluation import CheckpointEvaluation, evaluate_checkpoint
 from trainer.models import MODELS, model_option_names
 from trainer.models.orthogonality import ORTH_SCOPES
+from trainer.recipes import RECIPES, grid_recipes
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
-from trainer.sweep import GRID_RECIPES, SweepGrid, run_sweep, shard_of, sweep_jobs, sweep_status
+from trainer.rundir import results_path
+from trainer.sweep import SweepGrid, run_sweep, shard_of, sweep_jobs, sweep_status
 from trainer.widths import parse_mac_budget
 
 #: Results columns printed after a run (all of them are in results.csv).
@@ -73,9 +75,10 @@ def training_options(func):
                      help="Orthogonality regulariser: the shared bases only, or also each layer's unique filters against them (model option orth_scope; default shared)."),
         click.option("--dataset", type=click.Choice(sorted(DATASETS)), default="fashion-mnist", show_default=True, help="Data set (never downloaded)."),
         click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the data set's files are."),
-        click.option("--recipe", type=click.Choice(sorted([*MASK_RECIPES, *TRAINING_RECIPES])),
-                     help="Mask recipe (default: relational with --plan, else dense); edropout finds the masks during training; "
-                          "random-filters keeps as many random whole filters per layer as the --like run."),
+        click.option("--recipe", type=click.Choice(sorted(RECIPES)),
+                     help="How the masks are made (default: masks with --masks, relational with --plan, xnet with --degree or "
+                          "--density, model for X-Net models, else dense): "
+                          + "; ".join(f"{name}: {recipe.summary}" for name, recipe in sorted(RECIPES.items())) + "."),
         click.option("--like", type=click.Path(path_type=Path), help="random-filters: the run (or masks) whose kept filters per layer to match."),
         click.option("--degree", type=int, help="Per-layer recipes: inputs kept per output channel."),
         click.option("--density", type=float, help="Per-layer recipes: fraction of connections kept."),
@@ -237,7 +240,7 @@ def _shard(_ctx, _param, value: str | None) -> tuple[int, int] | None:
               help="Directory of plans (searched recursively); without it the options themselves are the one configuration (e.g. an X-Net model).")
 @click.option("--seeds", type=int, default=3, show_default=True, help="Training seeds 0..S-1 for every plan.")
 @click.option("--baseline/--no-baseline", default=None, help="Also train the dense model for every seed (default: with --plans or --recipes).")
-@click.option("--recipes", callback=comma_list_option, multiple=True, help=f"Per-layer recipes to compare, comma-separated ({', '.join(GRID_RECIPES)}).")
+@click.option("--recipes", callback=comma_list_option, multiple=True, help=f"Per-layer recipes to compare, comma-separated ({', '.join(grid_recipes())}).")
 @click.option("--degrees", "grid_degrees", multiple=True, callback=comma_list_option, help="With --recipes: inputs per output channel, comma-separated, e.g. 2,4,8,16.")
 @click.option("--densities", "grid_densities", multiple=True, callback=comma_list_option, help="With --recipes: kept fractions, comma-separated, e.g. 0.0625,0.125.")
 @click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Trainings at once on this machine (threads are split).")
@@ -273,7 +276,7 @@ def sweep_command(plans_dir, seeds, baseline, recipes, grid_degrees, grid_densit
         click.echo(line, err=True)
     with tqdm(total=len(all_jobs), initial=len(all_jobs) - len(todo), desc="sweep", unit="run", file=sys.stderr, disable=template.quiet and not sys.stderr.isatty()) as bar:
         run_sweep(dataclasses.replace(template, quiet=True), todo, jobs, on_done=lambda job: bar.update(1))
-    click.echo(f"results: {template.out / 'results.csv'}")
+    click.echo(f"results: {results_path(template.out)}")
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from pruning.layers import PRUNABLE_TYPES
 from pruning.masking import ORIGINAL_SUFFIX, current_masks, weight_of
 from topology.metrics import compute_metrics
 
-#: Bipartite metrics reported for each masked layer (DESIGN.md 2.3).
+#: Bipartite metrics reported for each masked layer (docs/architecture.md, metric definitions).
 LAYER_GRAPH_METRICS = ("out_degree_min", "out_degree_mean", "out_degree_max", "in_degree_min", "in_degree_mean", "in_degree_max", "spectral_gap",
                        "ramanujan_margin", "vertex_expansion")
 
@@ -58,7 +58,7 @@ class PruneSummary:
     params_total: int
     macs_kept: int | None
     macs_total: int | None
-    input_size: tuple[int, ...] | None
+    input_shape: tuple[int, ...] | None
 
     @property
     def params_fraction(self) -> float:
@@ -77,7 +77,7 @@ class PruneSummary:
 
     def to_dict(self) -> dict:
         return {
-            "input_size": list(self.input_size) if self.input_size else None,
+            "input_size": list(self.input_shape) if self.input_shape else None,
             "params_kept": self.params_kept,
             "params_total": self.params_total,
             "params_fraction": self.params_fraction,
@@ -122,13 +122,13 @@ def layer_graph_columns(summary: PruneSummary) -> dict:
     return columns
 
 
-def output_positions(model: nn.Module, input_size: tuple[int, ...]) -> dict[str, int]:
+def output_positions(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
     """Output positions per example of every conv/linear module, summed over its calls in one
     forward pass (see :func:`forward_counts`)."""
-    return forward_counts(model, input_size)[0]
+    return forward_counts(model, input_shape)[0]
 
 
-def forward_counts(model: nn.Module, input_size: tuple[int, ...]) -> tuple[dict[str, int], dict[str, int]]:
+def forward_counts(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[dict[str, int], dict[str, int]]:
     """Output positions per example of every conv/linear module, summed over all its calls in
     one forward pass, and the number of calls (a module shared by several layers is called once
     per use; it is named by its first name in ``model.named_modules()``).
@@ -136,7 +136,7 @@ def forward_counts(model: nn.Module, input_size: tuple[int, ...]) -> tuple[dict[
     Raises
     ------
     PruningError
-        If the model rejects an input of ``input_size`` (C, H, W) / (C, L) / (F,).
+        If the model rejects an input of ``input_shape`` (C, H, W) / (C, L) / (F,).
     """
     positions: dict[str, int] = {}
     calls: dict[str, int] = {}
@@ -155,10 +155,10 @@ def forward_counts(model: nn.Module, input_size: tuple[int, ...]) -> tuple[dict[
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros((2, *input_size), device=device))
+            model(torch.zeros((2, *input_shape), device=device))
     except Exception as error:  # any failure of a user's model on this input means the size is wrong
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise PruningError(f"the model rejects input size {'x'.join(map(str, input_size))}: {message}") from None
+        raise PruningError(f"the model rejects input size {'x'.join(map(str, input_shape))}: {message}") from None
     finally:
         for handle in handles:
             handle.remove()
@@ -210,38 +210,38 @@ def _attach_graph_metrics(layers: list[LayerSummary], masks: dict[str, torch.Ten
         next(layer for layer in layers if layer.name == name).graph = metrics
 
 
-def summarize(model: nn.Module, input_size: tuple[int, ...] | None = None) -> PruneSummary:
+def summarize(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> PruneSummary:
     """Account for every conv/linear layer of ``model`` and the whole model.
 
     Parameters
     ----------
     model : nn.Module
         With or without masks applied (:func:`pruning.apply_masks`).
-    input_size : tuple of int, optional
+    input_shape : tuple of int, optional
         One example's shape, e.g. (3, 32, 32); without it, MACs are not counted.
     """
     masks = current_masks(model)
-    positions, calls = forward_counts(model, input_size) if input_size else ({}, {})
+    positions, calls = forward_counts(model, input_shape) if input_shape else ({}, {})
     layers, shapes = [], {}
     for name, module in model.named_modules():
         if isinstance(module, PRUNABLE_TYPES):
             shapes[name] = tuple(weight_of(module).shape)
             layer_type = type(module).__name__.removeprefix("Parametrized")
-            layers.append(layer_summary(name, layer_type, shapes[name], masks.get(name), positions.get(name), calls.get(name, 0) if input_size else None))
+            layers.append(layer_summary(name, layer_type, shapes[name], masks.get(name), positions.get(name), calls.get(name, 0) if input_shape else None))
     _attach_graph_metrics(layers, masks, shapes)
-    return _totals(layers, sum(p.numel() for p in model.parameters()), input_size)
+    return _totals(layers, sum(p.numel() for p in model.parameters()), input_shape)
 
 
-def _totals(layers: list[LayerSummary], params_total: int, input_size: tuple[int, ...] | None) -> PruneSummary:
+def _totals(layers: list[LayerSummary], params_total: int, input_shape: tuple[int, ...] | None) -> PruneSummary:
     removed = sum(layer.weights_total - layer.weights_kept for layer in layers)
     counted = [layer for layer in layers if layer.macs_kept is not None]
     return PruneSummary(
         layers=layers,
         params_kept=params_total - removed,
         params_total=params_total,
-        macs_kept=sum(layer.macs_kept for layer in counted) if input_size else None,
-        macs_total=sum(layer.macs_total for layer in counted) if input_size else None,
-        input_size=tuple(input_size) if input_size else None,
+        macs_kept=sum(layer.macs_kept for layer in counted) if input_shape else None,
+        macs_total=sum(layer.macs_total for layer in counted) if input_shape else None,
+        input_shape=tuple(input_shape) if input_shape else None,
     )
 
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
 import torch
 from torch import nn
 
-from common.atomic import atomic_write_text
-from common.jsonio import json_text
 from pruning.accounting import PruneSummary, channel_view, layer_summary, output_positions, summarize
 from pruning.expander import expander_layers, expander_masks
 from pruning.layers import PRUNABLE_TYPES
 from pruning.masking import apply_masks, broadcastable_mask, weight_of
+from pruning.outputs import write_apply_outputs
 from pruning.recipes import MaskConfig, compute_mask_set, unconnected_notices
 from pruning.sources import fit_masks
-from pruning.storage import masks_sha256, save_masks, save_state
+from pruning.storage import masks_sha256
 
 
 @dataclass
@@ -62,7 +60,7 @@ def with_model_wiring(model: nn.Module, masks: dict[str, torch.Tensor], seed: in
     return combined, [notice]
 
 
-def prune_model(model: nn.Module, config: MaskConfig, input_size: tuple[int, ...] | None,
+def prune_model(model: nn.Module, config: MaskConfig, input_shape: tuple[int, ...] | None,
                 masks: dict[str, torch.Tensor] | None = None, source: str | Path = "masks") -> PruneResult:
     """Mask ``model`` (in place) and account for it.
 
@@ -71,7 +69,7 @@ def prune_model(model: nn.Module, config: MaskConfig, input_size: tuple[int, ...
     model : nn.Module
     config : MaskConfig
         How masks are computed; ignored when ``masks`` is given.
-    input_size : tuple of int, optional
+    input_shape : tuple of int, optional
         One example's shape; MACs are counted at it.
     masks : dict of str to torch.BoolTensor, optional
         Masks made elsewhere (:func:`pruning.sources.load_mask_source`), checked against the
@@ -87,14 +85,14 @@ def prune_model(model: nn.Module, config: MaskConfig, input_size: tuple[int, ...
         notices = [line for name, mask in masks.items() for line in unconnected_notices(name, channel_view(mask.expand(weight_of(model.get_submodule(name)).shape)).numpy())]
         draws = {}
     masks, wiring_notices = with_model_wiring(model, masks, config.seed)
-    if input_size:
-        output_positions(model, input_size)  # rejects a wrong input size before anything is changed
+    if input_shape:
+        output_positions(model, input_shape)  # rejects a wrong input size before anything is changed
     apply_masks(model, masks)
-    summary = summarize(model, input_size)
+    summary = summarize(model, input_shape)
     return PruneResult(masks, summary, wiring_notices + notices, draws, nominal_costs(model, summary))
 
 
-def counted_macs(model: nn.Module, config: MaskConfig, input_size: tuple[int, ...]) -> tuple[int, int]:
+def counted_macs(model: nn.Module, config: MaskConfig, input_shape: tuple[int, ...]) -> tuple[int, int]:
     """(kept, total) multiply-accumulates per example of ``model`` under ``config``'s masks.
 
     The same count as :func:`prune_model`'s summary (kept weights x output positions, summed
@@ -102,7 +100,7 @@ def counted_macs(model: nn.Module, config: MaskConfig, input_size: tuple[int, ..
     computing layer-graph metrics: what a width search evaluates many times.
     """
     masks, _ = with_model_wiring(model, compute_mask_set(model, config).masks, config.seed)
-    positions = output_positions(model, input_size)
+    positions = output_positions(model, input_shape)
     kept = total = 0
     for name, module in model.named_modules():
         if isinstance(module, PRUNABLE_TYPES) and name in positions:
@@ -123,25 +121,8 @@ def nominal_costs(model: nn.Module, summary: PruneSummary) -> dict | None:
             "macs": summary.macs_total / declared.expand if summary.macs_total else None}
 
 
-def summary_csv(summary: PruneSummary) -> str:
-    return pd.DataFrame(summary.rows()).to_csv(index=False, lineterminator="\n")
-
-
 def write_outputs(directory: str | Path, model: nn.Module, result: PruneResult, metadata: dict) -> dict[str, Path]:
-    """Write ``model.pt`` (state_dict with masks), ``masks.npz``, ``summary.csv``, ``summary.json``.
-
-    Each file is written atomically; ``metadata`` (plan, recipe, seeds, ...) goes into the JSON.
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "model": save_state(directory / "model.pt", model.state_dict()),
-        "masks": save_masks(directory / "masks.npz", result.masks),
-    }
-    paths["summary_csv"] = directory / "summary.csv"
-    atomic_write_text(paths["summary_csv"], summary_csv(result.summary))
-    paths["summary_json"] = directory / "summary.json"
-    document = {**metadata, "masks_sha256": result.masks_sha256, "notices": result.notices, "draws": result.draws, "nominal": result.nominal,
-                **result.summary.to_dict()}
-    atomic_write_text(paths["summary_json"], json_text(document))
-    return paths
+    """Write ``prune apply``'s files (:func:`pruning.outputs.write_apply_outputs`); ``metadata``
+    (plan, recipe, seeds, ...) goes into the JSON with the masks' hash, notices and draws."""
+    document = {**metadata, "masks_sha256": result.masks_sha256, "notices": result.notices, "draws": result.draws, "nominal": result.nominal}
+    return write_apply_outputs(directory, model, result.masks, result.summary, document)

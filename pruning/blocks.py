@@ -1,4 +1,4 @@
-"""Channel -> node assignment of relational plans (DESIGN.md 2.4)."""
+"""Channel -> node assignment of relational plans (docs/architecture.md, from a plan to masks)."""
 
 from __future__ import annotations
 

@@ -20,13 +20,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from common.atomic import atomic_open, atomic_write_text
-from common.jsonio import json_text
+from common.atomic import atomic_open
 from pruning.errors import PruningError
 from pruning.kernels import KERNELS, KernelUnsuitable
 from pruning.layers import module_names
 from pruning.masking import baked_copy, current_masks
-from pruning.storage import masks_sha256, save_masks, save_state
+from pruning.outputs import write_compiled_files
+from pruning.storage import masks_sha256
 
 Timer = Callable[[dict[str, Callable[[], object]], int, int], dict[str, float]]
 
@@ -227,7 +227,7 @@ def _choose_layer(name: str, module: nn.Module, mask: torch.Tensor, example: tor
     return choice, built[kernel][0]
 
 
-def compile_model(model: nn.Module, input_size: tuple[int, ...], config: CompileConfig = CompileConfig(),
+def compile_model(model: nn.Module, input_shape: tuple[int, ...], config: CompileConfig = CompileConfig(),
                   timer: Timer = interleaved_medians, progress: Callable[[Iterable], Iterable] = lambda items: items) -> CompileResult:
     """Compile a masked model (left unchanged) into an inference model of exact, faster layers.
 
@@ -235,7 +235,7 @@ def compile_model(model: nn.Module, input_size: tuple[int, ...], config: Compile
     ----------
     model : nn.Module
         Masked with :func:`pruning.masking.apply_masks` (a loaded checkpoint or a fresh prune).
-    input_size : tuple of int
+    input_shape : tuple of int
         One example's shape, (C, H, W) for images.
     config : CompileConfig
     timer : callable
@@ -255,7 +255,7 @@ def compile_model(model: nn.Module, input_size: tuple[int, ...], config: Compile
         raise PruningError("the model holds no masks: there is nothing to compile")
     device = torch.device(config.device)
     generator = torch.Generator().manual_seed(config.seed)
-    example = torch.randn((config.batch_size, *input_size), generator=generator).to(device)
+    example = torch.randn((config.batch_size, *input_shape), generator=generator).to(device)
     masked = copy.deepcopy(model).to(device).eval()
     dense = baked_copy(model).to(device).eval()
     with torch.inference_mode():
@@ -287,9 +287,6 @@ def compile_model(model: nn.Module, input_size: tuple[int, ...], config: Compile
     return CompileResult(compiled, layers, end_to_end["masked"], end_to_end["dense"], end_to_end["compiled"], error, notices)
 
 
-COMPILE_FILE, MODEL_FILE, MASKS_FILE = "compile.json", "model.pt", "masks.npz"
-
-
 def write_compiled(directory: str | Path, result: CompileResult, masks: dict[str, torch.Tensor], metadata: dict) -> dict[str, Path]:
     """Write a compiled model: ``model.pt`` (its state_dict), ``masks.npz`` and ``compile.json``.
 
@@ -297,18 +294,13 @@ def write_compiled(directory: str | Path, result: CompileResult, masks: dict[str
     classes), the kernel chosen per layer and every time measured. Each file is written
     atomically; the JSON last, so a directory with ``compile.json`` is complete.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     state = {key: value.detach().cpu() for key, value in result.model.state_dict().items()}
-    paths = {"model": save_state(directory / MODEL_FILE, state), "masks": save_masks(directory / MASKS_FILE, masks)}
     document = {**metadata, "kernels": result.choices, "masks_sha256": masks_sha256(masks), "torch_version": torch.__version__,
                 "threads": torch.get_num_threads(), **result.to_dict()}
-    paths["compile"] = directory / COMPILE_FILE
-    atomic_write_text(paths["compile"], json_text(document))
-    return paths
+    return write_compiled_files(directory, state, masks, document)
 
 
-def export_program(model: nn.Module, input_size: tuple[int, ...], path: str | Path, batch_size: int) -> tuple[Path, bool]:
+def export_program(model: nn.Module, input_shape: tuple[int, ...], path: str | Path, batch_size: int) -> tuple[Path, bool]:
     """``torch.export`` ``model`` and save the program to ``path``, atomically.
 
     The batch dimension is dynamic where torch can trace it so; a model with a CSR or BSR layer
@@ -316,7 +308,7 @@ def export_program(model: nn.Module, input_size: tuple[int, ...], path: str | Pa
     whether the batch is dynamic.
     """
     def export(dynamic: bool):
-        example = torch.randn((batch_size if not dynamic else 2, *input_size))
+        example = torch.randn((batch_size if not dynamic else 2, *input_shape))
         shapes = ({0: torch.export.Dim("batch")},) if dynamic else None
         return torch.export.export(model.eval(), (example,), dynamic_shapes=shapes)
 

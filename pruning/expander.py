@@ -1,4 +1,4 @@
-"""Models that carry their own wiring (DESIGN.md 2.6): X-Net expander layers.
+"""Models that carry their own wiring (docs/architecture.md, models that carry their own structure): X-Net expander layers.
 
 A model declares its X-layers with :func:`declare_expander_layers` (layer name -> D, the inputs
 of every output channel). Their masks are not stored in the model: like every per-layer recipe,

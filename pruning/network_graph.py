@@ -94,14 +94,14 @@ def _layer_connections(module: nn.Module, mask: torch.Tensor | None, in_channels
     return sparse_from_pairs((out_channels, in_channels), rows, local + group_of_row * per_group)
 
 
-def network_graph(model: nn.Module, input_size: tuple[int, ...], masks: dict[str, torch.Tensor] | None = None) -> NetworkGraph:
+def network_graph(model: nn.Module, input_shape: tuple[int, ...], masks: dict[str, torch.Tensor] | None = None) -> NetworkGraph:
     """Build the channel graph of ``model`` (see the module docstring).
 
     Parameters
     ----------
     model : nn.Module
-        Traced in eval mode on one zero example of shape ``input_size`` (C, ...).
-    input_size : tuple of int
+        Traced in eval mode on one zero example of shape ``input_shape`` (C, ...).
+    input_shape : tuple of int
         One example's shape, channels first.
     masks : dict, optional
         ``{layer name: mask}`` of (C_out, C_in) or the weight's shape; layers without one are
@@ -118,11 +118,11 @@ def network_graph(model: nn.Module, input_size: tuple[int, ...], masks: dict[str
     was_training = model.training
     model.eval()
     try:
-        traced = _trace(model, torch.zeros(1, *input_size))
+        traced = _trace(model, torch.zeros(1, *input_shape))
     finally:
         model.train(was_training)
     modules = dict(traced.named_modules())
-    total = input_size[0] + sum(modules[n.target].weight.shape[0] for n in traced.graph.nodes if n.op == "call_module" and isinstance(modules[n.target], WEIGHTED))
+    total = input_shape[0] + sum(modules[n.target].weight.shape[0] for n in traced.graph.nodes if n.op == "call_module" and isinstance(modules[n.target], WEIGHTED))
     feeds: dict = {}
     layers: list[tuple[str, int, int]] = []
     edge_rows, edge_cols = [], []
@@ -130,7 +130,7 @@ def network_graph(model: nn.Module, input_size: tuple[int, ...], masks: dict[str
     for node in traced.graph.nodes:
         shape = _shape(node)
         if node.op == "placeholder":
-            channels = input_size[0]
+            channels = input_shape[0]
             feeds[node] = sp.csr_array((np.ones(channels, dtype=np.uint8), (np.arange(channels), np.arange(channels))), shape=(channels, total))
             layers.append(("input", 0, channels))
             next_node = channels

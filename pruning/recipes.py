@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.columns import BASELINE_RECIPE
 from common.errors import ParameterError
 from common.registry import Registry
 from common.seeding import derive_seed
@@ -31,7 +32,11 @@ NODES_POLICIES = ("error", "shrink")
 DEGREE_SIDES = ("outputs", "inputs", "larger")
 #: Layer-graph metrics ``best_of`` can select by (larger is better for each).
 SELECT_BY = ("vertex_expansion", "spectral_gap", "ramanujan_margin")
-#: Recipes that draw a random graph per layer (the ones ``best_of`` applies to).
+RELATIONAL = "relational"
+DENSE = BASELINE_RECIPE
+#: Only the model's own X-layers are masked.
+MODEL_WIRING = "model"
+#: Recipes that draw a random graph per layer (the ones ``best_of`` applies to), named after their generators.
 PER_LAYER_RECIPES = ("xnet", "rreg-bipartite", "random-bipartite")
 
 
@@ -39,7 +44,7 @@ PER_LAYER_RECIPES = ("xnet", "rreg-bipartite", "random-bipartite")
 class MaskConfig:
     """How masks are made for a model."""
 
-    recipe: str = "relational"  # registry name in MASK_RECIPES
+    recipe: str = RELATIONAL  # registry name in MASK_RECIPES
     plan: Plan | None = None  # relational: the n-node graph applied to every layer
     degree: int | None = None  # per-layer recipes: inputs kept per output channel
     density: float | None = None  # per-layer recipes: fraction kept, instead of degree
@@ -54,6 +59,10 @@ class MaskConfig:
 
     def validate(self) -> MaskConfig:
         """Raise PruningError for impossible values; returns self."""
+        if self.recipe == RELATIONAL and self.plan is None:
+            raise PruningError(f"the {RELATIONAL} recipe needs a plan (--plan)")
+        if self.recipe != RELATIONAL and self.plan is not None:
+            raise PruningError(f"--plan is only used by --recipe {RELATIONAL}; {self.recipe!r} takes --degree or --density")
         if self.nodes_policy not in NODES_POLICIES:
             raise PruningError(f"nodes policy must be one of {', '.join(NODES_POLICIES)}, got {self.nodes_policy!r}")
         if self.degree_side not in DEGREE_SIDES:
@@ -71,7 +80,7 @@ MaskRecipe = Callable[[PrunableLayer, MaskConfig], np.ndarray]
 MASK_RECIPES: Registry[MaskRecipe] = Registry("mask recipe")
 
 
-@MASK_RECIPES.register("relational")
+@MASK_RECIPES.register(RELATIONAL)
 def relational(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
     """The plan's graph on channel blocks: ``mask[o, i] = A'[node(o), node(i)]``.
 
@@ -81,10 +90,8 @@ def relational(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
     first min(n, C_in, C_out) nodes.
     """
     plan = config.plan
-    if plan is None:
-        raise PruningError("recipe 'relational' needs a plan")
     if plan.kind != GRAPH:
-        raise PruningError(f"{plan.path or 'plan'}: recipe 'relational' needs a graph plan, not a {plan.kind} plan")
+        raise PruningError(f"{plan.path or 'plan'}: recipe {RELATIONAL!r} needs a graph plan, not a {plan.kind} plan")
     adjacency = plan.matrix
     nodes = adjacency.shape[0]
     smallest = min(layer.in_channels, layer.out_channels)
@@ -134,17 +141,17 @@ def _per_layer(generator: str) -> MaskRecipe:
     return recipe
 
 
-for _generator in ("xnet", "rreg-bipartite", "random-bipartite"):
+for _generator in PER_LAYER_RECIPES:
     MASK_RECIPES.register(_generator)(_per_layer(_generator))
 
 
-@MASK_RECIPES.register("dense")
+@MASK_RECIPES.register(DENSE)
 def dense(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
     """Every connection kept (density 1)."""
     return np.ones((layer.out_channels, layer.in_channels), dtype=bool)
 
 
-@MASK_RECIPES.register("model")
+@MASK_RECIPES.register(MODEL_WIRING)
 def model_structure(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
     """Nothing removed by the recipe: only the model's own wiring (its X-layers) is masked."""
     return np.ones((layer.out_channels, layer.in_channels), dtype=bool)

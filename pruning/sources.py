@@ -20,12 +20,11 @@ from common.errors import TopopruneError
 from pruning.errors import PruningError
 from pruning.layers import candidate_layers
 from pruning.masking import broadcastable_mask, masks_in_state_dict, weight_of
+from pruning.outputs import MASKS_FILE
 from pruning.storage import load_masks, load_state
 from topology.discovery import find_plans
 from topology.graph import BIPARTITE
 from topology.plans import load_plan
-
-MASKS_FILE = "masks.npz"
 
 
 def _masks_from_plans(directory: Path) -> dict[str, torch.Tensor]:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from common.columns import BASELINE_RECIPE
 from reports.stats import TREATMENT_KEYS, treatment_label
 
 #: Largest relative difference of counted cost within one cost level.
@@ -83,7 +84,7 @@ def rank_at_equal_cost(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.Dat
     ``acc_std``, ``n_seeds``, ``n_pairs``, ``diff`` (to the best, points), ``diff_ci_low``,
     ``diff_ci_high``, ``paired_t_p``, ``wilcoxon_p``, and :data:`LAYER_COLUMNS` present in ``rows``.
     """
-    masked = rows[rows["recipe"].astype(str) != "dense"].copy()
+    masked = rows[rows["recipe"].astype(str) != BASELINE_RECIPE].copy()
     if masked.empty:
         return pd.DataFrame()
     keys = [c for c in TREATMENT_KEYS if c in masked.columns]

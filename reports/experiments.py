@@ -23,18 +23,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from common.columns import BASELINE_RECIPE, RECIPE_OPTIONS, TREATMENT, outcome_columns
 from topology.metrics import GRAPH_METRICS
 
-BASELINE_RECIPE = "dense"
-#: Columns that vary within an experiment (what is compared) or per run.
-TREATMENT = ("plan", "plan_sha256", "generator", "nodes", "degree", "recipe", "recipe_degree", "recipe_density", "masks_sha256", "graph_seed",
-             "model_structure")
-OUTCOME = ("run_id", "config_hash", "density", "width", "params_kept", "params_total", "macs_kept", "macs_total", "layer_spectral_gap",
-           "layer_ramanujan_margin", "layer_vertex_expansion", "dead_inputs", "dead_outputs", "train_seed", "best_epoch",
-           "best_val_acc", "best_acc", "best_top5", "final_acc", "final_top5", "test_loss", "applied_masks_sha256", "train_seconds",
-           "device", "world_size", "topoprune_version", "created")
-#: Setting columns that only masked recipes read: empty on dense rows.
-RECIPE_OPTIONS = ("self_loops", "nodes_policy", "prune_first", "prune_last", "include", "exclude", "degree_side", "best_of", "select_by", "mask_seed")
 #: Setting columns named in every section title.
 HEADLINE = ("model", "dataset", "epochs")
 
@@ -65,7 +56,7 @@ class Experiment:
 def setting_columns(table: pd.DataFrame) -> list[str]:
     """The columns of ``table`` that describe an experiment's setting (see module doc)."""
     metrics = {"plan_density" if name == "density" else name for name in GRAPH_METRICS}
-    skip = set(TREATMENT) | set(OUTCOME) | metrics
+    skip = set(TREATMENT) | set(outcome_columns()) | metrics
     return [column for column in table.columns if column not in skip]
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from common.columns import BASELINE_RECIPE
 from reports.table import CANDIDATE_METRICS
 
 #: Fewest plans with finite values for which a correlation is reported.
@@ -23,7 +24,7 @@ TREATMENT_KEYS = ("plan_sha256", "recipe", "degree", "recipe_degree", "recipe_de
 
 def treatment_label(row: pd.Series) -> str:
     """How a configuration without a plan file is named: ``dense baseline``, ``xnet d=8``, ..."""
-    if row["recipe"] == "dense":
+    if row["recipe"] == BASELINE_RECIPE:
         return "dense baseline"
     plan = row.get("plan")
     if isinstance(plan, str) and plan:
@@ -67,7 +68,7 @@ def plan_summary(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame
     for column in ("degree", "recipe_degree", "recipe_density"):
         if column in summary.columns:
             summary[column] = pd.to_numeric(summary[column], errors="coerce")
-    summary["is_baseline"] = summary["recipe"] == "dense"
+    summary["is_baseline"] = summary["recipe"] == BASELINE_RECIPE
     summary["plan"] = summary.apply(treatment_label, axis=1)
     return summary
 

@@ -1,4 +1,4 @@
-"""Reading results.csv (DESIGN.md 2.5) and choosing the rows one report covers."""
+"""Reading results.csv (docs/architecture.md, runs and results) and choosing the rows one report covers."""
 
 from __future__ import annotations
 

@@ -11,14 +11,25 @@ from pathlib import Path
 from topology.errors import PlanError
 from topology.plans import EXTENSIONS, PLAN_FORMAT
 
-#: CSV files that live beside plans but are tables, not matrices.
-NOT_PLAN_CSV = ("metrics.csv", "results.csv", "summary.csv", "correlations.csv")
+#: Characters of a plan CSV (a headerless 0/1 matrix); a table's header line has others.
+MATRIX_CSV_CHARACTERS = frozenset("01,\r\n")
+
+
+def _is_matrix_csv(path: Path) -> bool:
+    """Whether a CSV starts like a plan's 0/1 matrix rather than a table with a header line
+    (metrics, results, summaries, logs written beside plans or runs)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            start = handle.read(4096)
+    except OSError:
+        return False
+    return bool(start) and start[0] in "01" and set(start) <= MATRIX_CSV_CHARACTERS
 
 
 def _is_plan_candidate(path: Path) -> bool:
     """Whether a file met while scanning a directory should be read as (part of) a plan."""
     if path.suffix == ".csv":
-        return path.name not in NOT_PLAN_CSV and not path.name.endswith("_information.csv")
+        return not path.name.endswith("_information.csv") and _is_matrix_csv(path)
     if path.suffix == ".json":
         try:
             with path.open(encoding="utf-8") as handle:
@@ -57,7 +68,7 @@ def find_plans(patterns: Iterable[str | Path]) -> list[Path]:
     patterns : iterable of str or Path
         Plan files (any of the three extensions), directories (every plan below them) or glob
         patterns (``plans/*.npy``, ``runs/**/M*.npy``). A plan with several files counts once.
-        Directories are scanned for .npy, sparse .npz, .csv (not tables such as metrics.csv),
+        Directories are scanned for .npy, sparse .npz, .csv (0/1 matrices, not tables),
         .edges and plan .json files.
 
     Raises

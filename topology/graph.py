@@ -1,4 +1,4 @@
-"""Adjacency matrices: validation, canonical form and hashing (DESIGN.md 2.1).
+"""Adjacency matrices: validation, canonical form and hashing (docs/architecture.md, graphs).
 
 A graph is a symmetric 0/1 ``(n, n)`` array with a zero diagonal; a bipartite layer graph is
 an ``(n_out, n_in)`` 0/1 biadjacency (rows are output channels, columns input channels).

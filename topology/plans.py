@@ -1,4 +1,4 @@
-"""Plan files (DESIGN.md 2.2): ``NAME.npy`` + ``NAME.csv`` + ``NAME.json`` side by side, or for
+"""Plan files (docs/architecture.md, plan files): ``NAME.npy`` + ``NAME.csv`` + ``NAME.json`` side by side, or for
 large graphs ``NAME.npz`` (scipy.sparse CSR) + ``NAME.json``; ``NAME.edges`` (two node ids per
 line) is read and written too.
 
@@ -123,7 +123,7 @@ def matrix_to_csv(matrix: np.ndarray) -> str:
 
 
 def plan_metadata(plan: Plan) -> dict:
-    """The JSON document of DESIGN.md 2.2 for ``plan``."""
+    """The JSON document (docs/architecture.md, plan files) for ``plan``."""
     document = {
         "format": PLAN_FORMAT,
         "kind": plan.kind,

@@ -13,15 +13,14 @@ from pathlib import Path
 
 from torch import nn
 
-from pruning.compile import COMPILE_FILE, MASKS_FILE, MODEL_FILE, assemble
+from pruning.compile import assemble
 from pruning.errors import PruningError
 from pruning.masking import apply_masks, load_masked_state_dict
+from pruning.outputs import COMPILE_FILE, MASKS_FILE, MODEL_FILE, SUMMARY_JSON
 from pruning.storage import load_masks, load_state
+from trainer import rundir
 from trainer.errors import TrainError
 from trainer.models import build_model
-
-RUN_CONFIG, RUN_BEST = "config.json", "best.pt"
-PRUNE_SUMMARY, PRUNE_MODEL = "summary.json", "model.pt"
 
 
 @dataclass(frozen=True)
@@ -30,16 +29,16 @@ class ModelSpec:
 
     model: str | None = None
     model_options: dict = field(default_factory=dict)
-    input_size: tuple[int, ...] | None = None
+    input_shape: tuple[int, ...] | None = None
     num_classes: int | None = None
 
     def filled_by(self, other: ModelSpec) -> ModelSpec:
         """This spec, with what it leaves unset taken from ``other``."""
         return ModelSpec(self.model or other.model, self.model_options or other.model_options,
-                         self.input_size or other.input_size, self.num_classes or other.num_classes)
+                         self.input_shape or other.input_shape, self.num_classes or other.num_classes)
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "model_options": self.model_options, "input_size": list(self.input_size or ()), "num_classes": self.num_classes}
+        return {"model": self.model, "model_options": self.model_options, "input_size": list(self.input_shape or ()), "num_classes": self.num_classes}
 
 
 def _read_json(path: Path) -> dict:
@@ -53,15 +52,15 @@ def _read_json(path: Path) -> dict:
 
 
 def _spec_of_directory(directory: Path) -> ModelSpec | None:
-    """The spec a run directory (``config.json``) or a ``prune apply`` output (``summary.json``) records."""
-    if (directory / RUN_CONFIG).is_file():
-        document = _read_json(directory / RUN_CONFIG)
+    """The spec a run directory or a ``prune apply`` output (its summary JSON) records."""
+    if rundir.is_run_dir(directory):
+        document = rundir.read_config_document(directory)
         config = document.get("config") or {}
-        options = document.get("built_model_options") or config.get("model_options") or {}
+        options = rundir.built_model_options(document) or config.get("model_options") or {}
         shape = document.get("input_shape")
         return ModelSpec(config.get("model"), options, tuple(shape) if shape else None, document.get("num_classes"))
-    if (directory / PRUNE_SUMMARY).is_file():
-        document = _read_json(directory / PRUNE_SUMMARY)
+    if (directory / SUMMARY_JSON).is_file():
+        document = _read_json(directory / SUMMARY_JSON)
         shape = document.get("input_size")
         return ModelSpec(document.get("model"), document.get("model_options") or {}, tuple(shape) if shape else None, document.get("num_classes"))
     return None
@@ -87,12 +86,12 @@ def resolve_masked_source(source: Path, given: ModelSpec) -> tuple[Path, ModelSp
     recorded = _spec_of_directory(directory)
     if source.is_dir():
         if recorded is None:
-            raise TrainError(f"{source}: neither a run directory ({RUN_CONFIG}) nor a prune apply output ({PRUNE_SUMMARY})")
-        checkpoint = source / (RUN_BEST if (source / RUN_CONFIG).is_file() else PRUNE_MODEL)
+            raise TrainError(f"{source}: neither a run directory nor a prune apply output ({SUMMARY_JSON})")
+        checkpoint = rundir.best_path(source) if rundir.is_run_dir(source) else source / MODEL_FILE
     else:
         checkpoint = source
     spec = given.filled_by(recorded) if recorded else given
-    missing = [name for name, value in (("--model", spec.model), ("--input-size", spec.input_size), ("--num-classes", spec.num_classes)) if not value]
+    missing = [name for name, value in (("--model", spec.model), ("--input-size", spec.input_shape), ("--num-classes", spec.num_classes)) if not value]
     if missing:
         raise TrainError(f"{source}: records no model to rebuild; give {', '.join(missing)}")
     return checkpoint, spec
@@ -101,7 +100,7 @@ def resolve_masked_source(source: Path, given: ModelSpec) -> tuple[Path, ModelSp
 def load_masked_model(source: Path, given: ModelSpec = ModelSpec()) -> tuple[nn.Module, ModelSpec, Path]:
     """The masked model a run, ``prune apply`` output or checkpoint holds, its spec and checkpoint."""
     checkpoint, spec = resolve_masked_source(source, given)
-    model = build_model(spec.model, spec.input_size, spec.num_classes, **spec.model_options)
+    model = build_model(spec.model, spec.input_shape, spec.num_classes, **spec.model_options)
     load_masked_state_dict(model, load_state(checkpoint))
     return model.eval(), spec, checkpoint
 

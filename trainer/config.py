@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pruning.layers import LayerSelection
-from pruning.recipes import MaskConfig
-from topology.plans import Plan
+from pruning.recipes import DENSE, MODEL_WIRING, PER_LAYER_RECIPES, RELATIONAL
+from trainer.data import DataConfig
 from trainer.errors import TrainError
 from trainer.models import STRUCTURE_OPTIONS
+from trainer.recipes import MASKS, RECIPES
 
 OPTIMIZER_NAMES = ("sgd", "adamw", "adadelta")
 SCHEDULE_NAMES = ("cosine", "step", "multistep", "constant")
-#: The recipe name of a run trained under masks given with ``--masks``.
-MASKS_RECIPE = "masks"
-#: The recipe name of a run whose masks EDropout finds during training.
-EDROPOUT_RECIPE = "edropout"
-#: The recipe name of EDropout's control: random whole filters at another run's kept count per layer.
-RANDOM_FILTERS_RECIPE = "random-filters"
-#: Recipes the trainer implements itself (not mask recipes of ``prune apply``).
-TRAINING_RECIPES = (EDROPOUT_RECIPE, RANDOM_FILTERS_RECIPE)
+#: ``--match-macs dense``: the budget of the unmasked model at its default width.
+DENSE_BUDGET = "dense"
 
 
 @dataclass(frozen=True)
@@ -81,20 +74,21 @@ class TrainConfig:
 
     @property
     def resolved_recipe(self) -> str:
-        """The recipe given, else: ``masks`` with --masks, ``relational`` with a plan, ``xnet`` with
-        a degree or density, ``model`` for a model with its own wiring (X-Nets), else ``dense``."""
+        """The recipe given, else: ``masks`` with --masks, ``relational`` with a plan, the first
+        per-layer recipe (``xnet``) with a degree or density, ``model`` for a model with its own
+        wiring (X-Nets), else ``dense``."""
         if self.masks is not None:
-            return MASKS_RECIPE
+            return MASKS
         if self.recipe:
             return self.recipe
         if self.plan is not None:
-            return "relational"
+            return RELATIONAL
         if self.degree is not None or self.density is not None:
-            return "xnet"
-        return "model" if self.model in STRUCTURE_OPTIONS else "dense"
+            return PER_LAYER_RECIPES[0]
+        return MODEL_WIRING if self.model in STRUCTURE_OPTIONS else DENSE
 
     def validate(self) -> TrainConfig:
-        """Raise TrainError for impossible values; returns self."""
+        """Raise TrainError for impossible values (the recipe checks its own options); returns self."""
         checks = [
             (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
@@ -105,31 +99,22 @@ class TrainConfig:
             (self.warmup_epochs >= 0, f"warm-up epochs must be >= 0, got {self.warmup_epochs}"),
             (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), got {self.label_smoothing}"),
             (self.max_train is None or self.max_train >= 10, f"max_train must be at least 10, got {self.max_train}"),
-            (not (self.plan is not None and self.resolved_recipe != "relational"), f"a plan is only used by the relational recipe, not {self.resolved_recipe!r}"),
-            (not (self.resolved_recipe == "relational" and self.plan is None), "the relational recipe needs --plan"),
-            (not (self.masks is not None and (self.plan is not None or self.recipe not in (None, MASKS_RECIPE))), "--masks replaces --plan and --recipe; give only one of them"),
+            (not (self.masks is not None and (self.plan is not None or self.recipe not in (None, MASKS))),
+             "--masks replaces --plan and --recipe; give only one of them"),
             (self.best_of >= 1, f"best-of must be at least 1, got {self.best_of}"),
-            (not (self.resolved_recipe == EDROPOUT_RECIPE and (self.plan is not None or self.masks is not None or self.degree is not None
-                                                               or self.density is not None or self.match_macs is not None)),
-             "--recipe edropout finds its own masks; it takes no --plan, --masks, --degree, --density or --match-macs"),
-            (not (self.resolved_recipe == RANDOM_FILTERS_RECIPE and self.like is None), "--recipe random-filters needs --like RUN (the run whose kept counts it matches)"),
-            (not (self.like is not None and self.resolved_recipe != RANDOM_FILTERS_RECIPE), "--like is only used by --recipe random-filters"),
-            (not (self.resolved_recipe == RANDOM_FILTERS_RECIPE and (self.plan is not None or self.degree is not None or self.density is not None
-                                                                     or self.match_macs is not None)),
-             "--recipe random-filters takes its kept counts from --like; it takes no --plan, --degree, --density or --match-macs"),
-            (self.edropout_population >= 4, f"EDropout needs a population of at least 4, got {self.edropout_population}"),
-            (self.edropout_patience >= 1, f"EDropout patience must be at least 1 step, got {self.edropout_patience}"),
-            (self.edropout_warmup is None or 0 <= self.edropout_warmup <= self.epochs,
-             f"EDropout warm-up must be between 0 and the {self.epochs} epochs, got {self.edropout_warmup}"),
             (self.width_step >= 1, f"width step must be at least 1 channel, got {self.width_step}"),
-            (not (self.match_macs is not None and self.masks is not None), "--match-macs chooses a width, but --masks fixes the layer shapes; give only one of them"),
-            (self.match_macs is None or self.match_macs == "dense" or (isinstance(self.match_macs, (int, float)) and self.match_macs > 0),
+            (self.match_macs is None or self.match_macs == DENSE_BUDGET or (isinstance(self.match_macs, (int, float)) and self.match_macs > 0),
              f"a MAC budget is 'dense' or a positive number, got {self.match_macs!r}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise TrainError(message)
+        RECIPES.get(self.resolved_recipe).validate(self)
         return self
+
+    def data_config(self) -> DataConfig:
+        """What the data set's loader needs of this configuration."""
+        return DataConfig(self.dataset, self.data_dir, self.val_fraction, self.split_seed, self.max_train, self.augment)
 
     def to_dict(self) -> dict:
         """JSON-ready dict (paths as strings, tuples as lists)."""
@@ -157,23 +142,3 @@ class TrainConfig:
                 values[key] = tuple(values[key])
         return cls(**values)
 
-
-def edropout_warmup(config: TrainConfig) -> int:
-    """Epochs before EDropout's state may freeze: as given, else half the epochs (rounded down)."""
-    return config.edropout_warmup if config.edropout_warmup is not None else config.epochs // 2
-
-
-def mask_config(config: TrainConfig, plan: Plan | None) -> MaskConfig:
-    """The pruning stage's configuration of a training run (EDropout starts unmasked)."""
-    selection = LayerSelection(config.prune_first, config.prune_last, config.include, config.exclude)
-    recipe = "dense" if config.resolved_recipe in TRAINING_RECIPES else config.resolved_recipe  # masks come from the trainer
-    return MaskConfig(recipe, plan, config.degree, config.density, config.mask_seed, config.self_loops, config.nodes_policy,
-                      selection, config.degree_side, config.best_of, config.select_by)
-
-
-def read_config(path: Path) -> TrainConfig:
-    """Read a run's ``config.json``."""
-    try:
-        return TrainConfig.from_dict(json.loads(Path(path).read_text(encoding="utf-8"))["config"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise TrainError(f"{path}: not a readable run configuration ({error})") from None

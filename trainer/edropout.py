@@ -8,13 +8,18 @@ wraps each step (:meth:`EDropoutTraining.step`), evaluations (:meth:`pruned` and
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
 import torch
 from torch import nn
 
+from pruning.accounting import summarize
+from pruning.apply import PruneResult
 from pruning.edropout import FILTERS, EDropoutConfig, EDropoutSearch, gated, state_masks
+from pruning.masking import apply_masks
+from trainer.hooks import RunHooks
 from trainer.stepmask import StepMasker
 
 
@@ -31,8 +36,8 @@ def paper_keep_ratio(model: nn.Module, search: EDropoutSearch, state: torch.Tens
     return kept / total
 
 
-class EDropoutTraining:
-    """EDropout around a training run.
+class EDropoutTraining(RunHooks):
+    """EDropout around a training run: the run hooks of ``--recipe edropout``.
 
     Parameters
     ----------
@@ -132,6 +137,34 @@ class EDropoutTraining:
             with torch.no_grad():
                 for name, values in saved.items():
                     self.model.get_submodule(name).weight.copy_(values)
+
+    # --- the run hooks (trainer.hooks) -------------------------------------------------------
+
+    def begin_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    @property
+    def step_context(self):
+        return self.step
+
+    def evaluation(self):
+        return self.pruned()
+
+    def extra_evaluation(self, evaluate_test) -> dict:
+        with self.unpruned():
+            unpruned = evaluate_test()
+        return {"test_acc_unpruned": unpruned.accuracy, "edropout_frozen": self.frozen,
+                "edropout_best_energy": self.search.best_energy, "edropout_units_kept": int(self.search.best.sum())}
+
+    def best_masks(self) -> dict[str, torch.Tensor] | None:
+        """Before the freeze, the best state's masks (so ``best.pt`` holds the evaluated network)."""
+        return None if self.frozen else self.masks()
+
+    def finish(self, run_dir, model: nn.Module, input_shape: tuple[int, ...], best: dict) -> tuple[PruneResult, dict]:
+        """The final state's masks with their counted costs, and the EDropout columns of the row."""
+        masks = {name: mask.cpu() for name, mask in self.masks().items()}
+        summary = summarize(apply_masks(copy.deepcopy(model).cpu(), masks), input_shape)
+        return PruneResult(masks, summary, []), {**self.summary(), "best_acc_unpruned": best["test_acc_unpruned"]}
 
     def summary(self) -> dict:
         """Columns for the results row."""

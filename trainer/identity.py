@@ -27,25 +27,11 @@ import inspect
 import json
 import math
 
-from trainer.config import MASKS_RECIPE, TrainConfig
+from trainer.config import TrainConfig
 from trainer.models import MODELS, STRUCTURE_OPTIONS, WIDTH_OPTIONS
+from trainer.recipes import MASKING_FIELDS, RECIPES, RunInputs
 
 IDENTITY_FORMAT = "topoprune.run/1"
-#: Recipes that draw an independent random bipartite graph per layer.
-PER_LAYER = ("xnet", "rreg-bipartite", "random-bipartite")
-#: Identity fields that only a masked recipe reads (None for the dense baseline).
-MASKING_FIELDS = ("plan_sha256", "masks_sha256", "recipe_degree", "recipe_density", "self_loops", "nodes_policy", "prune_first",
-                  "prune_last", "include", "exclude", "degree_side", "best_of", "select_by", "mask_seed")
-#: Which masking fields each kind of recipe reads.
-READ_BY = {
-    "relational": {"plan_sha256", "self_loops", "nodes_policy", "prune_first", "prune_last", "include", "exclude", "mask_seed"},
-    "per-layer": {"recipe_degree", "recipe_density", "prune_first", "prune_last", "include", "exclude", "degree_side", "best_of", "select_by", "mask_seed"},
-    MASKS_RECIPE: {"masks_sha256"},
-    "dense": set(),
-    "model": {"mask_seed"},  # X-Net models: the X-layers' masks are drawn from the mask seed
-    "edropout": {"include", "exclude", "mask_seed"},  # the covered layers and the search's seed
-    "random-filters": {"masks_sha256", "mask_seed"},  # the --like run's masks and the draw's seed
-}
 
 
 def resolved_model_options(model: str, options: dict) -> dict:
@@ -74,8 +60,7 @@ def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha2
     plan_sha256, masks_sha256 : str, optional
         Content hashes of ``config.plan`` and ``config.masks`` (required when those are set).
     """
-    recipe = config.resolved_recipe
-    kind = "per-layer" if recipe in PER_LAYER else recipe
+    recipe = RECIPES.get(config.resolved_recipe)
     sgd = config.optimizer == "sgd"
     identity = {
         "format": IDENTITY_FORMAT,
@@ -86,7 +71,7 @@ def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha2
         "val_fraction": config.val_fraction,
         "split_seed": config.split_seed,
         "augment": config.augment,
-        "recipe": recipe,
+        "recipe": recipe.name,
         "plan_sha256": plan_sha256,
         "masks_sha256": masks_sha256,
         "recipe_degree": config.degree,
@@ -116,20 +101,24 @@ def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha2
         "label_smoothing": config.label_smoothing,
         "amp": config.amp,
     }
-    if recipe == "edropout":  # only then, so that every other run keeps the hash it always had
-        identity["edropout"] = {"population": config.edropout_population, "patience": config.edropout_patience,
-                                "warmup": config.edropout_warmup if config.edropout_warmup is not None else config.epochs // 2}
+    identity.update(recipe.identity_extra(config))  # only the recipe's own keys: every other run keeps its hash
     if config.match_macs is not None:  # the width is chosen from the rest of the identity, so it is not part of it
         option = WIDTH_OPTIONS.get(config.model)
         if option is not None:
             identity["model_options"][option.name] = None
         identity["match_macs"] = config.match_macs
         identity["width_step"] = config.width_step
-    read = READ_BY.get(kind, set(MASKING_FIELDS))
     for name in MASKING_FIELDS:
-        if name not in read:
+        if name not in recipe.reads:
             identity[name] = None
     return identity
+
+
+def identify(config: TrainConfig) -> tuple[RunInputs, dict]:
+    """The configuration's inputs (its recipe loads them) and its identity: what a run and a sweep
+    both call, so that they always agree on ``config_hash``."""
+    inputs = RECIPES.get(config.resolved_recipe).inputs(config)
+    return inputs, run_identity(config, inputs.plan_sha256, inputs.masks_sha256)
 
 
 def _canonical(value):

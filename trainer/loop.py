@@ -42,53 +42,57 @@ def _reduce(loss_sum: float, correct: int, count: int, device: torch.device, acr
     return loss_sum, correct, count
 
 
-def train_epoch(
-    model: nn.Module,
-    batches: Iterable,
-    optimizer: torch.optim.Optimizer,
-    scheduler,
-    loss_fn: nn.Module,
-    device: torch.device,
-    amp: bool = False,
-    scaler: torch.amp.GradScaler | None = None,
-    progress: str | None = None,
-    total: int | None = None,
-    after_step: Callable[[], None] | None = None,
-    extra_loss: Callable[[], torch.Tensor | None] | None = None,
-    step_context: Callable[[torch.Tensor, torch.Tensor], contextlib.AbstractContextManager] | None = None,
-) -> PassStats:
-    """One pass of SGD steps over ``batches``; the scheduler steps once per batch.
+@dataclass
+class StepRule:
+    """How each SGD step of :func:`train_epoch` is taken.
 
-    ``progress`` is a progress-bar label (None: no bar); ``after_step`` runs after every
-    optimiser step (e.g. re-zeroing masked weights, checking for a stop request); ``extra_loss``
-    returns a term added to the data loss at every step (a model's regulariser; None: no term);
-    ``step_context(images, labels)`` wraps each step from forward to optimiser step (EDropout's
-    state search and gating). Statistics are summed over processes under DDP.
+    ``after_step`` runs after every optimiser step (e.g. re-zeroing masked weights, checking for a
+    stop request); ``extra_loss`` returns a term added to the data loss at every step (a model's
+    regulariser); ``step_context(images, labels)`` wraps each step from forward to optimiser step
+    (EDropout's state search and gating). The scheduler steps once per batch.
     """
+
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    loss_fn: nn.Module
+    device: torch.device
+    amp: bool = False
+    scaler: torch.amp.GradScaler | None = None
+    after_step: Callable[[], None] | None = None
+    extra_loss: Callable[[], torch.Tensor | None] | None = None
+    step_context: Callable[[torch.Tensor, torch.Tensor], contextlib.AbstractContextManager] | None = None
+
+
+def train_epoch(model: nn.Module, batches: Iterable, rule: StepRule, progress: str | None = None, total: int | None = None) -> PassStats:
+    """One pass of SGD steps over ``batches`` taken by ``rule``; statistics summed over processes under DDP.
+
+    ``progress`` is a progress-bar label (None: no bar) and ``total`` the batches expected.
+    """
+    optimizer, device = rule.optimizer, rule.device
     model.train()
     start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
     extra_sum, extra_steps = 0.0, 0
     for images, labels in tqdm(batches, desc=progress, total=total, disable=progress is None, leave=False, unit="batch"):
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        with step_context(images, labels) if step_context is not None else contextlib.nullcontext():
-            with _autocast(device, amp):
+        with rule.step_context(images, labels) if rule.step_context is not None else contextlib.nullcontext():
+            with _autocast(device, rule.amp):
                 logits = model(images)
-                loss = loss_fn(logits, labels)
-                extra = extra_loss() if extra_loss is not None else None
+                loss = rule.loss_fn(logits, labels)
+                extra = rule.extra_loss() if rule.extra_loss is not None else None
             total_loss = loss if extra is None else loss + extra
             if extra is not None:
                 extra_sum, extra_steps = extra_sum + float(extra.detach()), extra_steps + 1
-            if scaler is not None:
-                scaler.scale(total_loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
+            if rule.scaler is not None:
+                rule.scaler.scale(total_loss).backward()
+                rule.scaler.step(optimizer)
+                rule.scaler.update()
             else:
                 total_loss.backward()
                 optimizer.step()
-        scheduler.step()
-        if after_step is not None:
-            after_step()
+        rule.scheduler.step()
+        if rule.after_step is not None:
+            rule.after_step()
         loss_sum += float(loss.detach()) * len(labels)
         correct += int((logits.argmax(dim=1) == labels).sum())
         count += len(labels)

@@ -1,4 +1,4 @@
-"""The results table (DESIGN.md 2.5): one row per finished run, appended atomically under a lock.
+"""The results table (docs/architecture.md): one row per finished run, appended atomically under a lock.
 
 Columns, in order: identification (``run_id``, plan, hash, generator, nodes, degree), every
 graph metric of the plan (the plan's ``density`` is stored as ``plan_density``), the run
@@ -24,9 +24,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from common.atomic import atomic_write_text
-from topology.metrics import GRAPH_METRICS
+from common.columns import BASELINE_RECIPE
+from topology.metrics import GRAPH_METRICS, compute_metrics
+from topology.plans import Plan
+from trainer.config import TrainConfig
+from trainer.recipes import Recipe
+from trainer.rundir import results_path
 
-RESULTS_FILE = "results.csv"
 PLAN_METRIC_COLUMNS = ["plan_density" if name == "density" else name for name in GRAPH_METRICS if name != "nodes"]
 #: The resolved configuration of a run beyond model, data set, recipe, plan, seeds and epochs
 #: (trainer.identity): what makes two rows different experiments.
@@ -44,6 +48,37 @@ COLUMNS = [
 ]
 #: Columns that legitimately differ between two runs of the same configuration and seeds.
 VOLATILE_COLUMNS = ("run_id", "train_seconds", "created", "device")
+
+
+def plan_columns(config: TrainConfig, plan: Plan | None) -> dict:
+    """Identification and metric columns of a row for the run's plan (or, without one, its recipe)."""
+    columns = {name: None for name in PLAN_METRIC_COLUMNS}
+    if plan is None:
+        recipe = config.resolved_recipe
+        return {**columns, "plan": None, "plan_sha256": None, "generator": None if recipe == BASELINE_RECIPE else recipe,
+                "nodes": None, "degree": config.degree, "graph_seed": None}
+    metrics = plan.metrics or compute_metrics([plan.matrix], kind=plan.kind)[0]
+    for name, value in metrics.items():
+        key = "plan_density" if name == "density" else name
+        if key in columns:
+            columns[key] = value
+    degree = plan.params.get("degree", metrics.get("degree_mean"))
+    return {**columns, "plan": str(config.plan), "plan_sha256": plan.sha256, "generator": plan.generator,
+            "nodes": plan.nodes, "degree": degree, "graph_seed": plan.seed}
+
+
+def results_row(config: TrainConfig, recipe: Recipe, values: dict) -> dict:
+    """A run's row in :data:`COLUMNS` order, then the recipe's own identity keys (settings) and columns.
+
+    Every value must have a declared column: :data:`COLUMNS`, the recipe's identity keys
+    (:meth:`Recipe.identity_extra`) or its own columns (:data:`common.columns.RECIPE_OUTCOMES`);
+    a declared column without a value is empty (e.g. ``match_macs`` without a MAC budget).
+    """
+    declared = [*COLUMNS, *recipe.identity_extra(config), *recipe.columns]
+    undeclared = [name for name in values if name not in declared]
+    if undeclared:
+        raise AssertionError(f"results row of recipe {recipe.name!r}: undeclared columns {undeclared}")
+    return {name: values.get(name) for name in declared}
 
 
 @contextlib.contextmanager
@@ -73,7 +108,7 @@ def append_row(directory: str | Path, row: dict) -> Path:
     sees half a row and parallel writers never interleave or lose a row. Columns not in
     :data:`COLUMNS` are kept after them (a table merged from other versions stays readable).
     """
-    path = Path(directory) / RESULTS_FILE
+    path = results_path(directory)
     with locked(path):
         existing_rows, header = [], list(COLUMNS)
         if path.exists():
@@ -93,7 +128,7 @@ def append_row(directory: str | Path, row: dict) -> Path:
 
 def read_rows(directory: str | Path) -> list[dict]:
     """All rows of ``directory/results.csv`` as dicts of strings (empty list if none)."""
-    path = Path(directory) / RESULTS_FILE
+    path = results_path(directory)
     if not path.exists():
         return []
     with path.open(newline="", encoding="utf-8") as handle:

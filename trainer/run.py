@@ -1,51 +1,48 @@
-"""One training run from a TrainConfig: data, model, masks, epochs, checkpoints, results row."""
+"""One training run from a TrainConfig: set up, epochs, finish (docs/architecture.md, "Training run").
+
+:func:`run_training` reads like the loop it is: :func:`set_up` builds the data, the masked model,
+the recipe's hooks and the run directory (or restores it to resume); :func:`train_epochs` trains,
+evaluates and checkpoints each epoch; :func:`finish` builds the results row and appends it.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pandas as pd
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from common import __version__
-from common.atomic import atomic_write_text
-from common.jsonio import encode_json
 from common.seeding import derive_seed
-from pruning.accounting import layer_graph_columns, summarize
-from pruning.apply import PruneResult, prune_model, summary_csv
-from pruning.edropout import EDropoutConfig, random_unit_masks
+from pruning.accounting import layer_graph_columns
+from pruning.apply import PruneResult, prune_model
 from pruning.expander import expander_layers
-from pruning.masking import apply_masks
-from pruning.sources import MASKS_FILE, load_mask_source
-from pruning.storage import masks_sha256, save_masks, save_state
+from pruning.recipes import DENSE
 from topology.analysis import reference_mismatches
-from topology.metrics import compute_metrics
-from topology.plans import Plan, load_plan
-from trainer.checkpoint import load_checkpoint
-from trainer.config import EDROPOUT_RECIPE, TrainConfig, edropout_warmup, mask_config, read_config
-from trainer.data import DataConfig, load_dataset
-from trainer.edropout import EDropoutTraining
+from trainer import rundir
+from trainer.config import TrainConfig
+from trainer.data import DataBundle, load_dataset
 from trainer.errors import TrainError
-from trainer.identity import config_hash, identity_columns, resolved_model_options, run_identity
+from trainer.hooks import RunHooks
+from trainer.identity import config_hash, identify, identity_columns, resolved_model_options
 from trainer.interrupt import StopOnInterrupt
-from trainer.loop import evaluate, train_epoch
+from trainer.loop import PassStats, StepRule, evaluate, train_epoch
 from trainer.models import WIDTH_OPTIONS, build_model
 from trainer.optim import build_optimizer, build_scheduler
-from trainer.results import PLAN_METRIC_COLUMNS, append_row
+from trainer.recipes import RunInputs, recipe_of
+from trainer.results import append_row, plan_columns, results_row
 from trainer.setup import setup_environment
 from trainer.stepmask import StepMasker
-from trainer.widths import model_options_for
+from trainer.widths import WidthChoice, model_options_for
 
-CONFIG_FILE, LOG_FILE, CHECKPOINT_FILE, BEST_FILE = "config.json", "log.csv", "checkpoint.pt", "best.pt"
+#: Batch size of the validation and test passes.
+EVAL_BATCH = 512
 
 
 class TrainInterrupted(TrainError):
@@ -81,76 +78,53 @@ def _rank_world() -> tuple[int, int]:
     return 0, 1
 
 
-@dataclass(frozen=True)
-class RunInputs:
-    """The files a configuration names, loaded: its plan, its masks and its identity."""
+@dataclass
+class BuiltModel:
+    """The run's model, masked by its recipe, with the options and width it was built with."""
 
-    plan: Plan | None
-    masks: dict | None
+    model: nn.Module
+    pruned: PruneResult
+    options: dict
+    width: WidthChoice | None
+    notices: list[str]
+
+
+@dataclass
+class Run:
+    """Everything the epochs of one run need (made by :func:`set_up`)."""
+
+    config: TrainConfig
+    inputs: RunInputs
     identity: dict
+    data: DataBundle
+    built: BuiltModel
+    masker: StepMasker
+    hooks: RunHooks
+    rule: StepRule
+    train_model: nn.Module
+    device: torch.device
+    rank: int
+    world: int
+    run_dir: Path
+    history: list[dict] = field(default_factory=list)
+    start_epoch: int = 0
 
     @property
-    def config_hash(self) -> str:
-        return config_hash(self.identity)
+    def model(self) -> nn.Module:
+        return self.built.model
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that writes files and prints."""
+        return self.rank == 0
+
+    @property
+    def talks(self) -> bool:
+        return self.is_main and not self.config.quiet
 
 
-def load_run_inputs(config: TrainConfig) -> RunInputs:
-    """Load ``config.plan`` and ``config.masks`` (one-line errors naming the file) and resolve the identity."""
-    plan = load_plan(config.plan) if config.plan is not None else None
-    masks = load_mask_source(config.masks) if config.masks is not None else None
-    if config.like is not None:  # random-filters: the identity names the run it copies the counts of
-        reference = load_mask_source(config.like)
-        identity = run_identity(config, None, masks_sha256(reference))
-        return RunInputs(plan, random_unit_masks(reference, config.mask_seed), identity)
-    identity = run_identity(config, plan.sha256 if plan else None, masks_sha256(masks) if masks is not None else None)
-    return RunInputs(plan, masks, identity)
-
-
-def _plan_columns(config: TrainConfig, plan: Plan | None) -> dict:
-    """Identification and metric columns of the results row for the run's plan (or recipe)."""
-    columns = {name: None for name in PLAN_METRIC_COLUMNS}
-    if plan is None:
-        recipe = config.resolved_recipe
-        return {**columns, "plan": None, "plan_sha256": None, "generator": None if recipe == "dense" else recipe,
-                "nodes": None, "degree": config.degree, "graph_seed": None}
-    metrics = plan.metrics or compute_metrics([plan.matrix], kind=plan.kind)[0]
-    for name, value in metrics.items():
-        key = "plan_density" if name == "density" else name
-        if key in columns:
-            columns[key] = value
-    degree = plan.params.get("degree", metrics.get("degree_mean"))
-    return {**columns, "plan": str(config.plan), "plan_sha256": plan.sha256, "generator": plan.generator,
-            "nodes": plan.nodes, "degree": degree, "graph_seed": plan.seed}
-
-
-def _built_width(model: str, options: dict):
-    """The width option's value the model was built with (its default when not given), or None."""
-    option = WIDTH_OPTIONS.get(model)
-    return resolved_model_options(model, options)[option.name] if option else None
-
-
-def _masked_density(pruned: PruneResult) -> float:
-    layers = [layer for layer in pruned.summary.layers if layer.masked]
-    total = sum(layer.weights_total for layer in layers)
-    return sum(layer.weights_kept for layer in layers) / total if total else 1.0
-
-
-def _save_epoch(run_dir: Path, masker: StepMasker, optimizer, scheduler, epoch: int, history: list[dict],
-                best_masks: dict[str, torch.Tensor] | None = None) -> None:
-    """Checkpoint (and best model when this epoch has the best validation accuracy so far) and log.
-
-    ``best_masks`` (EDropout before its freeze: the best state's masks) are written into
-    ``best.pt`` beside the masker's own, so it holds the pruned network that was evaluated.
-    """
-    best_so_far = max(history, key=lambda h: h["val_acc"])  # the first epoch wins ties
-    if best_so_far is history[-1]:
-        save_state(run_dir / BEST_FILE, {"model": masker.state_dict(best_masks), "epoch": epoch})
-    save_state(run_dir / CHECKPOINT_FILE, {"model": masker.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                           "epoch": epoch, "history": history, "rng": torch.get_rng_state()})
-    atomic_write_text(run_dir / LOG_FILE, pd.DataFrame(history).to_csv(index=False, lineterminator="\n"))
-
-
-def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Path | None = None, stop_after_epochs: int | None = None) -> RunOutcome | None:
+def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Path | None = None,
+                 stop_after_epochs: int | None = None) -> RunOutcome | None:
     """Train and evaluate one (masked) model; append its row to ``config.out/results.csv``.
 
     Parameters
@@ -169,157 +143,175 @@ def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Pat
     RunOutcome, or None when stopped early by ``stop_after_epochs`` and on DDP ranks other than 0.
     """
     config.validate()
+    run = set_up(config, run_id, resume_dir)
+    if not train_epochs(run, stop_after_epochs):
+        return None
+    return finish(run)
+
+
+# --- set-up -----------------------------------------------------------------------------------
+
+
+def set_up(config: TrainConfig, run_id: str | None, resume_dir: Path | None) -> Run:
+    """Data, masked model, recipe hooks, optimiser and the run directory (new, or restored)."""
     rank, world = _rank_world()
     device = setup_environment(config.train_seed, config.threads, config.device)
-    data = load_dataset(DataConfig(config.dataset, config.data_dir, config.val_fraction, config.split_seed, config.max_train, config.augment))
-    inputs = load_run_inputs(config)
-    plan = inputs.plan
-    options, width = model_options_for(config, plan, data.input_shape, data.num_classes)
-    if width is not None and rank == 0 and not config.quiet and resume_dir is None:
+    data = load_dataset(config.data_config())
+    inputs, identity = identify(config)
+    built = build_masked_model(config, inputs, data, announce=rank == 0 and not config.quiet and resume_dir is None)
+    masker = StepMasker(built.model)
+    built.model.to(device)
+    masker.to(device)
+    hooks = recipe_of(config).hooks(built.model, masker, config, resume_dir, world)
+    train_model = built.model
+    if world > 1:
+        train_model = nn.parallel.DistributedDataParallel(built.model, device_ids=[device.index] if device.type == "cuda" else None)
+    rule = _step_rule(config, built.model, data, device, world, hooks)
+    run_dir = Path(resume_dir) if resume_dir else config.out / (run_id or _agreed_run_id(config, world))
+    run = Run(config, inputs, identity, data, built, masker, hooks, rule, train_model, device, rank, world, run_dir)
+    if resume_dir is not None:
+        _restore(run)
+    elif run.is_main:
+        _start_run_dir(run)
+    return run
+
+
+def build_masked_model(config: TrainConfig, inputs: RunInputs, data: DataBundle, announce: bool) -> BuiltModel:
+    """The zoo model at its (possibly MAC-matched) width, masked by the run's recipe."""
+    options, width = model_options_for(config, inputs.plan, data.input_shape, data.num_classes)
+    if width is not None and announce:
         print(f"width for the MAC budget: {width.describe()}", file=sys.stderr, flush=True)
     model = build_model(config.model, data.input_shape, data.num_classes, **options)
-    if config.resolved_recipe == "dense" and expander_layers(model) is not None:
+    if config.resolved_recipe == DENSE and expander_layers(model) is not None:
         raise TrainError(f"model {config.model} wires its own X-layers, so recipe 'dense' would mislabel it: use the default recipe "
                          "'model' (or leave --recipe out); its dense counterpart is --model-option expand=1 (degrees=dense for xvgg16)")
-    pruned = prune_model(model, mask_config(config, plan), data.input_shape, masks=inputs.masks, source=config.masks or config.like or "masks")
-    notices = pruned.notices + reference_mismatches(plan)
-    if rank == 0 and not config.quiet and resume_dir is None:
+    mask_config = recipe_of(config).mask_config(config, inputs.plan)
+    source = config.masks or config.like or "masks"
+    pruned = prune_model(model, mask_config, data.input_shape, masks=inputs.masks, source=source)
+    notices = pruned.notices + reference_mismatches(inputs.plan)
+    if announce:
         for notice in notices:
             print(f"notice: {notice}", file=sys.stderr, flush=True)
-    masker = StepMasker(model)
-    model.to(device)
-    masker.to(device)
-    edropout = None
-    if config.resolved_recipe == EDROPOUT_RECIPE:
-        if world > 1:
-            raise TrainError("--recipe edropout runs in one process; drop --ddp")
-        if resume_dir is not None:
-            raise TrainError(f"{resume_dir}: an EDropout run cannot be resumed yet (its search state is not checkpointed); start it again")
-        search = EDropoutConfig(config.edropout_population, patience=config.edropout_patience, include=config.include, exclude=config.exclude)
-        edropout = EDropoutTraining(model, masker, search, derive_seed(config.mask_seed, "edropout"), edropout_warmup(config))
-    train_model: nn.Module = model
-    if world > 1:
-        train_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    return BuiltModel(model, pruned, options, width, notices)
 
-    steps_per_epoch = data.steps("train", config.batch_size, world)
+
+def _step_rule(config: TrainConfig, model: nn.Module, data: DataBundle, device: torch.device, world: int, hooks: RunHooks) -> StepRule:
     optimizer = build_optimizer(model, config)
-    scheduler = build_scheduler(optimizer, config, steps_per_epoch)
+    scheduler = build_scheduler(optimizer, config, data.steps("train", config.batch_size, world))
     scaler = torch.amp.GradScaler("cuda") if config.amp and device.type == "cuda" else None
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    return StepRule(optimizer, scheduler, nn.CrossEntropyLoss(label_smoothing=config.label_smoothing), device, config.amp, scaler,
+                    extra_loss=getattr(model, "extra_loss", None), step_context=hooks.step_context)
 
-    if resume_dir is None and run_id is None:
-        run_id = _agreed_run_id(config, world)
-    run_dir = Path(resume_dir) if resume_dir else config.out / run_id
-    history: list[dict] = []
-    start_epoch = 0
-    if resume_dir:
-        state = load_checkpoint(run_dir / CHECKPOINT_FILE)
-        masker.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        history, start_epoch = list(state["history"]), int(state["epoch"]) + 1
-        if start_epoch >= config.epochs:
-            raise TrainError(f"{run_dir}: run already finished all {config.epochs} epochs")
-    elif rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=False)
-        resolved = {"config": config.to_dict(), "config_hash": inputs.config_hash, "identity": inputs.identity,
-                    "recipe": config.resolved_recipe, "plan_sha256": plan.sha256 if plan else None, "masks_sha256": pruned.masks_sha256,
-                    "graph_seed": plan.seed if plan else None, "data_source": data.source, "input_shape": list(data.input_shape),
-                    "num_classes": data.num_classes, "normalisation": data.extra, "world_size": world,
-                    "device": str(device), "topoprune_version": __version__, "notices": notices, "draws": pruned.draws,
-                    "nominal": pruned.nominal, "built_model_options": options, "width": width.to_dict() if width else None}
-        atomic_write_text(run_dir / CONFIG_FILE, json.dumps(encode_json(resolved), indent=2) + "\n")
-        save_masks(run_dir / MASKS_FILE, pruned.masks)
-        atomic_write_text(run_dir / "masks.csv", summary_csv(pruned.summary))
-        atomic_write_text(run_dir / "masks.json", json.dumps(encode_json(pruned.summary.to_dict()), indent=2) + "\n")
 
-    writer = _tensorboard(run_dir) if config.tensorboard and rank == 0 else None
-    # Under DDP the launcher (torchrun or train --ddp) owns Ctrl-C; alone, stop at a batch boundary.
-    stop = StopOnInterrupt() if world == 1 else None
+def _restore(run: Run) -> None:
+    """Load the last checkpoint of the run being resumed."""
+    state = rundir.load_checkpoint(run.run_dir)
+    run.masker.load_state_dict(state["model"])
+    run.rule.optimizer.load_state_dict(state["optimizer"])
+    run.rule.scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    run.history, run.start_epoch = list(state["history"]), int(state["epoch"]) + 1
+    if run.start_epoch >= run.config.epochs:
+        raise TrainError(f"{run.run_dir}: run already finished all {run.config.epochs} epochs")
 
+
+def _start_run_dir(run: Run) -> None:
+    """Create the run directory with its configuration and the masks it trains under."""
+    run.run_dir.mkdir(parents=True, exist_ok=False)
+    config, built, plan = run.config, run.built, run.inputs.plan
+    rundir.write_config(run.run_dir, {
+        "config": config.to_dict(), "config_hash": config_hash(run.identity), "identity": run.identity,
+        "recipe": config.resolved_recipe, "plan_sha256": plan.sha256 if plan else None, "masks_sha256": built.pruned.masks_sha256,
+        "graph_seed": plan.seed if plan else None, "data_source": run.data.source, "input_shape": list(run.data.input_shape),
+        "num_classes": run.data.num_classes, "normalisation": run.data.extra, "world_size": run.world, "device": str(run.device),
+        "topoprune_version": __version__, "notices": built.notices, "draws": built.pruned.draws, "nominal": built.pruned.nominal,
+        "built_model_options": built.options, "width": built.width.to_dict() if built.width else None,
+    })
+    rundir.write_masks(run.run_dir, built.pruned.masks, built.pruned.summary)
+
+
+# --- epochs -----------------------------------------------------------------------------------
+
+
+def train_epochs(run: Run, stop_after_epochs: int | None = None) -> bool:
+    """Train from the run's start epoch to the last; False when stopped early by ``stop_after_epochs``.
+
+    Alone, Ctrl-C stops at a batch boundary (the last finished epoch stays checkpointed); under
+    DDP the launcher owns Ctrl-C.
+    """
+    stop = StopOnInterrupt() if run.world == 1 else None
+    run.rule.after_step = _after_step(run.masker, stop)
+    writer = _tensorboard(run.run_dir) if run.config.tensorboard and run.is_main else None
+    try:
+        with stop or contextlib.nullcontext():
+            for epoch in range(run.start_epoch, run.config.epochs):
+                run_epoch(run, epoch, writer)
+                last = epoch + 1 == run.config.epochs
+                if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs and not last:
+                    return False
+                if stop is not None and not last:
+                    stop.check()  # a Ctrl-C during evaluation or saving stops before the next epoch
+    except KeyboardInterrupt:
+        raise TrainInterrupted(f"interrupted after {len(run.history)} finished epoch(s); continue with: train --resume {run.run_dir}") from None
+    finally:
+        if writer is not None:
+            writer.close()
+    return True
+
+
+def _after_step(masker: StepMasker, stop: StopOnInterrupt | None):
     def after_step() -> None:
         masker.after_step()
         if stop is not None:
             stop.check()
 
-    try:
-        with stop or contextlib.nullcontext():
-            for epoch in range(start_epoch, config.epochs):
-                label = None if config.quiet or rank != 0 else f"epoch {epoch + 1}/{config.epochs}"
-                shuffle = derive_seed(config.train_seed, "epoch", str(epoch))
-                if edropout is not None:
-                    edropout.epoch = epoch
-                train = train_epoch(train_model, data.batches("train", config.batch_size, shuffle, rank, world), optimizer, scheduler,
-                                    loss_fn, device, config.amp, scaler, label, steps_per_epoch, after_step, getattr(model, "extra_loss", None),
-                                    edropout.step if edropout is not None else None)
-                with edropout.pruned() if edropout is not None else contextlib.nullcontext():
-                    val = evaluate(model, data.batches("val", 512), loss_fn, device, config.amp)
-                    test = evaluate(model, data.batches("test", 512), loss_fn, device, config.amp)
-                history.append({"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train.loss, "train_extra_loss": train.extra_loss,
-                                "train_acc": train.accuracy,
-                                "val_loss": val.loss, "val_acc": val.accuracy, "val_top5": val.top5, "test_loss": test.loss, "test_acc": test.accuracy,
-                                "test_top5": test.top5,
-                                "seconds": train.seconds + val.seconds + test.seconds})
-                if edropout is not None:
-                    with edropout.unpruned():
-                        unpruned = evaluate(model, data.batches("test", 512), loss_fn, device, config.amp)
-                    history[-1].update({"test_acc_unpruned": unpruned.accuracy, "edropout_frozen": edropout.frozen,
-                                        "edropout_best_energy": edropout.search.best_energy, "edropout_units_kept": int(edropout.search.best.sum())})
-                if rank == 0:
-                    best_masks = edropout.masks() if edropout is not None and not edropout.frozen else None
-                    _save_epoch(run_dir, masker, optimizer, scheduler, epoch, history, best_masks)
-                    if writer is not None:
-                        for key, value in history[-1].items():
-                            writer.add_scalar(key, value, epoch + 1)
-                    if not config.quiet:
-                        print(f"epoch {epoch + 1}/{config.epochs}: train {train.accuracy:.2f}%  val {val.accuracy:.2f}%  "
-                              f"test {test.accuracy:.2f}%  ({history[-1]['seconds']:.1f} s)", flush=True)
-                if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs and epoch + 1 < config.epochs:
-                    return None
-                if stop is not None and epoch + 1 < config.epochs:
-                    stop.check()  # a Ctrl-C during evaluation or saving stops before the next epoch
-    except KeyboardInterrupt:
-        done = len(history)
-        raise TrainInterrupted(f"interrupted after {done} finished epoch(s); continue with: train --resume {run_dir}") from None
-    finally:
-        if writer is not None:
-            writer.close()
-
-    best_index = max(range(len(history)), key=lambda i: (history[i]["val_acc"], -i))
-    best, final = history[best_index], history[-1]
-    extra_columns = {}
-    if edropout is not None:
-        pruned, extra_columns = _edropout_outcome(run_dir, model, edropout, data.input_shape, best)
-    row = {
-        "run_id": run_dir.name, "config_hash": inputs.config_hash, **_plan_columns(config, plan), "model": config.model, "dataset": config.dataset,
-        "recipe": config.resolved_recipe, "density": _masked_density(pruned), "params_kept": pruned.summary.params_kept,
-        "params_total": pruned.summary.params_total, "macs_kept": pruned.summary.macs_kept, "macs_total": pruned.summary.macs_total,
-        "width": _built_width(config.model, options), "macs_budget": width.budget if width else None,
-        **layer_graph_columns(pruned.summary),
-        "mask_seed": config.mask_seed, "train_seed": config.train_seed, "epochs": config.epochs, "best_epoch": best["epoch"],
-        "best_val_acc": best["val_acc"], "best_acc": best["test_acc"], "best_top5": best.get("test_top5"), "final_acc": final["test_acc"],
-        "final_top5": final.get("test_top5"), "test_loss": best["test_loss"], **identity_columns(inputs.identity),
-        "applied_masks_sha256": pruned.masks_sha256,
-        "train_seconds": round(sum(h["seconds"] for h in history), 3), "device": str(device), "world_size": world,
-        "topoprune_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra_columns,
-    }
-    if rank != 0:
-        return None
-    append_row(config.out, row)
-    return RunOutcome(run_dir.name, run_dir, row)
+    return after_step
 
 
-def _edropout_outcome(run_dir: Path, model: nn.Module, edropout: EDropoutTraining, input_shape: tuple[int, ...], best: dict) -> tuple[PruneResult, dict]:
-    """The final state's masks written over the run's (dense) masks files, their counted costs,
-    and the EDropout columns of the results row."""
-    masks = {name: mask.cpu() for name, mask in edropout.masks().items()}
-    summary = summarize(apply_masks(copy.deepcopy(model).cpu(), masks), input_shape)
-    pruned = PruneResult(masks, summary, [])
-    save_masks(run_dir / MASKS_FILE, masks)
-    atomic_write_text(run_dir / "masks.csv", summary_csv(summary))
-    atomic_write_text(run_dir / "masks.json", json.dumps(encode_json(summary.to_dict()), indent=2) + "\n")
-    return pruned, {**edropout.summary(), "best_acc_unpruned": best["test_acc_unpruned"]}
+def run_epoch(run: Run, epoch: int, writer=None) -> None:
+    """One epoch: train, evaluate on validation and test, log, checkpoint."""
+    config = run.config
+    label = f"epoch {epoch + 1}/{config.epochs}" if run.talks else None
+    shuffle = derive_seed(config.train_seed, "epoch", str(epoch))
+    run.hooks.begin_epoch(epoch)
+    batches = run.data.batches("train", config.batch_size, shuffle, run.rank, run.world)
+    train = train_epoch(run.train_model, batches, run.rule, label, run.data.steps("train", config.batch_size, run.world))
+    with run.hooks.evaluation():
+        val, test = _evaluate(run, "val"), _evaluate(run, "test")
+    run.history.append({**_log_line(epoch, run.rule.optimizer, train, val, test), **run.hooks.extra_evaluation(lambda: _evaluate(run, "test"))})
+    if not run.is_main:
+        return
+    _checkpoint(run, epoch)
+    if writer is not None:
+        for key, value in run.history[-1].items():
+            writer.add_scalar(key, value, epoch + 1)
+    if run.talks:
+        print(f"epoch {epoch + 1}/{config.epochs}: train {train.accuracy:.2f}%  val {val.accuracy:.2f}%  "
+              f"test {test.accuracy:.2f}%  ({run.history[-1]['seconds']:.1f} s)", flush=True)
+
+
+def _evaluate(run: Run, split: str) -> PassStats:
+    return evaluate(run.model, run.data.batches(split, EVAL_BATCH), run.rule.loss_fn, run.device, run.config.amp)
+
+
+def _log_line(epoch: int, optimizer, train: PassStats, val: PassStats, test: PassStats) -> dict:
+    return {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train.loss, "train_extra_loss": train.extra_loss,
+            "train_acc": train.accuracy, "val_loss": val.loss, "val_acc": val.accuracy, "val_top5": val.top5, "test_loss": test.loss,
+            "test_acc": test.accuracy, "test_top5": test.top5, "seconds": train.seconds + val.seconds + test.seconds}
+
+
+def _checkpoint(run: Run, epoch: int) -> None:
+    """Checkpoint, best model (when this epoch has the best validation accuracy so far) and log.
+
+    The hooks' best masks (EDropout before its freeze: the best state's) go into ``best.pt``
+    beside the masker's own, so it holds the pruned network that was evaluated.
+    """
+    if max(run.history, key=lambda h: h["val_acc"]) is run.history[-1]:  # the first epoch wins ties
+        rundir.save_best(run.run_dir, {"model": run.masker.state_dict(run.hooks.best_masks()), "epoch": epoch})
+    rundir.save_checkpoint(run.run_dir, {"model": run.masker.state_dict(), "optimizer": run.rule.optimizer.state_dict(),
+                                         "scheduler": run.rule.scheduler.state_dict(), "epoch": epoch, "history": run.history,
+                                         "rng": torch.get_rng_state()})
+    rundir.write_log(run.run_dir, run.history)
 
 
 def _tensorboard(run_dir: Path):
@@ -330,10 +322,52 @@ def _tensorboard(run_dir: Path):
     return SummaryWriter(str(run_dir / "tensorboard"))
 
 
+# --- finish -----------------------------------------------------------------------------------
+
+
+def finish(run: Run) -> RunOutcome | None:
+    """The results row of the finished run, appended to ``results.csv`` by rank 0."""
+    history = run.history
+    best = history[max(range(len(history)), key=lambda i: (history[i]["val_acc"], -i))]
+    final_masks, extra = run.hooks.finish(run.run_dir, run.model, run.data.input_shape, best)
+    pruned = run.built.pruned
+    if final_masks is not None:  # masks found during training replace those the run started with
+        pruned = final_masks
+        if run.is_main:
+            rundir.write_masks(run.run_dir, pruned.masks, pruned.summary)
+    row = results_row(run.config, recipe_of(run.config), {
+        "run_id": run.run_dir.name, "config_hash": config_hash(run.identity), **plan_columns(run.config, run.inputs.plan),
+        **_cost_columns(run, pruned), **_accuracy_columns(history, best), **identity_columns(run.identity),
+        "mask_seed": run.config.mask_seed, "train_seed": run.config.train_seed, "epochs": run.config.epochs,
+        "applied_masks_sha256": pruned.masks_sha256, "train_seconds": round(sum(h["seconds"] for h in history), 3),
+        "device": str(run.device), "world_size": run.world, "topoprune_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
+    })
+    if not run.is_main:
+        return None
+    append_row(run.config.out, row)
+    return RunOutcome(run.run_dir.name, run.run_dir, row)
+
+
+def _cost_columns(run: Run, pruned: PruneResult) -> dict:
+    config, summary = run.config, pruned.summary
+    masked = [layer for layer in summary.layers if layer.masked]
+    total = sum(layer.weights_total for layer in masked)
+    option = WIDTH_OPTIONS.get(config.model)
+    return {"model": config.model, "dataset": config.dataset, "recipe": config.resolved_recipe,
+            "density": sum(layer.weights_kept for layer in masked) / total if total else 1.0,
+            "params_kept": summary.params_kept, "params_total": summary.params_total, "macs_kept": summary.macs_kept,
+            "macs_total": summary.macs_total,
+            "width": resolved_model_options(config.model, run.built.options)[option.name] if option else None,
+            "macs_budget": run.built.width.budget if run.built.width else None, **layer_graph_columns(summary)}
+
+
+def _accuracy_columns(history: list[dict], best: dict) -> dict:
+    final = history[-1]
+    return {"best_epoch": best["epoch"], "best_val_acc": best["val_acc"], "best_acc": best["test_acc"], "best_top5": best.get("test_top5"),
+            "final_acc": final["test_acc"], "final_top5": final.get("test_top5"), "test_loss": best["test_loss"]}
+
+
 def resume_training(run_dir: Path, stop_after_epochs: int | None = None) -> RunOutcome | None:
     """Continue the run in ``run_dir`` with the configuration stored there."""
-    run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise TrainError(f"{run_dir}: not a run directory (no {CONFIG_FILE})")
-    return run_training(read_config(run_dir / CONFIG_FILE), resume_dir=run_dir, stop_after_epochs=stop_after_epochs)
-
+    return run_training(rundir.read_config(run_dir), resume_dir=Path(run_dir), stop_after_epochs=stop_after_epochs)

@@ -3,7 +3,7 @@
 A ``parametrize`` mask recomputes ``where(mask, weight, 0)`` at every forward and again in the
 backward pass; for small, fast layers that costs ~20% of a step. Here the model trains on plain
 weights holding exact zeros, and after every optimiser step the masked entries are set back to
-exactly zero (DESIGN.md 2.4 allows this). Because SGD, AdamW and Adadelta update each weight
+exactly zero (docs/architecture.md, from a plan to masks). Because SGD, AdamW and Adadelta update each weight
 from its own gradient and state only, the kept weights follow exactly the same trajectory as
 under the parametrization, and masked weights are exactly zero at every forward.
 """

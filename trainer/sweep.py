@@ -12,7 +12,6 @@ recipe, seed, epochs), and the sweep says how many it took that way. ``jobs`` tr
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -20,18 +19,16 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from pruning.sources import load_mask_source
-from pruning.storage import masks_sha256
 from topology.discovery import find_plans
 from topology.graph import GRAPH
 from topology.plans import load_plan
+from trainer import rundir
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
-from trainer.identity import config_hash, run_identity
+from trainer.identity import canonical_json, config_hash, identify
+from trainer.recipes import DENSE, grid_recipes
 from trainer.results import read_rows
-from trainer.run import CHECKPOINT_FILE, CONFIG_FILE, resume_training, run_training
-
-BASELINE = "dense"
+from trainer.run import resume_training, run_training
 
 
 @dataclass(frozen=True)
@@ -52,16 +49,12 @@ class SweepJob:
 
     def config(self, template: TrainConfig) -> TrainConfig:
         if self.baseline:
-            return dataclasses.replace(template, plan=None, train_seed=self.train_seed, recipe="dense")
+            return dataclasses.replace(template, plan=None, train_seed=self.train_seed, recipe=DENSE)
         if self.plan is not None:
             return dataclasses.replace(template, plan=self.plan, train_seed=self.train_seed, recipe=None)
         if self.recipe is not None:
             return dataclasses.replace(template, plan=None, train_seed=self.train_seed, recipe=self.recipe, degree=self.degree, density=self.density)
         return dataclasses.replace(template, train_seed=self.train_seed)
-
-
-#: Recipes a sweep grid can vary (each draws an independent bipartite graph per layer).
-GRID_RECIPES = ("xnet", "rreg-bipartite", "random-bipartite")
 
 
 @dataclass(frozen=True)
@@ -78,9 +71,9 @@ class SweepGrid:
             if self.degrees or self.densities:
                 raise TrainError("--degrees and --densities need --recipes (e.g. --recipes xnet,rreg-bipartite)")
             return []
-        unknown = [r for r in self.recipes if r not in GRID_RECIPES]
+        unknown = [r for r in self.recipes if r not in grid_recipes()]
         if unknown:
-            raise TrainError(f"--recipes: {', '.join(unknown)} cannot be swept; use {', '.join(GRID_RECIPES)} (relational plans come from --plans)")
+            raise TrainError(f"--recipes: {', '.join(unknown)} cannot be swept; use {', '.join(grid_recipes())} (relational plans come from --plans)")
         if bool(self.degrees) == bool(self.densities):
             raise TrainError("--recipes needs exactly one of --degrees and --densities")
         if any(d < 1 for d in self.degrees) or any(not 0 < d <= 1 for d in self.densities):
@@ -91,7 +84,7 @@ class SweepGrid:
 
 def legacy_key(plan_sha256: str, model: str, dataset: str, recipe: str, seed, epochs) -> tuple[str, ...]:
     """What identified a finished job before ``config_hash`` (rows without one are matched by it)."""
-    return (plan_sha256 or BASELINE, model, dataset, recipe, str(seed), str(epochs))
+    return (plan_sha256 or DENSE, model, dataset, recipe, str(seed), str(epochs))
 
 
 @dataclass
@@ -142,31 +135,36 @@ def shard_of(jobs: list[SweepJob], shard: tuple[int, int] | None) -> list[SweepJ
     return jobs[index - 1 :: count]
 
 
+class JobHashes:
+    """The ``config_hash`` each job's run will have, from the same :func:`trainer.identity.identify`
+    the run calls; the inputs of each distinct configuration (seed aside) are loaded once."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def __call__(self, config: TrainConfig) -> str:
+        key = canonical_json({**config.to_dict(), "train_seed": None, "threads": None, "quiet": None})
+        if key not in self._known:
+            self._known[key] = config_hash(identify(config)[1])
+        return self._known[key]
+
+
 def sweep_status(jobs: list[SweepJob], template: TrainConfig) -> SweepStatus:
     """Which of ``jobs`` already have a row in ``template.out/results.csv``."""
     rows = read_rows(template.out)
     done_hashes = {(r["config_hash"], r["train_seed"]) for r in rows if r.get("config_hash")}
     legacy = {legacy_key(r["plan_sha256"], r["model"], r["dataset"], r["recipe"], r["train_seed"], r["epochs"]) for r in rows if not r.get("config_hash")}
-    masks_hash = _masks_hash(template)
+    hashes = JobHashes()
     pending, by_legacy = [], 0
     for job in jobs:
         config = job.config(template)
-        if (job_hash(job, config, masks_hash), str(job.train_seed)) in done_hashes:
+        if (hashes(config), str(job.train_seed)) in done_hashes:
             continue
         if legacy_key(job.plan_sha256 if job.plan else "", config.model, config.dataset, config.resolved_recipe, job.train_seed, config.epochs) in legacy:
             by_legacy += 1
             continue
         pending.append(job)
     return SweepStatus(pending, len(jobs) - len(pending), by_legacy)
-
-
-def _masks_hash(template: TrainConfig) -> str | None:
-    return masks_sha256(load_mask_source(template.masks)) if template.masks is not None else None
-
-
-def job_hash(job: SweepJob, config: TrainConfig, masks_hash: str | None) -> str:
-    """The ``config_hash`` the job's run will have."""
-    return config_hash(run_identity(config, job.plan_sha256 if job.plan else None, masks_hash))
 
 
 def unfinished_runs(out: Path) -> dict[tuple[str, str], Path]:
@@ -177,14 +175,13 @@ def unfinished_runs(out: Path) -> dict[tuple[str, str], Path]:
     """
     finished = {row["run_id"] for row in read_rows(out)}
     found: dict[tuple[str, str], Path] = {}
-    for config_path in sorted(Path(out).glob(f"*/{CONFIG_FILE}")):
-        run_dir = config_path.parent
-        if run_dir.name in finished or not (run_dir / CHECKPOINT_FILE).is_file():
+    for run_dir in rundir.run_dirs(out):
+        if run_dir.name in finished or not rundir.has_checkpoint(run_dir):
             continue
         try:
-            stored = json.loads(config_path.read_text(encoding="utf-8"))
+            stored = rundir.read_config_document(run_dir)
             key = (stored["config_hash"], str(stored["config"]["train_seed"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (TrainError, KeyError, TypeError):
             continue  # a run directory of another version, or damaged: not continued
         found[key] = run_dir
     return found
@@ -217,11 +214,11 @@ def run_sweep(
         raise TrainError(f"jobs must be at least 1, got {workers}")
     threads = template.threads or max(1, (os.cpu_count() or 1) // workers)
     unfinished = unfinished_runs(template.out)
-    masks_hash = _masks_hash(template)
+    hashes = JobHashes()
     configs = []
     for job in jobs:
         config = dataclasses.replace(job.config(template), threads=threads, quiet=True if workers > 1 else template.quiet)
-        configs.append((job, config, unfinished.get((job_hash(job, config, masks_hash), str(job.train_seed)))))
+        configs.append((job, config, unfinished.get((hashes(config), str(job.train_seed)))))
     if workers == 1:
         for job, config, resume_dir in configs:
             _run_job(config, resume_dir)

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 
 from pruning.apply import counted_macs
 from pruning.errors import PruningError
+from pruning.recipes import DENSE
 from topology.plans import Plan
-from trainer.config import TrainConfig, mask_config
+from trainer.config import DENSE_BUDGET, TrainConfig
 from trainer.errors import TrainError
 from trainer.identity import resolved_model_options
 from trainer.models import WIDTH_OPTIONS, build_model
+from trainer.recipes import recipe_of
 
-DENSE_BUDGET = "dense"
 #: The widest model a search will build: this many times the default width.
 MAX_GROWTH = 64
 
@@ -95,14 +96,14 @@ def budget_macs(config: TrainConfig, input_shape: tuple[int, int, int], num_clas
     if config.match_macs != DENSE_BUDGET:
         return int(round(float(config.match_macs)))
     model = build_model(config.model, input_shape, num_classes, **config.model_options)
-    return counted_macs(model, dataclasses.replace(mask_config(config, None), recipe="dense"), input_shape)[1]
+    return counted_macs(model, dataclasses.replace(recipe_of(config).mask_config(config, None), recipe=DENSE), input_shape)[1]
 
 
 def macs_at(config: TrainConfig, plan: Plan | None, input_shape: tuple[int, int, int], num_classes: int, channels: int) -> int:
     """Counted MACs per example of ``config``'s masked model at ``channels`` width channels."""
     option = WIDTH_OPTIONS[config.model]
     model = build_model(config.model, input_shape, num_classes, **{**config.model_options, option.name: option.value(channels)})
-    return counted_macs(model, mask_config(config, plan), input_shape)[0]
+    return counted_macs(model, recipe_of(config).mask_config(config, plan), input_shape)[0]
 
 
 def _narrowest(config: TrainConfig, plan: Plan | None) -> int:

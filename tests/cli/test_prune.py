@@ -99,7 +99,8 @@ def test_inspect_reads_torch_prune_checkpoints(run, tmp_path):
         (["--plan", "{bad}", "--model", "cnn"], ["bad.npy", "not symmetric"], 1),
         (["--plan", "{plan}", "--model", "nope"], ["'nope' is not one of", "cresnet18"], 2),
         (["--plan", "{plan}", "--model", "cnn", "--recipe", "nope"], ["'nope' is not one of", "xnet"], 2),
-        (["--model", "cnn"], ["--plan is required"], 2),
+        (["--model", "cnn"], ["the relational recipe needs a plan (--plan)"], 2),
+        (["--plan", "{plan}", "--model", "cnn", "--recipe", "xnet", "--degree", 2], ["--plan is only used by --recipe relational"], 2),
         (["--plan", "{plan}", "--model", "resnet20"], ["layer layers.0.0.conv1 has 16 output and 16 input channels, fewer than the plan's 16 nodes"], None),
         (["--plan", "{plan64}", "--model", "resnet20"], ["fewer than the plan's 64 nodes"], 1),
         (["--recipe", "xnet", "--degree", 600, "--model", "mlp", "--input-size", "1x28x28"], ["layer 4 (512x512)", "degree must satisfy"], 1),
@@ -148,7 +149,7 @@ def test_degree_side_best_of_and_unconnected_notices(run, tmp_path):
     draws = json.loads((tmp_path / "d" / "summary.json").read_text())["draws"]
     assert draws and all(d["draws"] == 3 and d["select_by"] == "spectral_gap" for d in draws.values())
     assert sum("kept draw" in line for line in best.output.splitlines()) == len(draws)
-    assert_error(run("apply", "--recipe", "dense", "--best-of", 2, "--model", "cnn", "--out", "e"), "best-of draws random layer graphs")
+    assert_error(run("apply", "--recipe", "dense", "--best-of", 2, "--model", "cnn", "--out", "e"), "best-of draws random layer graphs", code=2)
 
 
 def test_x_net_model_through_prune_apply_and_inspect(run, tmp_path):

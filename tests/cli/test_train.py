@@ -58,7 +58,7 @@ def test_errors(run, data_dir, tmp_path):
     assert_error(run("--model", "nope"), "'nope' is not one of", code=2)
     big = save_plan(Plan(generate("rreg", nodes=64, degree=4, seed=0)), tmp_path, "big")
     assert_error(run("--plan", big, *quick(data_dir)), "fewer than the plan's 64 nodes")
-    assert_error(run("--plan", big, "--recipe", "xnet", *quick(data_dir)), "only used by the relational recipe")
+    assert_error(run("--plan", big, "--recipe", "xnet", *quick(data_dir)), "--plan is only used by --recipe relational")
     assert_error(run("--plan", tmp_path / "missing.npy", *quick(data_dir)), "missing.npy: no such file")
     assert read_rows(tmp_path / "runs") == []
 

@@ -24,11 +24,11 @@ QUICK = CompileConfig(batch_size=4, repeats=1, warmup=0)
 
 def masked(name="mlp", recipe="relational", **options):
     torch.manual_seed(0)
-    input_size = (1, 12, 12)
-    model = build_model(name, input_size, 10, **options)
+    input_shape = (1, 12, 12)
+    model = build_model(name, input_shape, 10, **options)
     plan = Plan(generate("rreg", nodes=8, degree=3, seed=0)) if recipe == "relational" else None
-    prune_model(model, MaskConfig(recipe, plan, degree=4 if plan is None else None, seed=1), input_size)
-    return model.eval(), input_size
+    prune_model(model, MaskConfig(recipe, plan, degree=4 if plan is None else None, seed=1), input_shape)
+    return model.eval(), input_shape
 
 
 def timer_favouring(winner, factor=10.0):

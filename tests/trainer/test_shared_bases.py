@@ -13,7 +13,7 @@ from pruning.accounting import summarize, summarize_state_dict
 from pruning.apply import prune_model
 from pruning.masking import load_masked_state_dict, masks_in_state_dict
 from pruning.storage import load_state, save_state
-from trainer.loop import train_epoch
+from trainer.loop import StepRule, train_epoch
 from trainer.models import build_model
 from trainer.models.orthogonality import gram_deviation, orthogonality_penalty
 from trainer.stepmask import StepMasker
@@ -163,7 +163,7 @@ def test_the_training_loop_adds_the_extra_loss_and_logs_it():
     term = lambda: 0.5 * model.weight.square().sum()  # noqa: E731
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-    stats = train_epoch(model, [(images, labels)], optimizer, scheduler, nn.CrossEntropyLoss(), torch.device("cpu"), extra_loss=term)
+    stats = train_epoch(model, [(images, labels)], StepRule(optimizer, scheduler, nn.CrossEntropyLoss(), torch.device("cpu"), extra_loss=term))
     loss = nn.functional.cross_entropy(reference(images), labels) + 0.5 * reference.weight.square().sum()
     loss.backward()
     assert torch.allclose(model.weight, start - 0.1 * reference.weight.grad, atol=1e-6)

@@ -13,8 +13,8 @@ from trainer.errors import TrainError
 from trainer.results import read_rows
 from trainer.run import run_training
 from trainer.sweep import (
+    JobHashes,
     SweepGrid,
-    job_hash,
     pending_jobs,
     run_sweep,
     shard_of,
@@ -153,7 +153,7 @@ def test_a_killed_sweep_finishes_every_run_once_and_continues_the_half_done_one(
     half = dataclasses.replace(jobs[1].config(config), threads=1)
     assert run_training(half, run_id="killed", stop_after_epochs=1) is None
     first_epoch = (config.out / "killed" / "log.csv").read_text()
-    assert list(unfinished_runs(config.out)) == [(job_hash(jobs[1], jobs[1].config(config), None), "0")]
+    assert list(unfinished_runs(config.out)) == [(JobHashes()(jobs[1].config(config)), "0")]
     remaining = pending_jobs(jobs, config)
     assert remaining == jobs[1:]
     run_sweep(config, remaining)

@@ -94,7 +94,7 @@ def test_config_validation():
         TrainConfig(epochs=0).validate()
     with pytest.raises(TrainError, match="relational recipe needs --plan"):
         TrainConfig(recipe="relational").validate()
-    with pytest.raises(TrainError, match="only used by the relational recipe"):
+    with pytest.raises(TrainError, match="only used by --recipe relational"):
         TrainConfig(plan=Path("p.npy"), recipe="xnet", degree=4).validate()
     assert TrainConfig.from_dict(TrainConfig(include=("a",)).to_dict()) == TrainConfig(include=("a",))
 

@@ -9,11 +9,12 @@ from pruning.apply import prune_model
 from tests.trainer.synthetic import write_fashion_like
 from topology.build import GenerateConfig, make_plans
 from topology.plans import load_plan
-from trainer.config import TrainConfig, mask_config
+from trainer.config import TrainConfig
 from trainer.errors import TrainError
 from trainer.evaluation import evaluate_checkpoint
 from trainer.identity import config_hash, run_identity
 from trainer.models import build_model
+from trainer.recipes import recipe_of
 from trainer.results import read_rows
 from trainer.run import run_training
 from trainer.sweep import pending_jobs, run_sweep, sweep_jobs
@@ -87,7 +88,7 @@ def test_counted_macs_of_the_widened_model_equal_a_hand_count(plan_dir):
     assert (choice.width, choice.macs, choice.error) == (8, 240, 0.0)
     assert choice.step_macs == (16 * 12 + 12 * 12 // 2 + 12 * 10) - 240  # to width 12, the next step
     model = build_model("mlp", (1, 4, 4), 10, depth=1, width=choice.width)
-    hidden = prune_model(model, mask_config(config, plan), (1, 4, 4)).summary
+    hidden = prune_model(model, recipe_of(config).mask_config(config, plan), (1, 4, 4)).summary
     assert hidden.macs_kept == 240  # the run's own accounting agrees with the solver's count
     mask = model[4].parametrizations.weight[0].mask.bool()
     for out in range(8):  # entry by entry: channel block o // 2 reads blocks (o // 2 +- 1) mod 4

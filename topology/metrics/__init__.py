@@ -1,4 +1,4 @@
-"""Graph and bipartite metrics (DESIGN.md 2.3), computed in batches.
+"""Graph and bipartite metrics (docs/architecture.md, metric definitions), computed in batches.
 
 >>> import networkx as nx, numpy as np
 >>> petersen = nx.to_numpy_array(nx.petersen_graph(), dtype=np.uint8)

@@ -218,7 +218,7 @@ class BipartiteBatch:
     def top_singular_values(self) -> tuple[np.ndarray, np.ndarray]:
         """(t1, t2): the largest and the largest *distinct* smaller singular value, each (B,).
 
-        Values within 1e-9 * max(1, t1) of t1 count as equal to t1 (DESIGN.md 2.3); t2 is 0
+        Values within 1e-9 * max(1, t1) of t1 count as equal to t1 (docs/architecture.md, metric definitions); t2 is 0
         when every singular value equals t1.
         """
         if self.use_sparse_svd:

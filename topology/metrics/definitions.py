@@ -1,4 +1,4 @@
-"""The metric registries: every metric of DESIGN.md 2.3 as one small function of a batch.
+"""The metric registries: every metric of docs/architecture.md as one small function of a batch.
 
 Each function takes a :class:`GraphBatch` (or :class:`BipartiteBatch`) and returns one value per
 graph as a numpy array of shape (B,). Values agree with networkx to 1e-9 where networkx defines

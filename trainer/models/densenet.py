@@ -92,7 +92,7 @@ class DenseNetBC(nn.Module):
 def densenet_bc(input_shape: tuple[int, int, int], num_classes: int, depth: int = 40, growth: int = 24, reduction: float = 0.5,
                 bottleneck: bool = True) -> nn.Module:
     """CIFAR DenseNet-BC (Huang et al. 2017): DenseNet-BC-40-24 has 0.69 M parameters and 2.9e8
-    multiply-accumulates at 32x32 (counted: see the README)."""
+    multiply-accumulates at 32x32 (counted: see docs/xnets.md)."""
     return DenseNetBC(input_shape[0], num_classes, depth, growth, reduction, option_flag(bottleneck, "bottleneck"))
 
 

@@ -1,0 +1,217 @@
+"""Recipes: how a training run gets its masks, one registered object each (docs/architecture.md, "Recipes").
+
+A :class:`Recipe` declares
+
+* ``reads`` — the masking fields of the run identity it depends on (the others are set to None,
+  so e.g. the dense baseline is one run whatever ``--self-loops`` says);
+* ``takes`` / ``needs`` — which source options (``--plan``, ``--masks``, ``--like``, ``--degree``,
+  ``--density``, ``--match-macs``) it accepts and requires;
+* ``per_layer`` — it draws an independent graph per layer (``--best-of`` applies, and a sweep
+  grid can vary it);
+* ``mask_recipe`` — the pruning stage's recipe that masks the model before training;
+
+and implements :meth:`Recipe.validate`, :meth:`Recipe.inputs` (plan or masks with their hashes,
+for the run and the sweep through the same call), :meth:`Recipe.identity_extra` and
+:meth:`Recipe.hooks` (what it adds to the training loop). The columns it adds to a results row
+are declared in :data:`common.columns.RECIPE_OUTCOMES`. A new recipe is one :func:`register` call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from common.columns import RECIPE_OUTCOMES
+from common.registry import Registry
+from common.seeding import derive_seed
+from pruning.edropout import EDropoutConfig, random_unit_masks
+from pruning.layers import LayerSelection
+from pruning.recipes import DENSE, MODEL_WIRING, PER_LAYER_RECIPES, RELATIONAL, MaskConfig
+from pruning.sources import load_mask_source
+from pruning.storage import masks_sha256
+from topology.plans import Plan, load_plan
+from trainer.edropout import EDropoutTraining
+from trainer.errors import TrainError
+from trainer.hooks import RunHooks
+from trainer.stepmask import StepMasker
+
+if TYPE_CHECKING:
+    from trainer.config import TrainConfig
+
+MASKS = "masks"
+EDROPOUT = "edropout"
+RANDOM_FILTERS = "random-filters"
+
+#: Command-line spelling of the options that give a run its masks.
+SOURCE_FLAGS = {"plan": "--plan", "masks": "--masks", "like": "--like", "degree": "--degree", "density": "--density",
+                "match_macs": "--match-macs"}
+#: Identity fields that only a masked recipe reads (None where the recipe does not read them).
+MASKING_FIELDS = ("plan_sha256", "masks_sha256", "recipe_degree", "recipe_density", "self_loops", "nodes_policy", "prune_first",
+                  "prune_last", "include", "exclude", "degree_side", "best_of", "select_by", "mask_seed")
+#: Fields of every recipe that masks chosen layers itself.
+LAYER_CHOICE = frozenset({"prune_first", "prune_last", "include", "exclude", "mask_seed"})
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a configuration's files hold: the plan, the masks to train under, and the content
+    hashes the run identity names (for random-filters, the hash of the ``--like`` masks)."""
+
+    plan: Plan | None = None
+    masks: dict[str, torch.Tensor] | None = None
+    plan_sha256: str | None = None
+    masks_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A recipe that masks the model through the pruning stage before training (see module doc)."""
+
+    name: str
+    summary: str  # one line for --help
+    reads: frozenset[str] = frozenset()
+    takes: frozenset[str] = frozenset({"degree", "density", "match_macs"})
+    needs: frozenset[str] = frozenset()
+    per_layer: bool = False
+    mask_recipe: str = DENSE
+    refusal: str = field(default="", compare=False)  # why other source options are refused
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The results columns this recipe adds (outcomes, for the report)."""
+        return RECIPE_OUTCOMES.get(self.name, ())
+
+    def validate(self, config: TrainConfig) -> None:
+        """Raise TrainError for a source option the recipe does not take or needs and lacks."""
+        given = [name for name in SOURCE_FLAGS if getattr(config, name) is not None]
+        refused = [name for name in given if name not in self.takes]
+        if refused and self.refusal:
+            raise TrainError(f"--recipe {self.name} {self.refusal}; it takes no {', '.join(SOURCE_FLAGS[n] for n in refused)}")
+        if refused:
+            users = [r.name for r in RECIPES.values() if refused[0] in r.needs] or [r.name for r in RECIPES.values() if refused[0] in r.takes]
+            raise TrainError(f"{SOURCE_FLAGS[refused[0]]} is only used by --recipe {' or '.join(users)}, not by {self.name!r}")
+        for name in sorted(self.needs - set(given)):
+            raise TrainError(f"the {self.name} recipe needs {SOURCE_FLAGS[name]}")
+
+    def inputs(self, config: TrainConfig) -> RunInputs:
+        """Load the files the configuration names (one-line errors naming the file)."""
+        return RunInputs()
+
+    def identity_extra(self, config: TrainConfig) -> dict:
+        """Identity keys only this recipe has (absent for the others, so their hashes never change)."""
+        return {}
+
+    def mask_config(self, config: TrainConfig, plan: Plan | None) -> MaskConfig:
+        """The pruning stage's configuration for the run's model."""
+        selection = LayerSelection(config.prune_first, config.prune_last, config.include, config.exclude)
+        return MaskConfig(self.mask_recipe, plan, config.degree, config.density, config.mask_seed, config.self_loops,
+                          config.nodes_policy, selection, config.degree_side, config.best_of, config.select_by)
+
+    def hooks(self, model: nn.Module, masker: StepMasker, config: TrainConfig, resume_dir: Path | None, world: int) -> RunHooks:
+        """What the recipe adds to the training loop (nothing, by default)."""
+        return RunHooks()
+
+
+class RelationalRecipe(Recipe):
+    def inputs(self, config: TrainConfig) -> RunInputs:
+        plan = load_plan(config.plan)
+        return RunInputs(plan=plan, plan_sha256=plan.sha256)
+
+
+class PerLayerRecipe(Recipe):
+    def validate(self, config: TrainConfig) -> None:
+        super().validate(config)
+        if (config.degree is None) == (config.density is None):
+            raise TrainError(f"the {self.name} recipe needs exactly one of --degree and --density")
+
+
+class MasksRecipe(Recipe):
+    def validate(self, config: TrainConfig) -> None:
+        if config.match_macs is not None:
+            raise TrainError("--match-macs chooses a width, but --masks fixes the layer shapes; give only one of them")
+        super().validate(config)
+
+    def inputs(self, config: TrainConfig) -> RunInputs:
+        masks = load_mask_source(config.masks)
+        return RunInputs(masks=masks, masks_sha256=masks_sha256(masks))
+
+
+class RandomFiltersRecipe(Recipe):
+    def inputs(self, config: TrainConfig) -> RunInputs:
+        reference = load_mask_source(config.like)
+        return RunInputs(masks=random_unit_masks(reference, config.mask_seed), masks_sha256=masks_sha256(reference))
+
+
+class EDropoutRecipe(Recipe):
+    def validate(self, config: TrainConfig) -> None:
+        super().validate(config)
+        checks = [
+            (config.edropout_population >= 4, f"EDropout needs a population of at least 4, got {config.edropout_population}"),
+            (config.edropout_patience >= 1, f"EDropout patience must be at least 1 step, got {config.edropout_patience}"),
+            (config.edropout_warmup is None or 0 <= config.edropout_warmup <= config.epochs,
+             f"EDropout warm-up must be between 0 and the {config.epochs} epochs, got {config.edropout_warmup}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise TrainError(message)
+
+    @staticmethod
+    def warmup(config: TrainConfig) -> int:
+        """Epochs before the state may freeze: as given, else half the epochs (rounded down)."""
+        return config.edropout_warmup if config.edropout_warmup is not None else config.epochs // 2
+
+    def identity_extra(self, config: TrainConfig) -> dict:
+        return {"edropout": {"population": config.edropout_population, "patience": config.edropout_patience,
+                             "warmup": self.warmup(config)}}
+
+    def hooks(self, model: nn.Module, masker: StepMasker, config: TrainConfig, resume_dir: Path | None, world: int) -> RunHooks:
+        if world > 1:
+            raise TrainError(f"--recipe {self.name} runs in one process; drop --ddp")
+        if resume_dir is not None:
+            raise TrainError(f"{resume_dir}: an EDropout run cannot be resumed yet (its search state is not checkpointed); start it again")
+        search = EDropoutConfig(config.edropout_population, patience=config.edropout_patience, include=config.include,
+                                exclude=config.exclude)
+        return EDropoutTraining(model, masker, search, derive_seed(config.mask_seed, self.name), self.warmup(config))
+
+
+RECIPES: Registry[Recipe] = Registry("recipe")
+
+
+def register(recipe: Recipe) -> Recipe:
+    """Add ``recipe`` to :data:`RECIPES` (a duplicate name is an error)."""
+    return RECIPES.register(recipe.name)(recipe)
+
+
+_RELATIONAL_READS = LAYER_CHOICE | {"plan_sha256", "self_loops", "nodes_policy"}
+_PER_LAYER_READS = LAYER_CHOICE | {"recipe_degree", "recipe_density", "degree_side", "best_of", "select_by"}
+
+register(Recipe(DENSE, "every connection kept: the unpruned baseline"))
+register(RelationalRecipe(RELATIONAL, "one plan graph on the channel blocks of every layer (RGP; graph2nn with --self-loops)",
+                          _RELATIONAL_READS, takes=frozenset({"plan", "degree", "density", "match_macs"}), needs=frozenset({"plan"}),
+                          mask_recipe=RELATIONAL))
+for _name in PER_LAYER_RECIPES:
+    register(PerLayerRecipe(_name, f"an independent {_name} bipartite graph per layer", _PER_LAYER_READS, per_layer=True,
+                            mask_recipe=_name))
+register(Recipe(MODEL_WIRING, "only the model's own X-layers are masked (X-Net models)", frozenset({"mask_seed"}),
+                mask_recipe=MODEL_WIRING))
+register(MasksRecipe(MASKS, "train under exactly the masks given with --masks", frozenset({"masks_sha256"}),
+                     takes=frozenset({"masks", "degree", "density"}), needs=frozenset({"masks"})))
+register(EDropoutRecipe(EDROPOUT, "EDropout finds the masks during training (energy-based search over whole units)",
+                        frozenset({"include", "exclude", "mask_seed"}), takes=frozenset(), refusal="finds its own masks"))
+register(RandomFiltersRecipe(RANDOM_FILTERS, "random whole filters at the --like run's kept count per layer (EDropout's control)",
+                             frozenset({"masks_sha256", "mask_seed"}), takes=frozenset({"like"}), needs=frozenset({"like"}),
+                             refusal="takes its kept counts from --like"))
+
+
+def recipe_of(config: TrainConfig) -> Recipe:
+    """The registered recipe a configuration resolves to."""
+    return RECIPES.get(config.resolved_recipe)
+
+
+def grid_recipes() -> tuple[str, ...]:
+    """Recipes a sweep grid can vary: those that draw a graph per layer."""
+    return tuple(name for name, recipe in RECIPES.items() if recipe.per_layer)

@@ -1,0 +1,134 @@
+"""The run directory: every file a training run writes, its name, writer and reader.
+
+``OUT/results.csv`` holds one row per finished run (:mod:`trainer.results`); each run has its
+own directory ``OUT/<run id>/`` with (docs/architecture.md, "Run directory"):
+
+* ``config.json`` — the configuration, its identity and ``config_hash``, the data and model it
+  resolved to; written first, so a directory with it is a run;
+* ``masks.npz`` + ``masks.csv`` + ``masks.json`` — the masks trained under and their counted
+  summary (:func:`pruning.outputs.write_run_masks`);
+* ``checkpoint.pt`` — the last finished epoch (model, optimiser, scheduler, RNG, history);
+* ``best.pt`` — the model of the epoch with the best validation accuracy, masks included;
+* ``log.csv`` — one line per finished epoch.
+
+Nothing outside this module spells these names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from common.atomic import atomic_write_text
+from common.jsonio import json_text
+from pruning.accounting import PruneSummary
+from pruning.outputs import write_run_masks
+from pruning.storage import save_state, torch_load
+from trainer.config import TrainConfig
+from trainer.errors import TrainError
+
+CONFIG_FILE = "config.json"
+LOG_FILE = "log.csv"
+CHECKPOINT_FILE = "checkpoint.pt"
+BEST_FILE = "best.pt"
+RESULTS_FILE = "results.csv"
+#: Keys every training checkpoint holds.
+CHECKPOINT_KEYS = frozenset({"model", "optimizer", "scheduler", "epoch", "history"})
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether ``path`` is a run directory (it holds ``config.json``)."""
+    return (Path(path) / CONFIG_FILE).is_file()
+
+
+def run_dirs(out: Path) -> Iterator[Path]:
+    """The run directories directly below ``out``, in name order."""
+    return (path.parent for path in sorted(Path(out).glob(f"*/{CONFIG_FILE}")))
+
+
+def results_path(out: Path) -> Path:
+    """``out/results.csv``."""
+    return Path(out) / RESULTS_FILE
+
+
+def best_path(run_dir: Path) -> Path:
+    """The run's best-epoch model, ``best.pt``."""
+    return Path(run_dir) / BEST_FILE
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    return (Path(run_dir) / CHECKPOINT_FILE).is_file()
+
+
+# --- config.json ------------------------------------------------------------------------------
+
+
+def write_config(run_dir: Path, document: dict) -> None:
+    """Write the run's ``config.json`` (strict JSON, atomically)."""
+    atomic_write_text(Path(run_dir) / CONFIG_FILE, json_text(document))
+
+
+def read_config_document(run_dir: Path) -> dict:
+    """The whole ``config.json`` of a run; one-line TrainError when missing or unreadable."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise TrainError(f"{run_dir}: not a run directory (no {CONFIG_FILE})")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise TrainError(f"{path}: not a readable run configuration ({error})") from None
+    if not isinstance(document, dict):
+        raise TrainError(f"{path}: not a readable run configuration (expected a JSON object)")
+    return document
+
+
+def read_config(run_dir: Path) -> TrainConfig:
+    """The TrainConfig a run was started with."""
+    document = read_config_document(run_dir)
+    try:
+        return TrainConfig.from_dict(document["config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise TrainError(f"{Path(run_dir) / CONFIG_FILE}: not a readable run configuration ({error})") from None
+
+
+def built_model_options(document: dict) -> dict | None:
+    """The model options the run built its model with (a MAC budget's width included), if recorded."""
+    built = document.get("built_model_options")
+    return built if isinstance(built, dict) else None
+
+
+# --- masks, checkpoints, log ------------------------------------------------------------------
+
+
+def write_masks(run_dir: Path, masks: dict[str, torch.Tensor], summary: PruneSummary) -> None:
+    """The masks the run trains under (or EDropout's final ones) with their counted summary."""
+    write_run_masks(run_dir, masks, summary)
+
+
+def save_checkpoint(run_dir: Path, state: dict) -> None:
+    save_state(Path(run_dir) / CHECKPOINT_FILE, state)
+
+
+def save_best(run_dir: Path, state: dict) -> None:
+    save_state(best_path(run_dir), state)
+
+
+def load_checkpoint(run_dir: Path) -> dict:
+    """The run's last checkpoint, on the CPU (``weights_only=True``); one-line TrainError otherwise."""
+    path = Path(run_dir) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise TrainError(f"{path}: no checkpoint to resume from")
+    state = torch_load(path, TrainError, "corrupt checkpoint")
+    if not isinstance(state, dict) or not CHECKPOINT_KEYS <= set(state):
+        missing = sorted(CHECKPOINT_KEYS - set(state if isinstance(state, dict) else ()))
+        raise TrainError(f"{path}: not a topoprune training checkpoint (missing {', '.join(missing)})")
+    return state
+
+
+def write_log(run_dir: Path, history: list[dict]) -> None:
+    """``log.csv``: one line per finished epoch."""
+    atomic_write_text(Path(run_dir) / LOG_FILE, pd.DataFrame(history).to_csv(index=False, lineterminator="\n"))
