@@ -51,16 +51,29 @@ def single_layer(repeats: int) -> None:
         except KernelUnsuitable as reason:
             print(f"  {name}: not timed ({reason})")
     with torch.inference_mode():
-        seconds = interleaved_medians({name: (lambda m=m: m(x)) for name, m in candidates.items()}, repeats, 2, drop_factor=100.0)
+        seconds = interleaved_medians(
+            {name: (lambda m=m: m(x)) for name, m in candidates.items()}, repeats, 2, drop_factor=100.0
+        )
     print("\n1. Linear 4096x4096, 64-node 4-regular relational mask (density 1/16), batch 256\n")
     print("| implementation | ms per forward | vs masked | vs baked dense |")
     print("|---|---:|---:|---:|")
     for name, value in seconds.items():
-        print(f"| {name} | {1e3 * value:.2f} | {seconds['masked (parametrized)'] / value:.2f}x | {seconds['dense (baked)'] / value:.2f}x |")
+        print(
+            f"| {name} | {1e3 * value:.2f} | {seconds['masked (parametrized)'] / value:.2f}x | "
+            f"{seconds['dense (baked)'] / value:.2f}x |"
+        )
 
 
-def compiled_model(label: str, name: str, options: dict, input_shape: tuple[int, ...], classes: int, batch: int, plan: Plan | None,
-                   repeats: int):
+def compiled_model(
+    label: str,
+    name: str,
+    options: dict,
+    input_shape: tuple[int, ...],
+    classes: int,
+    batch: int,
+    plan: Plan | None,
+    repeats: int,
+):
     torch.manual_seed(0)
     model = build_model(name, input_shape, classes, **options)
     recipe = MaskConfig("relational", plan) if plan is not None else MaskConfig("model")
@@ -72,8 +85,11 @@ def compiled_model(label: str, name: str, options: dict, input_shape: tuple[int,
     for layer in result.layers:
         counts[layer.kernel] = counts.get(layer.kernel, 0) + 1
     kernels = ", ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
-    print(f"| {label} | {batch} | {kernels} | {1e3 * result.masked_seconds:.1f} | {1e3 * result.dense_seconds:.1f} | "
-          f"{1e3 * result.compiled_seconds:.1f} | **{result.ratio:.2f}x** | {result.masked_seconds / result.compiled_seconds:.2f}x | {took:.0f} s |")
+    print(
+        f"| {label} | {batch} | {kernels} | {1e3 * result.masked_seconds:.1f} | {1e3 * result.dense_seconds:.1f} | "
+        f"{1e3 * result.compiled_seconds:.1f} | **{result.ratio:.2f}x** | "
+        f"{result.masked_seconds / result.compiled_seconds:.2f}x | {took:.0f} s |"
+    )
     for notice in result.notices:
         print(f"  notice: {notice}", file=sys.stderr)
     return result
@@ -85,8 +101,15 @@ def per_layer(label: str, result) -> None:
     for layer in result.layers:
         others = {name: value for name, value in layer.seconds.items() if name != "dense"}
         best = min(others, key=others.get) if others else None
-        shown = f"{best} {1e3 * others[best]:.2f} ms = {layer.seconds['dense'] / others[best]:.2f}x" if best else "no structured candidate fits"
-        print(f"  {layer.name:24s} {'x'.join(map(str, layer.shape)):12s} dense {1e3 * layer.seconds['dense']:7.2f} ms; {shown}; chosen {layer.kernel}")
+        shown = (
+            f"{best} {1e3 * others[best]:.2f} ms = {layer.seconds['dense'] / others[best]:.2f}x"
+            if best
+            else "no structured candidate fits"
+        )
+        print(
+            f"  {layer.name:24s} {'x'.join(map(str, layer.shape)):12s} dense {1e3 * layer.seconds['dense']:7.2f} ms; "
+            f"{shown}; chosen {layer.kernel}"
+        )
 
 
 def main() -> None:
@@ -99,11 +122,25 @@ def main() -> None:
     print(f"\npeak RSS {peak_rss_mb():.0f} MB")
     plan = Plan(generate("rreg", nodes=64, degree=4, seed=0))
     print("\n2-3. Whole models, compiled by prune compile's per-layer timing\n")
-    print("| model | batch | kernels chosen | masked ms | baked dense ms | compiled ms | vs baked dense | vs masked | compile time |")
+    print(
+        "| model | batch | kernels chosen | masked ms | baked dense ms | compiled ms | vs baked dense | vs masked | "
+        "compile time |"
+    )
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
-    compiled_model("mlp, 8 masked 4096-wide layers, 64/4 plan", "mlp", {"width": 4096, "depth": 8}, (1, 28, 28), 10, 256, plan, repeats)
+    compiled_model(
+        "mlp, 8 masked 4096-wide layers, 64/4 plan",
+        "mlp",
+        {"width": 4096, "depth": 8},
+        (1, 28, 28),
+        10,
+        256,
+        plan,
+        repeats,
+    )
     if not args.quick:
-        mobilenet = compiled_model("X-MobileNet-0.5 (expand 8), 224x224", "xmobilenet", {"expand": 8}, (3, 224, 224), 1000, 32, None, 5)
+        mobilenet = compiled_model(
+            "X-MobileNet-0.5 (expand 8), 224x224", "xmobilenet", {"expand": 8}, (3, 224, 224), 1000, 32, None, 5
+        )
         resnet = compiled_model("cResNet18, 64/4 plan, 32x32", "cresnet18", {}, (3, 32, 32), 10, 32, plan, 10)
         per_layer("X-MobileNet-0.5 (expand 8)", mobilenet)
         per_layer("cResNet18, 64/4 plan", resnet)

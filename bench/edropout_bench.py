@@ -67,15 +67,23 @@ def measure(name: str, options: dict, steps: int, chunk: int, batch: int = 128) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=8, help="timed steps of each kind (ResNet-18; the mlp runs ten times as many)")
+    parser.add_argument(
+        "--steps", type=int, default=8, help="timed steps of each kind (ResNet-18; the mlp runs ten times as many)"
+    )
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, NS = 8, batch 128, 1x28x28\n")
     print("| model | states per forward | plain step ms | EDropout step ms | ratio | floor 1 + 8 x forward/step |")
     print("|---|---:|---:|---:|---:|---:|")
-    for label, name, steps in (("mlp (4 hidden, 512)", "mlp", 10 * args.steps), ("ResNet-18 (CIFAR-style)", "cresnet18", args.steps)):
+    for label, name, steps in (
+        ("mlp (4 hidden, 512)", "mlp", 10 * args.steps),
+        ("ResNet-18 (CIFAR-style)", "cresnet18", args.steps),
+    ):
         for chunk in (1, 8):
             plain, edropout, forward = measure(name, {}, steps, chunk)
-            print(f"| {label} | {chunk} | {1e3 * plain:.1f} | {1e3 * edropout:.1f} | **{edropout / plain:.2f}x** | {1 + 8 * forward / plain:.2f}x |")
+            print(
+                f"| {label} | {chunk} | {1e3 * plain:.1f} | {1e3 * edropout:.1f} | **{edropout / plain:.2f}x** | "
+                f"{1 + 8 * forward / plain:.2f}x |"
+            )
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -9,7 +9,8 @@ rreg-bipartite recipe (degree 8, prune apply's defaults): build it, then its met
 ASPL sampled. Last, how often the sampled ASPL's 95% interval holds the exact value over 200
 sampling seeds on a 6,000-node 4-regular graph (K = 64).
 
-Usage: python bench/large_graph_bench.py [--exact 10000,100000] [--sampled 1000000] [--sample-sources 256] [--no-network]
+Usage: python bench/large_graph_bench.py [--exact 10000,100000] [--sampled 1000000] [--sample-sources 256]
+[--no-network]
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def measure(nodes: int, sample_sources: int, igraph_reference: bool) -> dict:
     row["metrics"] = compute_metrics([graph], names=names)[0]
     row["spectral_and_triangles_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    paths = compute_metrics([graph], names=["aspl", "diameter"], path_options=PathOptions(sample_sources=sample_sources))[0]
+    paths = compute_metrics(
+        [graph], names=["aspl", "diameter"], path_options=PathOptions(sample_sources=sample_sources)
+    )[0]
     row["paths_s"] = time.perf_counter() - start
     row["metrics"].update(paths)
     if igraph_reference:
@@ -63,10 +66,18 @@ def measure_network(sample_sources: int) -> dict:
     prune_model(model, MaskConfig(recipe="rreg-bipartite", degree=8), None)
     start = time.perf_counter()
     graph = network_graph(model, (3, 224, 224))
-    row = {"build_s": time.perf_counter() - start, "nodes": graph.nodes, "edges": graph.adjacency.nnz // 2, "layers": len(graph.layers) - 1}
+    row = {
+        "build_s": time.perf_counter() - start,
+        "nodes": graph.nodes,
+        "edges": graph.adjacency.nnz // 2,
+        "layers": len(graph.layers) - 1,
+    }
     start = time.perf_counter()
-    row["metrics"] = compute_metrics([graph.adjacency], names=["connected", "aspl", "degree_max"],
-                                     path_options=PathOptions(sample_sources=sample_sources))[0]
+    row["metrics"] = compute_metrics(
+        [graph.adjacency],
+        names=["connected", "aspl", "degree_max"],
+        path_options=PathOptions(sample_sources=sample_sources),
+    )[0]
     row["paths_s"] = time.perf_counter() - start
     start = time.perf_counter()
     row["metrics"].update(compute_metrics([graph.adjacency], names=["clustering"])[0])
@@ -77,27 +88,44 @@ def measure_network(sample_sources: int) -> dict:
 
 def report_network(row: dict) -> None:
     metrics = row["metrics"]
-    print(f"ResNet-50, rreg-bipartite d=8, whole-network graph: {row['nodes']:,} channel nodes, {row['edges']:,} edges, {row['layers']} layers; "
-          f"built in {row['build_s']:.1f} s, connected/largest degree/sampled ASPL in {row['paths_s']:.1f} s, clustering in {row['clustering_s']:.1f} s, "
-          f"peak RSS {row['peak_rss_gb']:.2f} GB")
-    print(f"    ASPL {metrics['aspl']:.4f} (95% CI {metrics['aspl_ci95_low']:.4f}..{metrics['aspl_ci95_high']:.4f}), "
-          f"clustering {metrics['clustering']:.4g}, largest degree {metrics['degree_max']}, connected {metrics['connected']}")
+    print(
+        f"ResNet-50, rreg-bipartite d=8, whole-network graph: {row['nodes']:,} channel nodes, {row['edges']:,} edges, "
+        f"{row['layers']} layers; "
+        f"built in {row['build_s']:.1f} s, connected/largest degree/sampled ASPL in {row['paths_s']:.1f} s, "
+        f"clustering in {row['clustering_s']:.1f} s, "
+        f"peak RSS {row['peak_rss_gb']:.2f} GB"
+    )
+    print(
+        f"    ASPL {metrics['aspl']:.4f} (95% CI {metrics['aspl_ci95_low']:.4f}..{metrics['aspl_ci95_high']:.4f}), "
+        f"clustering {metrics['clustering']:.4g}, largest degree {metrics['degree_max']}, connected "
+        f"{metrics['connected']}"
+    )
 
 
 def report(row: dict) -> None:
     metrics = row["metrics"]
     total = row["generate_s"] + row["spectral_and_triangles_s"] + row["paths_s"]
     sampled = "aspl_sources" in metrics
-    aspl = (f"ASPL {metrics['aspl']:.5f} (95% CI {metrics['aspl_ci95_low']:.5f}..{metrics['aspl_ci95_high']:.5f}, {metrics['aspl_sources']} sources)"
-            if sampled else f"ASPL {metrics['aspl']:.6f}, diameter {metrics['diameter']:.0f}")
-    print(f"n = {row['nodes']:,}, d = 8: generate {row['generate_s']:.1f} s, clustering/transitivity/spectral gap/algebraic connectivity "
-          f"{row['spectral_and_triangles_s']:.1f} s, {'sampled' if sampled else 'exact'} paths {row['paths_s']:.1f} s; "
-          f"total {total:.1f} s, peak RSS {row['peak_rss_gb']:.2f} GB")
+    aspl = (
+        f"ASPL {metrics['aspl']:.5f} (95% CI {metrics['aspl_ci95_low']:.5f}..{metrics['aspl_ci95_high']:.5f}, "
+        f"{metrics['aspl_sources']} sources)"
+        if sampled
+        else f"ASPL {metrics['aspl']:.6f}, diameter {metrics['diameter']:.0f}"
+    )
+    print(
+        f"n = {row['nodes']:,}, d = 8: generate {row['generate_s']:.1f} s, clustering/transitivity/spectral "
+        "gap/algebraic connectivity "
+        f"{row['spectral_and_triangles_s']:.1f} s, {'sampled' if sampled else 'exact'} paths {row['paths_s']:.1f} s; "
+        f"total {total:.1f} s, peak RSS {row['peak_rss_gb']:.2f} GB"
+    )
     print(f"    {aspl}; spectral gap {metrics['spectral_gap']:.6f}, clustering {metrics['clustering']:.3g}")
     if "igraph_aspl_s" in row:
         agree = abs(row["igraph_aspl"] - metrics["aspl"]) <= 1e-9 * metrics["aspl"]
-        print(f"    igraph exact ASPL alone: {row['igraph_aspl_s']:.1f} s ({row['igraph_aspl_s'] / row['paths_s']:.1f}x our exact paths, "
-              f"{row['igraph_aspl_s'] / total:.1f}x our whole run; values {'agree' if agree else 'DIFFER'})")
+        print(
+            f"    igraph exact ASPL alone: {row['igraph_aspl_s']:.1f} s ({row['igraph_aspl_s'] / row['paths_s']:.1f}x "
+            "our exact paths, "
+            f"{row['igraph_aspl_s'] / total:.1f}x our whole run; values {'agree' if agree else 'DIFFER'})"
+        )
 
 
 def report_coverage(nodes: int = 6000, degree: int = 4, sources: int = 64, seeds: int = 200) -> None:
@@ -108,13 +136,17 @@ def report_coverage(nodes: int = 6000, degree: int = 4, sources: int = 64, seeds
     csr = canonical_csr(generate("rreg", seed=0, nodes=nodes, degree=degree, form="sparse"))
     exact = float(path_stats(csr, nodes).aspl[0])
     held = sum(s.ci_low <= exact <= s.ci_high for s in (sampled_path_stats(csr, sources, seed=k) for k in range(seeds)))
-    print(f"sampled ASPL, n = {nodes:,}, d = {degree}, K = {sources}: the 95% interval held the exact value {exact:.6f} "
-          f"for {held} of {seeds} seeds ({100 * held / seeds:.1f}%)")
+    print(
+        f"sampled ASPL, n = {nodes:,}, d = {degree}, K = {sources}: the 95% interval held the exact value {exact:.6f} "
+        f"for {held} of {seeds} seeds ({100 * held / seeds:.1f}%)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--exact", default="10000,100000", help="Comma-separated sizes measured exactly, with igraph beside them.")
+    parser.add_argument(
+        "--exact", default="10000,100000", help="Comma-separated sizes measured exactly, with igraph beside them."
+    )
     parser.add_argument("--sampled", default="1000000", help="Comma-separated sizes whose ASPL is sampled.")
     parser.add_argument("--sample-sources", type=int, default=256)
     parser.add_argument("--no-network", action="store_true", help="Skip the ResNet-50 network graph.")
@@ -124,13 +156,24 @@ def main() -> None:
         nodes, samples, reference = int(args.child[0]), int(args.child[1]), args.child[2] == "1"
         print(json.dumps(measure_network(samples) if nodes == 0 else measure(nodes, samples, reference)))
         return
-    jobs = [(int(n), 0, True) for n in args.exact.split(",") if n] + [(int(n), args.sample_sources, False) for n in args.sampled.split(",") if n]
+    jobs = [(int(n), 0, True) for n in args.exact.split(",") if n] + [
+        (int(n), args.sample_sources, False) for n in args.sampled.split(",") if n
+    ]
     for nodes, samples, reference in jobs:
-        output = subprocess.run([sys.executable, __file__, "--child", str(nodes), str(samples), "1" if reference else "0"],
-                                check=True, capture_output=True, text=True).stdout
+        output = subprocess.run(
+            [sys.executable, __file__, "--child", str(nodes), str(samples), "1" if reference else "0"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         report(json.loads(output.strip().splitlines()[-1]))
     if not args.no_network:
-        output = subprocess.run([sys.executable, __file__, "--child", "0", str(args.sample_sources), "0"], check=True, capture_output=True, text=True).stdout
+        output = subprocess.run(
+            [sys.executable, __file__, "--child", "0", str(args.sample_sources), "0"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         report_network(json.loads(output.strip().splitlines()[-1]))
     report_coverage()
 

@@ -17,11 +17,26 @@ from trainer.models import build_model
 
 CIFAR, IMAGENET = ((3, 32, 32), 10), ((3, 224, 224), 1000)
 ROWS = [
-    *[(f"X-DenseNet-BC-40-{k}-2", CIFAR, "xdensenet_bc", {"growth": k, "expand": 2}, "densenet_bc", {"growth": k}) for k in (24, 36, 48, 60)],
+    *[
+        (f"X-DenseNet-BC-40-{k}-2", CIFAR, "xdensenet_bc", {"growth": k, "expand": 2}, "densenet_bc", {"growth": k})
+        for k in (24, 36, 48, 60)
+    ],
     ("X-VGG16 (64*3_16*9_128)", CIFAR, "xvgg16", {}, "xvgg16", {"degrees": "dense"}),
-    *[(f"X-MobileNet-0.5-{e}", IMAGENET, "xmobilenet", {"expand": e}, "xmobilenet", {"expand": 1}) for e in (2, 4, 8, 16)],
-    *[(f"MobileNet-0.5, grouped pointwise, g={e}", IMAGENET, "xmobilenet", {"expand": e, "pointwise": "grouped"}, "xmobilenet", {"expand": 1})
-      for e in (2, 4, 8, 16)],
+    *[
+        (f"X-MobileNet-0.5-{e}", IMAGENET, "xmobilenet", {"expand": e}, "xmobilenet", {"expand": 1})
+        for e in (2, 4, 8, 16)
+    ],
+    *[
+        (
+            f"MobileNet-0.5, grouped pointwise, g={e}",
+            IMAGENET,
+            "xmobilenet",
+            {"expand": e, "pointwise": "grouped"},
+            "xmobilenet",
+            {"expand": 1},
+        )
+        for e in (2, 4, 8, 16)
+    ],
 ]
 
 
@@ -31,15 +46,21 @@ def costs(name: str, options: dict, recipe: str, shape: tuple[int, ...], classes
 
 
 def main() -> None:
-    print("| model | dense params | dense MACs | nominal params (dense / e) | nominal MACs | counted params | counted MACs |")
+    print(
+        "| model | dense params | dense MACs | nominal params (dense / e) | nominal MACs | counted params | counted "
+        "MACs |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for label, (shape, classes), name, options, dense_name, dense_options in ROWS:
         summary, nominal = costs(name, options, "model", shape, classes)
         dense, _ = costs(dense_name, dense_options, "dense", shape, classes)
         nominal_params = f"{nominal['params'] / 1e6:.3f} M" if nominal else "—"
         nominal_macs = f"{nominal['macs'] / 1e6:.1f} M" if nominal else "—"
-        print(f"| {label} | {dense.params_total / 1e6:.3f} M | {dense.macs_total / 1e6:.1f} M | {nominal_params} | {nominal_macs} | "
-              f"{summary.params_kept / 1e6:.3f} M | {summary.macs_kept / 1e6:.1f} M |")
+        print(
+            f"| {label} | {dense.params_total / 1e6:.3f} M | {dense.macs_total / 1e6:.1f} M | {nominal_params} | "
+            f"{nominal_macs} | "
+            f"{summary.params_kept / 1e6:.3f} M | {summary.macs_kept / 1e6:.1f} M |"
+        )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,9 @@ def _step(model: torch.nn.Module, optimizer, images: torch.Tensor, labels: torch
     return time.perf_counter() - start
 
 
-def step_time_ratio(model: torch.nn.Module, dense: torch.nn.Module, classes: int, steps: int = 5, batch: int = 32) -> float:
+def step_time_ratio(
+    model: torch.nn.Module, dense: torch.nn.Module, classes: int, steps: int = 5, batch: int = 32
+) -> float:
     """Median step time (forward, loss, backward, SGD update) of ``model`` over that of ``dense``.
 
     The two models' steps alternate, after one warm-up step each, so both see the same machine load.
@@ -64,8 +66,10 @@ def step_time_ratio(model: torch.nn.Module, dense: torch.nn.Module, classes: int
 
 
 def main(timing: bool = True) -> None:
-    print("| model | params (shared once) | params, a copy per use | MACs (every use) | dense ResNet: params / MACs | "
-          "MACs vs dense | step time vs dense | paper params |")
+    print(
+        "| model | params (shared once) | params, a copy per use | MACs (every use) | dense ResNet: params / MACs | "
+        "MACs vs dense | step time vs dense | paper params |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, name, options, classes, paper in ROWS:
         model = build_model(name, SHAPE, classes, **options)
@@ -73,9 +77,12 @@ def main(timing: bool = True) -> None:
         summary, dense_summary = summarize(model, SHAPE), summarize(dense, SHAPE)
         ratio = f"{step_time_ratio(model, dense, classes):.2f}x" if timing else "—"
         paper_text = f"{paper:.2f} M" if paper else "—"
-        print(f"| {label} | {summary.params_total:,} | {summary.params_unshared:,} | {summary.macs_total / 1e6:.1f} M | "
-              f"{dense_summary.params_total:,} / {dense_summary.macs_total / 1e6:.1f} M | {summary.macs_total / dense_summary.macs_total:.2f}x | "
-              f"{ratio} | {paper_text} |")
+        print(
+            f"| {label} | {summary.params_total:,} | {summary.params_unshared:,} | {summary.macs_total / 1e6:.1f} M | "
+            f"{dense_summary.params_total:,} / {dense_summary.macs_total / 1e6:.1f} M | "
+            f"{summary.macs_total / dense_summary.macs_total:.2f}x | "
+            f"{ratio} | {paper_text} |"
+        )
     print(f"\nThe paper's dense counts: ResNet-32 {PAPER_DENSE['resnet32']} M, ResNet-56 {PAPER_DENSE['resnet56']} M.")
 
 

@@ -15,9 +15,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("common", "topology", "pruning", "trainer", "reports", "cli")
 #: File names a run directory, a ``prune apply`` output, a compiled model or a results folder holds.
-FILE_NAMES = ("config.json", "log.csv", "checkpoint.pt", "best.pt", "masks.npz", "masks.csv", "masks.json", "result.json",
-              "results.csv", "summary.csv", "summary.json", "model.pt", "compile.json", "metrics.csv")
-RECIPE_NAMES = ("relational", "xnet", "rreg-bipartite", "random-bipartite", "dense", "model", "masks", "edropout", "random-filters")
+FILE_NAMES = (
+    "config.json",
+    "log.csv",
+    "checkpoint.pt",
+    "best.pt",
+    "masks.npz",
+    "masks.csv",
+    "masks.json",
+    "result.json",
+    "results.csv",
+    "summary.csv",
+    "summary.json",
+    "model.pt",
+    "compile.json",
+    "metrics.csv",
+)
+RECIPE_NAMES = (
+    "relational",
+    "xnet",
+    "rreg-bipartite",
+    "random-bipartite",
+    "dense",
+    "model",
+    "masks",
+    "edropout",
+    "random-filters",
+)
 
 
 def source_files(package: str) -> list[Path]:
@@ -41,9 +65,14 @@ def string_places(names: tuple[str, ...]) -> dict[str, set[str]]:
     for package in PACKAGES:
         for path in source_files(package):
             tree = ast.parse(path.read_text(encoding="utf-8"))
-            docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                          if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                          and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+            docstrings = {
+                id(node.body[0].value)
+                for node in ast.walk(tree)
+                if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and node.body
+                and isinstance(node.body[0], ast.Expr)
+                and isinstance(node.body[0].value, ast.Constant)
+            }
             for node in ast.walk(tree):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
                     if node.value in names:
@@ -71,8 +100,12 @@ def package_imports() -> dict[str, Counter]:
 
 
 def long_lines(limit: int = 120) -> int:
-    return sum(len(line) > limit for package in (*PACKAGES, "tests", "bench") for path in source_files(package)
-               for line in path.read_text(encoding="utf-8").splitlines())
+    return sum(
+        len(line) > limit
+        for package in (*PACKAGES, "tests", "bench")
+        for path in source_files(package)
+        for line in path.read_text(encoding="utf-8").splitlines()
+    )
 
 
 def main() -> int:
@@ -89,8 +122,14 @@ def main() -> int:
     for package, counter in package_imports().items():
         print(f"  {package:9s} " + ", ".join(f"{name} x{count}" for name, count in sorted(counter.items())))
     print(f"lines over 120 characters: {long_lines()}")
-    print("design-document citations in code:", sum(bool(re.search(r"DESIGN\.md", path.read_text(encoding="utf-8")))
-                                                   for package in PACKAGES for path in source_files(package)))
+    print(
+        "design-document citations in code:",
+        sum(
+            bool(re.search(r"DESIGN\.md", path.read_text(encoding="utf-8")))
+            for package in PACKAGES
+            for path in source_files(package)
+        ),
+    )
     return 0
 
 

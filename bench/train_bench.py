@@ -38,7 +38,10 @@ def training_split(examples: int) -> tuple[TensorSplit, str]:
         return TensorSplit(train.images[:examples], train.labels[:examples]), "Fashion-MNIST"
     except DataError:
         generator = torch.Generator().manual_seed(0)
-        return TensorSplit(torch.randn(examples, 1, 28, 28, generator=generator), torch.randint(0, 10, (examples,), generator=generator)), "random tensors"
+        return TensorSplit(
+            torch.randn(examples, 1, 28, 28, generator=generator),
+            torch.randint(0, 10, (examples,), generator=generator),
+        ), "random tensors"
 
 
 def plain_loop(model: nn.Module, split: TensorSplit, batch_size: int) -> float:
@@ -82,7 +85,12 @@ def compare(name: str, split: TensorSplit, batch_size: int, repeats: int) -> Non
     """Best of ``repeats`` for each variant, the variants interleaved so drifts hit all alike."""
     times: dict[str, list[float]] = {"plain": [], "dense": [], "masked": [], "parametrized": []}
     for _ in range(repeats):
-        models = {"plain": fresh(name, False), "dense": fresh(name, False), "masked": fresh(name, True), "parametrized": fresh(name, True)}
+        models = {
+            "plain": fresh(name, False),
+            "dense": fresh(name, False),
+            "masked": fresh(name, True),
+            "parametrized": fresh(name, True),
+        }
         times["plain"].append(plain_loop(models["plain"], split, batch_size))
         times["dense"].append(topoprune_loop(models["dense"], split, batch_size))
         times["masked"].append(topoprune_loop(models["masked"], split, batch_size))
@@ -91,8 +99,14 @@ def compare(name: str, split: TensorSplit, batch_size: int, repeats: int) -> Non
     print(f"[{name}] {len(split)} examples, batch {batch_size}, best of {repeats}")
     print(f"    plain PyTorch loop, dense     {plain:7.2f} s")
     print(f"    topoprune loop, dense         {dense:7.2f} s   ratio to plain loop = {dense / plain:.3f}x")
-    print(f"    topoprune loop, masked (1/8)  {masked:7.2f} s   ratio masked / dense = {masked / dense:.3f}x  (target <= 1.10x)")
-    print(f"    (masking in every forward     {parametrized:7.2f} s   ratio to dense = {parametrized / dense:.3f}x: why the trainer re-zeroes after steps)")
+    print(
+        f"    topoprune loop, masked (1/8)  {masked:7.2f} s   ratio masked / dense = {masked / dense:.3f}x  (target "
+        "<= 1.10x)"
+    )
+    print(
+        f"    (masking in every forward     {parametrized:7.2f} s   ratio to dense = {parametrized / dense:.3f}x: why "
+        "the trainer re-zeroes after steps)"
+    )
 
 
 def main() -> None:

@@ -24,7 +24,11 @@ def seed_option(default: int = 0, help_text: str = "Seed of every random choice 
 
 def format_option(choices=("table", "csv", "json"), default: str | None = "table"):
     return click.option(
-        "--format", "fmt", type=click.Choice(choices), default=default, show_default=default is not None,
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=default is not None,
         help="How to print the results.",
     )
 
@@ -71,8 +75,13 @@ def _set_memory_budget(_ctx, _param, value: str | None) -> None:
 def memory_budget_option():
     """``--memory-budget SIZE``: inputs or parameters needing more fail at once with one line."""
     return click.option(
-        "--memory-budget", metavar="SIZE", callback=_set_memory_budget, expose_value=False, is_eager=True,
-        help=f"Largest memory a matrix may need, e.g. 2G or 512M (default: ${ENVIRONMENT_VARIABLE}, else the memory available now).",
+        "--memory-budget",
+        metavar="SIZE",
+        callback=_set_memory_budget,
+        expose_value=False,
+        is_eager=True,
+        help=f"Largest memory a matrix may need, e.g. 2G or 512M (default: ${ENVIRONMENT_VARIABLE}, else the memory "
+        "available now).",
     )
 
 
@@ -94,10 +103,21 @@ def path_options(sample_sources: int, sample_seed: int, quiet: bool):
             elapsed = now - state["start"]
             estimate = elapsed * total / done
             if estimate > 10 and not quiet:
-                click.echo(f"exact shortest paths: about {_duration(estimate)} ({total} chunks of sources, the first took {elapsed:.1f} s); "
-                           "--sample-sources K estimates the ASPL instead", err=True)
-            state["bar"] = tqdm(total=total, initial=done, desc="shortest paths", unit="chunk", file=sys.stderr, leave=False,
-                                disable=quiet or estimate <= 10)
+                click.echo(
+                    f"exact shortest paths: about {_duration(estimate)} ({total} chunks of sources, the first took "
+                    f"{elapsed:.1f} s); "
+                    "--sample-sources K estimates the ASPL instead",
+                    err=True,
+                )
+            state["bar"] = tqdm(
+                total=total,
+                initial=done,
+                desc="shortest paths",
+                unit="chunk",
+                file=sys.stderr,
+                leave=False,
+                disable=quiet or estimate <= 10,
+            )
         else:
             state["bar"].update(done - state["bar"].n)
         if done >= total:
@@ -117,11 +137,17 @@ def _duration(seconds: float) -> str:
 
 def sampling_options(func):
     """``--sample-sources K`` and ``--sample-seed``."""
-    func = click.option("--sample-seed", type=int, default=0, show_default=True, help="Seed of the sampled BFS sources.")(func)
+    func = click.option(
+        "--sample-seed", type=int, default=0, show_default=True, help="Seed of the sampled BFS sources."
+    )(func)
     return click.option(
-        "--sample-sources", type=click.IntRange(min=0), default=0, show_default=True, metavar="K",
+        "--sample-sources",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        metavar="K",
         help="Estimate the ASPL of graphs larger than K nodes from K random BFS sources, with a 95% interval "
-             "(columns aspl_ci95_low/high, aspl_sources; diameter left empty). 0: exact.",
+        "(columns aspl_ci95_low/high, aspl_sources; diameter left empty). 0: exact.",
     )(func)
 
 
@@ -140,14 +166,18 @@ def parse_size(_ctx, _param, value: str | None) -> tuple[int, ...] | None:
 
 def input_size_option(default: str | None = "3x32x32", purpose: str = "MACs are counted at this size"):
     return click.option(
-        "--input-size", "input_shape", default=default, callback=parse_size, show_default=default is not None,
+        "--input-size",
+        "input_shape",
+        default=default,
+        callback=parse_size,
+        show_default=default is not None,
         help=f"One example's shape, CxHxW (e.g. 1x28x28 for Fashion-MNIST); {purpose}.",
     )
 
 
-
 def parse_model_options(_ctx, _param, values: tuple[str, ...]) -> dict:
-    """Callback: ``("width=256", "pointwise=grouped")`` -> {"width": 256, "pointwise": "grouped"} (ints, floats, else text)."""
+    """Callback: ``("width=256", "pointwise=grouped")`` -> {"width": 256, "pointwise": "grouped"} (ints, floats, else
+    text)."""
     options = {}
     for item in values:
         key, sep, raw = item.partition("=")
@@ -165,5 +195,10 @@ def parse_model_options(_ctx, _param, values: tuple[str, ...]) -> dict:
 
 def model_option():
     """``--model-option KEY=VALUE`` (repeatable), shared by every command that builds a model."""
-    return click.option("--model-option", "model_options", multiple=True, callback=parse_model_options,
-                        help="Model option KEY=VALUE, e.g. width=256 or expand=4 (repeatable).")
+    return click.option(
+        "--model-option",
+        "model_options",
+        multiple=True,
+        callback=parse_model_options,
+        help="Model option KEY=VALUE, e.g. width=256 or expand=4 (repeatable).",
+    )

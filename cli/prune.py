@@ -36,7 +36,20 @@ from topology.plans import Plan, load_plan, save_plan
 from trainer.compiled import ModelSpec, load_compiled, load_masked_model, read_compile_record
 from trainer.models import MODELS, build_model
 
-TABLE_COLUMNS = ["name", "type", "shape", "masked", "density", "weights_kept", "weights_total", "macs_kept", "macs_total", "isolated_inputs", "isolated_outputs", "ramanujan_margin"]
+TABLE_COLUMNS = [
+    "name",
+    "type",
+    "shape",
+    "masked",
+    "density",
+    "weights_kept",
+    "weights_total",
+    "macs_kept",
+    "macs_total",
+    "isolated_inputs",
+    "isolated_outputs",
+    "ramanujan_margin",
+]
 
 
 def dense_equivalent_costs(model, input_shape: tuple[int, ...], num_classes: int) -> dict | None:
@@ -57,21 +70,40 @@ def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None, dense:
         return json_text(summary.to_dict())
     frame = pd.DataFrame(summary.rows(), dtype=object)
     table = to_table(frame[[c for c in TABLE_COLUMNS if c in frame.columns]]).rstrip("\n")
-    scope = "" if summary.input_shape or summary.params_total > sum(layer.weights_total for layer in summary.layers) else " (masked layers only)"
-    lines = [table, f"params kept {summary.params_kept:,} of {summary.params_total:,} ({100 * summary.params_fraction:.2f}%){scope}"]
+    scope = (
+        ""
+        if summary.input_shape or summary.params_total > sum(layer.weights_total for layer in summary.layers)
+        else " (masked layers only)"
+    )
+    lines = [
+        table,
+        f"params kept {summary.params_kept:,} of {summary.params_total:,} "
+        f"({100 * summary.params_fraction:.2f}%){scope}",
+    ]
     if summary.macs_total:
-        lines.append(f"MACs kept {summary.macs_kept:,} of {summary.macs_total:,} per example ({100 * summary.macs_kept / summary.macs_total:.2f}%)")
+        lines.append(
+            f"MACs kept {summary.macs_kept:,} of {summary.macs_total:,} per example "
+            f"({100 * summary.macs_kept / summary.macs_total:.2f}%)"
+        )
     shared = summary.shared_layers
     if shared:
-        lines.append(f"shared: {len(shared)} module(s) called {sum(layer.uses for layer in shared)} times per example; params count each once "
-                     f"(with a copy per use: {summary.params_unshared:,}), MACs count every call")
+        lines.append(
+            f"shared: {len(shared)} module(s) called {sum(layer.uses for layer in shared)} times per example; params "
+            "count each once "
+            f"(with a copy per use: {summary.params_unshared:,}), MACs count every call"
+        )
     if dense:
-        lines.append(f"dense equivalent {dense['model']}: params {dense['params']:,}, MACs {dense['macs']:,} per example "
-                     f"(this model: {100 * summary.params_kept / dense['params']:.1f}% of its params, {100 * summary.macs_kept / dense['macs']:.1f}% of its MACs)")
+        lines.append(
+            f"dense equivalent {dense['model']}: params {dense['params']:,}, MACs {dense['macs']:,} per example "
+            f"(this model: {100 * summary.params_kept / dense['params']:.1f}% of its params, "
+            f"{100 * summary.macs_kept / dense['macs']:.1f}% of its MACs)"
+        )
     if nominal:
         macs = f", MACs {nominal['macs']:,.0f}" if nominal.get("macs") else ""
-        lines.append(f"nominal (the paper's dense / e, e = {nominal['expand']:g}): params {nominal['params']:,.0f}{macs}; "
-                     "counted above, from the masks (stem, transitions and classifier stay dense)")
+        lines.append(
+            f"nominal (the paper's dense / e, e = {nominal['expand']:g}): params {nominal['params']:,.0f}{macs}; "
+            "counted above, from the masks (stem, transitions and classifier stay dense)"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -82,30 +114,91 @@ def prune() -> None:
 
 
 @prune.command()
-@click.option("--plan", "plan_path", type=click.Path(path_type=Path), help="Plan file (.npy/.csv/.json); required by --recipe relational.")
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(path_type=Path),
+    help="Plan file (.npy/.csv/.json); required by --recipe relational.",
+)
 @click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), required=True, help="Model from the zoo.")
 @model_option()
-@click.option("--recipe", type=click.Choice(sorted(MASK_RECIPES)), default=RELATIONAL, show_default=True, help="How each layer's mask is made.")
+@click.option(
+    "--recipe",
+    type=click.Choice(sorted(MASK_RECIPES)),
+    default=RELATIONAL,
+    show_default=True,
+    help="How each layer's mask is made.",
+)
 @click.option("--degree", type=int, help="Per-layer recipes: inputs kept per output channel.")
 @click.option("--density", type=float, help="Per-layer recipes: fraction of connections kept (instead of --degree).")
 @click.option("--self-loops", is_flag=True, help="relational: use A + I (graph2nn) instead of A (RGP).")
-@click.option("--nodes-policy", type=click.Choice(NODES_POLICIES), default="error", show_default=True, help="relational: a layer with fewer channels than plan nodes is an error, or uses fewer nodes (shrink).")
+@click.option(
+    "--nodes-policy",
+    type=click.Choice(NODES_POLICIES),
+    default="error",
+    show_default=True,
+    help="relational: a layer with fewer channels than plan nodes is an error, or uses fewer nodes (shrink).",
+)
 @click.option("--prune-first", is_flag=True, help="Mask the first prunable layer too (dense by default).")
 @click.option("--prune-last", is_flag=True, help="Mask the last prunable layer (the classifier) too.")
 @click.option("--include", multiple=True, help="Only mask layers whose names match this glob (repeatable).")
 @click.option("--exclude", multiple=True, help="Leave layers whose names match this glob dense (repeatable).")
-@click.option("--degree-side", type=click.Choice(DEGREE_SIDES), default="outputs", show_default=True,
-              help="Per-layer recipes: the side whose channels have exactly --degree connections (outputs: d inputs each; inputs: d outputs each; larger: the wider side).")
-@click.option("--best-of", type=click.IntRange(1), default=1, show_default=True, help="Per-layer recipes: draw N graphs per layer and keep the best by --select-by.")
-@click.option("--select-by", type=click.Choice(SELECT_BY), default="vertex_expansion", show_default=True, help="Layer-graph metric --best-of maximises.")
+@click.option(
+    "--degree-side",
+    type=click.Choice(DEGREE_SIDES),
+    default="outputs",
+    show_default=True,
+    help="Per-layer recipes: the side whose channels have exactly --degree connections (outputs: d inputs each; "
+    "inputs: d outputs each; larger: the wider side).",
+)
+@click.option(
+    "--best-of",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Per-layer recipes: draw N graphs per layer and keep the best by --select-by.",
+)
+@click.option(
+    "--select-by",
+    type=click.Choice(SELECT_BY),
+    default="vertex_expansion",
+    show_default=True,
+    help="Layer-graph metric --best-of maximises.",
+)
 @input_size_option()
 @click.option("--num-classes", type=int, default=10, show_default=True, help="Outputs of the model's classifier.")
 @seed_option(help_text="Mask seed: block permutations and per-layer graphs derive from it.")
-@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory for model.pt, masks.npz, summary.csv and summary.json.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for model.pt, masks.npz, summary.csv and summary.json.",
+)
 @format_option()
 @friendly_errors
-def apply(plan_path, model_name, model_options, recipe, degree, density, self_loops, nodes_policy, prune_first, prune_last, include, exclude, degree_side, best_of, select_by,
-          input_shape, num_classes, seed, out, fmt) -> None:
+def apply(
+    plan_path,
+    model_name,
+    model_options,
+    recipe,
+    degree,
+    density,
+    self_loops,
+    nodes_policy,
+    prune_first,
+    prune_last,
+    include,
+    exclude,
+    degree_side,
+    best_of,
+    select_by,
+    input_shape,
+    num_classes,
+    seed,
+    out,
+    fmt,
+) -> None:
     """Mask a model from the zoo with a plan (or a per-layer recipe) and write it out.
 
     \b
@@ -115,7 +208,9 @@ def apply(plan_path, model_name, model_options, recipe, degree, density, self_lo
     """
     plan = load_plan(plan_path) if plan_path else None
     selection = LayerSelection(prune_first, prune_last, tuple(include), tuple(exclude))
-    config = MaskConfig(recipe, plan, degree, density, seed, self_loops, nodes_policy, selection, degree_side, best_of, select_by)
+    config = MaskConfig(
+        recipe, plan, degree, density, seed, self_loops, nodes_policy, selection, degree_side, best_of, select_by
+    )
     try:
         config.validate()
     except PruningError as error:  # which options go together: a usage error
@@ -124,10 +219,22 @@ def apply(plan_path, model_name, model_options, recipe, degree, density, self_lo
     result = prune_model(model, config, input_shape)
     dense = dense_equivalent_costs(model, input_shape, num_classes)
     metadata = {
-        "plan": str(plan_path) if plan_path else None, "plan_sha256": plan.sha256 if plan else None,
-        "model": model_name, "model_options": model_options, "num_classes": num_classes, "recipe": recipe, "degree": degree, "density": density,
-        "mask_seed": seed, "self_loops": self_loops, "nodes_policy": nodes_policy, "degree_side": degree_side, "best_of": best_of,
-        "select_by": select_by if best_of > 1 else None, "dense_equivalent": dense, "topoprune_version": __version__,
+        "plan": str(plan_path) if plan_path else None,
+        "plan_sha256": plan.sha256 if plan else None,
+        "model": model_name,
+        "model_options": model_options,
+        "num_classes": num_classes,
+        "recipe": recipe,
+        "degree": degree,
+        "density": density,
+        "mask_seed": seed,
+        "self_loops": self_loops,
+        "nodes_policy": nodes_policy,
+        "degree_side": degree_side,
+        "best_of": best_of,
+        "select_by": select_by if best_of > 1 else None,
+        "dense_equivalent": dense,
+        "topoprune_version": __version__,
     }
     written = write_outputs(out, model, result, metadata)
     for notice in result.notices:
@@ -138,13 +245,31 @@ def apply(plan_path, model_name, model_options, recipe, degree, density, self_lo
 
 @prune.command()
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), help="Rebuild this model to count MACs (needs a checkpoint).")
+@click.option(
+    "--model",
+    "model_name",
+    type=click.Choice(sorted(MODELS)),
+    help="Rebuild this model to count MACs (needs a checkpoint).",
+)
 @model_option()
 @input_size_option(default=None)
-@click.option("--num-classes", type=int, default=10, show_default=True, help="Outputs of the model's classifier (with --model).")
-@click.option("--export", type=click.Path(file_okay=False, path_type=Path), help="Write each layer's channel mask as a bipartite plan into this directory.")
-@click.option("--network-graph", is_flag=True, help="Write the whole network's channel graph as a plan (G.npz + G.json) to --out.")
-@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="With --network-graph: the plan to write (G or G.npz).")
+@click.option(
+    "--num-classes", type=int, default=10, show_default=True, help="Outputs of the model's classifier (with --model)."
+)
+@click.option(
+    "--export",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write each layer's channel mask as a bipartite plan into this directory.",
+)
+@click.option(
+    "--network-graph", is_flag=True, help="Write the whole network's channel graph as a plan (G.npz + G.json) to --out."
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --network-graph: the plan to write (G or G.npz).",
+)
 @format_option()
 @friendly_errors
 def inspect(source, model_name, model_options, input_shape, num_classes, export, network_graph, out, fmt) -> None:
@@ -165,12 +290,16 @@ def inspect(source, model_name, model_options, input_shape, num_classes, export,
       topo analyze net.npz --sample-sources 256
     """
     if network_graph:
-        _write_network_graph(source, out, ModelSpec(model_name, model_options, input_shape, num_classes if model_name else None))
+        _write_network_graph(
+            source, out, ModelSpec(model_name, model_options, input_shape, num_classes if model_name else None)
+        )
         return
     if out is not None:
         raise click.UsageError("--out goes with --network-graph")
     if source.suffix in (".npy", ".csv", ".json"):
-        raise click.UsageError(f"{source} looks like a plan file; prune inspect reads masked models (.pt) or masks (.npz)")
+        raise click.UsageError(
+            f"{source} looks like a plan file; prune inspect reads masked models (.pt) or masks (.npz)"
+        )
     dense = None
     if source.suffix == ".npz":
         if model_name:
@@ -190,7 +319,15 @@ def inspect(source, model_name, model_options, input_shape, num_classes, export,
     else:
         summary = summarize_state_dict(state, masks)
     if export:
-        drafts = [PlanDraft(name.replace(".", "_"), channel_view(mask).numpy().astype("uint8"), "mask", {"layer": name, "source": str(source)}) for name, mask in masks.items()]
+        drafts = [
+            PlanDraft(
+                name.replace(".", "_"),
+                channel_view(mask).numpy().astype("uint8"),
+                "mask",
+                {"layer": name, "source": str(source)},
+            )
+            for name, mask in masks.items()
+        ]
         save_drafts(drafts, export, kind="bipartite")
         click.echo(f"exported {len(drafts)} layer mask(s) as bipartite plans to {export}", err=True)
     click.echo(_render(summary, fmt, dense=dense), nl=False)
@@ -201,13 +338,23 @@ def _write_network_graph(source: Path, out: Path | None, spec: ModelSpec) -> Non
         raise click.UsageError("--network-graph needs --out G (writes G.npz and G.json)")
     model, spec, checkpoint = load_masked_model(source, spec)
     graph = build_network_graph(model, spec.input_shape)
-    params = {"model": spec.model, "model_options": spec.model_options, "input_size": list(spec.input_shape), "source": str(checkpoint),
-              "layers": [{"name": name, "start": start, "stop": stop} for name, start, stop in graph.layers]}
+    params = {
+        "model": spec.model,
+        "model_options": spec.model_options,
+        "input_size": list(spec.input_shape),
+        "source": str(checkpoint),
+        "layers": [{"name": name, "start": start, "stop": stop} for name, start, stop in graph.layers],
+    }
     stem = out.with_suffix("") if out.suffix in (".npz", ".json") else out
-    path = save_plan(Plan(graph.adjacency, generator="network-graph", params=params), stem.parent, stem.name, ("npz", "json"))
+    path = save_plan(
+        Plan(graph.adjacency, generator="network-graph", params=params), stem.parent, stem.name, ("npz", "json")
+    )
     masked = len(current_masks(model))
-    click.echo(f"network graph of {spec.model}: {graph.nodes:,} channel nodes, {graph.adjacency.nnz // 2:,} edges, {len(graph.layers) - 1} layers "
-               f"({masked} masked); wrote {path} and {path.with_suffix('.json')}")
+    click.echo(
+        f"network graph of {spec.model}: {graph.nodes:,} channel nodes, {graph.adjacency.nnz // 2:,} edges, "
+        f"{len(graph.layers) - 1} layers "
+        f"({masked} masked); wrote {path} and {path.with_suffix('.json')}"
+    )
 
 
 def _render_compile(record: dict, fmt: str, table: bool) -> str:
@@ -224,23 +371,84 @@ def _render_compile(record: dict, fmt: str, table: bool) -> str:
 
 @prune.command(name="compile")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), help="Directory for compile.json, model.pt and masks.npz (needed unless SOURCE is already compiled).")
-@click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), help="Zoo model of a bare checkpoint (runs and prune apply outputs record theirs).")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for compile.json, model.pt and masks.npz (needed unless SOURCE is already compiled).",
+)
+@click.option(
+    "--model",
+    "model_name",
+    type=click.Choice(sorted(MODELS)),
+    help="Zoo model of a bare checkpoint (runs and prune apply outputs record theirs).",
+)
 @model_option()
-@input_size_option(default=None, purpose="the kernels are timed at it (default: the size the run or prune apply recorded)")
+@input_size_option(
+    default=None, purpose="the kernels are timed at it (default: the size the run or prune apply recorded)"
+)
 @click.option("--num-classes", type=int, help="Outputs of the classifier of a bare checkpoint.")
-@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Examples per forward the kernels are timed at.")
-@click.option("--device", default="cpu", show_default=True, help="Device the kernels are timed and run on (cpu, cuda, cuda:1).")
-@click.option("--kernels", multiple=True, callback=comma_list, help=f"Candidate kernels besides dense, comma-separated (default all: {', '.join(k for k in KERNELS if k != 'dense')}).")
-@click.option("--repeats", type=click.IntRange(1), default=15, show_default=True, help="Timed forwards per candidate (the median counts).")
-@click.option("--min-speedup", type=click.FloatRange(1.0), default=1.05, show_default=True, help="A structured kernel replaces dense only when this much faster.")
-@click.option("--report", is_flag=True, help="Print the per-layer table: mask, chosen kernel, dense vs chosen time, every candidate.")
-@click.option("--torch-export", is_flag=True, help="Also write model.pt2, the compiled model through torch.export (for deployment).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=32,
+    show_default=True,
+    help="Examples per forward the kernels are timed at.",
+)
+@click.option(
+    "--device", default="cpu", show_default=True, help="Device the kernels are timed and run on (cpu, cuda, cuda:1)."
+)
+@click.option(
+    "--kernels",
+    multiple=True,
+    callback=comma_list,
+    help="Candidate kernels besides dense, comma-separated (default all: "
+    f"{', '.join(k for k in KERNELS if k != 'dense')}).",
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(1),
+    default=15,
+    show_default=True,
+    help="Timed forwards per candidate (the median counts).",
+)
+@click.option(
+    "--min-speedup",
+    type=click.FloatRange(1.0),
+    default=1.05,
+    show_default=True,
+    help="A structured kernel replaces dense only when this much faster.",
+)
+@click.option(
+    "--report",
+    is_flag=True,
+    help="Print the per-layer table: mask, chosen kernel, dense vs chosen time, every candidate.",
+)
+@click.option(
+    "--torch-export",
+    is_flag=True,
+    help="Also write model.pt2, the compiled model through torch.export (for deployment).",
+)
 @seed_option(help_text="Seed of the random input the kernels are timed on.")
 @format_option()
 @friendly_errors
-def compile_command(source, out, model_name, model_options, input_shape, num_classes, batch_size, device, kernels, repeats, min_speedup, report,
-                    torch_export, seed, fmt) -> None:
+def compile_command(
+    source,
+    out,
+    model_name,
+    model_options,
+    input_shape,
+    num_classes,
+    batch_size,
+    device,
+    kernels,
+    repeats,
+    min_speedup,
+    report,
+    torch_export,
+    seed,
+    fmt,
+) -> None:
     """Turn a masked model into an inference model whose layers run as fast as measured here.
 
     SOURCE is a run directory, a prune apply output, or a masked checkpoint (.pt; then give
@@ -257,25 +465,51 @@ def compile_command(source, out, model_name, model_options, input_shape, num_cla
         click.echo(_render_compile(read_compile_record(source), fmt, table=True), nl=False)
         return
     if source.suffix in (".npy", ".csv", ".json", ".npz", ".edges"):
-        raise click.UsageError(f"{source} is not a masked model; prune compile reads a run directory, a prune apply output or a .pt checkpoint")
+        raise click.UsageError(
+            f"{source} is not a masked model; prune compile reads a run directory, a prune apply output or a .pt "
+            "checkpoint"
+        )
     if out is None:
-        raise click.UsageError("--out is required to compile (only an already compiled SOURCE can be reported without it)")
+        raise click.UsageError(
+            "--out is required to compile (only an already compiled SOURCE can be reported without it)"
+        )
     config = CompileConfig(batch_size, device, tuple(kernels or ()), repeats, min(2, repeats), min_speedup, seed=seed)
     config.validate()
     model, spec, checkpoint = load_masked_model(source, ModelSpec(model_name, model_options, input_shape, num_classes))
     masks = current_masks(model)
 
     def wrap(layers):
-        return tqdm(layers, desc="timing layers", unit="layer", file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+        return tqdm(
+            layers, desc="timing layers", unit="layer", file=sys.stderr, leave=False, disable=not sys.stderr.isatty()
+        )
 
     result = compile_model(model, spec.input_shape, config, progress=wrap)
-    metadata = {**spec.to_dict(), "source": str(source), "checkpoint": str(checkpoint), "batch_size": batch_size, "device": device,
-                "compile_config": {"kernels": config.candidates, "repeats": repeats, "min_speedup": min_speedup, "rtol": config.rtol, "seed": seed},
-                "topoprune_version": __version__}
+    metadata = {
+        **spec.to_dict(),
+        "source": str(source),
+        "checkpoint": str(checkpoint),
+        "batch_size": batch_size,
+        "device": device,
+        "compile_config": {
+            "kernels": config.candidates,
+            "repeats": repeats,
+            "min_speedup": min_speedup,
+            "rtol": config.rtol,
+            "seed": seed,
+        },
+        "topoprune_version": __version__,
+    }
     written = [str(path) for path in write_compiled(out, result, masks, metadata).values()]
     if torch_export:
         program, dynamic = export_program(load_compiled(out), spec.input_shape, out / EXPORT_FILE, batch_size)
-        written.append(str(program) + ("" if dynamic else f" (batch fixed at {batch_size}: a sparse CSR/BSR layer does not trace with a dynamic batch)"))
+        written.append(
+            str(program)
+            + (
+                ""
+                if dynamic
+                else f" (batch fixed at {batch_size}: a sparse CSR/BSR layer does not trace with a dynamic batch)"
+            )
+        )
     click.echo(_render_compile(read_compile_record(out), fmt, table=report), nl=False)
     click.echo(f"wrote {', '.join(written)}", err=True)
 

@@ -14,12 +14,31 @@ from reports.build import ReportConfig, build_report
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="topoprune")
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("report"), show_default=True, help="Directory for the report.")
-@click.option("--accuracy", type=click.Choice(["best_acc", "final_acc"]), default="best_acc", show_default=True, help="Which accuracy column to analyse.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("report"),
+    show_default=True,
+    help="Directory for the report.",
+)
+@click.option(
+    "--accuracy",
+    type=click.Choice(["best_acc", "final_acc"]),
+    default="best_acc",
+    show_default=True,
+    help="Which accuracy column to analyse.",
+)
 @click.option("--model", help="Only rows of this model (default: every experiment, one section each).")
 @click.option("--dataset", help="Only rows of this data set.")
 @click.option("--epochs", type=int, help="Only rows with this many epochs.")
-@click.option("--bootstrap", type=click.IntRange(100, 100_000), default=2000, show_default=True, help="Bootstrap resamples for confidence intervals.")
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(100, 100_000),
+    default=2000,
+    show_default=True,
+    help="Bootstrap resamples for confidence intervals.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
 @friendly_errors
 def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed) -> None:

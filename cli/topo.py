@@ -32,9 +32,25 @@ from topology.tables import METRICS_FILE, metrics_frame, to_csv, to_json, to_tab
 
 #: Columns of the human-readable table printed by ``gen`` and ``sweep``.
 KEY_COLUMNS = (
-    "nodes", "edges", "degree_mean", "connected", "aspl", "diameter", "clustering", "transitivity",
-    "spectral_gap", "lambda_nontrivial", "ramanujan", "algebraic_connectivity",
-    "nodes_in", "density", "out_degree_mean", "in_degree_min", "in_degree_max", "isolated_inputs", "ramanujan_margin",
+    "nodes",
+    "edges",
+    "degree_mean",
+    "connected",
+    "aspl",
+    "diameter",
+    "clustering",
+    "transitivity",
+    "spectral_gap",
+    "lambda_nontrivial",
+    "ramanujan",
+    "algebraic_connectivity",
+    "nodes_in",
+    "density",
+    "out_degree_mean",
+    "in_degree_min",
+    "in_degree_max",
+    "isolated_inputs",
+    "ramanujan_margin",
 )
 
 
@@ -60,9 +76,14 @@ def _file_formats(_ctx, _param, value: str) -> tuple[str, ...]:
 
 
 save_option = click.option(
-    "--save", "formats", default="auto", show_default=True, callback=_file_formats,
-    help=f"Plan files to write: auto (npy,csv,json up to {DENSE_MAX_NODES:,} nodes; npz,json above) or a comma-separated subset of "
-         f"{','.join(FILE_FORMATS)}.",
+    "--save",
+    "formats",
+    default="auto",
+    show_default=True,
+    callback=_file_formats,
+    help=f"Plan files to write: auto (npy,csv,json up to {DENSE_MAX_NODES:,} nodes; npz,json above) or a "
+    "comma-separated subset of "
+    f"{','.join(FILE_FORMATS)}.",
 )
 
 
@@ -73,26 +94,77 @@ def topo() -> None:
 
 
 @topo.command()
-@click.option("--generator", "-g", type=click.Choice(sorted(GENERATORS)), default="rreg", show_default=True, help="Graph family (registry name).")
+@click.option(
+    "--generator",
+    "-g",
+    type=click.Choice(sorted(GENERATORS)),
+    default="rreg",
+    show_default=True,
+    help="Graph family (registry name).",
+)
 @click.option("--nodes", "-n", type=int, help="Nodes n (for bipartite generators: output channels).")
-@click.option("--degree", "-d", type=float, help="Degree d (ws-flex and er: real-valued mean degree; bipartite: inputs per output).")
-@click.option("--p", "p", type=float, help="Probability: rewiring (ws, ws-flex) or edge probability (er, random-bipartite).")
+@click.option(
+    "--degree",
+    "-d",
+    type=float,
+    help="Degree d (ws-flex and er: real-valued mean degree; bipartite: inputs per output).",
+)
+@click.option(
+    "--p", "p", type=float, help="Probability: rewiring (ws, ws-flex) or edge probability (er, random-bipartite)."
+)
 @click.option("--nodes-in", type=int, help="Bipartite generators: input channels (default: --nodes).")
 @click.option("--density", type=float, help="Bipartite generators: fraction of kept connections instead of --degree.")
 @click.option("--connected/--no-connected", default=None, help="er, ws-flex: redraw until connected.")
-@click.option("--count", "-k", type=int, default=1, show_default=True, help="Plans to make: seeds seed..seed+K-1, or K points of a swap-chain.")
+@click.option(
+    "--count",
+    "-k",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Plans to make: seeds seed..seed+K-1, or K points of a swap-chain.",
+)
 @seed_option()
-@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("plans"), show_default=True, help="Directory for the plan files and metrics.csv.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("plans"),
+    show_default=True,
+    help="Directory for the plan files and metrics.csv.",
+)
 @click.option("--name", help="Plan name (default: generator and parameters, e.g. rreg_n64_d4_s0).")
 @save_option
-@click.option("--metrics", "-m", multiple=True, callback=comma_list, help="Metrics to compute and store, comma-separated (default: all).")
+@click.option(
+    "--metrics",
+    "-m",
+    multiple=True,
+    callback=comma_list,
+    help="Metrics to compute and store, comma-separated (default: all).",
+)
 @sampling_options
 @format_option()
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @memory_budget_option()
 @friendly_errors
-def gen(generator, nodes, degree, p, nodes_in, density, connected, count, seed, out, name, formats, metrics, sample_sources, sample_seed,
-        fmt, quiet) -> None:
+def gen(
+    generator,
+    nodes,
+    degree,
+    p,
+    nodes_in,
+    density,
+    connected,
+    count,
+    seed,
+    out,
+    name,
+    formats,
+    metrics,
+    sample_sources,
+    sample_seed,
+    fmt,
+    quiet,
+) -> None:
     """Generate plans and print their metrics.
 
     \b
@@ -106,19 +178,41 @@ def gen(generator, nodes, degree, p, nodes_in, density, connected, count, seed, 
     Above 5,000 nodes the graph is built sparse and saved as .npz + .json (--save npz forces
     it for any size); metrics are computed on the sparse graph.
     """
-    params = {"nodes": nodes, "degree": degree, "p": p, "nodes_in": nodes_in, "density": density, "connected": connected}
+    params = {
+        "nodes": nodes,
+        "degree": degree,
+        "p": p,
+        "nodes_in": nodes_in,
+        "density": density,
+        "connected": connected,
+    }
     check_metric_names(metrics)
     config = GenerateConfig(generator, params, seed, count, out, name, formats, tuple(metrics) if metrics else None)
-    saved = make_plans(config, progress=lambda items: progress(items, "generating", quiet), path_options=path_options(sample_sources, sample_seed, quiet))
+    saved = make_plans(
+        config,
+        progress=lambda items: progress(items, "generating", quiet),
+        path_options=path_options(sample_sources, sample_seed, quiet),
+    )
     click.echo(_render([(str(path), plan.metrics) for path, plan in saved], fmt, key_columns_only=True), nl=False)
 
 
 @topo.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--metrics", "-m", multiple=True, callback=comma_list, help="Metrics to compute, comma-separated (default: all).")
+@click.option(
+    "--metrics", "-m", multiple=True, callback=comma_list, help="Metrics to compute, comma-separated (default: all)."
+)
 @format_option(default=None)
-@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the results to this file instead of printing them.")
-@click.option("--reference", is_flag=True, help="Show published values (RGP's information CSV) as <metric>_reference columns beside ours.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the results to this file instead of printing them.",
+)
+@click.option(
+    "--reference",
+    is_flag=True,
+    help="Show published values (RGP's information CSV) as <metric>_reference columns beside ours.",
+)
 @sampling_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @memory_budget_option()
@@ -135,8 +229,14 @@ def analyze(paths, metrics, fmt, out, reference, sample_sources, sample_seed, qu
     if fmt is None:
         fmt = {".csv": "csv", ".json": "json"}.get(out.suffix if out else "", "table")
     plan_paths = find_plans(paths)
-    rows = analyze_plans(plan_paths, metrics, progress=lambda items: progress(items, "analysing", quiet), reference=reference,
-                         on_mismatch=lambda line: click.echo(f"warning: {line}", err=True), path_options=path_options(sample_sources, sample_seed, quiet))
+    rows = analyze_plans(
+        plan_paths,
+        metrics,
+        progress=lambda items: progress(items, "analysing", quiet),
+        reference=reference,
+        on_mismatch=lambda line: click.echo(f"warning: {line}", err=True),
+        path_options=path_options(sample_sources, sample_seed, quiet),
+    )
     text = _render(rows, fmt)
     if out:
         atomic_write_text(out, text)
@@ -153,14 +253,44 @@ def _int_list(_ctx, _param, value: str) -> tuple[int, ...]:
 
 
 @topo.command()
-@click.option("--design", type=click.Choice(sorted(SWEEPS)), required=True, help="graph2nn: WS-flex over (clustering, ASPL) bins; aspl: swap-chain per degree.")
+@click.option(
+    "--design",
+    type=click.Choice(sorted(SWEEPS)),
+    required=True,
+    help="graph2nn: WS-flex over (clustering, ASPL) bins; aspl: swap-chain per degree.",
+)
 @click.option("--nodes", "-n", type=int, default=64, show_default=True, help="Nodes per graph.")
-@click.option("--degrees", default="4", show_default=True, callback=_int_list, help="aspl design: comma-separated degrees, one chain each.")
+@click.option(
+    "--degrees",
+    default="4",
+    show_default=True,
+    callback=_int_list,
+    help="aspl design: comma-separated degrees, one chain each.",
+)
 @click.option("--count", "-k", type=int, default=8, show_default=True, help="aspl design: graphs per degree.")
-@click.option("--samples", type=int, default=1500, show_default=True, help="graph2nn design: WS-flex graphs sampled before binning.")
-@click.option("--bins", type=int, default=15, show_default=True, help="graph2nn design: bins per axis of the clustering x ASPL grid.")
+@click.option(
+    "--samples",
+    type=int,
+    default=1500,
+    show_default=True,
+    help="graph2nn design: WS-flex graphs sampled before binning.",
+)
+@click.option(
+    "--bins",
+    type=int,
+    default=15,
+    show_default=True,
+    help="graph2nn design: bins per axis of the clustering x ASPL grid.",
+)
 @seed_option()
-@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("plans"), show_default=True, help="Directory for the plans and metrics.csv.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("plans"),
+    show_default=True,
+    help="Directory for the plans and metrics.csv.",
+)
 @save_option
 @format_option()
 @friendly_errors
@@ -177,7 +307,9 @@ def sweep(design, nodes, degrees, count, samples, bins, seed, out, formats, fmt)
 
 @topo.command()
 @click.argument("plan", type=click.Path(path_type=Path))
-@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="PNG to write (default: <plan name>.png here).")
+@click.option(
+    "--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="PNG to write (default: <plan name>.png here)."
+)
 @friendly_errors
 def show(plan, out) -> None:
     """Draw a plan on a circle beside its adjacency matrix, key metrics in the title."""

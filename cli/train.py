@@ -28,8 +28,32 @@ from trainer.sweep import SweepGrid, run_sweep, shard_of, sweep_jobs, sweep_stat
 from trainer.widths import parse_mac_budget
 
 #: Results columns printed after a run (all of them are in results.csv).
-SHOWN = ("run_id", "config_hash", "plan", "generator", "nodes", "degree", "aspl", "model", "dataset", "recipe", "density",
-         "params_kept", "params_total", "macs_kept", "macs_budget", "width", "epochs", "best_epoch", "best_val_acc", "best_acc", "best_top5", "final_acc", "test_loss", "train_seconds")
+SHOWN = (
+    "run_id",
+    "config_hash",
+    "plan",
+    "generator",
+    "nodes",
+    "degree",
+    "aspl",
+    "model",
+    "dataset",
+    "recipe",
+    "density",
+    "params_kept",
+    "params_total",
+    "macs_kept",
+    "macs_budget",
+    "width",
+    "epochs",
+    "best_epoch",
+    "best_val_acc",
+    "best_acc",
+    "best_top5",
+    "final_acc",
+    "test_loss",
+    "train_seconds",
+)
 
 
 class DefaultGroup(click.Group):
@@ -62,32 +86,84 @@ def _mac_budget(_ctx, _param, value: str | None):
 def training_options(func):
     """The options that describe one training configuration (shared by ``train`` and ``train sweep``)."""
     options = [
-        click.option("--model", type=click.Choice(sorted(MODELS)), default="mlp", show_default=True, help="Model from the zoo."),
+        click.option(
+            "--model", type=click.Choice(sorted(MODELS)), default="mlp", show_default=True, help="Model from the zoo."
+        ),
         model_option(),
-        click.option("--match-macs", callback=_mac_budget, metavar="dense|MACS",
-                     help="Choose the width (model option) whose counted MACs, masks included, are closest to this budget: "
-                          "'dense' (the unmasked model at its default width) or MACs per example, e.g. 2.5e6."),
-        click.option("--width-step", type=click.IntRange(1), default=1, show_default=True,
-                     help="With --match-macs: widths searched in steps of this many channels (e.g. the plan's node count for equal blocks)."),
-        click.option("--orth-lambda", type=click.FloatRange(0), metavar="LAMBDA",
-                     help="Weight of the orthogonality regulariser of shared filter bases (model option orth_lambda; default 10 for the *_shared models, 0 turns it off)."),
-        click.option("--orth-scope", type=click.Choice(ORTH_SCOPES),
-                     help="Orthogonality regulariser: the shared bases only, or also each layer's unique filters against them (model option orth_scope; default shared)."),
-        click.option("--dataset", type=click.Choice(sorted(DATASETS)), default="fashion-mnist", show_default=True, help="Data set (never downloaded)."),
-        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the data set's files are."),
-        click.option("--recipe", type=click.Choice(sorted(RECIPES)),
-                     help="How the masks are made (default: masks with --masks, relational with --plan, xnet with --degree or "
-                          "--density, model for X-Net models, else dense): "
-                          + "; ".join(f"{name}: {recipe.summary}" for name, recipe in sorted(RECIPES.items())) + "."),
-        click.option("--like", type=click.Path(path_type=Path), help="random-filters: the run (or masks) whose kept filters per layer to match."),
+        click.option(
+            "--match-macs",
+            callback=_mac_budget,
+            metavar="dense|MACS",
+            help="Choose the width (model option) whose counted MACs, masks included, are closest to this budget: "
+            "'dense' (the unmasked model at its default width) or MACs per example, e.g. 2.5e6.",
+        ),
+        click.option(
+            "--width-step",
+            type=click.IntRange(1),
+            default=1,
+            show_default=True,
+            help="With --match-macs: widths searched in steps of this many channels (e.g. the plan's node count for "
+            "equal blocks).",
+        ),
+        click.option(
+            "--orth-lambda",
+            type=click.FloatRange(0),
+            metavar="LAMBDA",
+            help="Weight of the orthogonality regulariser of shared filter bases (model option orth_lambda; default "
+            "10 for the *_shared models, 0 turns it off).",
+        ),
+        click.option(
+            "--orth-scope",
+            type=click.Choice(ORTH_SCOPES),
+            help="Orthogonality regulariser: the shared bases only, or also each layer's unique filters against them "
+            "(model option orth_scope; default shared).",
+        ),
+        click.option(
+            "--dataset",
+            type=click.Choice(sorted(DATASETS)),
+            default="fashion-mnist",
+            show_default=True,
+            help="Data set (never downloaded).",
+        ),
+        click.option(
+            "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the data set's files are."
+        ),
+        click.option(
+            "--recipe",
+            type=click.Choice(sorted(RECIPES)),
+            help="How the masks are made (default: masks with --masks, relational with --plan, xnet with --degree or "
+            "--density, model for X-Net models, else dense): "
+            + "; ".join(f"{name}: {recipe.summary}" for name, recipe in sorted(RECIPES.items()))
+            + ".",
+        ),
+        click.option(
+            "--like",
+            type=click.Path(path_type=Path),
+            help="random-filters: the run (or masks) whose kept filters per layer to match.",
+        ),
         click.option("--degree", type=int, help="Per-layer recipes: inputs kept per output channel."),
         click.option("--density", type=float, help="Per-layer recipes: fraction of connections kept."),
         click.option("--self-loops", is_flag=True, help="relational: A + I (graph2nn) instead of A (RGP)."),
-        click.option("--nodes-policy", type=click.Choice(NODES_POLICIES), default="error", show_default=True, help="relational: layers narrower than the plan."),
+        click.option(
+            "--nodes-policy",
+            type=click.Choice(NODES_POLICIES),
+            default="error",
+            show_default=True,
+            help="relational: layers narrower than the plan.",
+        ),
         click.option("--prune-first", is_flag=True, help="Also mask the first prunable layer."),
         click.option("--prune-last", is_flag=True, help="Also mask the classifier."),
-        click.option("--include", multiple=True, help="Only mask layers matching this glob (repeatable); edropout: the layers it gates instead of every conv and the classifier."),
-        click.option("--exclude", multiple=True, help="Leave layers matching this glob dense (repeatable); edropout: layers it does not gate."),
+        click.option(
+            "--include",
+            multiple=True,
+            help="Only mask layers matching this glob (repeatable); edropout: the layers it gates instead of every "
+            "conv and the classifier.",
+        ),
+        click.option(
+            "--exclude",
+            multiple=True,
+            help="Leave layers matching this glob dense (repeatable); edropout: layers it does not gate.",
+        ),
         click.option("--epochs", type=int, default=5, show_default=True, help="Passes over the training split."),
         click.option("--batch-size", type=int, default=128, show_default=True, help="Examples per step (per process)."),
         click.option("--optimizer", type=click.Choice(OPTIMIZER_NAMES), default="sgd", show_default=True),
@@ -96,28 +172,82 @@ def training_options(func):
         click.option("--nesterov", is_flag=True, help="Nesterov momentum (sgd)."),
         click.option("--weight-decay", type=float, default=5e-4, show_default=True),
         click.option("--schedule", type=click.Choice(SCHEDULE_NAMES), default="cosine", show_default=True),
-        click.option("--step-size", type=int, default=30, show_default=True, help="step schedule: epochs between decays."),
-        click.option("--milestones", default="", callback=_int_tuple, help="multistep schedule: comma-separated epochs."),
+        click.option(
+            "--step-size", type=int, default=30, show_default=True, help="step schedule: epochs between decays."
+        ),
+        click.option(
+            "--milestones", default="", callback=_int_tuple, help="multistep schedule: comma-separated epochs."
+        ),
         click.option("--gamma", type=float, default=0.1, show_default=True, help="step/multistep decay factor."),
         click.option("--warmup-epochs", type=float, default=0.0, show_default=True),
         click.option("--label-smoothing", type=float, default=0.0, show_default=True),
         click.option("--amp", is_flag=True, help="Mixed precision (bfloat16 on CPU, float16 on CUDA)."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--threads", type=int, help="Torch threads per process."),
-        click.option("--val-fraction", type=float, default=0.1, show_default=True, help="Held out of training for model selection."),
-        click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the train/validation split."),
+        click.option(
+            "--val-fraction",
+            type=float,
+            default=0.1,
+            show_default=True,
+            help="Held out of training for model selection.",
+        ),
+        click.option(
+            "--split-seed", type=int, default=0, show_default=True, help="Seed of the train/validation split."
+        ),
         click.option("--max-train", type=int, help="Use only the first N training examples."),
         click.option("--augment/--no-augment", default=None, help="Training augmentation (default: the data set's)."),
-        click.option("--degree-side", type=click.Choice(DEGREE_SIDES), default="outputs", show_default=True,
-                     help="Per-layer recipes: the side whose channels have exactly --degree connections (outputs: d inputs each; inputs: d outputs each; larger: the wider side)."),
-        click.option("--best-of", type=click.IntRange(1), default=1, show_default=True, help="Per-layer recipes: draw N graphs per layer and keep the best by --select-by."),
-        click.option("--select-by", type=click.Choice(SELECT_BY), default="vertex_expansion", show_default=True, help="Layer-graph metric --best-of maximises."),
-        click.option("--mask-seed", type=int, default=0, show_default=True, help="Seed of the masks (and of EDropout's search)."),
-        click.option("--edropout-population", type=click.IntRange(4), default=8, show_default=True, help="EDropout: candidate states."),
-        click.option("--edropout-warmup", type=click.IntRange(0), help="EDropout: epochs before the state may freeze (default: half the epochs)."),
-        click.option("--edropout-patience", type=click.IntRange(1), default=10, show_default=True,
-                     help="EDropout: steps without a better best energy before the state freezes into the pruning mask."),
-        click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True, help="results.csv and run directories go here."),
+        click.option(
+            "--degree-side",
+            type=click.Choice(DEGREE_SIDES),
+            default="outputs",
+            show_default=True,
+            help="Per-layer recipes: the side whose channels have exactly --degree connections (outputs: d inputs "
+            "each; inputs: d outputs each; larger: the wider side).",
+        ),
+        click.option(
+            "--best-of",
+            type=click.IntRange(1),
+            default=1,
+            show_default=True,
+            help="Per-layer recipes: draw N graphs per layer and keep the best by --select-by.",
+        ),
+        click.option(
+            "--select-by",
+            type=click.Choice(SELECT_BY),
+            default="vertex_expansion",
+            show_default=True,
+            help="Layer-graph metric --best-of maximises.",
+        ),
+        click.option(
+            "--mask-seed", type=int, default=0, show_default=True, help="Seed of the masks (and of EDropout's search)."
+        ),
+        click.option(
+            "--edropout-population",
+            type=click.IntRange(4),
+            default=8,
+            show_default=True,
+            help="EDropout: candidate states.",
+        ),
+        click.option(
+            "--edropout-warmup",
+            type=click.IntRange(0),
+            help="EDropout: epochs before the state may freeze (default: half the epochs).",
+        ),
+        click.option(
+            "--edropout-patience",
+            type=click.IntRange(1),
+            default=10,
+            show_default=True,
+            help="EDropout: steps without a better best energy before the state freezes into the pruning mask.",
+        ),
+        click.option(
+            "--out",
+            "-o",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("runs"),
+            show_default=True,
+            help="results.csv and run directories go here.",
+        ),
         click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard in the run directory."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-epoch lines."),
     ]
@@ -131,18 +261,23 @@ def config_from_options(options: dict, **overrides) -> TrainConfig:
     values = {**options, **overrides}
     for key in ("include", "exclude"):
         values[key] = tuple(values[key])
-    values["model_options"] = _with_regulariser_options(values["model"], dict(values["model_options"]), values.pop("orth_lambda", None),
-                                                        values.pop("orth_scope", None))
+    values["model_options"] = _with_regulariser_options(
+        values["model"], dict(values["model_options"]), values.pop("orth_lambda", None), values.pop("orth_scope", None)
+    )
     return TrainConfig(**values).validate()
 
 
-def _with_regulariser_options(model: str, model_options: dict, orth_lambda: float | None, orth_scope: str | None) -> dict:
+def _with_regulariser_options(
+    model: str, model_options: dict, orth_lambda: float | None, orth_scope: str | None
+) -> dict:
     """``--orth-lambda`` / ``--orth-scope`` as the model options they stand for."""
     for flag, key, value in (("--orth-lambda", "orth_lambda", orth_lambda), ("--orth-scope", "orth_scope", orth_scope)):
         if value is None:
             continue
         if key not in model_option_names(model):
-            raise click.UsageError(f"{flag}: model {model} has no orthogonality regulariser (the *_shared models have one)")
+            raise click.UsageError(
+                f"{flag}: model {model} has no orthogonality regulariser (the *_shared models have one)"
+            )
         if key in model_options and model_options[key] != value:
             raise click.UsageError(f"{flag} {value} contradicts --model-option {key}={model_options[key]}")
         model_options[key] = value
@@ -174,7 +309,9 @@ def _report(outcome: RunOutcome | None) -> None:
 
 
 def _report_evaluation(result: CheckpointEvaluation) -> None:
-    click.echo(f"checkpoint: {result.checkpoint} ({result.model} on {result.dataset}; masks {result.masks_sha256 or 'none'})")
+    click.echo(
+        f"checkpoint: {result.checkpoint} ({result.model} on {result.dataset}; masks {result.masks_sha256 or 'none'})"
+    )
     click.echo(f"  {'split':6s} {'examples':>8s} {'loss':>8s} {'top1 %':>7s} {'top5 %':>7s}")
     for score in result.scores:
         click.echo(f"  {score.split:6s} {score.examples:8d} {score.loss:8.4f} {score.top1:7.2f} {score.top5:7.2f}")
@@ -187,14 +324,35 @@ def train() -> None:
 
 
 @train.command("run")
-@click.option("--plan", type=click.Path(path_type=Path), help="Plan file; omit for the dense baseline or a per-layer recipe.")
-@click.option("--masks", type=click.Path(path_type=Path),
-              help="Train under exactly these masks: masks.npz, a run or prune-apply directory, a directory of exported layer plans, or a masked .pt.")
+@click.option(
+    "--plan", type=click.Path(path_type=Path), help="Plan file; omit for the dense baseline or a per-layer recipe."
+)
+@click.option(
+    "--masks",
+    type=click.Path(path_type=Path),
+    help="Train under exactly these masks: masks.npz, a run or prune-apply directory, a directory of exported layer "
+    "plans, or a masked .pt.",
+)
 @training_options
-@click.option("--seed", "train_seed", type=int, default=0, show_default=True, help="Training seed: initialisation and batch order.")
-@click.option("--resume", type=click.Path(file_okay=False, path_type=Path), help="Continue the run in this directory (other options are ignored).")
-@click.option("--eval-only", "eval_only", type=click.Path(path_type=Path),
-              help="Evaluate this checkpoint or run directory (top-1, top-5, loss on val and test) without training.")
+@click.option(
+    "--seed",
+    "train_seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Training seed: initialisation and batch order.",
+)
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Continue the run in this directory (other options are ignored).",
+)
+@click.option(
+    "--eval-only",
+    "eval_only",
+    type=click.Path(path_type=Path),
+    help="Evaluate this checkpoint or run directory (top-1, top-5, loss on val and test) without training.",
+)
 @click.option("--ddp", type=int, help="Train with N local processes through DDP (gloo on CPU).")
 @friendly_errors
 @handle_interrupt
@@ -236,15 +394,50 @@ def _shard(_ctx, _param, value: str | None) -> tuple[int, int] | None:
 
 
 @train.command("sweep")
-@click.option("--plans", "plans_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Directory of plans (searched recursively); without it the options themselves are the one configuration (e.g. an X-Net model).")
+@click.option(
+    "--plans",
+    "plans_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Directory of plans (searched recursively); without it the options themselves are the one configuration "
+    "(e.g. an X-Net model).",
+)
 @click.option("--seeds", type=int, default=3, show_default=True, help="Training seeds 0..S-1 for every plan.")
-@click.option("--baseline/--no-baseline", default=None, help="Also train the dense model for every seed (default: with --plans or --recipes).")
-@click.option("--recipes", callback=comma_list_option, multiple=True, help=f"Per-layer recipes to compare, comma-separated ({', '.join(grid_recipes())}).")
-@click.option("--degrees", "grid_degrees", multiple=True, callback=comma_list_option, help="With --recipes: inputs per output channel, comma-separated, e.g. 2,4,8,16.")
-@click.option("--densities", "grid_densities", multiple=True, callback=comma_list_option, help="With --recipes: kept fractions, comma-separated, e.g. 0.0625,0.125.")
-@click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Trainings at once on this machine (threads are split).")
-@click.option("--shard", callback=_shard, help="Run only the i-th of N slices (1-based), e.g. 2/8 for a cluster job array.")
+@click.option(
+    "--baseline/--no-baseline",
+    default=None,
+    help="Also train the dense model for every seed (default: with --plans or --recipes).",
+)
+@click.option(
+    "--recipes",
+    callback=comma_list_option,
+    multiple=True,
+    help=f"Per-layer recipes to compare, comma-separated ({', '.join(grid_recipes())}).",
+)
+@click.option(
+    "--degrees",
+    "grid_degrees",
+    multiple=True,
+    callback=comma_list_option,
+    help="With --recipes: inputs per output channel, comma-separated, e.g. 2,4,8,16.",
+)
+@click.option(
+    "--densities",
+    "grid_densities",
+    multiple=True,
+    callback=comma_list_option,
+    help="With --recipes: kept fractions, comma-separated, e.g. 0.0625,0.125.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Trainings at once on this machine (threads are split).",
+)
+@click.option(
+    "--shard", callback=_shard, help="Run only the i-th of N slices (1-based), e.g. 2/8 for a cluster job array."
+)
 @training_options
 @friendly_errors
 @handle_interrupt
@@ -265,7 +458,11 @@ def sweep_command(plans_dir, seeds, baseline, recipes, grid_degrees, grid_densit
     """
     template = config_from_options(options, recipe=options.get("recipe"))
     try:
-        grid = SweepGrid(tuple(recipes or ()), tuple(int(d) for d in grid_degrees or ()), tuple(float(d) for d in grid_densities or ()))
+        grid = SweepGrid(
+            tuple(recipes or ()),
+            tuple(int(d) for d in grid_degrees or ()),
+            tuple(float(d) for d in grid_densities or ()),
+        )
     except ValueError as error:
         raise click.BadParameter(f"--degrees takes whole numbers and --densities numbers ({error})") from None
     with_baseline = (plans_dir is not None or bool(grid.recipes)) if baseline is None else baseline
@@ -274,7 +471,14 @@ def sweep_command(plans_dir, seeds, baseline, recipes, grid_degrees, grid_densit
     todo = status.pending
     for line in status.describe(len(all_jobs)):
         click.echo(line, err=True)
-    with tqdm(total=len(all_jobs), initial=len(all_jobs) - len(todo), desc="sweep", unit="run", file=sys.stderr, disable=template.quiet and not sys.stderr.isatty()) as bar:
+    with tqdm(
+        total=len(all_jobs),
+        initial=len(all_jobs) - len(todo),
+        desc="sweep",
+        unit="run",
+        file=sys.stderr,
+        disable=template.quiet and not sys.stderr.isatty(),
+    ) as bar:
         run_sweep(dataclasses.replace(template, quiet=True), todo, jobs, on_done=lambda job: bar.update(1))
     click.echo(f"results: {results_path(template.out)}")
 

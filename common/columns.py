@@ -14,19 +14,72 @@ from __future__ import annotations
 
 #: The recipe of the unpruned baseline every experiment compares against.
 BASELINE_RECIPE = "dense"
-TREATMENT = ("plan", "plan_sha256", "generator", "nodes", "degree", "recipe", "recipe_degree", "recipe_density", "masks_sha256",
-             "graph_seed", "model_structure")
-OUTCOME = ("run_id", "config_hash", "density", "width", "params_kept", "params_total", "macs_kept", "macs_total",
-           "layer_spectral_gap", "layer_ramanujan_margin", "layer_vertex_expansion", "dead_inputs", "dead_outputs", "train_seed",
-           "best_epoch", "best_val_acc", "best_acc", "best_top5", "final_acc", "final_top5", "test_loss", "applied_masks_sha256",
-           "train_seconds", "device", "world_size", "topoprune_version", "created")
+TREATMENT = (
+    "plan",
+    "plan_sha256",
+    "generator",
+    "nodes",
+    "degree",
+    "recipe",
+    "recipe_degree",
+    "recipe_density",
+    "masks_sha256",
+    "graph_seed",
+    "model_structure",
+)
+OUTCOME = (
+    "run_id",
+    "config_hash",
+    "density",
+    "width",
+    "params_kept",
+    "params_total",
+    "macs_kept",
+    "macs_total",
+    "layer_spectral_gap",
+    "layer_ramanujan_margin",
+    "layer_vertex_expansion",
+    "dead_inputs",
+    "dead_outputs",
+    "train_seed",
+    "best_epoch",
+    "best_val_acc",
+    "best_acc",
+    "best_top5",
+    "final_acc",
+    "final_top5",
+    "test_loss",
+    "applied_masks_sha256",
+    "train_seconds",
+    "device",
+    "world_size",
+    "topoprune_version",
+    "created",
+)
 #: Setting columns that only masked recipes read: empty on dense rows.
-RECIPE_OPTIONS = ("self_loops", "nodes_policy", "prune_first", "prune_last", "include", "exclude", "degree_side", "best_of",
-                  "select_by", "mask_seed")
+RECIPE_OPTIONS = (
+    "self_loops",
+    "nodes_policy",
+    "prune_first",
+    "prune_last",
+    "include",
+    "exclude",
+    "degree_side",
+    "best_of",
+    "select_by",
+    "mask_seed",
+)
 #: Outcome columns a recipe adds to its rows, by recipe name.
 RECIPE_OUTCOMES: dict[str, tuple[str, ...]] = {
-    "edropout": ("edropout_paper_r", "edropout_units_kept", "edropout_units", "edropout_frozen_epoch", "edropout_frozen_step",
-                 "edropout_best_energy", "best_acc_unpruned"),
+    "edropout": (
+        "edropout_paper_r",
+        "edropout_units_kept",
+        "edropout_units",
+        "edropout_frozen_epoch",
+        "edropout_frozen_step",
+        "edropout_best_energy",
+        "best_acc_unpruned",
+    ),
 }
 
 

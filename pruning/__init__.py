@@ -10,7 +10,18 @@ from pruning.masking import apply_masks, bake, current_masks, load_masked_state_
 from pruning.recipes import MASK_RECIPES, MaskConfig, compute_masks
 
 __all__ = [
-    "MASK_RECIPES", "LayerSelection", "LayerSummary", "MaskConfig", "PrunableLayer", "PruneSummary",
-    "apply_masks", "bake", "compute_masks", "current_masks", "find_prunable_layers",
-    "load_masked_state_dict", "masks_from_torch_prune", "summarize",
+    "MASK_RECIPES",
+    "LayerSelection",
+    "LayerSummary",
+    "MaskConfig",
+    "PrunableLayer",
+    "PruneSummary",
+    "apply_masks",
+    "bake",
+    "compute_masks",
+    "current_masks",
+    "find_prunable_layers",
+    "load_masked_state_dict",
+    "masks_from_torch_prune",
+    "summarize",
 ]

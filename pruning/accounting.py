@@ -26,8 +26,17 @@ from pruning.masking import ORIGINAL_SUFFIX, current_masks, weight_of
 from topology.metrics import compute_metrics
 
 #: Bipartite metrics reported for each masked layer (docs/architecture.md, metric definitions).
-LAYER_GRAPH_METRICS = ("out_degree_min", "out_degree_mean", "out_degree_max", "in_degree_min", "in_degree_mean", "in_degree_max", "spectral_gap",
-                       "ramanujan_margin", "vertex_expansion")
+LAYER_GRAPH_METRICS = (
+    "out_degree_min",
+    "out_degree_mean",
+    "out_degree_max",
+    "in_degree_min",
+    "in_degree_mean",
+    "in_degree_max",
+    "spectral_gap",
+    "ramanujan_margin",
+    "vertex_expansion",
+)
 
 
 @dataclass
@@ -93,13 +102,21 @@ class PruneSummary:
             row = {k: v for k, v in asdict(layer).items() if k != "graph"}
             row.update({metric: layer.graph.get(metric) for metric in LAYER_GRAPH_METRICS})
             rows.append(row)
-        rows.append({
-            "name": "TOTAL", "type": "model", "shape": "", "masked": any(layer.masked for layer in self.layers),
-            "weights_kept": self.params_kept, "weights_total": self.params_total, "density": self.params_fraction,
-            "isolated_inputs": sum(layer.isolated_inputs for layer in self.layers),
-            "isolated_outputs": sum(layer.isolated_outputs for layer in self.layers),
-            "macs_kept": self.macs_kept, "macs_total": self.macs_total,
-        })
+        rows.append(
+            {
+                "name": "TOTAL",
+                "type": "model",
+                "shape": "",
+                "masked": any(layer.masked for layer in self.layers),
+                "weights_kept": self.params_kept,
+                "weights_total": self.params_total,
+                "density": self.params_fraction,
+                "isolated_inputs": sum(layer.isolated_inputs for layer in self.layers),
+                "isolated_outputs": sum(layer.isolated_outputs for layer in self.layers),
+                "macs_kept": self.macs_kept,
+                "macs_total": self.macs_total,
+            }
+        )
         return rows
 
 
@@ -143,11 +160,13 @@ def forward_counts(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[dict
     handles = []
     for name, module in model.named_modules():
         if isinstance(module, PRUNABLE_TYPES):
+
             def hook(mod, _inputs, output, name=name):
                 # Output is (N, C_out, *spatial) for convs and (N, *, F_out) for linear layers.
                 channels = mod.out_features if isinstance(mod, nn.Linear) else mod.out_channels
                 positions[name] = positions.get(name, 0) + output.numel() // (output.shape[0] * channels)
                 calls[name] = calls.get(name, 0) + 1
+
             handles.append(module.register_forward_hook(hook))
     parameter = next(model.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
@@ -172,8 +191,14 @@ def channel_view(mask: torch.Tensor) -> torch.Tensor:
     return mask.reshape(mask.shape[0], mask.shape[1], -1).any(dim=2) if mask.dim() > 2 else mask
 
 
-def layer_summary(name: str, layer_type: str, weight_shape: tuple[int, ...], mask: torch.Tensor | None, positions: int | None,
-                  uses: int | None = None) -> LayerSummary:
+def layer_summary(
+    name: str,
+    layer_type: str,
+    weight_shape: tuple[int, ...],
+    mask: torch.Tensor | None,
+    positions: int | None,
+    uses: int | None = None,
+) -> LayerSummary:
     """Account for one layer with weight of ``weight_shape`` under ``mask`` (None: dense);
     ``positions`` are its output positions per example summed over its ``uses`` calls."""
     total = math.prod(weight_shape)
@@ -200,12 +225,16 @@ def layer_summary(name: str, layer_type: str, weight_shape: tuple[int, ...], mas
     )
 
 
-def _attach_graph_metrics(layers: list[LayerSummary], masks: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ...]]) -> None:
+def _attach_graph_metrics(
+    layers: list[LayerSummary], masks: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ...]]
+) -> None:
     """Fill ``layer.graph`` with the bipartite metrics of each masked layer's channel mask."""
     masked = [layer.name for layer in layers if layer.masked]
     if not masked:
         return
-    channel_masks = [channel_view(masks[name].to(torch.bool).expand(shapes[name])).cpu().numpy().astype("uint8") for name in masked]
+    channel_masks = [
+        channel_view(masks[name].to(torch.bool).expand(shapes[name])).cpu().numpy().astype("uint8") for name in masked
+    ]
     for name, metrics in zip(masked, compute_metrics(channel_masks, kind="bipartite", names=LAYER_GRAPH_METRICS)):
         next(layer for layer in layers if layer.name == name).graph = metrics
 
@@ -227,7 +256,16 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> P
         if isinstance(module, PRUNABLE_TYPES):
             shapes[name] = tuple(weight_of(module).shape)
             layer_type = type(module).__name__.removeprefix("Parametrized")
-            layers.append(layer_summary(name, layer_type, shapes[name], masks.get(name), positions.get(name), calls.get(name, 0) if input_shape else None))
+            layers.append(
+                layer_summary(
+                    name,
+                    layer_type,
+                    shapes[name],
+                    masks.get(name),
+                    positions.get(name),
+                    calls.get(name, 0) if input_shape else None,
+                )
+            )
     _attach_graph_metrics(layers, masks, shapes)
     return _totals(layers, sum(p.numel() for p in model.parameters()), input_shape)
 
@@ -267,7 +305,10 @@ def summarize_state_dict(state_dict: dict[str, torch.Tensor], masks: dict[str, t
         shapes[name] = tuple(weight.shape) if weight is not None else tuple(mask.shape)
         layers.append(layer_summary(name, "layer", shapes[name], mask, None))
     _attach_graph_metrics(layers, {layer.name: masks[layer.name] for layer in layers}, shapes)
-    total = sum(tensor.numel() for tensor in _distinct_tensors(v for k, v in state_dict.items() if not k.endswith(BUFFER_SUFFIXES)))
+    total = sum(
+        tensor.numel()
+        for tensor in _distinct_tensors(v for k, v in state_dict.items() if not k.endswith(BUFFER_SUFFIXES))
+    )
     return _totals(layers, total or sum(layer.weights_total for layer in layers), None)
 
 

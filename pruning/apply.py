@@ -33,7 +33,9 @@ class PruneResult:
         return masks_sha256(self.masks)
 
 
-def with_model_wiring(model: nn.Module, masks: dict[str, torch.Tensor], seed: int) -> tuple[dict[str, torch.Tensor], list[str]]:
+def with_model_wiring(
+    model: nn.Module, masks: dict[str, torch.Tensor], seed: int
+) -> tuple[dict[str, torch.Tensor], list[str]]:
     """``masks`` combined (logical and) with the masks of the model's own X-layers, and a notice.
 
     A layer masked by both keeps a connection only where both keep it; an X-layer the recipe
@@ -55,13 +57,19 @@ def with_model_wiring(model: nn.Module, masks: dict[str, torch.Tensor], seed: in
     wiring = f"expand {declared.expand:g}" if declared.expand else "a per-layer degree table"
     notice = f"{len(own)} X-layer(s) wired by the model ({declared.generator}, {wiring}, seeded by the mask seed)"
     if short:
-        notice += (f"; {len(short)} of them leave {sum(short.values())} input channel(s) unconnected in all"
-                   + ("" if declared.balanced else " (model option balanced=true connects every input)"))
+        notice += f"; {len(short)} of them leave {sum(short.values())} input channel(s) unconnected in all" + (
+            "" if declared.balanced else " (model option balanced=true connects every input)"
+        )
     return combined, [notice]
 
 
-def prune_model(model: nn.Module, config: MaskConfig, input_shape: tuple[int, ...] | None,
-                masks: dict[str, torch.Tensor] | None = None, source: str | Path = "masks") -> PruneResult:
+def prune_model(
+    model: nn.Module,
+    config: MaskConfig,
+    input_shape: tuple[int, ...] | None,
+    masks: dict[str, torch.Tensor] | None = None,
+    source: str | Path = "masks",
+) -> PruneResult:
     """Mask ``model`` (in place) and account for it.
 
     Parameters
@@ -82,7 +90,13 @@ def prune_model(model: nn.Module, config: MaskConfig, input_shape: tuple[int, ..
         masks, notices, draws = computed.masks, computed.notices, computed.draws
     else:
         masks = fit_masks(model, masks, source)
-        notices = [line for name, mask in masks.items() for line in unconnected_notices(name, channel_view(mask.expand(weight_of(model.get_submodule(name)).shape)).numpy())]
+        notices = [
+            line
+            for name, mask in masks.items()
+            for line in unconnected_notices(
+                name, channel_view(mask.expand(weight_of(model.get_submodule(name)).shape)).numpy()
+            )
+        ]
         draws = {}
     masks, wiring_notices = with_model_wiring(model, masks, config.seed)
     if input_shape:
@@ -117,12 +131,21 @@ def nominal_costs(model: nn.Module, summary: PruneSummary) -> dict | None:
     declared = expander_layers(model)
     if declared is None or not declared.expand:
         return None
-    return {"expand": declared.expand, "params": summary.params_total / declared.expand,
-            "macs": summary.macs_total / declared.expand if summary.macs_total else None}
+    return {
+        "expand": declared.expand,
+        "params": summary.params_total / declared.expand,
+        "macs": summary.macs_total / declared.expand if summary.macs_total else None,
+    }
 
 
 def write_outputs(directory: str | Path, model: nn.Module, result: PruneResult, metadata: dict) -> dict[str, Path]:
     """Write ``prune apply``'s files (:func:`pruning.outputs.write_apply_outputs`); ``metadata``
     (plan, recipe, seeds, ...) goes into the JSON with the masks' hash, notices and draws."""
-    document = {**metadata, "masks_sha256": result.masks_sha256, "notices": result.notices, "draws": result.draws, "nominal": result.nominal}
+    document = {
+        **metadata,
+        "masks_sha256": result.masks_sha256,
+        "notices": result.notices,
+        "draws": result.draws,
+        "nominal": result.nominal,
+    }
     return write_apply_outputs(directory, model, result.masks, result.summary, document)

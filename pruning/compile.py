@@ -48,9 +48,13 @@ class CompileConfig:
         if self.batch_size < 1:
             raise PruningError(f"batch size must be at least 1, got {self.batch_size}")
         if self.repeats < 1 or self.warmup < 0:
-            raise PruningError(f"repeats must be at least 1 and warm-up at least 0, got {self.repeats} and {self.warmup}")
+            raise PruningError(
+                f"repeats must be at least 1 and warm-up at least 0, got {self.repeats} and {self.warmup}"
+            )
         if self.min_speedup < 1.0:
-            raise PruningError(f"min speedup must be at least 1.0 (a slower kernel never replaces dense), got {self.min_speedup}")
+            raise PruningError(
+                f"min speedup must be at least 1.0 (a slower kernel never replaces dense), got {self.min_speedup}"
+            )
         for name in self.kernels:
             KERNELS.get(name)
         try:
@@ -86,8 +90,17 @@ class LayerChoice:
         return self.seconds["dense"] / self.seconds[self.kernel]
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "type": self.layer_type, "shape": list(self.shape), "density": self.density, "kernel": self.kernel,
-                "structure": self.structure, "seconds": self.seconds, "speedup": self.speedup, "rejected": self.rejected}
+        return {
+            "name": self.name,
+            "type": self.layer_type,
+            "shape": list(self.shape),
+            "density": self.density,
+            "kernel": self.kernel,
+            "structure": self.structure,
+            "seconds": self.seconds,
+            "speedup": self.speedup,
+            "rejected": self.rejected,
+        }
 
 
 @dataclass
@@ -112,13 +125,23 @@ class CompileResult:
         return {layer.name: layer.kernel for layer in self.layers}
 
     def to_dict(self) -> dict:
-        return {"layers": [layer.to_dict() for layer in self.layers],
-                "end_to_end": {"masked_seconds": self.masked_seconds, "dense_seconds": self.dense_seconds, "compiled_seconds": self.compiled_seconds,
-                               "ratio_vs_dense": self.ratio, "ratio_vs_masked": self.masked_seconds / self.compiled_seconds},
-                "max_relative_error": self.max_relative_error, "notices": self.notices}
+        return {
+            "layers": [layer.to_dict() for layer in self.layers],
+            "end_to_end": {
+                "masked_seconds": self.masked_seconds,
+                "dense_seconds": self.dense_seconds,
+                "compiled_seconds": self.compiled_seconds,
+                "ratio_vs_dense": self.ratio,
+                "ratio_vs_masked": self.masked_seconds / self.compiled_seconds,
+            },
+            "max_relative_error": self.max_relative_error,
+            "notices": self.notices,
+        }
 
 
-def interleaved_medians(candidates: dict[str, Callable[[], object]], repeats: int, warmup: int, drop_factor: float = 3.0) -> dict[str, float]:
+def interleaved_medians(
+    candidates: dict[str, Callable[[], object]], repeats: int, warmup: int, drop_factor: float = 3.0
+) -> dict[str, float]:
     """Median wall time (s) of each callable over ``repeats`` rounds, one call of each per round.
 
     A candidate slower than ``drop_factor`` times the fastest in the first round cannot win and
@@ -181,6 +204,7 @@ def _layer_inputs(model: nn.Module, names: list[str], example: torch.Tensor) -> 
     def hook_for(name):
         def hook(_module, args):
             captured.setdefault(name, args[0].detach())
+
         return hook
 
     handles = [model.get_submodule(name).register_forward_pre_hook(hook_for(name)) for name in names]
@@ -195,15 +219,24 @@ def _layer_inputs(model: nn.Module, names: list[str], example: torch.Tensor) -> 
 def _synchronized(call: Callable[[], object], device: torch.device) -> Callable[[], object]:
     if device.type != "cuda":
         return call
+
     def run():
         result = call()
         torch.cuda.synchronize(device)
         return result
+
     return run
 
 
-def _choose_layer(name: str, module: nn.Module, mask: torch.Tensor, example: torch.Tensor, config: CompileConfig, timer: Timer,
-                  device: torch.device) -> tuple[LayerChoice, nn.Module]:
+def _choose_layer(
+    name: str,
+    module: nn.Module,
+    mask: torch.Tensor,
+    example: torch.Tensor,
+    config: CompileConfig,
+    timer: Timer,
+    device: torch.device,
+) -> tuple[LayerChoice, nn.Module]:
     dense, _ = KERNELS.get("dense").build(module, mask)
     reference = dense(example)
     built: dict[str, tuple[nn.Module, str]] = {"dense": (dense, "dense")}
@@ -219,16 +252,27 @@ def _choose_layer(name: str, module: nn.Module, mask: torch.Tensor, example: tor
             rejected[kernel] = f"not exact (relative error {error:.1e})"
             continue
         built[kernel] = made
-    seconds = timer({kernel: _synchronized(lambda m=made[0]: m(example), device) for kernel, made in built.items()}, config.repeats, config.warmup)
+    seconds = timer(
+        {kernel: _synchronized(lambda m=made[0]: m(example), device) for kernel, made in built.items()},
+        config.repeats,
+        config.warmup,
+    )
     fastest = min(seconds, key=seconds.get)
     kernel = fastest if seconds["dense"] >= config.min_speedup * seconds[fastest] else "dense"
     density = float(mask.to(torch.bool).expand(module.weight.shape).float().mean())
-    choice = LayerChoice(name, type(module).__name__, tuple(module.weight.shape), density, kernel, built[kernel][1], seconds, rejected)
+    choice = LayerChoice(
+        name, type(module).__name__, tuple(module.weight.shape), density, kernel, built[kernel][1], seconds, rejected
+    )
     return choice, built[kernel][0]
 
 
-def compile_model(model: nn.Module, input_shape: tuple[int, ...], config: CompileConfig = CompileConfig(),
-                  timer: Timer = interleaved_medians, progress: Callable[[Iterable], Iterable] = lambda items: items) -> CompileResult:
+def compile_model(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    config: CompileConfig = CompileConfig(),
+    timer: Timer = interleaved_medians,
+    progress: Callable[[Iterable], Iterable] = lambda items: items,
+) -> CompileResult:
     """Compile a masked model (left unchanged) into an inference model of exact, faster layers.
 
     Parameters
@@ -265,7 +309,9 @@ def compile_model(model: nn.Module, input_shape: tuple[int, ...], config: Compil
             if name not in layer_inputs:
                 notices.append(f"{name}: masked but not called by the model's forward; left dense (baked)")
                 continue
-            choice, kernel = _choose_layer(name, dense.get_submodule(name), masks[name].to(device), layer_inputs[name], config, timer, device)
+            choice, kernel = _choose_layer(
+                name, dense.get_submodule(name), masks[name].to(device), layer_inputs[name], config, timer, device
+            )
             layers.append(choice)
             kernels[name] = kernel
         compiled = copy.deepcopy(dense)
@@ -273,21 +319,40 @@ def compile_model(model: nn.Module, input_shape: tuple[int, ...], config: Compil
             if layer.kernel != "dense":
                 replace_module(compiled, layer.name, kernels[layer.name])
         reference = masked(example)
-        end_to_end = timer({"masked": _synchronized(lambda: masked(example), device), "dense": _synchronized(lambda: dense(example), device),
-                            "compiled": _synchronized(lambda: compiled(example), device)}, config.repeats, config.warmup)
+        end_to_end = timer(
+            {
+                "masked": _synchronized(lambda: masked(example), device),
+                "dense": _synchronized(lambda: dense(example), device),
+                "compiled": _synchronized(lambda: compiled(example), device),
+            },
+            config.repeats,
+            config.warmup,
+        )
         if all(layer.kernel == "dense" for layer in layers):
             end_to_end["compiled"] = end_to_end["dense"]  # the very same computation; timing noise is not a result
         elif end_to_end["compiled"] >= end_to_end["dense"]:
-            notices.append(f"structured kernels won layer by layer but lost end to end ({end_to_end['dense'] / end_to_end['compiled']:.2f}x): every layer kept dense")
-            layers = [LayerChoice(c.name, c.layer_type, c.shape, c.density, "dense", "dense", c.seconds, c.rejected) for c in layers]
+            notices.append(
+                "structured kernels won layer by layer but lost end to end "
+                f"({end_to_end['dense'] / end_to_end['compiled']:.2f}x): every layer kept dense"
+            )
+            layers = [
+                LayerChoice(c.name, c.layer_type, c.shape, c.density, "dense", "dense", c.seconds, c.rejected)
+                for c in layers
+            ]
             compiled, end_to_end["compiled"] = dense, end_to_end["dense"]
         error = relative_error(compiled(example), reference)
     if error > config.rtol:
-        raise PruningError(f"compiled model differs from the masked model by {error:.1e} (relative), more than {config.rtol:g}")
-    return CompileResult(compiled, layers, end_to_end["masked"], end_to_end["dense"], end_to_end["compiled"], error, notices)
+        raise PruningError(
+            f"compiled model differs from the masked model by {error:.1e} (relative), more than {config.rtol:g}"
+        )
+    return CompileResult(
+        compiled, layers, end_to_end["masked"], end_to_end["dense"], end_to_end["compiled"], error, notices
+    )
 
 
-def write_compiled(directory: str | Path, result: CompileResult, masks: dict[str, torch.Tensor], metadata: dict) -> dict[str, Path]:
+def write_compiled(
+    directory: str | Path, result: CompileResult, masks: dict[str, torch.Tensor], metadata: dict
+) -> dict[str, Path]:
     """Write a compiled model: ``model.pt`` (its state_dict), ``masks.npz`` and ``compile.json``.
 
     ``compile.json`` holds ``metadata`` (how to rebuild the model: zoo name, options, input size,
@@ -295,18 +360,27 @@ def write_compiled(directory: str | Path, result: CompileResult, masks: dict[str
     atomically; the JSON last, so a directory with ``compile.json`` is complete.
     """
     state = {key: value.detach().cpu() for key, value in result.model.state_dict().items()}
-    document = {**metadata, "kernels": result.choices, "masks_sha256": masks_sha256(masks), "torch_version": torch.__version__,
-                "threads": torch.get_num_threads(), **result.to_dict()}
+    document = {
+        **metadata,
+        "kernels": result.choices,
+        "masks_sha256": masks_sha256(masks),
+        "torch_version": torch.__version__,
+        "threads": torch.get_num_threads(),
+        **result.to_dict(),
+    }
     return write_compiled_files(directory, state, masks, document)
 
 
-def export_program(model: nn.Module, input_shape: tuple[int, ...], path: str | Path, batch_size: int) -> tuple[Path, bool]:
+def export_program(
+    model: nn.Module, input_shape: tuple[int, ...], path: str | Path, batch_size: int
+) -> tuple[Path, bool]:
     """``torch.export`` ``model`` and save the program to ``path``, atomically.
 
     The batch dimension is dynamic where torch can trace it so; a model with a CSR or BSR layer
     (torch's fake tensors have no sparse matmul) is exported at ``batch_size``. Returns the path and
     whether the batch is dynamic.
     """
+
     def export(dynamic: bool):
         example = torch.randn((batch_size if not dynamic else 2, *input_shape))
         shapes = ({0: torch.export.Dim("batch")},) if dynamic else None
@@ -334,9 +408,20 @@ def report_rows(record: dict) -> list[dict]:
         seconds, kernel = layer["seconds"], layer["kernel"]
         others = [f"{name} {1e3 * value:.3g}" for name, value in seconds.items() if name not in ("dense", kernel)]
         others += [f"{name}: {reason}" for name, reason in layer.get("rejected", {}).items()]
-        rows.append({"layer": layer["name"], "type": layer["type"], "shape": "x".join(map(str, layer["shape"])), "density": round(layer["density"], 4),
-                     "kernel": kernel, "structure": layer["structure"], "dense_ms": round(1e3 * seconds["dense"], 3),
-                     "chosen_ms": round(1e3 * seconds[kernel], 3), "speedup": round(layer["speedup"], 2), "other candidates (ms)": "; ".join(others)})
+        rows.append(
+            {
+                "layer": layer["name"],
+                "type": layer["type"],
+                "shape": "x".join(map(str, layer["shape"])),
+                "density": round(layer["density"], 4),
+                "kernel": kernel,
+                "structure": layer["structure"],
+                "dense_ms": round(1e3 * seconds["dense"], 3),
+                "chosen_ms": round(1e3 * seconds[kernel], 3),
+                "speedup": round(layer["speedup"], 2),
+                "other candidates (ms)": "; ".join(others),
+            }
+        )
     return rows
 
 
@@ -349,6 +434,9 @@ def report_summary(record: dict) -> str:
     kernels = ", ".join(f"{name} x{count}" for name, count in sorted(counts.items()))
     batch = record.get("batch_size")
     at = f" at batch {batch} on {record.get('device', 'cpu')} ({record.get('threads')} threads)" if batch else ""
-    return (f"{len(record['layers'])} masked layer(s): {kernels}. End to end{at}: {1e3 * end['compiled_seconds']:.3g} ms per forward, "
-            f"{end['ratio_vs_dense']:.2f}x the baked dense model ({1e3 * end['dense_seconds']:.3g} ms), "
-            f"{end['ratio_vs_masked']:.2f}x the masked model ({1e3 * end['masked_seconds']:.3g} ms)")
+    return (
+        f"{len(record['layers'])} masked layer(s): {kernels}. End to end{at}: {1e3 * end['compiled_seconds']:.3g} ms "
+        "per forward, "
+        f"{end['ratio_vs_dense']:.2f}x the baked dense model ({1e3 * end['dense_seconds']:.3g} ms), "
+        f"{end['ratio_vs_masked']:.2f}x the masked model ({1e3 * end['masked_seconds']:.3g} ms)"
+    )

@@ -44,12 +44,20 @@ class EDropoutConfig:
 
     def validate(self) -> EDropoutConfig:
         if self.population < 4:
-            raise PruningError(f"EDropout needs a population of at least 4 (each candidate picks three others), got {self.population}")
-        for name, value in (("keep probability", self.keep_probability), ("mutation", self.mutation), ("crossover", self.crossover)):
+            raise PruningError(
+                f"EDropout needs a population of at least 4 (each candidate picks three others), got {self.population}"
+            )
+        for name, value in (
+            ("keep probability", self.keep_probability),
+            ("mutation", self.mutation),
+            ("crossover", self.crossover),
+        ):
             if not 0.0 <= value <= 1.0:
                 raise PruningError(f"EDropout {name} must be in [0, 1], got {value}")
         if self.candidates_per_forward < 0:
-            raise PruningError(f"candidates per forward must be 0 (automatic) or more, got {self.candidates_per_forward}")
+            raise PruningError(
+                f"candidates per forward must be 0 (automatic) or more, got {self.candidates_per_forward}"
+            )
         if self.patience < 1:
             raise PruningError(f"EDropout patience must be at least 1 step, got {self.patience}")
         return self
@@ -81,7 +89,7 @@ class StateLayout:
 
     def split(self, states: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{layer: states[..., its bits]}`` for states of shape (..., bits)."""
-        return {layer.name: states[..., layer.offset: layer.offset + layer.units] for layer in self.layers}
+        return {layer.name: states[..., layer.offset : layer.offset + layer.units] for layer in self.layers}
 
 
 def state_layout(model: nn.Module, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> StateLayout:
@@ -100,8 +108,11 @@ def state_layout(model: nn.Module, include: tuple[str, ...] = (), exclude: tuple
     convs = [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))]
     linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
     if include:
-        chosen = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear))
-                  and any(fnmatch.fnmatchcase(n, p) for p in include)]
+        chosen = [
+            (n, m)
+            for n, m in model.named_modules()
+            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)) and any(fnmatch.fnmatchcase(n, p) for p in include)
+        ]
     else:
         chosen = convs + linears[-1:]
     chosen = [(n, m) for n, m in chosen if not any(fnmatch.fnmatchcase(n, p) for p in exclude)]
@@ -147,7 +158,11 @@ def draw_step(population: int, bits: int, generator: torch.Generator) -> StepDra
     scores = torch.rand((population, population), generator=generator)
     scores.fill_diagonal_(float("inf"))  # never oneself
     partners = scores.argsort(dim=1)[:, :3]
-    return StepDraws(partners, torch.rand((population, bits), generator=generator), torch.rand((population, bits), generator=generator))
+    return StepDraws(
+        partners,
+        torch.rand((population, bits), generator=generator),
+        torch.rand((population, bits), generator=generator),
+    )
 
 
 def de_trials(states: torch.Tensor, draws: StepDraws, mutation: float, crossover: float) -> torch.Tensor:
@@ -173,7 +188,9 @@ def de_trials(states: torch.Tensor, draws: StepDraws, mutation: float, crossover
     return torch.where(draws.cross < crossover, mutant, states)
 
 
-def select(states: torch.Tensor, energies: torch.Tensor, trials: torch.Tensor, trial_energies: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def select(
+    states: torch.Tensor, energies: torch.Tensor, trials: torch.Tensor, trial_energies: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Greedy one-to-one selection: a trial replaces its candidate when its energy is lower."""
     better = trial_energies < energies
     return torch.where(better[:, None], trials, states), torch.where(better, trial_energies, energies)
@@ -206,7 +223,7 @@ def gated(model: nn.Module, layout: StateLayout, states: torch.Tensor, repeat: i
     states = states.reshape(-1, layout.bits)
     handles = []
     for layer in layout.layers:
-        bits = states[:, layer.offset: layer.offset + layer.units]
+        bits = states[:, layer.offset : layer.offset + layer.units]
 
         def gate(tensor: torch.Tensor, bits: torch.Tensor = bits) -> torch.Tensor:
             rows = bits.to(tensor.dtype)
@@ -226,8 +243,15 @@ def gated(model: nn.Module, layout: StateLayout, states: torch.Tensor, repeat: i
             handle.remove()
 
 
-def population_energies(model: nn.Module, layout: StateLayout, states: torch.Tensor, images: torch.Tensor, labels: torch.Tensor,
-                        scale: float, chunk: int = 0) -> torch.Tensor:
+def population_energies(
+    model: nn.Module,
+    layout: StateLayout,
+    states: torch.Tensor,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    scale: float,
+    chunk: int = 0,
+) -> torch.Tensor:
     """Energies (M,) of M states on one minibatch, without gradients.
 
     ``chunk`` states share one batched forward (the minibatch stacked ``chunk`` times, each
@@ -244,7 +268,7 @@ def population_energies(model: nn.Module, layout: StateLayout, states: torch.Ten
     try:
         with torch.no_grad():
             for start in range(0, states.shape[0], chunk):
-                part = states[start: start + chunk].to(images.device)
+                part = states[start : start + chunk].to(images.device)
                 with gated(model, layout, part, repeat=images.shape[0]):
                     logits = model(images.repeat(part.shape[0], *([1] * (images.dim() - 1))))
                 energies.append(energy(logits.reshape(part.shape[0], images.shape[0], -1), labels, scale))
@@ -258,7 +282,7 @@ def state_masks(model: nn.Module, layout: StateLayout, state: torch.Tensor) -> d
     rows, shape (C_out, C_in, 1, ...)), a Linear layer's dropped inputs their columns (C_out, C_in)."""
     masks = {}
     for layer in layout.layers:
-        bits = state[layer.offset: layer.offset + layer.units].to(torch.bool)
+        bits = state[layer.offset : layer.offset + layer.units].to(torch.bool)
         weight = model.get_submodule(layer.name).weight
         if layer.kind == FILTERS:
             mask = bits[:, None].expand(weight.shape[0], weight.shape[1])
@@ -340,8 +364,15 @@ class EDropoutSearch:
         return self.frozen
 
     def state_dict(self) -> dict:
-        return {"states": self.states.clone(), "energies": self.energies, "best_energy": self.best_energy, "steps": self.steps,
-                "steps_since_improvement": self.steps_since_improvement, "frozen": self.frozen, "generator": self.generator.get_state()}
+        return {
+            "states": self.states.clone(),
+            "energies": self.energies,
+            "best_energy": self.best_energy,
+            "steps": self.steps,
+            "steps_since_improvement": self.steps_since_improvement,
+            "frozen": self.frozen,
+            "generator": self.generator.get_state(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.states, self.energies = state["states"], state["energies"]
@@ -383,5 +414,9 @@ def random_unit_masks(reference: dict[str, torch.Tensor], seed: int) -> dict[str
         chosen = torch.zeros(kept.numel(), dtype=torch.bool)
         chosen[torch.randperm(kept.numel(), generator=generator)[: int(kept.sum())]] = True
         unit = chosen[:, None] if kind == FILTERS else chosen[None, :]
-        masks[name] = unit.expand(mask.shape[0], mask.shape[1]).reshape(mask.shape[0], mask.shape[1], *([1] * (mask.dim() - 2))).clone()
+        masks[name] = (
+            unit.expand(mask.shape[0], mask.shape[1])
+            .reshape(mask.shape[0], mask.shape[1], *([1] * (mask.dim() - 2)))
+            .clone()
+        )
     return masks

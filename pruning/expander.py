@@ -1,4 +1,5 @@
-"""Models that carry their own wiring (docs/architecture.md, models that carry their own structure): X-Net expander layers.
+"""Models that carry their own wiring: X-Net expander layers (docs/architecture.md, models that
+carry their own structure).
 
 A model declares its X-layers with :func:`declare_expander_layers` (layer name -> D, the inputs
 of every output channel). Their masks are not stored in the model: like every per-layer recipe,
@@ -64,7 +65,9 @@ def expander_degree(in_channels: int, expand: float) -> int:
     return max(1, int(in_channels // expand))
 
 
-def declare_expander_layers(model: nn.Module, degrees: dict[str, int], balanced: bool = False, expand: float | None = None) -> nn.Module:
+def declare_expander_layers(
+    model: nn.Module, degrees: dict[str, int], balanced: bool = False, expand: float | None = None
+) -> nn.Module:
     """Record ``degrees`` as the X-layers of ``model`` (layers whose D >= C_in stay dense); returns ``model``."""
     kept = {}
     for name, degree in degrees.items():
@@ -94,7 +97,18 @@ def expander_masks(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
     masks = {}
     for name, degree in declared.degrees.items():
         module = model.get_submodule(name)
-        out_channels, in_channels = (module.out_features, module.in_features) if isinstance(module, nn.Linear) else (module.out_channels, module.in_channels)
-        matrix = generate(declared.generator, nodes=out_channels, nodes_in=in_channels, degree=degree, seed=derive_seed(seed, name), form="dense")
+        out_channels, in_channels = (
+            (module.out_features, module.in_features)
+            if isinstance(module, nn.Linear)
+            else (module.out_channels, module.in_channels)
+        )
+        matrix = generate(
+            declared.generator,
+            nodes=out_channels,
+            nodes_in=in_channels,
+            degree=degree,
+            seed=derive_seed(seed, name),
+            form="dense",
+        )
         masks[name] = torch.from_numpy(matrix.astype(bool))
     return masks

@@ -88,7 +88,7 @@ def _pack(outputs_of_group: list[np.ndarray], patterns: list[np.ndarray]) -> Gro
         counts[g] = len(pattern)
         if len(pattern):
             inputs[g, : len(pattern)] = pattern
-            inputs[g, len(pattern):] = pattern[-1]
+            inputs[g, len(pattern) :] = pattern[-1]
         outputs[g, : len(members)] = members
     return Grouping(inputs, counts, outputs)
 

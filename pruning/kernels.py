@@ -107,7 +107,9 @@ def packed_weight(weight: torch.Tensor, grouping: Grouping) -> torch.Tensor:
     inputs = torch.from_numpy(grouping.inputs).to(weight.device)
     packed = weight[outputs[:, :, None], inputs[:, None, :]]
     real_output = torch.from_numpy(grouping.outputs >= 0)[:, :, None]
-    real_input = torch.from_numpy(np.arange(grouping.inputs_per_group)[None, :] < grouping.input_counts[:, None])[:, None, :]
+    real_input = torch.from_numpy(np.arange(grouping.inputs_per_group)[None, :] < grouping.input_counts[:, None])[
+        :, None, :
+    ]
     keep = (real_output & real_input).to(weight.device)
     return packed * keep.reshape(*keep.shape, *([1] * (weight.dim() - 2))).to(weight.dtype)
 
@@ -176,7 +178,9 @@ class GatheredConv(nn.Module):
         conv = CONV_FUNCTIONS[self.spatial_dims]
         if not self.reorder:
             return conv(gathered, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-        out = conv(gathered, self.weight, None, self.stride, self.padding, self.dilation, self.groups).index_select(1, self.positions)
+        out = conv(gathered, self.weight, None, self.stride, self.padding, self.dilation, self.groups).index_select(
+            1, self.positions
+        )
         if self.bias is not None:
             out = out + self.bias.reshape(1, -1, *([1] * self.spatial_dims))
         return out
@@ -205,7 +209,13 @@ class SparseLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
-        matrix = torch.sparse_csr_tensor(self.crow_indices, self.col_indices, self.weight, (self.out_features, self.in_features), check_invariants=False)
+        matrix = torch.sparse_csr_tensor(
+            self.crow_indices,
+            self.col_indices,
+            self.weight,
+            (self.out_features, self.in_features),
+            check_invariants=False,
+        )
         out = (matrix @ x.reshape(-1, self.in_features).t()).t()
         if self.bias is not None:
             out = out + self.bias
@@ -238,7 +248,13 @@ class BlockSparseLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
-        matrix = torch.sparse_bsr_tensor(self.crow_indices, self.col_indices, self.weight, (self.out_features, self.in_features), check_invariants=False)
+        matrix = torch.sparse_bsr_tensor(
+            self.crow_indices,
+            self.col_indices,
+            self.weight,
+            (self.out_features, self.in_features),
+            check_invariants=False,
+        )
         out = (matrix @ x.reshape(-1, self.in_features).t()).t()
         if self.bias is not None:
             out = out + self.bias
@@ -259,7 +275,11 @@ def mask_block_size(mask: torch.Tensor, sizes: tuple[int, ...] = (64, 32, 16, 8,
 
 
 def _grouped(module: nn.Module, mask: torch.Tensor, grouping: Grouping) -> nn.Module:
-    return GatheredLinear(module, mask, grouping) if isinstance(module, nn.Linear) else GatheredConv(module, mask, grouping)
+    return (
+        GatheredLinear(module, mask, grouping)
+        if isinstance(module, nn.Linear)
+        else GatheredConv(module, mask, grouping)
+    )
 
 
 @register_kernel("dense", "the layer with the mask baked into its weight (exact zeros)")

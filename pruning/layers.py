@@ -73,7 +73,9 @@ def candidate_layers(model: nn.Module) -> tuple[list[PrunableLayer], list[str]]:
     return layers, notices
 
 
-def find_prunable_layers(model: nn.Module, selection: LayerSelection = LayerSelection()) -> tuple[list[PrunableLayer], list[str]]:
+def find_prunable_layers(
+    model: nn.Module, selection: LayerSelection = LayerSelection()
+) -> tuple[list[PrunableLayer], list[str]]:
     """The layers to mask under ``selection``, in registration order, and notices of skipped ones.
 
     The first and last prunable layers (module registration order) stay dense unless
@@ -91,8 +93,10 @@ def find_prunable_layers(model: nn.Module, selection: LayerSelection = LayerSele
             continue
         included = any(fnmatch.fnmatchcase(layer.name, p) for p in selection.include)
         if len(aliases.get(layer.name, ())) > 1 and not included:
-            notices.append(f"{layer.name}: a module registered under {len(aliases[layer.name])} names (shared), left dense "
-                           f"(--include '{layer.name}' masks it, one mask for every use)")
+            notices.append(
+                f"{layer.name}: a module registered under {len(aliases[layer.name])} names (shared), left dense "
+                f"(--include '{layer.name}' masks it, one mask for every use)"
+            )
             continue
         if selection.include and not included:
             continue

@@ -52,7 +52,9 @@ def broadcastable_mask(name: str, mask: torch.Tensor, weight_shape: torch.Size) 
         return mask
     if tuple(mask.shape[:2]) == tuple(weight_shape[:2]) and all(s == 1 for s in mask.shape[2:]):
         return mask.reshape(*weight_shape[:2], *([1] * (len(weight_shape) - 2)))
-    raise PruningError(f"layer {name}: mask of shape {tuple(mask.shape)} does not fit weight of shape {tuple(weight_shape)}")
+    raise PruningError(
+        f"layer {name}: mask of shape {tuple(mask.shape)} does not fit weight of shape {tuple(weight_shape)}"
+    )
 
 
 def _mask_module(module: nn.Module) -> WeightMask | None:
@@ -138,7 +140,9 @@ def masks_from_torch_prune(state_dict: dict[str, torch.Tensor]) -> dict[str, tor
 def masks_in_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``{module name: mask}`` stored in a state_dict (ours, or torch.nn.utils.prune's)."""
     state_dict = masks_from_torch_prune(state_dict)
-    return {key[: -len(MASK_SUFFIX)]: value.to(torch.bool) for key, value in state_dict.items() if key.endswith(MASK_SUFFIX)}
+    return {
+        key[: -len(MASK_SUFFIX)]: value.to(torch.bool) for key, value in state_dict.items() if key.endswith(MASK_SUFFIX)
+    }
 
 
 def load_masked_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> nn.Module:
@@ -153,7 +157,9 @@ def load_masked_state_dict(model: nn.Module, state_dict: dict[str, torch.Tensor]
     return model
 
 
-def to_masked_state_dict(state_dict: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def to_masked_state_dict(
+    state_dict: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
     """A plain state_dict (``X.weight``) rewritten in the masked format, with the masks added.
 
     The result is what a model with :func:`apply_masks` applied would return from

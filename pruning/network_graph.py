@@ -28,7 +28,16 @@ from pruning.errors import PruningError
 from topology.graph import sparse_from_pairs
 
 WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
-JOIN_FUNCTIONS = {operator.add, operator.iadd, operator.mul, operator.imul, operator.sub, torch.add, torch.mul, torch.sub}
+JOIN_FUNCTIONS = {
+    operator.add,
+    operator.iadd,
+    operator.mul,
+    operator.imul,
+    operator.sub,
+    torch.add,
+    torch.mul,
+    torch.sub,
+}
 JOIN_METHODS = {"add", "add_", "mul", "mul_", "sub", "sub_"}
 CONCAT = {torch.cat, torch.concat}
 RESHAPE_FUNCTIONS = {torch.flatten, torch.reshape}
@@ -66,8 +75,11 @@ def _trace(model: nn.Module, example: torch.Tensor) -> GraphModule:
     try:
         graph = _LeafTracer().trace(model)
     except Exception as error:  # fx raises many kinds for data-dependent control flow
-        raise PruningError(f"cannot trace {type(model).__name__} with torch.fx to find which layer feeds which ({type(error).__name__}: "
-                           f"{str(error).splitlines()[0] if str(error) else ''})") from None
+        raise PruningError(
+            f"cannot trace {type(model).__name__} with torch.fx to find which layer feeds which "
+            f"({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''})"
+        ) from None
     module = GraphModule(model, graph)
     with torch.no_grad():
         ShapeProp(module).propagate(example)
@@ -94,7 +106,9 @@ def _layer_connections(module: nn.Module, mask: torch.Tensor | None, in_channels
     return sparse_from_pairs((out_channels, in_channels), rows, local + group_of_row * per_group)
 
 
-def network_graph(model: nn.Module, input_shape: tuple[int, ...], masks: dict[str, torch.Tensor] | None = None) -> NetworkGraph:
+def network_graph(
+    model: nn.Module, input_shape: tuple[int, ...], masks: dict[str, torch.Tensor] | None = None
+) -> NetworkGraph:
     """Build the channel graph of ``model`` (see the module docstring).
 
     Parameters
@@ -122,7 +136,11 @@ def network_graph(model: nn.Module, input_shape: tuple[int, ...], masks: dict[st
     finally:
         model.train(was_training)
     modules = dict(traced.named_modules())
-    total = input_shape[0] + sum(modules[n.target].weight.shape[0] for n in traced.graph.nodes if n.op == "call_module" and isinstance(modules[n.target], WEIGHTED))
+    total = input_shape[0] + sum(
+        modules[n.target].weight.shape[0]
+        for n in traced.graph.nodes
+        if n.op == "call_module" and isinstance(modules[n.target], WEIGHTED)
+    )
     feeds: dict = {}
     layers: list[tuple[str, int, int]] = []
     edge_rows, edge_cols = [], []
@@ -131,7 +149,9 @@ def network_graph(model: nn.Module, input_shape: tuple[int, ...], masks: dict[st
         shape = _shape(node)
         if node.op == "placeholder":
             channels = input_shape[0]
-            feeds[node] = sp.csr_array((np.ones(channels, dtype=np.uint8), (np.arange(channels), np.arange(channels))), shape=(channels, total))
+            feeds[node] = sp.csr_array(
+                (np.ones(channels, dtype=np.uint8), (np.arange(channels), np.arange(channels))), shape=(channels, total)
+            )
             layers.append(("input", 0, channels))
             next_node = channels
             continue
@@ -149,8 +169,13 @@ def network_graph(model: nn.Module, input_shape: tuple[int, ...], masks: dict[st
             edge_rows.append(reached.row.astype(np.int64) + next_node)
             edge_cols.append(reached.col.astype(np.int64))
             layers.append((node.target, next_node, next_node + out_channels))
-            feeds[node] = sp.csr_array((np.ones(out_channels, dtype=np.uint8), (np.arange(out_channels), np.arange(next_node, next_node + out_channels))),
-                                       shape=(out_channels, total))
+            feeds[node] = sp.csr_array(
+                (
+                    np.ones(out_channels, dtype=np.uint8),
+                    (np.arange(out_channels), np.arange(next_node, next_node + out_channels)),
+                ),
+                shape=(out_channels, total),
+            )
             next_node += out_channels
             continue
         if not sources:
@@ -178,7 +203,9 @@ def _channel_padding(node, source_shape: tuple[int, ...] | None) -> tuple[int, i
     return int(pads[position]), int(pads[position + 1])
 
 
-def _propagate(node, shape: tuple[int, ...], sources: list[sp.csr_array], module: nn.Module | None = None) -> sp.csr_array:
+def _propagate(
+    node, shape: tuple[int, ...], sources: list[sp.csr_array], module: nn.Module | None = None
+) -> sp.csr_array:
     """What feeds each channel of ``node``'s output, from what feeds its inputs' channels."""
     channels = _channels(shape)
     target, op = node.target, node.op
@@ -186,7 +213,14 @@ def _propagate(node, shape: tuple[int, ...], sources: list[sp.csr_array], module
         padding = _channel_padding(node, _shape(node.args[0]))
         if padding is not None and sum(padding) + sources[0].shape[0] == channels:
             width = sources[0].shape[1]
-            return sp.vstack([sp.csr_array((padding[0], width), dtype=np.uint8), sources[0], sp.csr_array((padding[1], width), dtype=np.uint8)], format="csr")
+            return sp.vstack(
+                [
+                    sp.csr_array((padding[0], width), dtype=np.uint8),
+                    sources[0],
+                    sp.csr_array((padding[1], width), dtype=np.uint8),
+                ],
+                format="csr",
+            )
     if isinstance(module, (nn.Flatten, nn.Unflatten)):
         op, target = "call_method", "flatten"
     if (op == "call_function" and target in CONCAT) or (op == "call_method" and target == "cat"):
@@ -199,7 +233,11 @@ def _propagate(node, shape: tuple[int, ...], sources: list[sp.csr_array], module
             per_channel = channels // source.shape[0]
             return sp.csr_array(source[np.repeat(np.arange(source.shape[0]), per_channel)])
     same = [source for source in sources if source.shape[0] == channels]
-    if same and (len(same) == len(sources) or (op == "call_function" and target in JOIN_FUNCTIONS) or (op == "call_method" and target in JOIN_METHODS)):
+    if same and (
+        len(same) == len(sources)
+        or (op == "call_function" and target in JOIN_FUNCTIONS)
+        or (op == "call_method" and target in JOIN_METHODS)
+    ):
         joined = same[0]
         for source in same[1:]:
             joined = joined + source
@@ -208,5 +246,7 @@ def _propagate(node, shape: tuple[int, ...], sources: list[sp.csr_array], module
     if len(sources) == 1 and channels == 1:
         return sp.csr_array(sources[0].sum(axis=0, keepdims=True) > 0, dtype=np.uint8)
     name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
-    raise PruningError(f"network graph: operation {name!r} ({op}) maps {[s.shape[0] for s in sources]} channel(s) to {channels}; "
-                       "the trace cannot tell which channel feeds which")
+    raise PruningError(
+        f"network graph: operation {name!r} ({op}) maps {[s.shape[0] for s in sources]} channel(s) to {channels}; "
+        "the trace cannot tell which channel feeds which"
+    )

@@ -35,25 +35,34 @@ def summary_csv(summary: PruneSummary) -> str:
     return pd.DataFrame(summary.rows()).to_csv(index=False, lineterminator="\n")
 
 
-def write_apply_outputs(directory: str | Path, model: nn.Module, masks: dict[str, torch.Tensor], summary: PruneSummary,
-                        document: dict) -> dict[str, Path]:
+def write_apply_outputs(
+    directory: str | Path, model: nn.Module, masks: dict[str, torch.Tensor], summary: PruneSummary, document: dict
+) -> dict[str, Path]:
     """``prune apply``'s files, each atomically; ``document`` (how the masks were made) heads the JSON."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    paths = {"model": save_state(directory / MODEL_FILE, model.state_dict()), "masks": save_masks(directory / MASKS_FILE, masks),
-             "summary_csv": directory / SUMMARY_CSV, "summary_json": directory / SUMMARY_JSON}
+    paths = {
+        "model": save_state(directory / MODEL_FILE, model.state_dict()),
+        "masks": save_masks(directory / MASKS_FILE, masks),
+        "summary_csv": directory / SUMMARY_CSV,
+        "summary_json": directory / SUMMARY_JSON,
+    }
     atomic_write_text(paths["summary_csv"], summary_csv(summary))
     atomic_write_text(paths["summary_json"], json_text({**document, **summary.to_dict()}))
     return paths
 
 
-def write_compiled_files(directory: str | Path, state: dict[str, torch.Tensor], masks: dict[str, torch.Tensor],
-                         document: dict) -> dict[str, Path]:
+def write_compiled_files(
+    directory: str | Path, state: dict[str, torch.Tensor], masks: dict[str, torch.Tensor], document: dict
+) -> dict[str, Path]:
     """``prune compile``'s files, each atomically, ``compile.json`` last (its presence means complete)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    paths = {"model": save_state(directory / MODEL_FILE, state), "masks": save_masks(directory / MASKS_FILE, masks),
-             "compile": directory / COMPILE_FILE}
+    paths = {
+        "model": save_state(directory / MODEL_FILE, state),
+        "masks": save_masks(directory / MASKS_FILE, masks),
+        "compile": directory / COMPILE_FILE,
+    }
     atomic_write_text(paths["compile"], json_text(document))
     return paths
 

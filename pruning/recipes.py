@@ -62,7 +62,9 @@ class MaskConfig:
         if self.recipe == RELATIONAL and self.plan is None:
             raise PruningError(f"the {RELATIONAL} recipe needs a plan (--plan)")
         if self.recipe != RELATIONAL and self.plan is not None:
-            raise PruningError(f"--plan is only used by --recipe {RELATIONAL}; {self.recipe!r} takes --degree or --density")
+            raise PruningError(
+                f"--plan is only used by --recipe {RELATIONAL}; {self.recipe!r} takes --degree or --density"
+            )
         if self.nodes_policy not in NODES_POLICIES:
             raise PruningError(f"nodes policy must be one of {', '.join(NODES_POLICIES)}, got {self.nodes_policy!r}")
         if self.degree_side not in DEGREE_SIDES:
@@ -72,7 +74,10 @@ class MaskConfig:
         if self.best_of < 1:
             raise PruningError(f"best-of must be at least 1, got {self.best_of}")
         if self.best_of > 1 and self.recipe not in PER_LAYER_RECIPES:
-            raise PruningError(f"best-of draws random layer graphs; recipe {self.recipe!r} has none (use {', '.join(PER_LAYER_RECIPES)})")
+            raise PruningError(
+                f"best-of draws random layer graphs; recipe {self.recipe!r} has none (use "
+                f"{', '.join(PER_LAYER_RECIPES)})"
+            )
         return self
 
 
@@ -124,7 +129,9 @@ def _per_layer(generator: str) -> MaskRecipe:
         # The generators fix the degree of their rows; to fix it on the inputs, draw the
         # transposed (input x output) graph and transpose it back.
         transposed = degree_on_inputs(layer, config.degree_side)
-        rows, columns = (layer.in_channels, layer.out_channels) if transposed else (layer.out_channels, layer.in_channels)
+        rows, columns = (
+            (layer.in_channels, layer.out_channels) if transposed else (layer.out_channels, layer.in_channels)
+        )
         params = {"nodes": rows, "nodes_in": columns}
         if generator == "random-bipartite":
             params["p"] = config.density if config.density is not None else config.degree / columns
@@ -180,10 +187,17 @@ class MaskSet:
 def _best_draw(layer: PrunableLayer, recipe: MaskRecipe, config: MaskConfig) -> tuple[np.ndarray, dict]:
     """The best of ``config.best_of`` draws of the layer's graph by ``config.select_by`` (first on ties)."""
     candidates = [np.asarray(recipe(layer, replace(config, draw=k)), dtype=np.uint8) for k in range(config.best_of)]
-    scores = [metrics[config.select_by] for metrics in compute_metrics(candidates, kind=BIPARTITE, names=[config.select_by])]
+    scores = [
+        metrics[config.select_by] for metrics in compute_metrics(candidates, kind=BIPARTITE, names=[config.select_by])
+    ]
     scores = [float(value) for value in scores]
     best = int(np.nanargmax(scores)) if np.isfinite(scores).any() else 0
-    return candidates[best].astype(bool), {"kept_draw": best, "draws": config.best_of, "select_by": config.select_by, "scores": scores}
+    return candidates[best].astype(bool), {
+        "kept_draw": best,
+        "draws": config.best_of,
+        "select_by": config.select_by,
+        "scores": scores,
+    }
 
 
 def unconnected_notices(name: str, mask: np.ndarray) -> list[str]:
@@ -222,8 +236,11 @@ def compute_mask_set(model: nn.Module, config: MaskConfig) -> MaskSet:
         if config.best_of > 1:
             matrix, draws[layer.name] = _best_draw(layer, recipe, config)
             chosen = draws[layer.name]
-            notices.append(f"{layer.name}: kept draw {chosen['kept_draw']} of {config.best_of} by {config.select_by} "
-                           f"({chosen['scores'][chosen['kept_draw']]:.4g}; draws ranged {min(chosen['scores']):.4g} to {max(chosen['scores']):.4g})")
+            notices.append(
+                f"{layer.name}: kept draw {chosen['kept_draw']} of {config.best_of} by {config.select_by} "
+                f"({chosen['scores'][chosen['kept_draw']]:.4g}; draws ranged {min(chosen['scores']):.4g} to "
+                f"{max(chosen['scores']):.4g})"
+            )
         else:
             matrix = recipe(layer, config)
         masks[layer.name] = torch.from_numpy(np.ascontiguousarray(matrix))

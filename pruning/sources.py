@@ -33,7 +33,9 @@ def _masks_from_plans(directory: Path) -> dict[str, torch.Tensor]:
         plan = load_plan(path)
         layer = plan.params.get("layer")
         if plan.kind != BIPARTITE or not isinstance(layer, str):
-            raise PruningError(f"{path}: not an exported layer mask (a bipartite plan whose JSON names its layer in params.layer)")
+            raise PruningError(
+                f"{path}: not an exported layer mask (a bipartite plan whose JSON names its layer in params.layer)"
+            )
         if layer in masks:
             raise PruningError(f"{path}: a second mask for layer {layer!r}")
         masks[layer] = torch.from_numpy(plan.dense().astype(bool))
@@ -71,7 +73,10 @@ def load_mask_source(path: str | Path) -> dict[str, torch.Tensor]:
         if not masks:
             raise PruningError(f"{path}: the checkpoint holds no masks")
         return masks
-    raise PruningError(f"{path}: not a mask source (expected masks.npz, a .pt checkpoint, a run directory or a directory of exported layer plans)")
+    raise PruningError(
+        f"{path}: not a mask source (expected masks.npz, a .pt checkpoint, a run directory or a directory of exported "
+        "layer plans)"
+    )
 
 
 def fit_masks(model: nn.Module, masks: dict[str, torch.Tensor], source: str | Path) -> dict[str, torch.Tensor]:
@@ -89,7 +94,9 @@ def fit_masks(model: nn.Module, masks: dict[str, torch.Tensor], source: str | Pa
     for name, mask in masks.items():
         if name not in layers:
             known = ", ".join(list(layers)[:6]) + (", ..." if len(layers) > 6 else "")
-            raise PruningError(f"{source}: mask for layer {name!r}, which the model has no prunable layer of (it has {known})")
+            raise PruningError(
+                f"{source}: mask for layer {name!r}, which the model has no prunable layer of (it has {known})"
+            )
         try:
             fitted[name] = broadcastable_mask(name, mask, weight_of(layers[name].module).shape)
         except PruningError as error:

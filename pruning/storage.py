@@ -44,7 +44,9 @@ def save_state(path: str | Path, state: dict) -> Path:
     return Path(path)
 
 
-def torch_load(path: str | Path, error: type[Exception] = PruningError, what: str = "not a readable PyTorch checkpoint") -> object:
+def torch_load(
+    path: str | Path, error: type[Exception] = PruningError, what: str = "not a readable PyTorch checkpoint"
+) -> object:
     """``torch.load`` with ``weights_only=True`` onto the CPU; failures become one-line ``error``s."""
     path = Path(path)
     if not path.is_file():

@@ -65,7 +65,9 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     rows = experiment.rows
     summary = plan_summary(rows, config.accuracy)
     plans = summary[~summary["is_baseline"]]
-    metrics = [m for m in CANDIDATE_METRICS if m in plans.columns and pd.to_numeric(plans[m], errors="coerce").notna().any()]
+    metrics = [
+        m for m in CANDIDATE_METRICS if m in plans.columns and pd.to_numeric(plans[m], errors="coerce").notna().any()
+    ]
     correlations = {m: correlate(summary, m, config.seed, config.bootstrap) for m in metrics}
     summary["sweet_spot"] = sweet_spot(summary)
     varying = [m for m in metrics if pd.to_numeric(plans[m], errors="coerce").nunique() > 1]
@@ -75,11 +77,17 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     headline = [m for m in HEADLINE if m in correlations] or metrics[:4]
     scatters = [figures.metric_scatter(summary, m, correlations[m], figures_dir / f"scatter_{m}.png") for m in varying]
     equal_cost = bool(equal_cost_findings(rows))
-    cluster_map = figures.clustering_path_map(summary, summary["sweet_spot"], figures_dir / "clustering_aspl.png",
-                                              "clustering vs path length at equal MACs, coloured by accuracy" if equal_cost else None)
+    cluster_map = figures.clustering_path_map(
+        summary,
+        summary["sweet_spot"],
+        figures_dir / "clustering_aspl.png",
+        "clustering vs path length at equal MACs, coloured by accuracy" if equal_cost else None,
+    )
     density = figures.density_plot(summary, figures_dir / "density.png")
     if headline:
-        main = figures.main_figure(summary, headline, correlations, figures_dir / "main.png", f"Graph metrics vs accuracy ({experiment.title})")
+        main = figures.main_figure(
+            summary, headline, correlations, figures_dir / "main.png", f"Graph metrics vs accuracy ({experiment.title})"
+        )
     else:  # no plan has graph metrics (only baselines or per-layer recipes): density is what there is
         main = density
 
@@ -92,37 +100,89 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     if cost_lines and cluster_map is not None:  # graph2nn's question at equal cost: its map is the main figure
         main = cluster_map
     if len(missing):
-        findings.append(f"{len(missing)} row(s) have a plan but missing graph metrics; they are listed below and left out of the correlations.")
-    shown_columns = ["metric", "n_plans", "spearman_rho", "spearman_ci_low", "spearman_ci_high", "spearman_p", "pearson_r", "pearson_p",
-                     "kendall_tau", "kendall_p", "partial_rho", "partial_rho_p", "note"]
+        findings.append(
+            f"{len(missing)} row(s) have a plan but missing graph metrics; they are listed below and left out of the "
+            "correlations."
+        )
+    shown_columns = [
+        "metric",
+        "n_plans",
+        "spearman_rho",
+        "spearman_ci_low",
+        "spearman_ci_high",
+        "spearman_p",
+        "pearson_r",
+        "pearson_p",
+        "kendall_tau",
+        "kendall_p",
+        "partial_rho",
+        "partial_rho_p",
+        "note",
+    ]
     content: list[tuple[str, object]] = [
         ("Main figure", main),
-        ("Correlations with accuracy (over plans; CIs by bootstrap over plans; partial: controlling for density)",
-         correlation_table[[c for c in shown_columns if c in correlation_table.columns]] if len(correlation_table) else "no metrics to correlate"),
-        ("Plans (metrics that vary; summary.csv has them all)",
-         summary_table[[c for c in ["plan", "generator", "degree", *varying, "density", *(["width", "macs_kept"] if cost_lines else []), "acc_mean", "acc_std", "n_seeds", "sweet_spot"] if c in summary_table.columns]]),
+        (
+            "Correlations with accuracy (over plans; CIs by bootstrap over plans; partial: controlling for density)",
+            correlation_table[[c for c in shown_columns if c in correlation_table.columns]]
+            if len(correlation_table)
+            else "no metrics to correlate",
+        ),
+        (
+            "Plans (metrics that vary; summary.csv has them all)",
+            summary_table[
+                [
+                    c
+                    for c in [
+                        "plan",
+                        "generator",
+                        "degree",
+                        *varying,
+                        "density",
+                        *(["width", "macs_kept"] if cost_lines else []),
+                        "acc_mean",
+                        "acc_std",
+                        "n_seeds",
+                        "sweet_spot",
+                    ]
+                    if c in summary_table.columns
+                ]
+            ],
+        ),
     ]
     if cluster_map is not None and cluster_map != main:
         content.append(("Clustering vs path length (red rings: sweet spot)", cluster_map))
     content += [("Accuracy vs density", density), ("Every metric", scatters)]
     ranking = rank_at_equal_cost(rows, config.accuracy)
     if len(ranking) and ranking["level"].duplicated().any():  # at least two configurations share a cost level
-        ranked = ("Ranked at each cost level (paired over seeds: difference to the best with a 95% t-interval, paired t-test, Wilcoxon)",
-                  ranking_for_people(ranking))
-        findings[1 + len(cost_lines):1 + len(cost_lines)] = comparison_findings(ranking)
+        ranked = (
+            "Ranked at each cost level (paired over seeds: difference to the best with a 95% t-interval, paired "
+            "t-test, Wilcoxon)",
+            ranking_for_people(ranking),
+        )
+        findings[1 + len(cost_lines) : 1 + len(cost_lines)] = comparison_findings(ranking)
         if cost_lines and ranking["recipe"].nunique() == 1:
-            # One recipe's plans held at one cost (graph2nn's sweep): the map stays the figure, the ranking follows the plans.
+            # One recipe's plans held at one cost (graph2nn's sweep): the map stays the figure, the ranking follows
+            # the plans.
             content.insert(next(i for i, (heading, _) in enumerate(content) if heading.startswith("Plans")) + 1, ranked)
         else:
             recipes = figures.recipe_plot(ranking, summary, figures_dir / "recipes.png")
             content[:0] = [("Accuracy at equal cost, by recipe", recipes), ranked]
             # Unless plan metrics could be correlated with accuracy, the comparison is the point of the section.
-            main = main if any(np.isfinite(correlations[m].spearman_p) for m in HEADLINE if m in correlations) else recipes
+            main = (
+                main if any(np.isfinite(correlations[m].spearman_p) for m in HEADLINE if m in correlations) else recipes
+            )
     if len(missing):
-        content.append(("Rows with missing metrics", missing[["run_id", "plan", "plan_sha256"]] if "run_id" in missing else missing))
+        content.append(
+            (
+                "Rows with missing metrics",
+                missing[["run_id", "plan", "plan_sha256"]] if "run_id" in missing else missing,
+            )
+        )
     for frame in (summary_table, correlation_table):
         frame.insert(0, "experiment", experiment.title)
-    return Section(experiment.title, experiment.slug, findings, content, main, summary_table, correlation_table, ranking)
+    return Section(
+        experiment.title, experiment.slug, findings, content, main, summary_table, correlation_table, ranking
+    )
 
 
 def _headline(summary: pd.DataFrame) -> str:
@@ -131,7 +191,10 @@ def _headline(summary: pd.DataFrame) -> str:
     words = []
     if len(compared):
         best = compared.loc[compared["acc_mean"].idxmax()]
-        words.append(f"{len(compared)} configuration(s); best {best['plan']} at {best['acc_mean']:.2f}% over {int(best['n_seeds'])} seed(s)")
+        words.append(
+            f"{len(compared)} configuration(s); best {best['plan']} at {best['acc_mean']:.2f}% over "
+            f"{int(best['n_seeds'])} seed(s)"
+        )
     for _, row in summary[summary["is_baseline"]].iterrows():
         words.append(f"dense baseline {row['acc_mean']:.2f}% over {int(row['n_seeds'])} seed(s)")
     return "; ".join(words) + "."
@@ -157,12 +220,19 @@ def build_report(config: ReportConfig) -> Report:
     atomic_write_text(out / "correlations.csv", correlations.to_csv(index=False, lineterminator="\n"))
     rankings = [s.ranking.assign(experiment=s.title) for s in sections if len(s.ranking)]
     if rankings:
-        atomic_write_text(out / "ranking.csv", pd.concat(rankings, ignore_index=True).to_csv(index=False, lineterminator="\n"))
+        atomic_write_text(
+            out / "ranking.csv", pd.concat(rankings, ignore_index=True).to_csv(index=False, lineterminator="\n")
+        )
 
-    findings = list(sections[0].findings) if single else [
-        f"{len(sections)} experiments: the table's runs differ in their configuration beyond plan, recipe and seed, so each is reported on its own.",
-        *[f"{s.title}: {_headline(s.summary)}" for s in sections],
-    ]
+    findings = (
+        list(sections[0].findings)
+        if single
+        else [
+            f"{len(sections)} experiments: the table's runs differ in their configuration beyond plan, recipe and "
+            "seed, so each is reported on its own.",
+            *[f"{s.title}: {_headline(s.summary)}" for s in sections],
+        ]
+    )
     title = f"topoprune report: {sections[0].title}" if single else f"topoprune report: {len(sections)} experiments"
     parts = [(None if single else s.title, s.slug, [] if single else s.findings, s.content) for s in sections]
     html_path, markdown_path = out / "report.html", out / "report.md"

@@ -62,6 +62,7 @@ def setting_columns(table: pd.DataFrame) -> list[str]:
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Cells as comparable text: empty for missing, whole-number floats without ``.0``."""
+
     def text(value) -> str:
         if value is None or (isinstance(value, float) and value != value):
             return ""
@@ -96,27 +97,35 @@ def split_experiments(table: pd.DataFrame) -> list[Experiment]:
     text = _as_text(table[columns]) if columns else pd.DataFrame(index=table.index)
     if "model_options" in text.columns and "model_structure" in table.columns:
         structure = _as_text(table[["model_structure"]])["model_structure"]
-        text["model_options"] = [_options_without_structure(o, w) if w else o for o, w in zip(text["model_options"], structure)]
+        text["model_options"] = [
+            _options_without_structure(o, w) if w else o for o, w in zip(text["model_options"], structure)
+        ]
     dense = table["recipe"].astype(str) == BASELINE_RECIPE
     options = [c for c in columns if c in RECIPE_OPTIONS]
     experiments: list[Experiment] = []
     for key, index in text[~dense].groupby(columns, sort=False).groups.items() if columns else []:
         setting = dict(zip(columns, key if isinstance(key, tuple) else (key,)))
         for experiment in experiments:  # recipes that do not read an option (empty) share it with any value
-            if all(experiment.setting[c] == setting[c] for c in base) and _compatible(experiment.setting, setting, options):
+            if all(experiment.setting[c] == setting[c] for c in base) and _compatible(
+                experiment.setting, setting, options
+            ):
                 experiment.setting.update({c: setting[c] for c in options if setting[c]})
                 experiment.rows = pd.concat([experiment.rows, table.loc[list(index)]])
                 break
         else:
             experiments.append(Experiment(setting, table.loc[list(index)]))
     for experiment in experiments:
-        matching = dense & (text[base] == pd.Series({c: experiment.setting[c] for c in base})).all(axis=1) if base else dense
+        matching = (
+            dense & (text[base] == pd.Series({c: experiment.setting[c] for c in base})).all(axis=1) if base else dense
+        )
         experiment.rows = pd.concat([experiment.rows, table.loc[table.index[matching]]]).sort_index()
     attached = set().union(*(set(e.rows.index) for e in experiments)) if experiments else set()
     alone = text[dense & ~table.index.isin(list(attached))]
     for key, index in alone.groupby(base, sort=False).groups.items() if base else []:
         setting = dict(zip(base, key if isinstance(key, tuple) else (key,)))
-        experiments.append(Experiment({**setting, **{c: "" for c in RECIPE_OPTIONS if c in columns}}, table.loc[list(index)]))
+        experiments.append(
+            Experiment({**setting, **{c: "" for c in RECIPE_OPTIONS if c in columns}}, table.loc[list(index)])
+        )
     if not columns:
         experiments = [Experiment({}, table)]
     experiments.sort(key=lambda e: -len(e.rows))
@@ -145,17 +154,43 @@ def _name(experiments: list[Experiment]) -> None:
     """Titles naming the headline fields and every field that differs between experiments."""
     shown = [_shown_setting(e.setting) for e in experiments]
     fields = list(dict.fromkeys(f for s in shown for f in s))
-    differing = [f for f in fields if f not in HEADLINE
-                 and len({s.get(f, "") for e, s in zip(experiments, shown) if not (f in RECIPE_OPTIONS and (_dense_only(e) or not s.get(f)))}) > 1]
+    differing = [
+        f
+        for f in fields
+        if f not in HEADLINE
+        and len(
+            {
+                s.get(f, "")
+                for e, s in zip(experiments, shown)
+                if not (f in RECIPE_OPTIONS and (_dense_only(e) or not s.get(f)))
+            }
+        )
+        > 1
+    ]
     used: set[str] = set()
     for number, (experiment, s) in enumerate(zip(experiments, shown), start=1):
         epochs = s.get("epochs", "")
-        parts = [part for part in (s.get("model", ""), s.get("dataset", ""), f"{epochs} epoch{'' if epochs == '1' else 's'}" if epochs else "") if part]
-        parts += [f"{f}={s.get(f, '') or '—'}" for f in differing if not (f in RECIPE_OPTIONS and (_dense_only(experiment) or not s.get(f)))]
+        parts = [
+            part
+            for part in (
+                s.get("model", ""),
+                s.get("dataset", ""),
+                f"{epochs} epoch{'' if epochs == '1' else 's'}" if epochs else "",
+            )
+            if part
+        ]
+        parts += [
+            f"{f}={s.get(f, '') or '—'}"
+            for f in differing
+            if not (f in RECIPE_OPTIONS and (_dense_only(experiment) or not s.get(f)))
+        ]
         if _dense_only(experiment):
             parts.append("dense only")
         experiment.title = " · ".join(parts) or f"experiment {number}"
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", experiment.title.replace("·", "-")).strip("-").lower()[:80] or f"experiment-{number}"
+        slug = (
+            re.sub(r"[^A-Za-z0-9]+", "-", experiment.title.replace("·", "-")).strip("-").lower()[:80]
+            or f"experiment-{number}"
+        )
         while slug in used:
             slug = f"{slug}-{number}"
         used.add(slug)

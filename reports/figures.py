@@ -49,7 +49,9 @@ def _degree_colours(plans: pd.DataFrame) -> tuple[list, dict]:
 def _baseline(axes, summary: pd.DataFrame) -> None:
     baseline = summary[summary["is_baseline"]]
     for _, row in baseline.iterrows():
-        axes.axhline(row["acc_mean"], color="black", linestyle="--", linewidth=1, label=f"dense baseline {row['acc_mean']:.2f}%")
+        axes.axhline(
+            row["acc_mean"], color="black", linestyle="--", linewidth=1, label=f"dense baseline {row['acc_mean']:.2f}%"
+        )
 
 
 def scatter_axes(axes, summary: pd.DataFrame, metric: str, correlation: Correlation | None) -> None:
@@ -61,7 +63,9 @@ def scatter_axes(axes, summary: pd.DataFrame, metric: str, correlation: Correlat
     colours, colour_of = _degree_colours(plans)
     finite = np.isfinite(x) & np.isfinite(y)
     for index in np.flatnonzero(finite):
-        axes.errorbar(x[index], y[index], yerr=errors[index], fmt="o", color=colours[index], markersize=5, capsize=2, alpha=0.85)
+        axes.errorbar(
+            x[index], y[index], yerr=errors[index], fmt="o", color=colours[index], markersize=5, capsize=2, alpha=0.85
+        )
     for degree, colour in colour_of.items():
         axes.plot([], [], "o", color=colour, label=f"degree {degree:g}")
     if finite.sum() >= 2 and np.ptp(x[finite]) > 0:
@@ -69,7 +73,10 @@ def scatter_axes(axes, summary: pd.DataFrame, metric: str, correlation: Correlat
         grid = np.linspace(x[finite].min(), x[finite].max(), 50)
         text = ""
         if correlation is not None and np.isfinite(correlation.pearson_r):
-            text = f"fit: r = {correlation.pearson_r:.2f}, ρ = {correlation.spearman_rho:.2f} (p = {correlation.spearman_p:.2g})"
+            text = (
+                f"fit: r = {correlation.pearson_r:.2f}, ρ = {correlation.spearman_rho:.2f} "
+                f"(p = {correlation.spearman_p:.2g})"
+            )
         axes.plot(grid, slope * grid + intercept, color="tab:red", linewidth=1.5, label=text or "least-squares fit")
     _baseline(axes, summary)
     axes.set_xlabel(LABELS.get(metric, metric))
@@ -87,7 +94,9 @@ def metric_scatter(summary: pd.DataFrame, metric: str, correlation: Correlation 
     return save(figure, path)
 
 
-def main_figure(summary: pd.DataFrame, metrics: list[str], correlations: dict[str, Correlation], path: Path, title: str) -> Path:
+def main_figure(
+    summary: pd.DataFrame, metrics: list[str], correlations: dict[str, Correlation], path: Path, title: str
+) -> Path:
     """Up to four metrics side by side: the report's headline figure."""
     shown = metrics[:4]
     columns = 2 if len(shown) > 1 else 1
@@ -96,13 +105,15 @@ def main_figure(summary: pd.DataFrame, metrics: list[str], correlations: dict[st
     grid = np.atleast_1d(figure.subplots(rows, columns)).ravel()
     for axes, metric in zip(grid, shown):
         scatter_axes(axes, summary, metric, correlations.get(metric))
-    for axes in grid[len(shown):]:
+    for axes in grid[len(shown) :]:
         axes.set_axis_off()
     figure.suptitle(title + "\n(error bars: std over seeds; dashed: dense baseline)", fontsize=11)
     return save(figure, path)
 
 
-def clustering_path_map(summary: pd.DataFrame, in_sweet_spot: pd.Series, path: Path, title: str | None = None) -> Path | None:
+def clustering_path_map(
+    summary: pd.DataFrame, in_sweet_spot: pd.Series, path: Path, title: str | None = None
+) -> Path | None:
     """graph2nn's map: clustering (x) vs ASPL (y), colour = accuracy, sweet spot outlined."""
     plans = summary[~summary["is_baseline"]]
     if not {"clustering", "aspl"} <= set(plans.columns):
@@ -119,8 +130,15 @@ def clustering_path_map(summary: pd.DataFrame, in_sweet_spot: pd.Series, path: P
     points = axes.scatter(x[finite], y[finite], c=accuracy[finite], cmap="viridis", norm=norm, s=60, edgecolors="none")
     sweet = in_sweet_spot.loc[plans.index].to_numpy() == True  # noqa: E712  (NaN means untested)
     if (sweet & finite).any():
-        axes.scatter(x[sweet & finite], y[sweet & finite], s=150, facecolors="none", edgecolors="tab:red", linewidths=1.8,
-                     label="sweet spot: not significantly worse than the best")
+        axes.scatter(
+            x[sweet & finite],
+            y[sweet & finite],
+            s=150,
+            facecolors="none",
+            edgecolors="tab:red",
+            linewidths=1.8,
+            label="sweet spot: not significantly worse than the best",
+        )
         axes.legend(fontsize=8, loc="best")
     figure.colorbar(points, ax=axes, label="test accuracy (%)")
     axes.set_xlabel(LABELS["clustering"])
@@ -137,8 +155,15 @@ def density_plot(summary: pd.DataFrame, path: Path) -> Path:
     axes = figure.subplots()
     markers = "osD^v<>PX*"
     for index, (generator, group) in enumerate(plans.groupby(plans["generator"].fillna("unknown"), sort=True)):
-        axes.errorbar(pd.to_numeric(group["density"]), group["acc_mean"], yerr=group["acc_std"].fillna(0), fmt=markers[index % len(markers)],
-                      capsize=2, label=str(generator), alpha=0.85)
+        axes.errorbar(
+            pd.to_numeric(group["density"]),
+            group["acc_mean"],
+            yerr=group["acc_std"].fillna(0),
+            fmt=markers[index % len(markers)],
+            capsize=2,
+            label=str(generator),
+            alpha=0.85,
+        )
     _baseline(axes, summary)
     axes.set_xlabel(LABELS["density"])
     axes.set_ylabel(ACCURACY_LABEL, fontsize=8)
@@ -155,13 +180,24 @@ def recipe_plot(ranking: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Pat
     axes = figure.subplots()
     markers = "osD^v<>PX*"
     cost = "macs" if (ranking["level_by"] == "macs").all() else "density"
-    for index, (recipe, group) in enumerate(ranking.groupby(ranking["recipe"] if ranking["recipe"].nunique() > 1 else ranking["configuration"], sort=True)):
+    for index, (recipe, group) in enumerate(
+        ranking.groupby(ranking["recipe"] if ranking["recipe"].nunique() > 1 else ranking["configuration"], sort=True)
+    ):
         group = group.sort_values(cost)
-        axes.errorbar(group[cost], group["acc_mean"], yerr=group["acc_std"].fillna(0), fmt=markers[index % len(markers)] + "-",
-                      capsize=3, label=str(recipe), alpha=0.85)
+        axes.errorbar(
+            group[cost],
+            group["acc_mean"],
+            yerr=group["acc_std"].fillna(0),
+            fmt=markers[index % len(markers)] + "-",
+            capsize=3,
+            label=str(recipe),
+            alpha=0.85,
+        )
     _baseline(axes, summary)
     axes.set_xscale("log")
-    axes.set_xlabel(("multiply-accumulates per example, counted" if cost == "macs" else LABELS["density"]) + " (log scale)")
+    axes.set_xlabel(
+        ("multiply-accumulates per example, counted" if cost == "macs" else LABELS["density"]) + " (log scale)"
+    )
     axes.set_ylabel(ACCURACY_LABEL, fontsize=8)
     axes.set_title("accuracy at equal cost, by recipe")
     axes.grid(alpha=0.3, which="both")

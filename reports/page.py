@@ -9,8 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; display: block; max-width: 100%; overflow-x: auto; }
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222;
+       line-height: 1.45; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; display: block; max-width: 100%;
+        overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; }
 th { background: #f2f2f2; font-weight: 600; } td:first-child, th:first-child { text-align: left; }
 td:first-child { overflow-wrap: anywhere; min-width: 6em; }
@@ -112,9 +114,13 @@ def render_html(title: str, findings: list[str], parts: list[Part]) -> str:
         if level == 2 or not any(part[0] for part in parts):
             toc.append(f"<li><a href='#{html.escape(anchor)}'>{html.escape(text)}</a></li>")
     toc.append("</ol></nav>")
-    page = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
-            f"<h1>{html.escape(title)}</h1>", "<h2>Summary</h2><ul>"]
+    page = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+        "content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<h2>Summary</h2><ul>",
+    ]
     page += [f"<li>{html.escape(line)}</li>" for line in findings]
     page.append("</ul>")
     page += toc + body + ["</body></html>"]
@@ -126,7 +132,11 @@ def render_markdown(title: str, findings: list[str], parts: list[Part], base: Pa
     lines = [f"# {title}", "", "## Summary", ""] + [f"- {line}" for line in findings] + [""]
     titled = [part for part in parts if part[0]]
     if titled:
-        lines += ["## Experiments", ""] + [f"{i}. [{name}](#{slug})" for i, (name, slug, _, _) in enumerate(titled, start=1)] + [""]
+        lines += (
+            ["## Experiments", ""]
+            + [f"{i}. [{name}](#{slug})" for i, (name, slug, _, _) in enumerate(titled, start=1)]
+            + [""]
+        )
     for name, slug, part_findings, content in parts:
         prefix = "###" if name else "##"
         if name:

@@ -19,7 +19,15 @@ ALPHA = 0.05
 
 
 #: Columns whose values together identify one compared configuration (a point of a report).
-TREATMENT_KEYS = ("plan_sha256", "recipe", "degree", "recipe_degree", "recipe_density", "masks_sha256", "model_structure")
+TREATMENT_KEYS = (
+    "plan_sha256",
+    "recipe",
+    "degree",
+    "recipe_degree",
+    "recipe_density",
+    "masks_sha256",
+    "model_structure",
+)
 
 
 def treatment_label(row: pd.Series) -> str:
@@ -57,7 +65,11 @@ def plan_summary(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame
     keys = [c for c in TREATMENT_KEYS if c in rows.columns]
     for key in keys:
         rows[key] = rows[key].astype(object).where(rows[key].notna(), "")
-    first = {c: "first" for c in ("plan", "generator", "nodes", *CANDIDATE_METRICS, "density", "width", "macs_kept") if c in rows.columns and c not in keys}
+    first = {
+        c: "first"
+        for c in ("plan", "generator", "nodes", *CANDIDATE_METRICS, "density", "width", "macs_kept")
+        if c in rows.columns and c not in keys
+    }
     grouped = rows.groupby(keys, sort=False)
     summary = grouped.agg(first) if first else grouped.size().to_frame("_size").drop(columns="_size")
     summary["acc_mean"] = grouped[accuracy].mean()
@@ -73,7 +85,9 @@ def plan_summary(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame
     return summary
 
 
-def _bootstrap(x: np.ndarray, y: np.ndarray, statistic, rng: np.random.Generator, resamples: int) -> tuple[float, float]:
+def _bootstrap(
+    x: np.ndarray, y: np.ndarray, statistic, rng: np.random.Generator, resamples: int
+) -> tuple[float, float]:
     values = []
     n = len(x)
     for _ in range(resamples):
@@ -164,7 +178,9 @@ def correlate(summary: pd.DataFrame, metric: str, seed: int = 0, resamples: int 
     result.kendall_ci = _bootstrap(x, y, lambda a, b: stats.kendalltau(a, b)[0], rng, resamples)
     if np.ptp(d[np.isfinite(d)]) > 0 and np.isfinite(d).all():
         result.partial_r, result.partial_p = partial_correlation(x, y, d)
-        result.partial_rho, result.partial_rho_p = partial_correlation(stats.rankdata(x), stats.rankdata(y), stats.rankdata(d))
+        result.partial_rho, result.partial_rho_p = partial_correlation(
+            stats.rankdata(x), stats.rankdata(y), stats.rankdata(d)
+        )
     else:
         notes.append("density is the same for every plan, so the partial correlation equals the plain one")
         result.partial_r, result.partial_p = result.pearson_r, result.pearson_p

@@ -12,7 +12,17 @@ REQUIRED = ("plan_sha256", "model", "dataset", "recipe", "epochs", "train_seed",
 #: Identification columns a report shows when the table has them (added empty otherwise).
 OPTIONAL = ("run_id", "plan", "generator", "nodes", "degree")
 #: Graph metrics a report relates to accuracy, when the table has them and they vary.
-PLAN_METRICS = ("aspl", "diameter", "clustering", "transitivity", "spectral_gap", "lambda_2", "lambda_nontrivial", "algebraic_connectivity", "degree_mean")
+PLAN_METRICS = (
+    "aspl",
+    "diameter",
+    "clustering",
+    "transitivity",
+    "spectral_gap",
+    "lambda_2",
+    "lambda_nontrivial",
+    "algebraic_connectivity",
+    "degree_mean",
+)
 #: Means over a run's masked layers of their bipartite graphs' metrics (any recipe has them).
 LAYER_METRICS = ("layer_spectral_gap", "layer_ramanujan_margin", "layer_vertex_expansion")
 CANDIDATE_METRICS = PLAN_METRICS + LAYER_METRICS
@@ -48,7 +58,9 @@ def read_results(paths: list[Path]) -> pd.DataFrame:
     return table
 
 
-def filter_rows(table: pd.DataFrame, model: str | None = None, dataset: str | None = None, epochs: int | None = None) -> pd.DataFrame:
+def filter_rows(
+    table: pd.DataFrame, model: str | None = None, dataset: str | None = None, epochs: int | None = None
+) -> pd.DataFrame:
     """The rows of ``table`` with the given model, data set and epochs (None: any)."""
     filtered = table
     for column, value in zip(EXPERIMENT, (model, dataset, epochs)):

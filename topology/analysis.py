@@ -96,5 +96,8 @@ def reference_mismatches(plan: Plan | None, metrics: dict | None = None) -> list
     for name in names:
         published, ours = float(plan.reference[name]), float(metrics[name])
         if not abs(published - ours) <= REFERENCE_TOLERANCE * max(1.0, abs(ours)):
-            lines.append(f"{plan.path or 'plan'}: published {name} {published!r} differs from ours {ours!r} (by {abs(published - ours):.3g})")
+            lines.append(
+                f"{plan.path or 'plan'}: published {name} {published!r} differs from ours {ours!r} (by "
+                f"{abs(published - ours):.3g})"
+            )
     return lines

@@ -76,8 +76,11 @@ def default_name(generator: str, params: dict, seed: int | None) -> str:
     return "_".join(parts)
 
 
-def make_plans(config: GenerateConfig, progress: Callable[[Sequence], Sequence] = lambda items: items,
-               path_options: PathOptions | None = None) -> list[tuple[Path, Plan]]:
+def make_plans(
+    config: GenerateConfig,
+    progress: Callable[[Sequence], Sequence] = lambda items: items,
+    path_options: PathOptions | None = None,
+) -> list[tuple[Path, Plan]]:
     """Generate, score and save the plans that ``config`` describes (``path_options``: exact or
     sampled shortest paths).
 
@@ -98,7 +101,9 @@ def make_plans(config: GenerateConfig, progress: Callable[[Sequence], Sequence] 
         seeds = [seed] * len(matrices)
     else:
         if not spec.is_random and config.count != 1:
-            raise ParameterError(f"generator {config.generator!r} is deterministic; count must be 1, got {config.count}")
+            raise ParameterError(
+                f"generator {config.generator!r} is deterministic; count must be 1, got {config.count}"
+            )
         seeds = [seed + i for i in range(config.count)] if spec.is_random else [None]
         matrices = [generate(config.generator, seed=s, form=config.form, **params) for s in progress(seeds)]
         if config.name:
@@ -112,8 +117,14 @@ def make_plans(config: GenerateConfig, progress: Callable[[Sequence], Sequence] 
     return save_drafts(drafts, config.out, spec.kind, config.formats, config.metrics, path_options)
 
 
-def save_drafts(drafts: Sequence[PlanDraft], out: str | Path, kind: str = GRAPH, formats: tuple[str, ...] = ("auto",),
-                names: Sequence[str] | None = None, path_options: PathOptions | None = None) -> list[tuple[Path, Plan]]:
+def save_drafts(
+    drafts: Sequence[PlanDraft],
+    out: str | Path,
+    kind: str = GRAPH,
+    formats: tuple[str, ...] = ("auto",),
+    names: Sequence[str] | None = None,
+    path_options: PathOptions | None = None,
+) -> list[tuple[Path, Plan]]:
     """Score ``drafts`` in one batch (metrics ``names``, default all), save each as a plan in
     ``out`` and merge ``out/metrics.csv``.
 

@@ -81,7 +81,9 @@ def find_plans(patterns: Iterable[str | Path]) -> list[Path]:
         pattern = str(pattern)
         path = Path(pattern)
         if path.is_dir():
-            matches = [p for p in sorted(path.rglob("*")) if p.suffix in EXTENSIONS and p.is_file() and _is_plan_candidate(p)]
+            matches = [
+                p for p in sorted(path.rglob("*")) if p.suffix in EXTENSIONS and p.is_file() and _is_plan_candidate(p)
+            ]
         elif path.is_file():
             if path.suffix not in EXTENSIONS:
                 raise PlanError(f"{path}: not a plan file (expected {', '.join(EXTENSIONS)})")

@@ -23,7 +23,9 @@ TITLE_METRICS = {
 def _title(plan: Plan, metrics: dict) -> str:
     name = plan.path.stem if plan.path else "plan"
     shape = "x".join(map(str, plan.matrix.shape))
-    parts = [f"{key}={metrics[key]:.4g}" for key in TITLE_METRICS[plan.kind] if isinstance(metrics.get(key), (int, float))]
+    parts = [
+        f"{key}={metrics[key]:.4g}" for key in TITLE_METRICS[plan.kind] if isinstance(metrics.get(key), (int, float))
+    ]
     return f"{name}  ({plan.kind}, {shape}, {plan.edges} edges)\n" + "  ".join(parts)
 
 
@@ -49,7 +51,10 @@ def draw_plan(plan: Plan, metrics: dict, out: str | Path, dpi: int = 120) -> Pat
     of them shows nothing).
     """
     if max(plan.matrix.shape) > DENSE_MAX_NODES:
-        raise ParameterError(f"{plan.path or 'plan'}: {plan.matrix.shape[0]:,} x {plan.matrix.shape[1]:,} is too large to draw (at most {DENSE_MAX_NODES:,} nodes a side)")
+        raise ParameterError(
+            f"{plan.path or 'plan'}: {plan.matrix.shape[0]:,} x {plan.matrix.shape[1]:,} is too large to draw (at "
+            f"most {DENSE_MAX_NODES:,} nodes a side)"
+        )
     if plan.is_sparse:
         plan = dataclasses.replace(plan, matrix=plan.dense())
     figure = Figure(figsize=(11, 5.4), dpi=dpi, layout="constrained")

@@ -70,7 +70,9 @@ def validate_matrix(matrix: np.ndarray, kind: str = GRAPH, source: str = "matrix
         off = (array != 0) & (array != 1)
         if off.any():
             r, c = np.argwhere(off)[0]
-            raise PlanError(f"{source}: matrix has value {array[r, c].item()!r} at row {r}, column {c}; only 0 and 1 are allowed")
+            raise PlanError(
+                f"{source}: matrix has value {array[r, c].item()!r} at row {r}, column {c}; only 0 and 1 are allowed"
+            )
     array = np.ascontiguousarray(array, dtype=np.uint8)
     if kind == GRAPH:
         rows, cols = array.shape
@@ -82,7 +84,9 @@ def validate_matrix(matrix: np.ndarray, kind: str = GRAPH, source: str = "matrix
         asym = array != array.T
         if asym.any():
             r, c = np.argwhere(asym)[0]
-            raise PlanError(f"{source}: matrix is not symmetric: entry ({r}, {c}) is {array[r, c]} but ({c}, {r}) is {array[c, r]}")
+            raise PlanError(
+                f"{source}: matrix is not symmetric: entry ({r}, {c}) is {array[r, c]} but ({c}, {r}) is {array[c, r]}"
+            )
     return array
 
 
@@ -114,7 +118,10 @@ def validate_sparse(matrix: sp.sparray | sp.spmatrix, kind: str = GRAPH, source:
         if bad.any():
             index = int(np.flatnonzero(bad)[0])
             row = int(np.searchsorted(csr.indptr, index, side="right") - 1)
-            raise PlanError(f"{source}: matrix has value {data[index].item()!r} at row {row}, column {csr.indices[index]}; only 0 and 1 are allowed")
+            raise PlanError(
+                f"{source}: matrix has value {data[index].item()!r} at row {row}, column {csr.indices[index]}; only 0 "
+                "and 1 are allowed"
+            )
     csr = sp.csr_array((np.ones(len(data), dtype=np.uint8), csr.indices, csr.indptr), shape=(rows, cols))
     if kind == GRAPH:
         if rows != cols:
@@ -129,7 +136,10 @@ def validate_sparse(matrix: sp.sparray | sp.spmatrix, kind: str = GRAPH, source:
             difference = sp.csr_array(csr.astype(np.int8) - transpose.astype(np.int8))
             difference.eliminate_zeros()
             r, c = (int(v[0]) for v in difference.nonzero())
-            raise PlanError(f"{source}: matrix is not symmetric: entry ({r}, {c}) is {int(csr[r, c])} but ({c}, {r}) is {int(csr[c, r])}")
+            raise PlanError(
+                f"{source}: matrix is not symmetric: entry ({r}, {c}) is {int(csr[r, c])} but ({c}, {r}) is "
+                f"{int(csr[c, r])}"
+            )
     return csr
 
 
@@ -195,14 +205,19 @@ def from_edges(n: int, edges: np.ndarray) -> np.ndarray:
     return adjacency
 
 
-def sparse_from_pairs(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, symmetric: bool = False) -> sp.csr_array:
+def sparse_from_pairs(
+    shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, symmetric: bool = False
+) -> sp.csr_array:
     """Canonical CSR of uint8 with ones at ``(rows[k], cols[k])`` (and the mirrored entries when
     ``symmetric``); repeated pairs count once."""
     rows = np.asarray(rows, dtype=np.int64).ravel()
     cols = np.asarray(cols, dtype=np.int64).ravel()
     if symmetric:
         rows, cols = np.concatenate([rows, cols]), np.concatenate([cols, rows])
-    require_memory(24.0 * len(rows) + 8.0 * (shape[0] + 1), f"a sparse {shape[0]:,} x {shape[1]:,} matrix with {len(rows):,} entries")
+    require_memory(
+        24.0 * len(rows) + 8.0 * (shape[0] + 1),
+        f"a sparse {shape[0]:,} x {shape[1]:,} matrix with {len(rows):,} entries",
+    )
     index_type = np.int32 if max(shape) < 2**31 and len(rows) < 2**31 else np.int64
     order = np.lexsort((cols, rows))
     rows, cols = rows[order], cols[order]
@@ -232,7 +247,9 @@ def graph_from_edges(n: int, edges: np.ndarray, form: str = "auto") -> np.ndarra
     return sparse_from_pairs((n, n), edges[:, 0], edges[:, 1], symmetric=True)
 
 
-def biadjacency_from_rows(n_out: int, n_in: int, rows: np.ndarray, cols: np.ndarray, form: str = "auto") -> np.ndarray | sp.csr_array:
+def biadjacency_from_rows(
+    n_out: int, n_in: int, rows: np.ndarray, cols: np.ndarray, form: str = "auto"
+) -> np.ndarray | sp.csr_array:
     """An ``(n_out, n_in)`` biadjacency with ones at ``(rows[k], cols[k])``, dense or CSR by ``form``."""
     if resolve_form(form, n_out, n_in) == "dense":
         require_dense(n_out, n_in, "biadjacency")

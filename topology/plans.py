@@ -5,7 +5,8 @@ line) is read and written too.
 Any one of the files identifies a plan. Loading validates the matrix (shape, symmetry, 0/1
 values, diagonal, node ids) and, when the JSON is present, its format and SHA-256, and names the
 file and the problem when something is wrong. Every reader checks the memory budget
-(``common.memory``) from the file's header or size before it allocates. RGP's published ``Adjacency/<n>/<d>/M<k>.npy`` matrices
+(``common.memory``) from the file's header or size before it allocates. RGP's published
+``Adjacency/<n>/<d>/M<k>.npy`` matrices
 load as plans too, with the reference metrics of their ``<n>_<d>_information.csv``.
 """
 
@@ -184,7 +185,10 @@ def save_plan(plan: Plan, directory: str | Path, name: str, formats: tuple[str, 
             np.save(buffer, as_dense(matrix, str(target)), allow_pickle=False)
             atomic_write_bytes(target, buffer.getvalue())
         elif fmt == "csv":
-            require_memory(4.0 * matrix.shape[0] * matrix.shape[1], f"{target}: the text of a {matrix.shape[0]:,} x {matrix.shape[1]:,} matrix")
+            require_memory(
+                4.0 * matrix.shape[0] * matrix.shape[1],
+                f"{target}: the text of a {matrix.shape[0]:,} x {matrix.shape[1]:,} matrix",
+            )
             atomic_write_text(target, matrix_to_csv(as_dense(matrix, str(target))))
         elif fmt == "npz":
             atomic_write_bytes(target, npz_bytes(matrix))
@@ -200,7 +204,14 @@ def npz_bytes(matrix: np.ndarray | sp.sparray) -> bytes:
     """The matrix as a compressed .npz in scipy.sparse.save_npz's CSR layout (no pickled objects)."""
     csr = canonical_csr(matrix)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, indices=csr.indices, indptr=csr.indptr, format=np.array(b"csr"), shape=np.array(csr.shape, dtype=np.int64), data=csr.data)
+    np.savez_compressed(
+        buffer,
+        indices=csr.indices,
+        indptr=csr.indptr,
+        format=np.array(b"csr"),
+        shape=np.array(csr.shape, dtype=np.int64),
+        data=csr.data,
+    )
     return buffer.getvalue()
 
 
@@ -253,7 +264,10 @@ def _read_npy(path: Path) -> np.ndarray:
         shape, dtype = _npy_header(path)
         if len(shape) == 2:
             # The array, its uint8 copy and the boolean masks of validation.
-            require_memory(float(np.prod(shape, dtype=np.float64)) * (dtype.itemsize + 4), f"{path}: a {shape[0]:,} x {shape[1]:,} {dtype} matrix")
+            require_memory(
+                float(np.prod(shape, dtype=np.float64)) * (dtype.itemsize + 4),
+                f"{path}: a {shape[0]:,} x {shape[1]:,} {dtype} matrix",
+            )
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
         raise PlanError(f"{path}: not a readable .npy matrix ({str(error).splitlines()[0]})") from None
@@ -265,7 +279,10 @@ def _read_npz(path: Path) -> sp.csr_array:
         with np.load(path, allow_pickle=False) as archive:
             keys = set(archive.files)
             if not {"shape", "format"} <= keys:
-                raise PlanError(f"{path}: not a sparse matrix .npz (needs arrays 'shape' and 'format', has {', '.join(sorted(keys)) or 'none'})")
+                raise PlanError(
+                    f"{path}: not a sparse matrix .npz (needs arrays 'shape' and 'format', has "
+                    f"{', '.join(sorted(keys)) or 'none'})"
+                )
             shape = tuple(int(v) for v in np.asarray(archive["shape"]).ravel())
             fmt = np.asarray(archive["format"]).item()
             fmt = fmt.decode("ascii", "replace") if isinstance(fmt, bytes) else str(fmt)
@@ -278,7 +295,10 @@ def _read_npz(path: Path) -> sp.csr_array:
             if missing:
                 raise PlanError(f"{path}: {fmt} matrix without {', '.join(missing)}")
             entries = int(archive[needed[0]].shape[0]) if needed[0] in ("indices", "row") else 0
-            require_memory(8.0 * (max(shape) + 1) * 3 + 40.0 * entries, f"{path}: a sparse {shape[0]:,} x {shape[1]:,} matrix with {entries:,} entries")
+            require_memory(
+                8.0 * (max(shape) + 1) * 3 + 40.0 * entries,
+                f"{path}: a sparse {shape[0]:,} x {shape[1]:,} matrix with {entries:,} entries",
+            )
             arrays = {key: archive[key] for key in (*needed, "data") if key in keys}
     except PlanError:
         raise
@@ -307,7 +327,9 @@ def _check_ids(path: Path, ids: np.ndarray, limit: int, what: str) -> None:
     """Raise PlanError for a node id outside 0 .. limit - 1."""
     bad = (ids < 0) | (ids >= limit)
     if bad.any():
-        raise PlanError(f"{path}: {what} index {int(ids[np.flatnonzero(bad)[0]])} is out of range for {limit:,} {what}s")
+        raise PlanError(
+            f"{path}: {what} index {int(ids[np.flatnonzero(bad)[0]])} is out of range for {limit:,} {what}s"
+        )
 
 
 def _read_edges(path: Path, document: dict) -> sp.csr_array:
@@ -331,14 +353,19 @@ def _read_edges(path: Path, document: dict) -> sp.csr_array:
         nodes = int(document.get("nodes") or pairs.max() + 1)
         shape = (nodes, nodes)
     else:
-        shape = (int(document.get("nodes") or pairs[:, 0].max() + 1), int(document.get("nodes_in") or pairs[:, 1].max() + 1))
+        shape = (
+            int(document.get("nodes") or pairs[:, 0].max() + 1),
+            int(document.get("nodes_in") or pairs[:, 1].max() + 1),
+        )
     _check_ids(path, pairs[:, 0], shape[0], "node" if kind == GRAPH else "row")
     _check_ids(path, pairs[:, 1], shape[1], "node" if kind == GRAPH else "column")
     if kind == GRAPH:
         loops = pairs[:, 0] == pairs[:, 1]
         if loops.any():
             line = int(np.flatnonzero(loops)[0])
-            raise PlanError(f"{path}: edge {line + 1} joins node {int(pairs[line, 0])} to itself; self-loops are not allowed")
+            raise PlanError(
+                f"{path}: edge {line + 1} joins node {int(pairs[line, 0])} to itself; self-loops are not allowed"
+            )
         rows, cols = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
     else:
         rows, cols = pairs[:, 0], pairs[:, 1]
@@ -370,7 +397,7 @@ def _read_json(path: Path) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise PlanError(f"{path}: not readable plan JSON ({error})") from None
     if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
-        raise PlanError(f"{path}: not a topoprune plan (expected \"format\": \"{PLAN_FORMAT}\")")
+        raise PlanError(f'{path}: not a topoprune plan (expected "format": "{PLAN_FORMAT}")')
     if document.get("kind", GRAPH) not in KINDS:
         raise PlanError(f"{path}: kind {document.get('kind')!r} is not one of {', '.join(KINDS)}")
     return document
@@ -465,16 +492,23 @@ def load_plan(path: str | Path) -> Plan:
             reference=document.get("reference") or {},
         )
     params, reference = _rgp_details(source)
-    return Plan(matrix=matrix, kind=kind, generator="rgp" if params else None, params=params, path=source, reference=reference)
+    return Plan(
+        matrix=matrix, kind=kind, generator="rgp" if params else None, params=params, path=source, reference=reference
+    )
 
 
 def _check_against_json(matrix: np.ndarray, document: dict, json_path: Path) -> None:
     expected = document.get("sha256")
     if expected and expected != sha256_of(matrix):
-        raise PlanError(f"{json_path}: sha256 does not match the matrix (the matrix file was changed or the JSON belongs to another plan)")
+        raise PlanError(
+            f"{json_path}: sha256 does not match the matrix (the matrix file was changed or the JSON belongs to "
+            "another plan)"
+        )
     nodes = document.get("nodes")
     if nodes is not None and nodes != matrix.shape[0]:
         raise PlanError(f"{json_path}: says {nodes} nodes but the matrix has {matrix.shape[0]} rows")
     edges = document.get("edges")
     if edges is not None and edges != edge_count(matrix, document.get("kind", GRAPH)):
-        raise PlanError(f"{json_path}: says {edges} edges but the matrix has {edge_count(matrix, document.get('kind', GRAPH))}")
+        raise PlanError(
+            f"{json_path}: says {edges} edges but the matrix has {edge_count(matrix, document.get('kind', GRAPH))}"
+        )

@@ -88,5 +88,13 @@ def aspl_design(config: SweepConfig) -> list[PlanDraft]:
         family = generate("swap-chain", seed=config.seed, nodes=config.nodes, degree=degree, count=config.count)
         for index, matrix in enumerate(family):
             params = {"nodes": config.nodes, "degree": degree, "count": config.count, "index": index}
-            members.append(PlanDraft(f"swap-chain_n{config.nodes}_d{degree}_s{config.seed}_{index:02d}", matrix, "swap-chain", params, config.seed))
+            members.append(
+                PlanDraft(
+                    f"swap-chain_n{config.nodes}_d{degree}_s{config.seed}_{index:02d}",
+                    matrix,
+                    "swap-chain",
+                    params,
+                    config.seed,
+                )
+            )
     return members

@@ -35,7 +35,9 @@ def metrics_frame(rows: Sequence[tuple[str, dict]]) -> pd.DataFrame:
     columns = ["plan", *metric_columns(present)]
     # Object columns keep ints as ints and missing values empty when kinds are mixed.
     records = [{"plan": plan, **metrics} for plan, metrics in rows]
-    return pd.DataFrame({column: pd.Series([r.get(column) for r in records], dtype=object) for column in columns}, columns=columns)
+    return pd.DataFrame(
+        {column: pd.Series([r.get(column) for r in records], dtype=object) for column in columns}, columns=columns
+    )
 
 
 def to_json(rows: Sequence[tuple[str, dict]]) -> str:

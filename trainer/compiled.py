@@ -34,11 +34,20 @@ class ModelSpec:
 
     def filled_by(self, other: ModelSpec) -> ModelSpec:
         """This spec, with what it leaves unset taken from ``other``."""
-        return ModelSpec(self.model or other.model, self.model_options or other.model_options,
-                         self.input_shape or other.input_shape, self.num_classes or other.num_classes)
+        return ModelSpec(
+            self.model or other.model,
+            self.model_options or other.model_options,
+            self.input_shape or other.input_shape,
+            self.num_classes or other.num_classes,
+        )
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "model_options": self.model_options, "input_size": list(self.input_shape or ()), "num_classes": self.num_classes}
+        return {
+            "model": self.model,
+            "model_options": self.model_options,
+            "input_size": list(self.input_shape or ()),
+            "num_classes": self.num_classes,
+        }
 
 
 def _read_json(path: Path) -> dict:
@@ -62,7 +71,12 @@ def _spec_of_directory(directory: Path) -> ModelSpec | None:
     if (directory / SUMMARY_JSON).is_file():
         document = _read_json(directory / SUMMARY_JSON)
         shape = document.get("input_size")
-        return ModelSpec(document.get("model"), document.get("model_options") or {}, tuple(shape) if shape else None, document.get("num_classes"))
+        return ModelSpec(
+            document.get("model"),
+            document.get("model_options") or {},
+            tuple(shape) if shape else None,
+            document.get("num_classes"),
+        )
     return None
 
 
@@ -91,7 +105,15 @@ def resolve_masked_source(source: Path, given: ModelSpec) -> tuple[Path, ModelSp
     else:
         checkpoint = source
     spec = given.filled_by(recorded) if recorded else given
-    missing = [name for name, value in (("--model", spec.model), ("--input-size", spec.input_shape), ("--num-classes", spec.num_classes)) if not value]
+    missing = [
+        name
+        for name, value in (
+            ("--model", spec.model),
+            ("--input-size", spec.input_shape),
+            ("--num-classes", spec.num_classes),
+        )
+        if not value
+    ]
     if missing:
         raise TrainError(f"{source}: records no model to rebuild; give {', '.join(missing)}")
     return checkpoint, spec

@@ -41,7 +41,9 @@ class TrainConfig:
     masks: Path | None = None  # train under these masks (masks.npz, run or export directory, .pt) instead of a recipe
     like: Path | None = None  # random-filters: the run (or masks) whose kept filters per layer are matched
     model_options: dict = field(default_factory=dict)  # e.g. {"width": 512, "depth": 3} for mlp
-    match_macs: str | float | None = None  # "dense" or MACs per example: choose the width whose counted MACs are closest
+    match_macs: str | float | None = (
+        None  # "dense" or MACs per example: choose the width whose counted MACs are closest
+    )
     width_step: int = 1  # with match_macs: widths searched in steps of this many width channels
     epochs: int = 5  # passes over the training split
     batch_size: int = 128  # examples per step and per process
@@ -94,17 +96,29 @@ class TrainConfig:
             (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
             (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
             (0 < self.val_fraction < 1, f"validation fraction must be in (0, 1), got {self.val_fraction}"),
-            (self.optimizer in OPTIMIZER_NAMES, f"optimizer must be one of {', '.join(OPTIMIZER_NAMES)}, got {self.optimizer!r}"),
-            (self.schedule in SCHEDULE_NAMES, f"schedule must be one of {', '.join(SCHEDULE_NAMES)}, got {self.schedule!r}"),
+            (
+                self.optimizer in OPTIMIZER_NAMES,
+                f"optimizer must be one of {', '.join(OPTIMIZER_NAMES)}, got {self.optimizer!r}",
+            ),
+            (
+                self.schedule in SCHEDULE_NAMES,
+                f"schedule must be one of {', '.join(SCHEDULE_NAMES)}, got {self.schedule!r}",
+            ),
             (self.warmup_epochs >= 0, f"warm-up epochs must be >= 0, got {self.warmup_epochs}"),
             (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), got {self.label_smoothing}"),
             (self.max_train is None or self.max_train >= 10, f"max_train must be at least 10, got {self.max_train}"),
-            (not (self.masks is not None and (self.plan is not None or self.recipe not in (None, MASKS))),
-             "--masks replaces --plan and --recipe; give only one of them"),
+            (
+                not (self.masks is not None and (self.plan is not None or self.recipe not in (None, MASKS))),
+                "--masks replaces --plan and --recipe; give only one of them",
+            ),
             (self.best_of >= 1, f"best-of must be at least 1, got {self.best_of}"),
             (self.width_step >= 1, f"width step must be at least 1 channel, got {self.width_step}"),
-            (self.match_macs is None or self.match_macs == DENSE_BUDGET or (isinstance(self.match_macs, (int, float)) and self.match_macs > 0),
-             f"a MAC budget is 'dense' or a positive number, got {self.match_macs!r}"),
+            (
+                self.match_macs is None
+                or self.match_macs == DENSE_BUDGET
+                or (isinstance(self.match_macs, (int, float)) and self.match_macs > 0),
+                f"a MAC budget is 'dense' or a positive number, got {self.match_macs!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -141,4 +155,3 @@ class TrainConfig:
             if key in values:
                 values[key] = tuple(values[key])
         return cls(**values)
-

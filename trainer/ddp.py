@@ -48,7 +48,15 @@ def _free_port() -> int:
 
 
 def _worker(rank: int, world: int, port: int, config: TrainConfig, run_id: str) -> None:
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank)})
+    os.environ.update(
+        {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "RANK": str(rank),
+            "WORLD_SIZE": str(world),
+            "LOCAL_RANK": str(rank),
+        }
+    )
     if config.threads is None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     dist.init_process_group(_backend(), rank=rank, world_size=world)

@@ -30,7 +30,7 @@ def paper_keep_ratio(model: nn.Module, search: EDropoutSearch, state: torch.Tens
     for layer in search.layout.layers:
         module = model.get_submodule(layer.name)
         area = float(torch.tensor(module.weight.shape[2:]).prod()) if layer.kind == FILTERS else 1.0
-        bits = state[layer.offset: layer.offset + layer.units]
+        bits = state[layer.offset : layer.offset + layer.units]
         kept += area * float(bits.sum())
         total += area * layer.units
     return kept / total
@@ -52,7 +52,9 @@ class EDropoutTraining(RunHooks):
         Epochs before the state may freeze.
     """
 
-    def __init__(self, model: nn.Module, masker: StepMasker, config: EDropoutConfig, seed: int, warmup_epochs: int) -> None:
+    def __init__(
+        self, model: nn.Module, masker: StepMasker, config: EDropoutConfig, seed: int, warmup_epochs: int
+    ) -> None:
         self.model, self.masker = model, masker
         self.search = EDropoutSearch(model, config, seed)
         self.warmup_epochs = warmup_epochs
@@ -73,7 +75,7 @@ class EDropoutTraining(RunHooks):
         """``{layer: (weight, bool index of dropped rows or columns)}`` under ``state``."""
         dropped = {}
         for layer in self.search.layout.layers:
-            bits = state[layer.offset: layer.offset + layer.units].to(torch.bool)
+            bits = state[layer.offset : layer.offset + layer.units].to(torch.bool)
             if bool(bits.all()):
                 continue
             dropped[layer.name] = (self.model.get_submodule(layer.name).weight, ~bits)
@@ -98,8 +100,14 @@ class EDropoutTraining(RunHooks):
             yield
             return
         state = self.search.step(self.model, images, labels).to(images.device)
-        kept = {name: (weight, index, weight.detach()[index].clone() if self._is_rows(name) else weight.detach()[:, index].clone())
-                for name, (weight, index) in self._dropped_weights(state).items()}
+        kept = {
+            name: (
+                weight,
+                index,
+                weight.detach()[index].clone() if self._is_rows(name) else weight.detach()[:, index].clone(),
+            )
+            for name, (weight, index) in self._dropped_weights(state).items()
+        }
         with gated(self.model, self.search.layout, state):
             yield
         with torch.no_grad():
@@ -153,8 +161,12 @@ class EDropoutTraining(RunHooks):
     def extra_evaluation(self, evaluate_test) -> dict:
         with self.unpruned():
             unpruned = evaluate_test()
-        return {"test_acc_unpruned": unpruned.accuracy, "edropout_frozen": self.frozen,
-                "edropout_best_energy": self.search.best_energy, "edropout_units_kept": int(self.search.best.sum())}
+        return {
+            "test_acc_unpruned": unpruned.accuracy,
+            "edropout_frozen": self.frozen,
+            "edropout_best_energy": self.search.best_energy,
+            "edropout_units_kept": int(self.search.best.sum()),
+        }
 
     def best_masks(self) -> dict[str, torch.Tensor] | None:
         """Before the freeze, the best state's masks (so ``best.pt`` holds the evaluated network)."""
@@ -169,8 +181,11 @@ class EDropoutTraining(RunHooks):
     def summary(self) -> dict:
         """Columns for the results row."""
         best = self.search.best
-        return {"edropout_paper_r": paper_keep_ratio(self.model, self.search, best),
-                "edropout_units_kept": int(best.sum()), "edropout_units": int(best.numel()),
-                "edropout_frozen_epoch": self.frozen_at[0] if self.frozen_at else None,
-                "edropout_frozen_step": self.frozen_at[1] if self.frozen_at else None,
-                "edropout_best_energy": self.search.best_energy}
+        return {
+            "edropout_paper_r": paper_keep_ratio(self.model, self.search, best),
+            "edropout_units_kept": int(best.sum()),
+            "edropout_units": int(best.numel()),
+            "edropout_frozen_epoch": self.frozen_at[0] if self.frozen_at else None,
+            "edropout_frozen_step": self.frozen_at[1] if self.frozen_at else None,
+            "edropout_best_energy": self.search.best_energy,
+        }

@@ -55,7 +55,9 @@ def resolve_checkpoint(source: Path, config: TrainConfig) -> tuple[Path, TrainCo
     checkpoint = rundir.best_path(source) if source.is_dir() else source
     if rundir.is_run_dir(run_dir):
         stored = rundir.read_config(run_dir)
-        config = dataclasses.replace(stored, data_dir=config.data_dir or stored.data_dir, threads=config.threads, device=config.device)
+        config = dataclasses.replace(
+            stored, data_dir=config.data_dir or stored.data_dir, threads=config.threads, device=config.device
+        )
         built = rundir.built_model_options(rundir.read_config_document(run_dir))
         if built is not None:  # the width a MAC budget chose is stored, not searched again
             config = dataclasses.replace(config, model_options=built, match_macs=None)
@@ -86,4 +88,6 @@ def evaluate_checkpoint(source: Path, config: TrainConfig) -> CheckpointEvaluati
     for split in ("val", "test"):
         result = evaluate(model, data.batches(split, 512), loss_fn, device, config.amp)
         scores.append(SplitScore(split, result.examples, result.loss, result.accuracy, result.top5))
-    return CheckpointEvaluation(checkpoint, config.model, config.dataset, masks_sha256(masks) if masks else None, scores)
+    return CheckpointEvaluation(
+        checkpoint, config.model, config.dataset, masks_sha256(masks) if masks else None, scores
+    )

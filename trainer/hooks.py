@@ -43,7 +43,9 @@ class RunHooks:
         """Masks to store in ``best.pt`` beside the masker's own (None: the masker's alone)."""
         return None
 
-    def finish(self, run_dir: Path, model: nn.Module, input_shape: tuple[int, ...], best: dict) -> tuple[PruneResult | None, dict]:
+    def finish(
+        self, run_dir: Path, model: nn.Module, input_shape: tuple[int, ...], best: dict
+    ) -> tuple[PruneResult | None, dict]:
         """After the last epoch: the masks the row reports (None: those the run started with) and
         extra row columns (declared in :data:`common.columns.RECIPE_OUTCOMES`)."""
         return None, {}

@@ -37,8 +37,11 @@ IDENTITY_FORMAT = "topoprune.run/1"
 def resolved_model_options(model: str, options: dict) -> dict:
     """``options`` completed with the defaults of the model constructor's keyword parameters."""
     constructor = MODELS.get(model)
-    defaults = {name: p.default for name, p in inspect.signature(constructor).parameters.items()
-                if name not in ("input_shape", "num_classes") and p.default is not inspect.Parameter.empty}
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(constructor).parameters.items()
+        if name not in ("input_shape", "num_classes") and p.default is not inspect.Parameter.empty
+    }
     return {**defaults, **options}
 
 
@@ -151,8 +154,11 @@ def identity_columns(identity: dict) -> dict:
     """The identity as results-table cells: lists and dicts as canonical JSON, the rest as is; plus
     ``model_structure``, the model options that set an X-Net model's wiring (what a report
     compares side by side), empty for other models."""
-    columns = {key: canonical_json(value) if isinstance(value, (dict, list)) else value
-               for key, value in identity.items() if key not in _ALREADY_IN_ROW}
+    columns = {
+        key: canonical_json(value) if isinstance(value, (dict, list)) else value
+        for key, value in identity.items()
+        if key not in _ALREADY_IN_ROW
+    }
     structure = model_structure(identity["model"], identity["model_options"])
     columns["model_structure"] = canonical_json(structure) if structure is not None else None
     return columns

@@ -34,7 +34,9 @@ def _autocast(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16)
 
 
-def _reduce(loss_sum: float, correct: int, count: int, device: torch.device, across_processes: bool) -> tuple[float, int, int]:
+def _reduce(
+    loss_sum: float, correct: int, count: int, device: torch.device, across_processes: bool
+) -> tuple[float, int, int]:
     if across_processes and dist.is_available() and dist.is_initialized():
         totals = torch.tensor([loss_sum, correct, count], dtype=torch.float64, device=device)
         dist.all_reduce(totals)
@@ -63,7 +65,9 @@ class StepRule:
     step_context: Callable[[torch.Tensor, torch.Tensor], contextlib.AbstractContextManager] | None = None
 
 
-def train_epoch(model: nn.Module, batches: Iterable, rule: StepRule, progress: str | None = None, total: int | None = None) -> PassStats:
+def train_epoch(
+    model: nn.Module, batches: Iterable, rule: StepRule, progress: str | None = None, total: int | None = None
+) -> PassStats:
     """One pass of SGD steps over ``batches`` taken by ``rule``; statistics summed over processes under DDP.
 
     ``progress`` is a progress-bar label (None: no bar) and ``total`` the batches expected.
@@ -72,7 +76,9 @@ def train_epoch(model: nn.Module, batches: Iterable, rule: StepRule, progress: s
     model.train()
     start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
     extra_sum, extra_steps = 0.0, 0
-    for images, labels in tqdm(batches, desc=progress, total=total, disable=progress is None, leave=False, unit="batch"):
+    for images, labels in tqdm(
+        batches, desc=progress, total=total, disable=progress is None, leave=False, unit="batch"
+    ):
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         with rule.step_context(images, labels) if rule.step_context is not None else contextlib.nullcontext():
@@ -98,7 +104,13 @@ def train_epoch(model: nn.Module, batches: Iterable, rule: StepRule, progress: s
         count += len(labels)
     loss_sum, correct, count = _reduce(loss_sum, correct, count, device, across_processes=True)
     extra_mean = extra_sum / extra_steps if extra_steps else float("nan")
-    return PassStats(loss_sum / max(count, 1), 100.0 * correct / max(count, 1), count, time.perf_counter() - start, extra_loss=extra_mean)
+    return PassStats(
+        loss_sum / max(count, 1),
+        100.0 * correct / max(count, 1),
+        count,
+        time.perf_counter() - start,
+        extra_loss=extra_mean,
+    )
 
 
 def top_k_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> int:
@@ -108,7 +120,9 @@ def top_k_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> int:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: Iterable, loss_fn: nn.Module, device: torch.device, amp: bool = False) -> PassStats:
+def evaluate(
+    model: nn.Module, batches: Iterable, loss_fn: nn.Module, device: torch.device, amp: bool = False
+) -> PassStats:
     """Mean loss, top-1 and top-5 accuracy of ``model`` (in eval mode) over ``batches``."""
     model.eval()
     start, loss_sum, correct, correct5, count = time.perf_counter(), 0.0, 0, 0, 0
@@ -120,4 +134,10 @@ def evaluate(model: nn.Module, batches: Iterable, loss_fn: nn.Module, device: to
         correct += top_k_correct(logits, labels, 1)
         correct5 += top_k_correct(logits, labels, 5)
         count += len(labels)
-    return PassStats(loss_sum / max(count, 1), 100.0 * correct / max(count, 1), count, time.perf_counter() - start, 100.0 * correct5 / max(count, 1))
+    return PassStats(
+        loss_sum / max(count, 1),
+        100.0 * correct / max(count, 1),
+        count,
+        time.perf_counter() - start,
+        100.0 * correct5 / max(count, 1),
+    )

@@ -47,11 +47,31 @@ EDROPOUT = "edropout"
 RANDOM_FILTERS = "random-filters"
 
 #: Command-line spelling of the options that give a run its masks.
-SOURCE_FLAGS = {"plan": "--plan", "masks": "--masks", "like": "--like", "degree": "--degree", "density": "--density",
-                "match_macs": "--match-macs"}
+SOURCE_FLAGS = {
+    "plan": "--plan",
+    "masks": "--masks",
+    "like": "--like",
+    "degree": "--degree",
+    "density": "--density",
+    "match_macs": "--match-macs",
+}
 #: Identity fields that only a masked recipe reads (None where the recipe does not read them).
-MASKING_FIELDS = ("plan_sha256", "masks_sha256", "recipe_degree", "recipe_density", "self_loops", "nodes_policy", "prune_first",
-                  "prune_last", "include", "exclude", "degree_side", "best_of", "select_by", "mask_seed")
+MASKING_FIELDS = (
+    "plan_sha256",
+    "masks_sha256",
+    "recipe_degree",
+    "recipe_density",
+    "self_loops",
+    "nodes_policy",
+    "prune_first",
+    "prune_last",
+    "include",
+    "exclude",
+    "degree_side",
+    "best_of",
+    "select_by",
+    "mask_seed",
+)
 #: Fields of every recipe that masks chosen layers itself.
 LAYER_CHOICE = frozenset({"prune_first", "prune_last", "include", "exclude", "mask_seed"})
 
@@ -90,10 +110,16 @@ class Recipe:
         given = [name for name in SOURCE_FLAGS if getattr(config, name) is not None]
         refused = [name for name in given if name not in self.takes]
         if refused and self.refusal:
-            raise TrainError(f"--recipe {self.name} {self.refusal}; it takes no {', '.join(SOURCE_FLAGS[n] for n in refused)}")
+            raise TrainError(
+                f"--recipe {self.name} {self.refusal}; it takes no {', '.join(SOURCE_FLAGS[n] for n in refused)}"
+            )
         if refused:
-            users = [r.name for r in RECIPES.values() if refused[0] in r.needs] or [r.name for r in RECIPES.values() if refused[0] in r.takes]
-            raise TrainError(f"{SOURCE_FLAGS[refused[0]]} is only used by --recipe {' or '.join(users)}, not by {self.name!r}")
+            users = [r.name for r in RECIPES.values() if refused[0] in r.needs] or [
+                r.name for r in RECIPES.values() if refused[0] in r.takes
+            ]
+            raise TrainError(
+                f"{SOURCE_FLAGS[refused[0]]} is only used by --recipe {' or '.join(users)}, not by {self.name!r}"
+            )
         for name in sorted(self.needs - set(given)):
             raise TrainError(f"the {self.name} recipe needs {SOURCE_FLAGS[name]}")
 
@@ -108,10 +134,23 @@ class Recipe:
     def mask_config(self, config: TrainConfig, plan: Plan | None) -> MaskConfig:
         """The pruning stage's configuration for the run's model."""
         selection = LayerSelection(config.prune_first, config.prune_last, config.include, config.exclude)
-        return MaskConfig(self.mask_recipe, plan, config.degree, config.density, config.mask_seed, config.self_loops,
-                          config.nodes_policy, selection, config.degree_side, config.best_of, config.select_by)
+        return MaskConfig(
+            self.mask_recipe,
+            plan,
+            config.degree,
+            config.density,
+            config.mask_seed,
+            config.self_loops,
+            config.nodes_policy,
+            selection,
+            config.degree_side,
+            config.best_of,
+            config.select_by,
+        )
 
-    def hooks(self, model: nn.Module, masker: StepMasker, config: TrainConfig, resume_dir: Path | None, world: int) -> RunHooks:
+    def hooks(
+        self, model: nn.Module, masker: StepMasker, config: TrainConfig, resume_dir: Path | None, world: int
+    ) -> RunHooks:
         """What the recipe adds to the training loop (nothing, by default)."""
         return RunHooks()
 
@@ -150,10 +189,18 @@ class EDropoutRecipe(Recipe):
     def validate(self, config: TrainConfig) -> None:
         super().validate(config)
         checks = [
-            (config.edropout_population >= 4, f"EDropout needs a population of at least 4, got {config.edropout_population}"),
-            (config.edropout_patience >= 1, f"EDropout patience must be at least 1 step, got {config.edropout_patience}"),
-            (config.edropout_warmup is None or 0 <= config.edropout_warmup <= config.epochs,
-             f"EDropout warm-up must be between 0 and the {config.epochs} epochs, got {config.edropout_warmup}"),
+            (
+                config.edropout_population >= 4,
+                f"EDropout needs a population of at least 4, got {config.edropout_population}",
+            ),
+            (
+                config.edropout_patience >= 1,
+                f"EDropout patience must be at least 1 step, got {config.edropout_patience}",
+            ),
+            (
+                config.edropout_warmup is None or 0 <= config.edropout_warmup <= config.epochs,
+                f"EDropout warm-up must be between 0 and the {config.epochs} epochs, got {config.edropout_warmup}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -165,16 +212,30 @@ class EDropoutRecipe(Recipe):
         return config.edropout_warmup if config.edropout_warmup is not None else config.epochs // 2
 
     def identity_extra(self, config: TrainConfig) -> dict:
-        return {"edropout": {"population": config.edropout_population, "patience": config.edropout_patience,
-                             "warmup": self.warmup(config)}}
+        return {
+            "edropout": {
+                "population": config.edropout_population,
+                "patience": config.edropout_patience,
+                "warmup": self.warmup(config),
+            }
+        }
 
-    def hooks(self, model: nn.Module, masker: StepMasker, config: TrainConfig, resume_dir: Path | None, world: int) -> RunHooks:
+    def hooks(
+        self, model: nn.Module, masker: StepMasker, config: TrainConfig, resume_dir: Path | None, world: int
+    ) -> RunHooks:
         if world > 1:
             raise TrainError(f"--recipe {self.name} runs in one process; drop --ddp")
         if resume_dir is not None:
-            raise TrainError(f"{resume_dir}: an EDropout run cannot be resumed yet (its search state is not checkpointed); start it again")
-        search = EDropoutConfig(config.edropout_population, patience=config.edropout_patience, include=config.include,
-                                exclude=config.exclude)
+            raise TrainError(
+                f"{resume_dir}: an EDropout run cannot be resumed yet (its search state is not checkpointed); start "
+                "it again"
+            )
+        search = EDropoutConfig(
+            config.edropout_population,
+            patience=config.edropout_patience,
+            include=config.include,
+            exclude=config.exclude,
+        )
         return EDropoutTraining(model, masker, search, derive_seed(config.mask_seed, self.name), self.warmup(config))
 
 
@@ -190,21 +251,62 @@ _RELATIONAL_READS = LAYER_CHOICE | {"plan_sha256", "self_loops", "nodes_policy"}
 _PER_LAYER_READS = LAYER_CHOICE | {"recipe_degree", "recipe_density", "degree_side", "best_of", "select_by"}
 
 register(Recipe(DENSE, "every connection kept: the unpruned baseline"))
-register(RelationalRecipe(RELATIONAL, "one plan graph on the channel blocks of every layer (RGP; graph2nn with --self-loops)",
-                          _RELATIONAL_READS, takes=frozenset({"plan", "degree", "density", "match_macs"}), needs=frozenset({"plan"}),
-                          mask_recipe=RELATIONAL))
+register(
+    RelationalRecipe(
+        RELATIONAL,
+        "one plan graph on the channel blocks of every layer (RGP; graph2nn with --self-loops)",
+        _RELATIONAL_READS,
+        takes=frozenset({"plan", "degree", "density", "match_macs"}),
+        needs=frozenset({"plan"}),
+        mask_recipe=RELATIONAL,
+    )
+)
 for _name in PER_LAYER_RECIPES:
-    register(PerLayerRecipe(_name, f"an independent {_name} bipartite graph per layer", _PER_LAYER_READS, per_layer=True,
-                            mask_recipe=_name))
-register(Recipe(MODEL_WIRING, "only the model's own X-layers are masked (X-Net models)", frozenset({"mask_seed"}),
-                mask_recipe=MODEL_WIRING))
-register(MasksRecipe(MASKS, "train under exactly the masks given with --masks", frozenset({"masks_sha256"}),
-                     takes=frozenset({"masks", "degree", "density"}), needs=frozenset({"masks"})))
-register(EDropoutRecipe(EDROPOUT, "EDropout finds the masks during training (energy-based search over whole units)",
-                        frozenset({"include", "exclude", "mask_seed"}), takes=frozenset(), refusal="finds its own masks"))
-register(RandomFiltersRecipe(RANDOM_FILTERS, "random whole filters at the --like run's kept count per layer (EDropout's control)",
-                             frozenset({"masks_sha256", "mask_seed"}), takes=frozenset({"like"}), needs=frozenset({"like"}),
-                             refusal="takes its kept counts from --like"))
+    register(
+        PerLayerRecipe(
+            _name,
+            f"an independent {_name} bipartite graph per layer",
+            _PER_LAYER_READS,
+            per_layer=True,
+            mask_recipe=_name,
+        )
+    )
+register(
+    Recipe(
+        MODEL_WIRING,
+        "only the model's own X-layers are masked (X-Net models)",
+        frozenset({"mask_seed"}),
+        mask_recipe=MODEL_WIRING,
+    )
+)
+register(
+    MasksRecipe(
+        MASKS,
+        "train under exactly the masks given with --masks",
+        frozenset({"masks_sha256"}),
+        takes=frozenset({"masks", "degree", "density"}),
+        needs=frozenset({"masks"}),
+    )
+)
+register(
+    EDropoutRecipe(
+        EDROPOUT,
+        "EDropout finds the masks during training (energy-based search over whole units)",
+        frozenset({"include", "exclude", "mask_seed"}),
+        takes=frozenset(),
+        refusal="finds its own masks",
+    )
+)
+register(
+    RandomFiltersRecipe(
+        RANDOM_FILTERS,
+        "random whole filters at the --like run's kept count per layer (EDropout's control)",
+        frozenset({"masks_sha256", "mask_seed"}),
+        takes=frozenset({"like"}),
+        needs=frozenset({"like"}),
+        refusal="takes its kept counts from --like",
+    )
+)
 
 
 def recipe_of(config: TrainConfig) -> Recipe:

@@ -4,13 +4,15 @@ Columns, in order: identification (``run_id``, plan, hash, generator, nodes, deg
 graph metric of the plan (the plan's ``density`` is stored as ``plan_density``), the run
 (``model``, ``dataset``, ``recipe``, ``density`` = kept fraction of the masked layers' weights,
 params and MACs kept/total, ``width`` (the value of the model's width option it was built with)
-and ``macs_budget`` (the MAC budget its width was chosen for, empty without ``--match-macs``), the masked layers' mean spectral gap, Ramanujan margin and vertex
+and ``macs_budget`` (the MAC budget its width was chosen for, empty without ``--match-macs``), the masked layers'
+mean spectral gap, Ramanujan margin and vertex
 expansion and their dead input/output channels, the three seeds, ``epochs``), the outcome (accuracies in percent:
 ``best_acc`` is the test accuracy of the epoch with the best validation accuracy,
 ``final_acc`` the last epoch's, ``best_top5`` / ``final_top5`` their top-5 accuracies;
 ``test_loss`` is the test loss of that best epoch), the resolved configuration
 (:data:`CONFIG_COLUMNS`, with ``config_hash`` identifying it; ``applied_masks_sha256`` hashes the
-masks the run was trained under), and bookkeeping (``train_seconds``, ``device``, ``world_size``, ``topoprune_version``, ``created``).
+masks the run was trained under), and bookkeeping (``train_seconds``, ``device``, ``world_size``,
+``topoprune_version``, ``created``).
 """
 
 from __future__ import annotations
@@ -35,16 +37,82 @@ PLAN_METRIC_COLUMNS = ["plan_density" if name == "density" else name for name in
 #: The resolved configuration of a run beyond model, data set, recipe, plan, seeds and epochs
 #: (trainer.identity): what makes two rows different experiments.
 CONFIG_COLUMNS = [
-    "model_options", "model_structure", "max_train", "val_fraction", "split_seed", "augment", "masks_sha256", "recipe_degree", "recipe_density",
-    "self_loops", "nodes_policy", "prune_first", "prune_last", "include", "exclude", "degree_side", "best_of", "select_by",
-    "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "schedule", "step_size", "milestones", "gamma",
-    "warmup_epochs", "label_smoothing", "amp", "match_macs", "width_step",
+    "model_options",
+    "model_structure",
+    "max_train",
+    "val_fraction",
+    "split_seed",
+    "augment",
+    "masks_sha256",
+    "recipe_degree",
+    "recipe_density",
+    "self_loops",
+    "nodes_policy",
+    "prune_first",
+    "prune_last",
+    "include",
+    "exclude",
+    "degree_side",
+    "best_of",
+    "select_by",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "momentum",
+    "nesterov",
+    "weight_decay",
+    "schedule",
+    "step_size",
+    "milestones",
+    "gamma",
+    "warmup_epochs",
+    "label_smoothing",
+    "amp",
+    "match_macs",
+    "width_step",
 ]
 COLUMNS = [
-    "run_id", "config_hash", "plan", "plan_sha256", "generator", "nodes", "degree", *PLAN_METRIC_COLUMNS,
-    "model", "dataset", "recipe", "density", "params_kept", "params_total", "macs_kept", "macs_total",
-    "width", "macs_budget", "layer_spectral_gap", "layer_ramanujan_margin", "layer_vertex_expansion", "dead_inputs", "dead_outputs", "graph_seed", "mask_seed", "train_seed", "epochs", "best_epoch", "best_val_acc", "best_acc", "best_top5", "final_acc", "final_top5",
-    "test_loss", *CONFIG_COLUMNS, "applied_masks_sha256", "train_seconds", "device", "world_size", "topoprune_version", "created",
+    "run_id",
+    "config_hash",
+    "plan",
+    "plan_sha256",
+    "generator",
+    "nodes",
+    "degree",
+    *PLAN_METRIC_COLUMNS,
+    "model",
+    "dataset",
+    "recipe",
+    "density",
+    "params_kept",
+    "params_total",
+    "macs_kept",
+    "macs_total",
+    "width",
+    "macs_budget",
+    "layer_spectral_gap",
+    "layer_ramanujan_margin",
+    "layer_vertex_expansion",
+    "dead_inputs",
+    "dead_outputs",
+    "graph_seed",
+    "mask_seed",
+    "train_seed",
+    "epochs",
+    "best_epoch",
+    "best_val_acc",
+    "best_acc",
+    "best_top5",
+    "final_acc",
+    "final_top5",
+    "test_loss",
+    *CONFIG_COLUMNS,
+    "applied_masks_sha256",
+    "train_seconds",
+    "device",
+    "world_size",
+    "topoprune_version",
+    "created",
 ]
 #: Columns that legitimately differ between two runs of the same configuration and seeds.
 VOLATILE_COLUMNS = ("run_id", "train_seconds", "created", "device")
@@ -55,16 +123,30 @@ def plan_columns(config: TrainConfig, plan: Plan | None) -> dict:
     columns = {name: None for name in PLAN_METRIC_COLUMNS}
     if plan is None:
         recipe = config.resolved_recipe
-        return {**columns, "plan": None, "plan_sha256": None, "generator": None if recipe == BASELINE_RECIPE else recipe,
-                "nodes": None, "degree": config.degree, "graph_seed": None}
+        return {
+            **columns,
+            "plan": None,
+            "plan_sha256": None,
+            "generator": None if recipe == BASELINE_RECIPE else recipe,
+            "nodes": None,
+            "degree": config.degree,
+            "graph_seed": None,
+        }
     metrics = plan.metrics or compute_metrics([plan.matrix], kind=plan.kind)[0]
     for name, value in metrics.items():
         key = "plan_density" if name == "density" else name
         if key in columns:
             columns[key] = value
     degree = plan.params.get("degree", metrics.get("degree_mean"))
-    return {**columns, "plan": str(config.plan), "plan_sha256": plan.sha256, "generator": plan.generator,
-            "nodes": plan.nodes, "degree": degree, "graph_seed": plan.seed}
+    return {
+        **columns,
+        "plan": str(config.plan),
+        "plan_sha256": plan.sha256,
+        "generator": plan.generator,
+        "nodes": plan.nodes,
+        "degree": degree,
+        "graph_seed": plan.seed,
+    }
 
 
 def results_row(config: TrainConfig, recipe: Recipe, values: dict) -> dict:
@@ -97,7 +179,11 @@ def _cell(value) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return "inf" if value == math.inf else ("-inf" if value == -math.inf else ("" if math.isnan(value) else repr(value)))
+        return (
+            "inf"
+            if value == math.inf
+            else ("-inf" if value == -math.inf else ("" if math.isnan(value) else repr(value)))
+        )
     return str(value)
 
 
@@ -133,4 +219,3 @@ def read_rows(directory: str | Path) -> list[dict]:
         return []
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
-

@@ -123,8 +123,9 @@ class Run:
         return self.is_main and not self.config.quiet
 
 
-def run_training(config: TrainConfig, run_id: str | None = None, resume_dir: Path | None = None,
-                 stop_after_epochs: int | None = None) -> RunOutcome | None:
+def run_training(
+    config: TrainConfig, run_id: str | None = None, resume_dir: Path | None = None, stop_after_epochs: int | None = None
+) -> RunOutcome | None:
     """Train and evaluate one (masked) model; append its row to ``config.out/results.csv``.
 
     Parameters
@@ -165,7 +166,9 @@ def set_up(config: TrainConfig, run_id: str | None, resume_dir: Path | None) -> 
     hooks = recipe_of(config).hooks(built.model, masker, config, resume_dir, world)
     train_model = built.model
     if world > 1:
-        train_model = nn.parallel.DistributedDataParallel(built.model, device_ids=[device.index] if device.type == "cuda" else None)
+        train_model = nn.parallel.DistributedDataParallel(
+            built.model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     rule = _step_rule(config, built.model, data, device, world, hooks)
     run_dir = Path(resume_dir) if resume_dir else config.out / (run_id or _agreed_run_id(config, world))
     run = Run(config, inputs, identity, data, built, masker, hooks, rule, train_model, device, rank, world, run_dir)
@@ -183,8 +186,11 @@ def build_masked_model(config: TrainConfig, inputs: RunInputs, data: DataBundle,
         print(f"width for the MAC budget: {width.describe()}", file=sys.stderr, flush=True)
     model = build_model(config.model, data.input_shape, data.num_classes, **options)
     if config.resolved_recipe == DENSE and expander_layers(model) is not None:
-        raise TrainError(f"model {config.model} wires its own X-layers, so recipe 'dense' would mislabel it: use the default recipe "
-                         "'model' (or leave --recipe out); its dense counterpart is --model-option expand=1 (degrees=dense for xvgg16)")
+        raise TrainError(
+            f"model {config.model} wires its own X-layers, so recipe 'dense' would mislabel it: use the default recipe "
+            "'model' (or leave --recipe out); its dense counterpart is --model-option expand=1 (degrees=dense for "
+            "xvgg16)"
+        )
     mask_config = recipe_of(config).mask_config(config, inputs.plan)
     source = config.masks or config.like or "masks"
     pruned = prune_model(model, mask_config, data.input_shape, masks=inputs.masks, source=source)
@@ -195,12 +201,22 @@ def build_masked_model(config: TrainConfig, inputs: RunInputs, data: DataBundle,
     return BuiltModel(model, pruned, options, width, notices)
 
 
-def _step_rule(config: TrainConfig, model: nn.Module, data: DataBundle, device: torch.device, world: int, hooks: RunHooks) -> StepRule:
+def _step_rule(
+    config: TrainConfig, model: nn.Module, data: DataBundle, device: torch.device, world: int, hooks: RunHooks
+) -> StepRule:
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, data.steps("train", config.batch_size, world))
     scaler = torch.amp.GradScaler("cuda") if config.amp and device.type == "cuda" else None
-    return StepRule(optimizer, scheduler, nn.CrossEntropyLoss(label_smoothing=config.label_smoothing), device, config.amp, scaler,
-                    extra_loss=getattr(model, "extra_loss", None), step_context=hooks.step_context)
+    return StepRule(
+        optimizer,
+        scheduler,
+        nn.CrossEntropyLoss(label_smoothing=config.label_smoothing),
+        device,
+        config.amp,
+        scaler,
+        extra_loss=getattr(model, "extra_loss", None),
+        step_context=hooks.step_context,
+    )
 
 
 def _restore(run: Run) -> None:
@@ -219,14 +235,30 @@ def _start_run_dir(run: Run) -> None:
     """Create the run directory with its configuration and the masks it trains under."""
     run.run_dir.mkdir(parents=True, exist_ok=False)
     config, built, plan = run.config, run.built, run.inputs.plan
-    rundir.write_config(run.run_dir, {
-        "config": config.to_dict(), "config_hash": config_hash(run.identity), "identity": run.identity,
-        "recipe": config.resolved_recipe, "plan_sha256": plan.sha256 if plan else None, "masks_sha256": built.pruned.masks_sha256,
-        "graph_seed": plan.seed if plan else None, "data_source": run.data.source, "input_shape": list(run.data.input_shape),
-        "num_classes": run.data.num_classes, "normalisation": run.data.extra, "world_size": run.world, "device": str(run.device),
-        "topoprune_version": __version__, "notices": built.notices, "draws": built.pruned.draws, "nominal": built.pruned.nominal,
-        "built_model_options": built.options, "width": built.width.to_dict() if built.width else None,
-    })
+    rundir.write_config(
+        run.run_dir,
+        {
+            "config": config.to_dict(),
+            "config_hash": config_hash(run.identity),
+            "identity": run.identity,
+            "recipe": config.resolved_recipe,
+            "plan_sha256": plan.sha256 if plan else None,
+            "masks_sha256": built.pruned.masks_sha256,
+            "graph_seed": plan.seed if plan else None,
+            "data_source": run.data.source,
+            "input_shape": list(run.data.input_shape),
+            "num_classes": run.data.num_classes,
+            "normalisation": run.data.extra,
+            "world_size": run.world,
+            "device": str(run.device),
+            "topoprune_version": __version__,
+            "notices": built.notices,
+            "draws": built.pruned.draws,
+            "nominal": built.pruned.nominal,
+            "built_model_options": built.options,
+            "width": built.width.to_dict() if built.width else None,
+        },
+    )
     rundir.write_masks(run.run_dir, built.pruned.masks, built.pruned.summary)
 
 
@@ -252,7 +284,9 @@ def train_epochs(run: Run, stop_after_epochs: int | None = None) -> bool:
                 if stop is not None and not last:
                     stop.check()  # a Ctrl-C during evaluation or saving stops before the next epoch
     except KeyboardInterrupt:
-        raise TrainInterrupted(f"interrupted after {len(run.history)} finished epoch(s); continue with: train --resume {run.run_dir}") from None
+        raise TrainInterrupted(
+            f"interrupted after {len(run.history)} finished epoch(s); continue with: train --resume {run.run_dir}"
+        ) from None
     finally:
         if writer is not None:
             writer.close()
@@ -275,10 +309,17 @@ def run_epoch(run: Run, epoch: int, writer=None) -> None:
     shuffle = derive_seed(config.train_seed, "epoch", str(epoch))
     run.hooks.begin_epoch(epoch)
     batches = run.data.batches("train", config.batch_size, shuffle, run.rank, run.world)
-    train = train_epoch(run.train_model, batches, run.rule, label, run.data.steps("train", config.batch_size, run.world))
+    train = train_epoch(
+        run.train_model, batches, run.rule, label, run.data.steps("train", config.batch_size, run.world)
+    )
     with run.hooks.evaluation():
         val, test = _evaluate(run, "val"), _evaluate(run, "test")
-    run.history.append({**_log_line(epoch, run.rule.optimizer, train, val, test), **run.hooks.extra_evaluation(lambda: _evaluate(run, "test"))})
+    run.history.append(
+        {
+            **_log_line(epoch, run.rule.optimizer, train, val, test),
+            **run.hooks.extra_evaluation(lambda: _evaluate(run, "test")),
+        }
+    )
     if not run.is_main:
         return
     _checkpoint(run, epoch)
@@ -286,8 +327,11 @@ def run_epoch(run: Run, epoch: int, writer=None) -> None:
         for key, value in run.history[-1].items():
             writer.add_scalar(key, value, epoch + 1)
     if run.talks:
-        print(f"epoch {epoch + 1}/{config.epochs}: train {train.accuracy:.2f}%  val {val.accuracy:.2f}%  "
-              f"test {test.accuracy:.2f}%  ({run.history[-1]['seconds']:.1f} s)", flush=True)
+        print(
+            f"epoch {epoch + 1}/{config.epochs}: train {train.accuracy:.2f}%  val {val.accuracy:.2f}%  "
+            f"test {test.accuracy:.2f}%  ({run.history[-1]['seconds']:.1f} s)",
+            flush=True,
+        )
 
 
 def _evaluate(run: Run, split: str) -> PassStats:
@@ -295,9 +339,20 @@ def _evaluate(run: Run, split: str) -> PassStats:
 
 
 def _log_line(epoch: int, optimizer, train: PassStats, val: PassStats, test: PassStats) -> dict:
-    return {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "train_loss": train.loss, "train_extra_loss": train.extra_loss,
-            "train_acc": train.accuracy, "val_loss": val.loss, "val_acc": val.accuracy, "val_top5": val.top5, "test_loss": test.loss,
-            "test_acc": test.accuracy, "test_top5": test.top5, "seconds": train.seconds + val.seconds + test.seconds}
+    return {
+        "epoch": epoch + 1,
+        "lr": optimizer.param_groups[0]["lr"],
+        "train_loss": train.loss,
+        "train_extra_loss": train.extra_loss,
+        "train_acc": train.accuracy,
+        "val_loss": val.loss,
+        "val_acc": val.accuracy,
+        "val_top5": val.top5,
+        "test_loss": test.loss,
+        "test_acc": test.accuracy,
+        "test_top5": test.top5,
+        "seconds": train.seconds + val.seconds + test.seconds,
+    }
 
 
 def _checkpoint(run: Run, epoch: int) -> None:
@@ -308,9 +363,17 @@ def _checkpoint(run: Run, epoch: int) -> None:
     """
     if max(run.history, key=lambda h: h["val_acc"]) is run.history[-1]:  # the first epoch wins ties
         rundir.save_best(run.run_dir, {"model": run.masker.state_dict(run.hooks.best_masks()), "epoch": epoch})
-    rundir.save_checkpoint(run.run_dir, {"model": run.masker.state_dict(), "optimizer": run.rule.optimizer.state_dict(),
-                                         "scheduler": run.rule.scheduler.state_dict(), "epoch": epoch, "history": run.history,
-                                         "rng": torch.get_rng_state()})
+    rundir.save_checkpoint(
+        run.run_dir,
+        {
+            "model": run.masker.state_dict(),
+            "optimizer": run.rule.optimizer.state_dict(),
+            "scheduler": run.rule.scheduler.state_dict(),
+            "epoch": epoch,
+            "history": run.history,
+            "rng": torch.get_rng_state(),
+        },
+    )
     rundir.write_log(run.run_dir, run.history)
 
 
@@ -335,14 +398,28 @@ def finish(run: Run) -> RunOutcome | None:
         pruned = final_masks
         if run.is_main:
             rundir.write_masks(run.run_dir, pruned.masks, pruned.summary)
-    row = results_row(run.config, recipe_of(run.config), {
-        "run_id": run.run_dir.name, "config_hash": config_hash(run.identity), **plan_columns(run.config, run.inputs.plan),
-        **_cost_columns(run, pruned), **_accuracy_columns(history, best), **identity_columns(run.identity),
-        "mask_seed": run.config.mask_seed, "train_seed": run.config.train_seed, "epochs": run.config.epochs,
-        "applied_masks_sha256": pruned.masks_sha256, "train_seconds": round(sum(h["seconds"] for h in history), 3),
-        "device": str(run.device), "world_size": run.world, "topoprune_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
-    })
+    row = results_row(
+        run.config,
+        recipe_of(run.config),
+        {
+            "run_id": run.run_dir.name,
+            "config_hash": config_hash(run.identity),
+            **plan_columns(run.config, run.inputs.plan),
+            **_cost_columns(run, pruned),
+            **_accuracy_columns(history, best),
+            **identity_columns(run.identity),
+            "mask_seed": run.config.mask_seed,
+            "train_seed": run.config.train_seed,
+            "epochs": run.config.epochs,
+            "applied_masks_sha256": pruned.masks_sha256,
+            "train_seconds": round(sum(h["seconds"] for h in history), 3),
+            "device": str(run.device),
+            "world_size": run.world,
+            "topoprune_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **extra,
+        },
+    )
     if not run.is_main:
         return None
     append_row(run.config.out, row)
@@ -354,18 +431,32 @@ def _cost_columns(run: Run, pruned: PruneResult) -> dict:
     masked = [layer for layer in summary.layers if layer.masked]
     total = sum(layer.weights_total for layer in masked)
     option = WIDTH_OPTIONS.get(config.model)
-    return {"model": config.model, "dataset": config.dataset, "recipe": config.resolved_recipe,
-            "density": sum(layer.weights_kept for layer in masked) / total if total else 1.0,
-            "params_kept": summary.params_kept, "params_total": summary.params_total, "macs_kept": summary.macs_kept,
-            "macs_total": summary.macs_total,
-            "width": resolved_model_options(config.model, run.built.options)[option.name] if option else None,
-            "macs_budget": run.built.width.budget if run.built.width else None, **layer_graph_columns(summary)}
+    return {
+        "model": config.model,
+        "dataset": config.dataset,
+        "recipe": config.resolved_recipe,
+        "density": sum(layer.weights_kept for layer in masked) / total if total else 1.0,
+        "params_kept": summary.params_kept,
+        "params_total": summary.params_total,
+        "macs_kept": summary.macs_kept,
+        "macs_total": summary.macs_total,
+        "width": resolved_model_options(config.model, run.built.options)[option.name] if option else None,
+        "macs_budget": run.built.width.budget if run.built.width else None,
+        **layer_graph_columns(summary),
+    }
 
 
 def _accuracy_columns(history: list[dict], best: dict) -> dict:
     final = history[-1]
-    return {"best_epoch": best["epoch"], "best_val_acc": best["val_acc"], "best_acc": best["test_acc"], "best_top5": best.get("test_top5"),
-            "final_acc": final["test_acc"], "final_top5": final.get("test_top5"), "test_loss": best["test_loss"]}
+    return {
+        "best_epoch": best["epoch"],
+        "best_val_acc": best["val_acc"],
+        "best_acc": best["test_acc"],
+        "best_top5": best.get("test_top5"),
+        "final_acc": final["test_acc"],
+        "final_top5": final.get("test_top5"),
+        "test_loss": best["test_loss"],
+    }
 
 
 def resume_training(run_dir: Path, stop_after_epochs: int | None = None) -> RunOutcome | None:

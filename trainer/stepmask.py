@@ -49,7 +49,9 @@ class StepMasker:
         zeroed at once."""
         for name, mask in masks.items():
             existing = self.masks.get(name)
-            self.masks[name] = mask.clone() if existing is None else existing.to(torch.bool) & mask.to(existing.device, torch.bool)
+            self.masks[name] = (
+                mask.clone() if existing is None else existing.to(torch.bool) & mask.to(existing.device, torch.bool)
+            )
         self.to(torch.device("cpu"))
         self.after_step()
 

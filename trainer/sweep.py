@@ -5,7 +5,8 @@ skipped, so a killed sweep restarted with the same command loses nothing and rep
 and a job that differs in any option that changes its outcome (model options, recipe options,
 optimiser, ...; see trainer.identity) is never taken for a finished one. Rows written before
 ``config_hash`` existed count as done only for an identical legacy key (plan, model, data set,
-recipe, seed, epochs), and the sweep says how many it took that way. ``jobs`` trainings run at once on one machine (threads split between them);
+recipe, seed, epochs), and the sweep says how many it took that way. ``jobs`` trainings run at once on one machine
+(threads split between them);
 ``shard=(i, N)`` runs the i-th of N disjoint slices of the job list, for cluster job arrays.
 """
 
@@ -53,7 +54,14 @@ class SweepJob:
         if self.plan is not None:
             return dataclasses.replace(template, plan=self.plan, train_seed=self.train_seed, recipe=None)
         if self.recipe is not None:
-            return dataclasses.replace(template, plan=None, train_seed=self.train_seed, recipe=self.recipe, degree=self.degree, density=self.density)
+            return dataclasses.replace(
+                template,
+                plan=None,
+                train_seed=self.train_seed,
+                recipe=self.recipe,
+                degree=self.degree,
+                density=self.density,
+            )
         return dataclasses.replace(template, train_seed=self.train_seed)
 
 
@@ -73,13 +81,21 @@ class SweepGrid:
             return []
         unknown = [r for r in self.recipes if r not in grid_recipes()]
         if unknown:
-            raise TrainError(f"--recipes: {', '.join(unknown)} cannot be swept; use {', '.join(grid_recipes())} (relational plans come from --plans)")
+            raise TrainError(
+                f"--recipes: {', '.join(unknown)} cannot be swept; use {', '.join(grid_recipes())} (relational plans "
+                "come from --plans)"
+            )
         if bool(self.degrees) == bool(self.densities):
             raise TrainError("--recipes needs exactly one of --degrees and --densities")
         if any(d < 1 for d in self.degrees) or any(not 0 < d <= 1 for d in self.densities):
             raise TrainError("degrees must be at least 1 and densities in (0, 1]")
         levels = [{"degree": d} for d in self.degrees] or [{"density": d} for d in self.densities]
-        return [SweepJob(None, "", seed, recipe=recipe, **level) for recipe in self.recipes for level in levels for seed in range(seeds)]
+        return [
+            SweepJob(None, "", seed, recipe=recipe, **level)
+            for recipe in self.recipes
+            for level in levels
+            for seed in range(seeds)
+        ]
 
 
 def legacy_key(plan_sha256: str, model: str, dataset: str, recipe: str, seed, epochs) -> tuple[str, ...]:
@@ -98,12 +114,17 @@ class SweepStatus:
     def describe(self, total: int) -> list[str]:
         lines = [f"{total} job(s): {self.done} already done, {len(self.pending)} to run"]
         if self.done_by_legacy_key:
-            lines.append(f"notice: {self.done_by_legacy_key} of them count as done by rows without config_hash, matched on plan, model, "
-                         "data set, recipe, seed and epochs only (their other options were not recorded)")
+            lines.append(
+                f"notice: {self.done_by_legacy_key} of them count as done by rows without config_hash, matched on "
+                "plan, model, "
+                "data set, recipe, seed and epochs only (their other options were not recorded)"
+            )
         return lines
 
 
-def sweep_jobs(plans_dir: Path | None, seeds: int, baseline: bool = True, grid: SweepGrid = SweepGrid()) -> list[SweepJob]:
+def sweep_jobs(
+    plans_dir: Path | None, seeds: int, baseline: bool = True, grid: SweepGrid = SweepGrid()
+) -> list[SweepJob]:
     """The full, deterministic job list: the baseline, plans in path order, then the grid's
     recipe x level, each for seeds 0..seeds-1.
 
@@ -153,14 +174,28 @@ def sweep_status(jobs: list[SweepJob], template: TrainConfig) -> SweepStatus:
     """Which of ``jobs`` already have a row in ``template.out/results.csv``."""
     rows = read_rows(template.out)
     done_hashes = {(r["config_hash"], r["train_seed"]) for r in rows if r.get("config_hash")}
-    legacy = {legacy_key(r["plan_sha256"], r["model"], r["dataset"], r["recipe"], r["train_seed"], r["epochs"]) for r in rows if not r.get("config_hash")}
+    legacy = {
+        legacy_key(r["plan_sha256"], r["model"], r["dataset"], r["recipe"], r["train_seed"], r["epochs"])
+        for r in rows
+        if not r.get("config_hash")
+    }
     hashes = JobHashes()
     pending, by_legacy = [], 0
     for job in jobs:
         config = job.config(template)
         if (hashes(config), str(job.train_seed)) in done_hashes:
             continue
-        if legacy_key(job.plan_sha256 if job.plan else "", config.model, config.dataset, config.resolved_recipe, job.train_seed, config.epochs) in legacy:
+        if (
+            legacy_key(
+                job.plan_sha256 if job.plan else "",
+                config.model,
+                config.dataset,
+                config.resolved_recipe,
+                job.train_seed,
+                config.epochs,
+            )
+            in legacy
+        ):
             by_legacy += 1
             continue
         pending.append(job)
@@ -217,7 +252,9 @@ def run_sweep(
     hashes = JobHashes()
     configs = []
     for job in jobs:
-        config = dataclasses.replace(job.config(template), threads=threads, quiet=True if workers > 1 else template.quiet)
+        config = dataclasses.replace(
+            job.config(template), threads=threads, quiet=True if workers > 1 else template.quiet
+        )
         configs.append((job, config, unfinished.get((hashes(config), str(job.train_seed)))))
     if workers == 1:
         for job, config, resume_dir in configs:

@@ -61,8 +61,11 @@ class WidthChoice:
         return (self.macs - self.budget) / self.budget
 
     def describe(self) -> str:
-        return (f"{self.option}={self.width:g}: {self.macs:,} MACs for a budget of {self.budget:,} ({100 * self.error:+.2f}%; "
-                f"one width step changes them by {self.step_macs:,})")
+        return (
+            f"{self.option}={self.width:g}: {self.macs:,} MACs for a budget of {self.budget:,} "
+            f"({100 * self.error:+.2f}%; "
+            f"one width step changes them by {self.step_macs:,})"
+        )
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "error": self.error}
@@ -84,8 +87,10 @@ def parse_mac_budget(text: str | float) -> str | float:
 def _width_option(config: TrainConfig):
     option = WIDTH_OPTIONS.get(config.model)
     if option is None:
-        raise TrainError(f"model {config.model} has no width option, so --match-macs cannot scale it "
-                         f"(models that have one: {', '.join(sorted(WIDTH_OPTIONS))})")
+        raise TrainError(
+            f"model {config.model} has no width option, so --match-macs cannot scale it "
+            f"(models that have one: {', '.join(sorted(WIDTH_OPTIONS))})"
+        )
     if option.name in config.model_options:
         raise TrainError(f"--match-macs chooses {option.name}; do not also give --model-option {option.name}=...")
     return option
@@ -96,24 +101,50 @@ def budget_macs(config: TrainConfig, input_shape: tuple[int, int, int], num_clas
     if config.match_macs != DENSE_BUDGET:
         return int(round(float(config.match_macs)))
     model = build_model(config.model, input_shape, num_classes, **config.model_options)
-    return counted_macs(model, dataclasses.replace(recipe_of(config).mask_config(config, None), recipe=DENSE), input_shape)[1]
+    return counted_macs(
+        model, dataclasses.replace(recipe_of(config).mask_config(config, None), recipe=DENSE), input_shape
+    )[1]
 
 
-def macs_at(config: TrainConfig, plan: Plan | None, input_shape: tuple[int, int, int], num_classes: int, channels: int) -> int:
+def macs_at(
+    config: TrainConfig, plan: Plan | None, input_shape: tuple[int, int, int], num_classes: int, channels: int
+) -> int:
     """Counted MACs per example of ``config``'s masked model at ``channels`` width channels."""
     option = WIDTH_OPTIONS[config.model]
-    model = build_model(config.model, input_shape, num_classes, **{**config.model_options, option.name: option.value(channels)})
+    model = build_model(
+        config.model, input_shape, num_classes, **{**config.model_options, option.name: option.value(channels)}
+    )
     return counted_macs(model, recipe_of(config).mask_config(config, plan), input_shape)[0]
 
 
 def _narrowest(config: TrainConfig, plan: Plan | None) -> int:
     """Fewest width steps worth trying: a relational plan needs a channel per node, a per-layer
     recipe ``degree`` channels on each side."""
-    needed = max(config.width_step, plan.nodes if plan is not None and config.nodes_policy != "shrink" else 1, config.degree or 1)
+    needed = max(
+        config.width_step, plan.nodes if plan is not None and config.nodes_policy != "shrink" else 1, config.degree or 1
+    )
     return -(-needed // config.width_step)
 
 
-def solve_width(config: TrainConfig, plan: Plan | None, input_shape: tuple[int, int, int], num_classes: int) -> WidthChoice:
+def _lowest_maskable(config: TrainConfig, plan: Plan | None, option, default, macs) -> int:
+    """The narrowest width (in width steps) whose layers the recipe can mask: some layers may be too
+    narrow for it, so the narrowest width is doubled until masks can be drawn."""
+    low = _narrowest(config, plan)
+    while True:
+        try:
+            macs(low)
+            return low
+        except PruningError as error:
+            if low * config.width_step > option.channels(default):
+                raise TrainError(
+                    f"no width up to the default {option.name}={default:g} can be masked by this recipe: {error}"
+                ) from None
+            low *= 2
+
+
+def solve_width(
+    config: TrainConfig, plan: Plan | None, input_shape: tuple[int, int, int], num_classes: int
+) -> WidthChoice:
     """The width (a multiple of ``config.width_step`` width channels) whose counted MACs are closest to the budget.
 
     Brackets the budget by doubling from the default width, then bisects; counted MACs grow with
@@ -137,25 +168,22 @@ def solve_width(config: TrainConfig, plan: Plan | None, input_shape: tuple[int, 
         return cache[k]
 
     default = resolved_model_options(config.model, {})[option.name]
-    low = _narrowest(config, plan)
-    while True:  # some layers may still be too narrow for the recipe: widen until masks can be drawn
-        try:
-            macs(low)
-            break
-        except PruningError as error:
-            if low * step > option.channels(default):
-                raise TrainError(f"no width up to the default {option.name}={default:g} can be masked by this recipe: {error}") from None
-            low *= 2
+    low = _lowest_maskable(config, plan, option, default, macs)
     if macs(low) > budget:
-        raise TrainError(f"a budget of {budget:,} MACs is below the narrowest {config.model} this recipe allows "
-                         f"({option.name}={option.value(low * step):g}: {macs(low):,} MACs)")
+        raise TrainError(
+            f"a budget of {budget:,} MACs is below the narrowest {config.model} this recipe allows "
+            f"({option.name}={option.value(low * step):g}: {macs(low):,} MACs)"
+        )
     high = max(low + 1, option.channels(default) // step)
     limit = high * MAX_GROWTH
     while macs(high) < budget:
         low, high = high, high * 2
         if high > limit:
-            raise TrainError(f"a budget of {budget:,} MACs needs {config.model} wider than {option.name}={option.value(limit * step):g}; "
-                             "give a smaller budget")
+            raise TrainError(
+                f"a budget of {budget:,} MACs needs {config.model} wider than "
+                f"{option.name}={option.value(limit * step):g}; "
+                "give a smaller budget"
+            )
     while high - low > 1:  # invariant: macs(low) <= budget <= macs(high)
         middle = (low + high) // 2
         if macs(middle) <= budget:
@@ -163,11 +191,16 @@ def solve_width(config: TrainConfig, plan: Plan | None, input_shape: tuple[int, 
         else:
             high = middle
     best = min((low, high), key=lambda k: (abs(macs(k) - budget), k))
-    return WidthChoice(option.name, option.value(best * step), best * step, macs(best), budget, abs(macs(high) - macs(low)))
+    return WidthChoice(
+        option.name, option.value(best * step), best * step, macs(best), budget, abs(macs(high) - macs(low))
+    )
 
 
-def model_options_for(config: TrainConfig, plan: Plan | None, input_shape: tuple[int, int, int], num_classes: int) -> tuple[dict, WidthChoice | None]:
-    """The model options a run builds its model with: ``config.model_options``, plus the chosen width under ``--match-macs``."""
+def model_options_for(
+    config: TrainConfig, plan: Plan | None, input_shape: tuple[int, int, int], num_classes: int
+) -> tuple[dict, WidthChoice | None]:
+    """The model options a run builds its model with: ``config.model_options``, plus the chosen width under ``--match-
+    macs``."""
     if config.match_macs is None:
         return dict(config.model_options), None
     choice = solve_width(config, plan, input_shape, num_classes)

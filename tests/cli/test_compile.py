@@ -30,7 +30,19 @@ def run(tmp_path, monkeypatch):
 @pytest.fixture
 def pruned(run, tmp_path):
     plan = save_plan(Plan(generate("rreg", nodes=8, degree=3, seed=0)), tmp_path, "p8")
-    result = run("apply", "--plan", plan, "--model", "cnn", "--model-option", "width=16", "--input-size", "1x12x12", "--out", "pruned")
+    result = run(
+        "apply",
+        "--plan",
+        plan,
+        "--model",
+        "cnn",
+        "--model-option",
+        "width=16",
+        "--input-size",
+        "1x12x12",
+        "--out",
+        "pruned",
+    )
     assert result.exit_code == 0, result.output
     return tmp_path / "pruned"
 
@@ -45,7 +57,9 @@ def test_compile_writes_a_model_that_loads_back_and_matches_the_masked_one(run, 
     assert record["end_to_end"]["ratio_vs_dense"] >= 1.0
     for layer in record["layers"]:
         assert layer["seconds"]["dense"] > 0 and layer["kernel"] in layer["seconds"]
-    masked = load_masked_state_dict(build_model("cnn", (1, 12, 12), 10, width=16), load_state(pruned / "model.pt")).eval()
+    masked = load_masked_state_dict(
+        build_model("cnn", (1, 12, 12), 10, width=16), load_state(pruned / "model.pt")
+    ).eval()
     compiled = load_compiled(tmp_path / "compiled")
     x = torch.randn(5, 1, 12, 12)
     with torch.no_grad():
@@ -74,7 +88,22 @@ def test_torch_export_writes_a_program_that_runs(run, pruned, tmp_path):
 def test_compile_a_training_run_directory(run, tmp_path):
     data = write_fashion_like(tmp_path / "fm", train=200, test=100)
     plan = save_plan(Plan(generate("rreg", nodes=8, degree=3, seed=0)), tmp_path, "p8")
-    trained = run("--plan", plan, "--data-dir", data, "--epochs", 1, "--model-option", "width=16", "--threads", 1, "-q", "--out", "runs", command=train)
+    trained = run(
+        "--plan",
+        plan,
+        "--data-dir",
+        data,
+        "--epochs",
+        1,
+        "--model-option",
+        "width=16",
+        "--threads",
+        1,
+        "-q",
+        "--out",
+        "runs",
+        command=train,
+    )
     assert trained.exit_code == 0, trained.output
     run_dir = next(p for p in (tmp_path / "runs").iterdir() if p.is_dir())
     result = run("compile", run_dir, "--out", "compiled", *QUICK)
@@ -88,12 +117,31 @@ def test_errors(run, pruned, tmp_path):
     assert_error(run("compile", "plan.npy", "--out", "c"), "plan.npy is not a masked model", code=2, one_line=False)
     bare = tmp_path / "bare.pt"
     bare.write_bytes((pruned / "model.pt").read_bytes())
-    assert_error(run("compile", bare, "--out", "c"), "bare.pt: records no model to rebuild; give --model, --input-size, --num-classes")
+    assert_error(
+        run("compile", bare, "--out", "c"),
+        "bare.pt: records no model to rebuild; give --model, --input-size, --num-classes",
+    )
     assert_error(run("compile", pruned, *QUICK), "--out is required", code=2, one_line=False)
     dense = tmp_path / "dense.pt"
     torch.save(build_model("cnn", (1, 12, 12), 10, width=16).state_dict(), dense)
-    assert_error(run("compile", dense, "--out", "c", "--model", "cnn", "--model-option", "width=16", "--input-size", "1x12x12", "--num-classes", 10, *QUICK),
-                 "no masks")
+    assert_error(
+        run(
+            "compile",
+            dense,
+            "--out",
+            "c",
+            "--model",
+            "cnn",
+            "--model-option",
+            "width=16",
+            "--input-size",
+            "1x12x12",
+            "--num-classes",
+            10,
+            *QUICK,
+        ),
+        "no masks",
+    )
     assert_error(run("compile", pruned, "--out", "c", "--kernels", "blocks"), "unknown kernel 'blocks'")
     assert_error(run("compile", pruned, "--out", "c", "--device", "gpu0"), "not a device: 'gpu0'")
     assert not (tmp_path / "c").exists()

@@ -48,19 +48,53 @@ def test_apply_writes_model_masks_and_summaries(run, plan, tmp_path):
     masks = load_masks(tmp_path / "out" / "masks.npz")
     state = torch.load(tmp_path / "out" / "model.pt", weights_only=True)
     model = load_masked_state_dict(build_model("cnn", (1, 28, 28), 10), state)
-    assert all(torch.equal(model.get_submodule(name).parametrizations.weight[0].mask.reshape(mask.shape), mask) for name, mask in masks.items())
+    assert all(
+        torch.equal(model.get_submodule(name).parametrizations.weight[0].mask.reshape(mask.shape), mask)
+        for name, mask in masks.items()
+    )
 
 
 def test_apply_is_reproducible(run, tmp_path):
     for out in ("a", "b"):
-        assert run("apply", "--recipe", "rreg-bipartite", "--degree", 8, "--model", "mlp", "--input-size", "1x28x28", "--seed", 3, "--out", out).exit_code == 0
+        assert (
+            run(
+                "apply",
+                "--recipe",
+                "rreg-bipartite",
+                "--degree",
+                8,
+                "--model",
+                "mlp",
+                "--input-size",
+                "1x28x28",
+                "--seed",
+                3,
+                "--out",
+                out,
+            ).exit_code
+            == 0
+        )
     a, b = load_masks(tmp_path / "a" / "masks.npz"), load_masks(tmp_path / "b" / "masks.npz")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.parametrize("model", ["resnet18", "mobilenet_v2", "vgg16_bn", "resnet20"])
 def test_apply_on_zoo_and_torchvision_models(run, plan, model):
-    result = run("apply", "--plan", plan, "--model", model, "--input-size", "3x32x32", "--nodes-policy", "shrink", "--out", model, "--format", "csv")
+    result = run(
+        "apply",
+        "--plan",
+        plan,
+        "--model",
+        model,
+        "--input-size",
+        "3x32x32",
+        "--nodes-policy",
+        "shrink",
+        "--out",
+        model,
+        "--format",
+        "csv",
+    )
     assert result.exit_code == 0, result.output
     if model == "mobilenet_v2":
         assert "grouped convolution" in result.output  # depthwise convs are skipped with a notice
@@ -72,7 +106,9 @@ def test_inspect_checkpoint_masks_and_export(run, plan, tmp_path):
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert json.loads(result.output)["params_kept"] == saved["params_kept"]
-    result = run("inspect", tmp_path / "out" / "model.pt", "--model", "cnn", "--input-size", "1x28x28", "--format", "json")
+    result = run(
+        "inspect", tmp_path / "out" / "model.pt", "--model", "cnn", "--input-size", "1x28x28", "--format", "json"
+    )
     assert json.loads(result.output)["macs_kept"] == saved["macs_kept"]
     result = run("inspect", tmp_path / "out" / "masks.npz", "--export", "exported")
     assert result.exit_code == 0, result.output
@@ -100,10 +136,22 @@ def test_inspect_reads_torch_prune_checkpoints(run, tmp_path):
         (["--plan", "{plan}", "--model", "nope"], ["'nope' is not one of", "cresnet18"], 2),
         (["--plan", "{plan}", "--model", "cnn", "--recipe", "nope"], ["'nope' is not one of", "xnet"], 2),
         (["--model", "cnn"], ["the relational recipe needs a plan (--plan)"], 2),
-        (["--plan", "{plan}", "--model", "cnn", "--recipe", "xnet", "--degree", 2], ["--plan is only used by --recipe relational"], 2),
-        (["--plan", "{plan}", "--model", "resnet20"], ["layer layers.0.0.conv1 has 16 output and 16 input channels, fewer than the plan's 16 nodes"], None),
+        (
+            ["--plan", "{plan}", "--model", "cnn", "--recipe", "xnet", "--degree", 2],
+            ["--plan is only used by --recipe relational"],
+            2,
+        ),
+        (
+            ["--plan", "{plan}", "--model", "resnet20"],
+            ["layer layers.0.0.conv1 has 16 output and 16 input channels, fewer than the plan's 16 nodes"],
+            None,
+        ),
         (["--plan", "{plan64}", "--model", "resnet20"], ["fewer than the plan's 64 nodes"], 1),
-        (["--recipe", "xnet", "--degree", 600, "--model", "mlp", "--input-size", "1x28x28"], ["layer 4 (512x512)", "degree must satisfy"], 1),
+        (
+            ["--recipe", "xnet", "--degree", 600, "--model", "mlp", "--input-size", "1x28x28"],
+            ["layer 4 (512x512)", "degree must satisfy"],
+            1,
+        ),
         (["--plan", "{plan}", "--model", "cnn", "--input-size", "1x2x2"], ["the model rejects input size 1x2x2"], 1),
         (["--plan", "{plan}", "--model", "cnn", "--input-size", "axb"], ["expected sizes like 3x32x32"], 2),
     ],
@@ -131,54 +179,155 @@ def test_inspect_errors(run, tmp_path):
 
 def test_degree_side_best_of_and_unconnected_notices(run, tmp_path):
     # mlp at 1x8x8: 64 -> 512 (widening) and 512 -> 512 layers; at degree 3 every input is used.
-    result = run("apply", "--recipe", "rreg-bipartite", "--degree", 3, "--model", "mlp", "--input-size", "1x8x8", "--prune-first", "--out", "a")
+    result = run(
+        "apply",
+        "--recipe",
+        "rreg-bipartite",
+        "--degree",
+        3,
+        "--model",
+        "mlp",
+        "--input-size",
+        "1x8x8",
+        "--prune-first",
+        "--out",
+        "a",
+    )
     assert result.exit_code == 0, result.output
     assert "unconnected" not in result.output
     # xnet at degree 1: each output reads one random input, so some inputs are left out.
-    random_left = run("apply", "--recipe", "xnet", "--degree", 1, "--model", "cnn", "--input-size", "1x8x8", "--out", "b")
+    random_left = run(
+        "apply", "--recipe", "xnet", "--degree", 1, "--model", "cnn", "--input-size", "1x8x8", "--out", "b"
+    )
     assert random_left.exit_code == 0, random_left.output
     lines = [line for line in random_left.output.splitlines() if "input channels are unconnected" in line]
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert len(lines) == sum(layer["isolated_inputs"] > 0 for layer in summary["layers"]) > 0
-    balanced = run("apply", "--recipe", "rreg-bipartite", "--degree", 1, "--model", "cnn", "--input-size", "1x8x8", "--out", "c")
+    balanced = run(
+        "apply", "--recipe", "rreg-bipartite", "--degree", 1, "--model", "cnn", "--input-size", "1x8x8", "--out", "c"
+    )
     assert "unconnected" not in balanced.output  # cnn's layers widen: one input per output reaches every input
-    on_inputs = run("apply", "--recipe", "rreg-bipartite", "--degree", 1, "--degree-side", "inputs", "--model", "cnn", "--input-size", "1x8x8", "--out", "c2")
-    assert "output channels get no input (dead units)" in on_inputs.output  # one output per input leaves half of 2w dead
-    best = run("apply", "--recipe", "xnet", "--degree", 4, "--best-of", 3, "--select-by", "spectral_gap", "--model", "cnn", "--input-size", "1x8x8", "--out", "d")
+    on_inputs = run(
+        "apply",
+        "--recipe",
+        "rreg-bipartite",
+        "--degree",
+        1,
+        "--degree-side",
+        "inputs",
+        "--model",
+        "cnn",
+        "--input-size",
+        "1x8x8",
+        "--out",
+        "c2",
+    )
+    assert (
+        "output channels get no input (dead units)" in on_inputs.output
+    )  # one output per input leaves half of 2w dead
+    best = run(
+        "apply",
+        "--recipe",
+        "xnet",
+        "--degree",
+        4,
+        "--best-of",
+        3,
+        "--select-by",
+        "spectral_gap",
+        "--model",
+        "cnn",
+        "--input-size",
+        "1x8x8",
+        "--out",
+        "d",
+    )
     assert best.exit_code == 0, best.output
     draws = json.loads((tmp_path / "d" / "summary.json").read_text())["draws"]
     assert draws and all(d["draws"] == 3 and d["select_by"] == "spectral_gap" for d in draws.values())
     assert sum("kept draw" in line for line in best.output.splitlines()) == len(draws)
-    assert_error(run("apply", "--recipe", "dense", "--best-of", 2, "--model", "cnn", "--out", "e"), "best-of draws random layer graphs", code=2)
+    assert_error(
+        run("apply", "--recipe", "dense", "--best-of", 2, "--model", "cnn", "--out", "e"),
+        "best-of draws random layer graphs",
+        code=2,
+    )
 
 
 def test_x_net_model_through_prune_apply_and_inspect(run, tmp_path):
-    result = run("apply", "--recipe", "dense", "--model", "xdensenet_bc", "--model-option", "depth=40", "--model-option", "growth=24",
-                 "--model-option", "expand=2", "--input-size", "3x32x32", "--out", "xd")
+    result = run(
+        "apply",
+        "--recipe",
+        "dense",
+        "--model",
+        "xdensenet_bc",
+        "--model-option",
+        "depth=40",
+        "--model-option",
+        "growth=24",
+        "--model-option",
+        "expand=2",
+        "--input-size",
+        "3x32x32",
+        "--out",
+        "xd",
+    )
     assert result.exit_code == 0, result.output
     assert "params kept 375,850 of 690,346" in result.output
     assert "nominal (the paper's dense / e, e = 2): params 345,173, MACs 144,065,832" in result.output
     assert "36 X-layer(s) wired by the model (xnet, expand 2" in result.output
     summary = json.loads((tmp_path / "xd" / "summary.json").read_text())
     assert summary["model_options"] == {"depth": 40, "growth": 24, "expand": 2} and summary["nominal"]["expand"] == 2
-    inspected = run("inspect", "xd/model.pt", "--model", "xdensenet_bc", "--model-option", "expand=2", "--input-size", "3x32x32")
+    inspected = run(
+        "inspect", "xd/model.pt", "--model", "xdensenet_bc", "--model-option", "expand=2", "--input-size", "3x32x32"
+    )
     assert inspected.exit_code == 0, inspected.output
     assert "params kept 375,850 of 690,346" in inspected.output
-    assert_error(run("apply", "--recipe", "dense", "--model", "xmobilenet", "--model-option", "pointwise=depthwise", "--out", "bad"),
-                 "pointwise must be one of x, grouped")
-    assert_error(run("apply", "--recipe", "dense", "--model", "mlp", "--model-option", "width", "--out", "bad"), "expected KEY=VALUE", code=2)
+    assert_error(
+        run(
+            "apply",
+            "--recipe",
+            "dense",
+            "--model",
+            "xmobilenet",
+            "--model-option",
+            "pointwise=depthwise",
+            "--out",
+            "bad",
+        ),
+        "pointwise must be one of x, grouped",
+    )
+    assert_error(
+        run("apply", "--recipe", "dense", "--model", "mlp", "--model-option", "width", "--out", "bad"),
+        "expected KEY=VALUE",
+        code=2,
+    )
 
 
 def test_shared_basis_model_counts_shared_weights_once_and_shows_the_dense_equivalent(run, tmp_path):
-    result = run("apply", "--recipe", "dense", "--model", "resnet32_shared", "--model-option", "shared_rank=8", "--model-option", "unique_rank=1",
-                 "--input-size", "3x32x32", "--out", "sb")
+    result = run(
+        "apply",
+        "--recipe",
+        "dense",
+        "--model",
+        "resnet32_shared",
+        "--model-option",
+        "shared_rank=8",
+        "--model-option",
+        "unique_rank=1",
+        "--input-size",
+        "3x32x32",
+        "--out",
+        "sb",
+    )
     assert result.exit_code == 0, result.output
     assert "params kept 150,666 of 150,666" in result.output  # the paper's 0.15M
     assert "shared: 3 module(s) called 24 times per example; params count each once" in result.output
     assert "dense equivalent resnet32: params 464,154" in result.output
     assert "layers.0.bases.0: a module registered under 9 names (shared), left dense" in result.output
     summary = json.loads((tmp_path / "sb" / "summary.json").read_text())
-    assert summary["dense_equivalent"]["params"] == 464_154 and summary["dense_equivalent"]["macs"] > summary["macs_total"]
+    assert (
+        summary["dense_equivalent"]["params"] == 464_154 and summary["dense_equivalent"]["macs"] > summary["macs_total"]
+    )
     inspected = run("inspect", "sb/model.pt")  # without the model: a tensor saved under 9 names counts once
     assert inspected.exit_code == 0, inspected.output
     assert "of 150,666" in inspected.output
@@ -187,7 +336,12 @@ def test_shared_basis_model_counts_shared_weights_once_and_shows_the_dense_equiv
 def test_network_graph_of_a_prune_apply_output(run, tmp_path):
     from topology.metrics import compute_metrics
 
-    assert run("apply", "--recipe", "xnet", "--degree", 4, "--model", "cnn", "--input-size", "1x28x28", "--out", "out").exit_code == 0
+    assert (
+        run(
+            "apply", "--recipe", "xnet", "--degree", 4, "--model", "cnn", "--input-size", "1x28x28", "--out", "out"
+        ).exit_code
+        == 0
+    )
     result = run("inspect", "out", "--network-graph", "--out", "net")
     assert result.exit_code == 0, result.output
     assert "wrote net.npz" in result.output
@@ -200,7 +354,7 @@ def test_network_graph_of_a_prune_apply_output(run, tmp_path):
     adjacency = plan.matrix.tocsr()
     for name, mask in masks.items():
         layer, previous = by_name[name], layers[[entry["name"] for entry in layers].index(name) - 1]
-        block = adjacency[layer["start"]:layer["stop"], previous["start"]:previous["stop"]].toarray()
+        block = adjacency[layer["start"] : layer["stop"], previous["start"] : previous["stop"]].toarray()
         np.testing.assert_array_equal(block, mask.reshape(mask.shape[0], mask.shape[1], -1).any(-1).numpy())
     assert compute_metrics([plan.matrix], names=["connected"])[0]["connected"]
     assert_error(run("inspect", "out", "--network-graph"), "--network-graph needs --out", code=2, one_line=False)
@@ -214,8 +368,18 @@ def test_edropout_run_masks_export_as_layer_plans(run, tmp_path):
     from trainer.run import run_training
 
     data = write_fashion_like(tmp_path / "fm", train=300, test=100)
-    config = TrainConfig(recipe="edropout", model="cnn", model_options={"width": 4}, data_dir=data, epochs=2, lr=0.05,
-                         edropout_patience=1, threads=1, quiet=True, out=tmp_path / "runs")
+    config = TrainConfig(
+        recipe="edropout",
+        model="cnn",
+        model_options={"width": 4},
+        data_dir=data,
+        epochs=2,
+        lr=0.05,
+        edropout_patience=1,
+        threads=1,
+        quiet=True,
+        out=tmp_path / "runs",
+    )
     outcome = run_training(config)
     result = run("inspect", outcome.run_dir / "best.pt", "--export", "exported")
     assert result.exit_code == 0, result.output
@@ -225,4 +389,7 @@ def test_edropout_run_masks_export_as_layer_plans(run, tmp_path):
         exported = load_plan(tmp_path / "exported" / f"{name}.npy")
         assert exported.kind == "bipartite"
         # A layer plan's entry (out, in) is kept when any kernel position of that connection is.
-        np.testing.assert_array_equal(exported.matrix, mask.reshape(mask.shape[0], mask.shape[1], -1).any(-1).numpy().astype(exported.matrix.dtype))
+        np.testing.assert_array_equal(
+            exported.matrix,
+            mask.reshape(mask.shape[0], mask.shape[1], -1).any(-1).numpy().astype(exported.matrix.dtype),
+        )

@@ -97,7 +97,16 @@ def plans(run, tmp_path):
 
 
 def test_analyze_directory_glob_and_files_one_row_per_plan(run, plans):
-    for args in ([plans], [str(plans / "*")], [plans / "rreg_n16_d3_s0.npy", plans / "rreg_n16_d3_s0.json", plans / "rreg_n16_d3_s1.csv", plans / "xnet_n8_in6_d2_s0.csv"]):
+    for args in (
+        [plans],
+        [str(plans / "*")],
+        [
+            plans / "rreg_n16_d3_s0.npy",
+            plans / "rreg_n16_d3_s0.json",
+            plans / "rreg_n16_d3_s1.csv",
+            plans / "xnet_n8_in6_d2_s0.csv",
+        ],
+    ):
         result = run("analyze", *args, "--format", "csv")
         assert result.exit_code == 0, result.output
         table = pd.read_csv(pd.io.common.StringIO(result.output))
@@ -196,7 +205,20 @@ def test_show_missing_plan(run):
 
 
 def test_gen_writes_a_large_graph_sparse_and_analyze_samples_it(run, tmp_path):
-    result = run("gen", "-n", 6000, "-d", 4, "-m", "aspl,clustering,spectral_gap", "--sample-sources", 64, "--format", "csv", "-q")
+    result = run(
+        "gen",
+        "-n",
+        6000,
+        "-d",
+        4,
+        "-m",
+        "aspl,clustering,spectral_gap",
+        "--sample-sources",
+        64,
+        "--format",
+        "csv",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     files = sorted(p.name for p in (tmp_path / "plans").iterdir())
     assert files == ["metrics.csv", "rreg_n6000_d4_s0.json", "rreg_n6000_d4_s0.npz"]
@@ -212,10 +234,17 @@ def test_gen_writes_a_large_graph_sparse_and_analyze_samples_it(run, tmp_path):
 
 def test_save_npz_forces_sparse_files_and_every_reader_takes_them(run, tmp_path):
     assert run("gen", "-n", 16, "-d", 4, "--save", "npz,edges,json").exit_code == 0
-    assert sorted(p.name for p in (tmp_path / "plans").iterdir()) == ["metrics.csv", "rreg_n16_d4_s0.edges", "rreg_n16_d4_s0.json", "rreg_n16_d4_s0.npz"]
+    assert sorted(p.name for p in (tmp_path / "plans").iterdir()) == [
+        "metrics.csv",
+        "rreg_n16_d4_s0.edges",
+        "rreg_n16_d4_s0.json",
+        "rreg_n16_d4_s0.npz",
+    ]
     dense = run("gen", "-n", 16, "-d", 4, "-o", "dense", "--save", "npy")
     assert dense.exit_code == 0
-    np.testing.assert_array_equal(load_plan(tmp_path / "plans" / "rreg_n16_d4_s0.npz").dense(), np.load(tmp_path / "dense" / "rreg_n16_d4_s0.npy"))
+    np.testing.assert_array_equal(
+        load_plan(tmp_path / "plans" / "rreg_n16_d4_s0.npz").dense(), np.load(tmp_path / "dense" / "rreg_n16_d4_s0.npy")
+    )
     for name in ("rreg_n16_d4_s0.npz", "rreg_n16_d4_s0.edges"):
         result = run("analyze", f"plans/{name}", "-m", "aspl", "--format", "json")
         assert result.exit_code == 0 and json.loads(result.output)[0]["metrics"]["aspl"] > 1

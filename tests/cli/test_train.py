@@ -54,7 +54,12 @@ def test_dense_baseline_and_per_layer_recipe(run, data_dir, tmp_path):
 
 
 def test_errors(run, data_dir, tmp_path):
-    assert_error(run("--data-dir", tmp_path / "none", "--epochs", 1), "fashion-mnist", str(tmp_path / "none"), "apt-get install dataset-fashion-mnist")
+    assert_error(
+        run("--data-dir", tmp_path / "none", "--epochs", 1),
+        "fashion-mnist",
+        str(tmp_path / "none"),
+        "apt-get install dataset-fashion-mnist",
+    )
     assert_error(run("--model", "nope"), "'nope' is not one of", code=2)
     big = save_plan(Plan(generate("rreg", nodes=64, degree=4, seed=0)), tmp_path, "big")
     assert_error(run("--plan", big, *quick(data_dir)), "fewer than the plan's 64 nodes")
@@ -72,9 +77,24 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_says_how_to_resume(data_dir, tmp_p
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "cli.train", "--data-dir", str(data_dir), "--epochs", "200", "--model-option", "width=32",
-               "--threads", "1", "--out", str(tmp_path / "runs")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    command = [
+        sys.executable,
+        "-m",
+        "cli.train",
+        "--data-dir",
+        str(data_dir),
+        "--epochs",
+        "200",
+        "--model-option",
+        "width=32",
+        "--threads",
+        "1",
+        "--out",
+        str(tmp_path / "runs"),
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2]
+    )
     for line in process.stdout:
         if line.startswith("epoch 2/200"):
             break
@@ -91,7 +111,9 @@ def test_corrupt_checkpoint_on_resume(run, data_dir, tmp_path):
     from trainer.config import TrainConfig
     from trainer.run import run_training
 
-    config = TrainConfig(model_options={"width": 32}, data_dir=data_dir, epochs=3, out=tmp_path / "runs", quiet=True, threads=1)
+    config = TrainConfig(
+        model_options={"width": 32}, data_dir=data_dir, epochs=3, out=tmp_path / "runs", quiet=True, threads=1
+    )
     run_training(config, run_id="r", stop_after_epochs=1)
     (tmp_path / "runs" / "r" / "checkpoint.pt").write_bytes(b"\0" * 10)
     assert_error(run("--resume", tmp_path / "runs" / "r"), "checkpoint.pt: corrupt checkpoint")
@@ -103,7 +125,10 @@ def test_masks_travel_from_prune_apply_and_an_export_and_eval_only(run, data_dir
     from pruning.storage import load_masks, load_state, masks_sha256
 
     runner = CliRunner()
-    applied = runner.invoke(prune, ["apply", "--recipe", "xnet", "--degree", "4", "--model", "mlp", "--input-size", "1x28x28", "--out", "applied"])
+    applied = runner.invoke(
+        prune,
+        ["apply", "--recipe", "xnet", "--degree", "4", "--model", "mlp", "--input-size", "1x28x28", "--out", "applied"],
+    )
     assert applied.exit_code == 0, applied.output
     # prune apply builds the default-width mlp (512); train under its masks with that width.
     args = ["--data-dir", data_dir, "--epochs", 1, "--threads", 1, "-q", "--max-train", 200]
@@ -127,55 +152,122 @@ def test_masks_travel_from_prune_apply_and_an_export_and_eval_only(run, data_dir
     assert evaluated.exit_code == 0, evaluated.output
     test_line = next(line for line in evaluated.output.splitlines() if line.strip().startswith("test"))
     _, examples, loss, top1, top5 = test_line.split()
-    assert float(top1) == pytest.approx(float(row["best_acc"]), abs=0.006) and float(top5) == pytest.approx(float(row["best_top5"]), abs=0.006)
+    assert float(top1) == pytest.approx(float(row["best_acc"]), abs=0.006) and float(top5) == pytest.approx(
+        float(row["best_top5"]), abs=0.006
+    )
     assert len(read_rows(tmp_path / "runs")) == 2  # evaluating appends nothing
     # A mask file for another model is a one-line error naming the file.
-    assert_error(run("--masks", "applied/masks.npz", "--model-option", "width=32", *args), "applied/masks.npz", "does not fit weight")
+    assert_error(
+        run("--masks", "applied/masks.npz", "--model-option", "width=32", *args),
+        "applied/masks.npz",
+        "does not fit weight",
+    )
     assert_error(run("--masks", "applied", "--recipe", "xnet", *args), "--masks replaces --plan and --recipe")
 
 
 def test_sweep_of_an_x_net_model_needs_no_plans(run, data_dir, tmp_path):
-    args = ["sweep", "--model", "xresnet20", "--model-option", "expand=4", "--seeds", 2, "--data-dir", data_dir, "--epochs", 1,
-            "--threads", 1, "-q", "--max-train", 200]
+    args = [
+        "sweep",
+        "--model",
+        "xresnet20",
+        "--model-option",
+        "expand=4",
+        "--seeds",
+        2,
+        "--data-dir",
+        data_dir,
+        "--epochs",
+        1,
+        "--threads",
+        1,
+        "-q",
+        "--max-train",
+        200,
+    ]
     result = run(*args)
     assert result.exit_code == 0, result.output
     rows = read_rows(tmp_path / "runs")
     assert [r["recipe"] for r in rows] == ["model", "model"] and {r["train_seed"] for r in rows} == {"0", "1"}
     assert rows[0]["model_structure"] == '{"balanced":false,"expand":4}' and float(rows[0]["density"]) < 0.3
     assert "2 already done, 0 to run" in run(*args).output
-    assert_error(run("--model", "xresnet20", "--recipe", "dense", "--data-dir", data_dir, "--epochs", 1, "-q"), "wires its own X-layers")
+    assert_error(
+        run("--model", "xresnet20", "--recipe", "dense", "--data-dir", data_dir, "--epochs", 1, "-q"),
+        "wires its own X-layers",
+    )
 
 
 def test_match_macs_chooses_the_width_and_says_so(run, data_dir, tmp_path):
     plan = save_plan(Plan(generate("rreg", nodes=16, degree=4, seed=0)), tmp_path, "p")
     common = ["--data-dir", data_dir, "--epochs", 1, "--threads", 1, "--model-option", "depth=1"]
-    result = CliRunner().invoke(train, [str(a) for a in ["--plan", plan, "--match-macs", "dense", *common]], catch_exceptions=False)
+    result = CliRunner().invoke(
+        train, [str(a) for a in ["--plan", plan, "--match-macs", "dense", *common]], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert "width for the MAC budget: width=" in result.output and "one width step changes them by" in result.output
     row = read_rows(tmp_path / "runs")[0]
     assert int(row["width"]) > 512 and int(row["macs_budget"]) == 784 * 512 + 512 * 512 + 512 * 10
     assert_error(run("--match-macs", "lots", *quick(data_dir)), "'dense' or a positive number", code=2, one_line=False)
     assert_error(run("--plan", plan, "--match-macs", "dense", *quick(data_dir)), "--match-macs chooses width")
-    assert_error(run("--model", "vgg16_bn", "--match-macs", "dense", "--data-dir", data_dir, "--epochs", 1, "-q"), "has no width option")
+    assert_error(
+        run("--model", "vgg16_bn", "--match-macs", "dense", "--data-dir", data_dir, "--epochs", 1, "-q"),
+        "has no width option",
+    )
 
 
 def test_shared_basis_model_trains_under_a_plan_with_its_regulariser_logged(run, data_dir, tmp_path):
     plan = save_plan(Plan(generate("rreg", nodes=4, degree=2, seed=0)), tmp_path, "p4")
-    result = run("--plan", plan, "--nodes-policy", "shrink", "--self-loops", "--model", "resnet32_shared", "--orth-lambda", 10, "--orth-scope", "all",
-                 "--data-dir", data_dir, "--epochs", 1, "--max-train", 200, "--threads", 1, "-q")
+    result = run(
+        "--plan",
+        plan,
+        "--nodes-policy",
+        "shrink",
+        "--self-loops",
+        "--model",
+        "resnet32_shared",
+        "--orth-lambda",
+        10,
+        "--orth-scope",
+        "all",
+        "--data-dir",
+        data_dir,
+        "--epochs",
+        1,
+        "--max-train",
+        200,
+        "--threads",
+        1,
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     row = read_rows(tmp_path / "runs")[0]
     assert row["recipe"] == "relational" and row["model"] == "resnet32_shared"
-    assert json.loads(row["model_options"]) == {"bases": "single", "orth_lambda": 10, "orth_scope": "all", "shared_rank": 8, "unique_rank": 1}
+    assert json.loads(row["model_options"]) == {
+        "bases": "single",
+        "orth_lambda": 10,
+        "orth_scope": "all",
+        "shared_rank": 8,
+        "unique_rank": 1,
+    }
     run_dir = tmp_path / "runs" / row["run_id"]
     log = (run_dir / "log.csv").read_text().splitlines()
     assert log[0].split(",")[3] == "train_extra_loss" and float(log[1].split(",")[3]) > 0
     layers = {line.split(",")[0]: line.split(",")[3] for line in (run_dir / "masks.csv").read_text().splitlines()[1:]}
-    assert layers["layers.1.blocks.1.conv1.coefficients"] == "True" and layers["layers.1.blocks.1.conv1.unique"] == "True"
+    assert (
+        layers["layers.1.blocks.1.conv1.coefficients"] == "True" and layers["layers.1.blocks.1.conv1.unique"] == "True"
+    )
     assert layers["layers.1.bases.0"] == "False"
 
 
 def test_orth_flags_need_a_model_with_the_regulariser(run, data_dir):
-    assert_error(run("--orth-lambda", 5, *quick(data_dir)), "--orth-lambda: model mlp has no orthogonality regulariser", code=2, one_line=False)
-    assert_error(run("--model", "resnet32_shared", "--orth-lambda", 5, "--model-option", "orth_lambda=1", *quick(data_dir)[:4]),
-                 "--orth-lambda 5.0 contradicts --model-option orth_lambda=1", code=2, one_line=False)
+    assert_error(
+        run("--orth-lambda", 5, *quick(data_dir)),
+        "--orth-lambda: model mlp has no orthogonality regulariser",
+        code=2,
+        one_line=False,
+    )
+    assert_error(
+        run("--model", "resnet32_shared", "--orth-lambda", 5, "--model-option", "orth_lambda=1", *quick(data_dir)[:4]),
+        "--orth-lambda 5.0 contradicts --model-option orth_lambda=1",
+        code=2,
+        one_line=False,
+    )

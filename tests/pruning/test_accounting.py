@@ -15,8 +15,13 @@ from trainer.models import build_model
 
 def test_hand_counted_small_model():
     # conv 3->8 k3 on 10x10 (pad 1, dense first layer), conv 8->4 k3 stride 2 (masked), linear 100->5 (dense last)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 4, 3, stride=2, padding=1, bias=False),
-                          nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 5 * 5, 5))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.Conv2d(8, 4, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(4),
+        nn.Flatten(),
+        nn.Linear(4 * 5 * 5, 5),
+    )
     mask = torch.zeros(4, 8, dtype=torch.bool)
     mask[0, :3] = True  # 3 connections for output 0
     mask[2, 7] = True  # 1 connection for output 2; outputs 1 and 3 dead; inputs 3..6 dead
@@ -68,7 +73,9 @@ def test_torchvision_models_prune_and_run(name):
     import torchvision
 
     model = getattr(torchvision.models, name)(weights=None, num_classes=10)
-    masks, notices = compute_masks(model, MaskConfig(plan=Plan(generate("rreg", nodes=16, degree=4, seed=0)), nodes_policy="shrink"))
+    masks, notices = compute_masks(
+        model, MaskConfig(plan=Plan(generate("rreg", nodes=16, degree=4, seed=0)), nodes_policy="shrink")
+    )
     apply_masks(model, masks)
     summary = summarize(model, (3, 32, 32))
     assert summary.params_kept < summary.params_total

@@ -34,10 +34,12 @@ def masked(name="mlp", recipe="relational", **options):
 def timer_favouring(winner, factor=10.0):
     """A fake timer: ``winner`` (and, end to end, the compiled model) takes 1/factor of the
     others' time (dense is 1 s)."""
+
     def timer(candidates, repeats, warmup):
         for call in candidates.values():
             call()
         return {name: (1.0 / factor if name in (winner, "compiled") else 1.0) for name in candidates}
+
     return timer
 
 
@@ -74,6 +76,7 @@ def test_everything_goes_back_to_dense_when_compiled_loses_end_to_end():
         if "compiled" in candidates:  # the whole-model round: compiled is slower than dense
             return {"masked": 3.0, "dense": 1.0, "compiled": 2.0}
         return {name: (0.1 if name == "gather" else 1.0) for name in candidates}
+
     model, size = masked("cnn", recipe="random-bipartite", width=8)
     result = compile_model(model, size, QUICK, timer=timer)
     assert {layer.kernel for layer in result.layers} == {"dense"}

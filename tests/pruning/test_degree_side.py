@@ -18,7 +18,9 @@ def widths(*sizes):
 
 
 def masks_of(model, recipe="rreg-bipartite", degree=3, **options):
-    return compute_mask_set(model, MaskConfig(recipe, degree=degree, selection=LayerSelection(prune_first=True, prune_last=True), **options))
+    return compute_mask_set(
+        model, MaskConfig(recipe, degree=degree, selection=LayerSelection(prune_first=True, prune_last=True), **options)
+    )
 
 
 @pytest.mark.parametrize("recipe", ["xnet", "rreg-bipartite"])
@@ -66,7 +68,9 @@ def test_best_of_keeps_the_best_draw_and_draw_zero_is_the_plain_mask():
     best = masks_of(model, recipe="xnet", degree=4, best_of=6)
     for name in ("0", "1"):
         chosen = best.draws[name]
-        draws = [masks_of(model, recipe="xnet", degree=4, draw=k).masks[name].numpy().astype(np.uint8) for k in range(6)]
+        draws = [
+            masks_of(model, recipe="xnet", degree=4, draw=k).masks[name].numpy().astype(np.uint8) for k in range(6)
+        ]
         scores = [m["vertex_expansion"] for m in compute_metrics(draws, kind="bipartite", names=["vertex_expansion"])]
         assert chosen["scores"] == pytest.approx(scores)
         assert chosen["kept_draw"] == int(np.argmax(scores))

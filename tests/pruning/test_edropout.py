@@ -27,9 +27,15 @@ from pruning.masking import apply_masks
 def small_net():
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
-        nn.Conv2d(4, 6, 3, bias=False), nn.BatchNorm2d(6), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 3),
+        nn.Conv2d(1, 4, 3, bias=False),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Conv2d(4, 6, 3, bias=False),
+        nn.BatchNorm2d(6),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(6, 3),
     )
 
 
@@ -79,7 +85,11 @@ def test_energy_is_minus_ten_times_the_mean_margin():
 
 def test_default_layout_covers_every_conv_and_the_classifier_inputs():
     layout = state_layout(small_net())
-    assert [(x.name, x.kind, x.offset, x.units) for x in layout.layers] == [("0", FILTERS, 0, 4), ("3", FILTERS, 4, 6), ("8", INPUTS, 10, 6)]
+    assert [(x.name, x.kind, x.offset, x.units) for x in layout.layers] == [
+        ("0", FILTERS, 0, 4),
+        ("3", FILTERS, 4, 6),
+        ("8", INPUTS, 10, 6),
+    ]
     assert layout.bits == 16
     assert [x.name for x in state_layout(small_net(), exclude=("0",)).layers] == ["3", "8"]
     with pytest.raises(PruningError, match="covers no layer"):
@@ -113,7 +123,9 @@ def test_dropped_filters_get_zero_gradient_and_keep_their_values():
     assert model[0].weight.grad[1].abs().sum() == 0 and model[0].weight.grad[0].abs().sum() > 0
     assert model[3].weight.grad[2].abs().sum() == 0 and model[3].weight.grad[3].abs().sum() > 0
     optimizer.step()
-    assert torch.equal(model[0].weight[1], before["0.weight"][1]) and torch.equal(model[3].weight[2], before["3.weight"][2])
+    assert torch.equal(model[0].weight[1], before["0.weight"][1]) and torch.equal(
+        model[3].weight[2], before["3.weight"][2]
+    )
     assert not torch.equal(model[0].weight[0], before["0.weight"][0])
 
 
@@ -129,11 +141,19 @@ def test_a_frozen_state_as_masks_zeroes_exactly_its_weights_and_counts_by_hand()
     with torch.no_grad(), gated(model, layout, state):
         expected = model(x)
     apply_masks(model, masks)
-    assert model[0].weight[0].abs().sum() == 0 and model[3].weight[[1, 5]].abs().sum() == 0 and model[8].weight[:, 0].abs().sum() == 0
+    assert (
+        model[0].weight[0].abs().sum() == 0
+        and model[3].weight[[1, 5]].abs().sum() == 0
+        and model[8].weight[:, 0].abs().sum() == 0
+    )
     with torch.no_grad():
         torch.testing.assert_close(model(x), expected)  # convs have no bias, so zero weights = zero filter output
     layers = {layer.name: layer for layer in summarize(model, (1, 8, 8)).layers}
-    assert layers["0"].weights_kept == 3 * 1 * 9 and layers["3"].weights_kept == 4 * 4 * 9 and layers["8"].weights_kept == 3 * 5
+    assert (
+        layers["0"].weights_kept == 3 * 1 * 9
+        and layers["3"].weights_kept == 4 * 4 * 9
+        and layers["8"].weights_kept == 3 * 5
+    )
 
 
 def test_the_search_is_seeded_improves_monotonically_and_freezes():
@@ -148,7 +168,9 @@ def test_the_search_is_seeded_improves_monotonically_and_freezes():
             bests.append(float(search.energies.min()))
         runs.append((search.states.clone(), bests))
     assert torch.equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
-    assert all(b <= a for a, b in zip(runs[0][1], runs[0][1][1:]))  # same minibatch: greedy selection never loses the best
+    assert all(
+        b <= a for a, b in zip(runs[0][1], runs[0][1][1:])
+    )  # same minibatch: greedy selection never loses the best
     assert not search.maybe_freeze(epoch=0, warmup_epochs=1)  # still warming up
     search.steps_since_improvement = 2
     assert search.maybe_freeze(epoch=1, warmup_epochs=1)
@@ -166,7 +188,9 @@ def test_energies_do_not_depend_on_how_many_states_share_a_forward():
     images, labels = torch.randn(5, 1, 8, 8), torch.randint(0, 3, (5,))
     together = population_energies(model, layout, states, images, labels, 10.0)
     for chunk in (1, 4):
-        torch.testing.assert_close(population_energies(model, layout, states, images, labels, 10.0, chunk), together, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            population_energies(model, layout, states, images, labels, 10.0, chunk), together, rtol=1e-5, atol=1e-5
+        )
 
 
 def test_random_unit_masks_keep_the_same_count_per_layer_seeded():
@@ -176,6 +200,7 @@ def test_random_unit_masks_keep_the_same_count_per_layer_seeded():
     state[[0, 1, 5, 12]] = False
     reference = state_masks(model, layout, state)
     from pruning.edropout import random_unit_masks, unit_structure
+
     drawn = random_unit_masks(reference, seed=3)
     assert {name: unit_structure(name, m) for name, m in drawn.items()} == {"0": FILTERS, "3": FILTERS, "8": INPUTS}
     for name in reference:

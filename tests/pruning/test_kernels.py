@@ -51,9 +51,11 @@ def test_relational_mask_groups_into_its_nodes():
 def _masks():
     """(label, mask (C_out, C_in)) over regular, irregular and unequal-block cases."""
     cases = []
-    for label, adjacency in [("rreg 8/3", generate("rreg", nodes=8, degree=3, seed=0)),
-                             ("ws-flex 8/3.5", generate("ws-flex", nodes=8, degree=3.5, p=0.3, seed=2)),
-                             ("er 6/2.5", generate("er", nodes=6, degree=2.5, seed=3))]:
+    for label, adjacency in [
+        ("rreg 8/3", generate("rreg", nodes=8, degree=3, seed=0)),
+        ("ws-flex 8/3.5", generate("ws-flex", nodes=8, degree=3.5, p=0.3, seed=2)),
+        ("er 6/2.5", generate("er", nodes=6, degree=2.5, seed=3)),
+    ]:
         for c_out, c_in in [(32, 32), (27, 19)]:  # divisible, and blocks of unequal size
             cases.append((f"{label} {c_out}x{c_in}", torch.from_numpy(relational_mask(adjacency, c_out, c_in, seed=5))))
     rng = np.random.default_rng(0)
@@ -61,7 +63,12 @@ def _masks():
     for row in per_output:
         row[rng.choice(24, size=4, replace=False)] = True  # X-Net-like: 4 inputs per output
     cases.append(("left-regular 20x24", torch.from_numpy(per_output)))
-    cases.append(("irregular with empty rows", torch.from_numpy(rng.random((18, 11)) < 0.3) & torch.tensor([True] * 15 + [False] * 3)[:, None]))
+    cases.append(
+        (
+            "irregular with empty rows",
+            torch.from_numpy(rng.random((18, 11)) < 0.3) & torch.tensor([True] * 15 + [False] * 3)[:, None],
+        )
+    )
     return cases
 
 
@@ -102,7 +109,9 @@ def test_every_kernel_equals_the_masked_dense_layer(kind, label, mask):
         with torch.no_grad():
             got = module(x)
         assert got.shape == expected.shape, name
-        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()), msg=f"{name} on {label}")
+        torch.testing.assert_close(
+            got, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()), msg=f"{name} on {label}"
+        )
     assert {"dense", "gather"} <= set(built)
     assert ("csr" in built) == kind.startswith("linear")
     assert ("bsr" in built) == (kind.startswith("linear") and mask_block_size(mask) is not None)

@@ -46,8 +46,15 @@ def test_masked_layer_equals_hand_zeroed_layer(make, input_shape, full_shape):
 
 def small_model():
     torch.manual_seed(1)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                         nn.Flatten(), nn.Linear(8 * 6 * 6, 10))
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(8 * 6 * 6, 10),
+    )
 
 
 def masked_small_model():
@@ -55,10 +62,13 @@ def masked_small_model():
     return apply_masks(model, {"2": random_mask((8, 8), 2), "6": random_mask((10, 288), 3)})
 
 
-@pytest.mark.parametrize("optimizer", [
-    lambda p: torch.optim.SGD(p, lr=0.5, momentum=0.9, weight_decay=0.1, nesterov=True),
-    lambda p: torch.optim.AdamW(p, lr=0.1, weight_decay=0.5),
-])
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        lambda p: torch.optim.SGD(p, lr=0.5, momentum=0.9, weight_decay=0.1, nesterov=True),
+        lambda p: torch.optim.AdamW(p, lr=0.1, weight_decay=0.5),
+    ],
+)
 def test_masked_weights_stay_exactly_zero_through_training(optimizer):
     model = masked_small_model()
     masks = {k: v.clone() for k, v in current_masks(model).items()}
@@ -130,7 +140,9 @@ def test_torch_prune_checkpoints_are_read():
 def test_mask_errors_name_the_layer():
     with pytest.raises(PruningError, match="mask names layer 'nope'"):
         apply_masks(small_model(), {"nope": torch.ones(1, 1, dtype=torch.bool)})
-    with pytest.raises(PruningError, match="layer 2: mask of shape \\(4, 8\\) does not fit weight of shape \\(8, 8, 3, 3\\)"):
+    with pytest.raises(
+        PruningError, match="layer 2: mask of shape \\(4, 8\\) does not fit weight of shape \\(8, 8, 3, 3\\)"
+    ):
         apply_masks(small_model(), {"2": torch.ones(4, 8, dtype=torch.bool)})
     with pytest.raises(PruningError, match="mask names layer '2', which the model does not have"):
         load_masked_state_dict(nn.Sequential(nn.Linear(3, 3)), masked_small_model().state_dict())

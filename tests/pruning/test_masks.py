@@ -61,7 +61,9 @@ def test_self_loops_give_graph2nn_density():
 def test_layer_narrower_than_plan_is_an_error_or_shrinks():
     plan = Plan(generate("rreg", nodes=16, degree=4, seed=0))
     model = stack(3, 8, 64, 10)
-    with pytest.raises(PruningError, match="layer 1 has 64 output and 8 input channels, fewer than the plan's 16 nodes"):
+    with pytest.raises(
+        PruningError, match="layer 1 has 64 output and 8 input channels, fewer than the plan's 16 nodes"
+    ):
         compute_masks(model, MaskConfig(plan=plan))
     masks, _ = compute_masks(model, MaskConfig(plan=plan, nodes_policy="shrink"))
     induced = plan.matrix[:8, :8].astype(bool)
@@ -101,7 +103,9 @@ def test_dense_recipe_keeps_everything():
 
 
 def test_layer_selection():
-    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3, groups=2), nn.Conv2d(8, 8, 1), nn.Conv1d(8, 8, 3), nn.Linear(8, 4))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3, groups=2), nn.Conv2d(8, 8, 1), nn.Conv1d(8, 8, 3), nn.Linear(8, 4)
+    )
     names = lambda selection: [layer.name for layer in find_prunable_layers(model, selection)[0]]  # noqa: E731
     assert names(LayerSelection()) == ["2", "3"]
     assert names(LayerSelection(prune_first=True, prune_last=True)) == ["0", "2", "3", "4"]

@@ -35,8 +35,10 @@ def _expected(nodes: int, edges: list[tuple[int, int]]) -> np.ndarray:
 
 def test_tiny_residual_model_matches_the_hand_built_graph():
     model = Tiny()
-    masks = {"conv2": torch.tensor([[1, 0, 0], [0, 1, 1], [0, 0, 1]], dtype=torch.bool),
-             "fc": torch.tensor([[1, 0, 1], [0, 1, 0]], dtype=torch.bool)}
+    masks = {
+        "conv2": torch.tensor([[1, 0, 0], [0, 1, 1], [0, 0, 1]], dtype=torch.bool),
+        "fc": torch.tensor([[1, 0, 1], [0, 1, 0]], dtype=torch.bool),
+    }
     apply_masks(model, masks)
     graph = network_graph(model, (2, 4, 4))
     # Nodes: input 0-1, conv1 2-4, conv2 5-7, fc 8-9. fc's input i is fed by conv2's i and, through

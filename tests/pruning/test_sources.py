@@ -31,14 +31,19 @@ def test_every_source_gives_the_same_masks(tmp_path):
     assert masks_sha256(load_mask_source(tmp_path / "applied" / "masks.npz")) == expected
     assert masks_sha256(load_mask_source(tmp_path / "applied")) == expected  # the directory
     assert masks_sha256(load_mask_source(tmp_path / "applied" / "model.pt")) == expected  # the checkpoint
-    drafts = [PlanDraft(name.replace(".", "_"), mask.numpy().astype("uint8"), "mask", {"layer": name}) for name, mask in result.masks.items()]
+    drafts = [
+        PlanDraft(name.replace(".", "_"), mask.numpy().astype("uint8"), "mask", {"layer": name})
+        for name, mask in result.masks.items()
+    ]
     save_drafts(drafts, tmp_path / "exported", kind="bipartite")
     assert masks_sha256(load_mask_source(tmp_path / "exported")) == expected
 
 
 def test_hash_ignores_kernel_broadcast_dims_and_order():
     mask = torch.rand(6, 4) > 0.5
-    assert masks_sha256({"a": mask, "b": ~mask}) == masks_sha256({"b": (~mask)[:, :, None, None], "a": mask.to(torch.uint8)})
+    assert masks_sha256({"a": mask, "b": ~mask}) == masks_sha256(
+        {"b": (~mask)[:, :, None, None], "a": mask.to(torch.uint8)}
+    )
     assert masks_sha256({"a": mask}) != masks_sha256({"a": ~mask})
     assert masks_sha256({"a": mask}) != masks_sha256({"c": mask})
 
@@ -56,9 +61,13 @@ def test_torch_prune_masks_are_read(tmp_path):
 def test_misfits_and_bad_sources_name_the_file(tmp_path):
     net = model()
     net(torch.zeros(1, 3, 12, 12))
-    with pytest.raises(PruningError, match=r"src\.npz: mask for layer 'missing', which the model has no prunable layer of"):
+    with pytest.raises(
+        PruningError, match=r"src\.npz: mask for layer 'missing', which the model has no prunable layer of"
+    ):
         fit_masks(net, {"missing": torch.ones(8, 3, dtype=torch.bool)}, "src.npz")
-    with pytest.raises(PruningError, match=r"src\.npz: layer 1: mask of shape \(4, 8\) does not fit weight of shape \(16, 8, 3, 3\)"):
+    with pytest.raises(
+        PruningError, match=r"src\.npz: layer 1: mask of shape \(4, 8\) does not fit weight of shape \(16, 8, 3, 3\)"
+    ):
         fit_masks(net, {"1": torch.ones(4, 8, dtype=torch.bool)}, "src.npz")
     (tmp_path / "empty").mkdir()
     with pytest.raises(PruningError, match="empty: holds neither masks.npz nor exported layer plans"):

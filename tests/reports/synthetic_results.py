@@ -26,13 +26,39 @@ def results_table(accuracy, plans: int = 10, seeds: int = 3, seed: int = 0, base
             "density": 0.0625,
         }
         for train_seed in range(seeds):
-            rows.append({**metrics, "run_id": f"r{index}-{train_seed}", "plan": f"plans/p{index}.npy", "plan_sha256": f"sha{index}",
-                         "generator": "swap-chain", "nodes": 64, "degree": 4, "model": "mlp", "dataset": "fashion-mnist",
-                         "recipe": "relational", "train_seed": train_seed, "epochs": 3, "best_acc": accuracy(metrics, rng),
-                         "final_acc": 0.0})
+            rows.append(
+                {
+                    **metrics,
+                    "run_id": f"r{index}-{train_seed}",
+                    "plan": f"plans/p{index}.npy",
+                    "plan_sha256": f"sha{index}",
+                    "generator": "swap-chain",
+                    "nodes": 64,
+                    "degree": 4,
+                    "model": "mlp",
+                    "dataset": "fashion-mnist",
+                    "recipe": "relational",
+                    "train_seed": train_seed,
+                    "epochs": 3,
+                    "best_acc": accuracy(metrics, rng),
+                    "final_acc": 0.0,
+                }
+            )
     if baseline:
         for train_seed in range(seeds):
-            rows.append({"run_id": f"dense-{train_seed}", "plan_sha256": "", "model": "mlp", "dataset": "fashion-mnist", "recipe": "dense",
-                         "train_seed": train_seed, "epochs": 3, "density": 1.0, "best_acc": 91 + rng.normal(0, 0.1), "final_acc": 0.0})
+            rows.append(
+                {
+                    "run_id": f"dense-{train_seed}",
+                    "plan_sha256": "",
+                    "model": "mlp",
+                    "dataset": "fashion-mnist",
+                    "recipe": "dense",
+                    "train_seed": train_seed,
+                    "epochs": 3,
+                    "density": 1.0,
+                    "best_acc": 91 + rng.normal(0, 0.1),
+                    "final_acc": 0.0,
+                }
+            )
     frame = pd.DataFrame(rows)
     return frame[[c for c in COLUMNS if c in frame.columns]]

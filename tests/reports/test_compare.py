@@ -24,7 +24,9 @@ def test_paired_difference_against_scipy_on_hand_data():
     assert result["n_pairs"] == 5
     assert result["diff"] == pytest.approx(differences.mean())
     half = stats.t.ppf(0.975, 4) * differences.std(ddof=1) / np.sqrt(5)
-    assert (result["diff_ci_low"], result["diff_ci_high"]) == pytest.approx((differences.mean() - half, differences.mean() + half))
+    assert (result["diff_ci_low"], result["diff_ci_high"]) == pytest.approx(
+        (differences.mean() - half, differences.mean() + half)
+    )
     assert result["paired_t_p"] == pytest.approx(stats.ttest_rel(a.loc[[0, 1, 2, 3, 4]], b.loc[[0, 1, 2, 3, 4]]).pvalue)
     assert result["wilcoxon_p"] == pytest.approx(stats.wilcoxon(differences).pvalue)
     assert result["wilcoxon_p"] == pytest.approx(0.0625)  # n = 5, all differences positive: 2 / 2^5
@@ -36,16 +38,38 @@ def rows(values: dict, density: dict) -> pd.DataFrame:
     out = []
     for (recipe, degree), accuracies in values.items():
         for seed, accuracy in enumerate(accuracies):
-            out.append({"run_id": f"{recipe}{degree}{seed}", "plan_sha256": "", "recipe": recipe, "degree": degree, "recipe_degree": degree,
-                        "train_seed": seed, "density": density[(recipe, degree)], "best_acc": accuracy})
+            out.append(
+                {
+                    "run_id": f"{recipe}{degree}{seed}",
+                    "plan_sha256": "",
+                    "recipe": recipe,
+                    "degree": degree,
+                    "recipe_degree": degree,
+                    "train_seed": seed,
+                    "density": density[(recipe, degree)],
+                    "best_acc": accuracy,
+                }
+            )
     return pd.DataFrame(out)
 
 
 def test_ranking_within_each_cost_level():
-    values = {("xnet", 4): [88.0, 88.2, 88.1], ("rreg-bipartite", 4): [88.4, 88.5, 88.3], ("random-bipartite", 4): [86.0, 86.5, 85.9],
-              ("xnet", 16): [89.0, 89.1, 89.3], ("random-bipartite", 16): [89.2, 89.0, 89.3], ("dense", None): [90.0, 90.1, 90.2]}
-    density = {("xnet", 4): 0.0625, ("rreg-bipartite", 4): 0.0625, ("random-bipartite", 4): 0.0631, ("xnet", 16): 0.25,
-               ("random-bipartite", 16): 0.2502, ("dense", None): 1.0}
+    values = {
+        ("xnet", 4): [88.0, 88.2, 88.1],
+        ("rreg-bipartite", 4): [88.4, 88.5, 88.3],
+        ("random-bipartite", 4): [86.0, 86.5, 85.9],
+        ("xnet", 16): [89.0, 89.1, 89.3],
+        ("random-bipartite", 16): [89.2, 89.0, 89.3],
+        ("dense", None): [90.0, 90.1, 90.2],
+    }
+    density = {
+        ("xnet", 4): 0.0625,
+        ("rreg-bipartite", 4): 0.0625,
+        ("random-bipartite", 4): 0.0631,
+        ("xnet", 16): 0.25,
+        ("random-bipartite", 16): 0.2502,
+        ("dense", None): 1.0,
+    }
     ranking = rank_at_equal_cost(rows(values, density))
     assert "dense" not in set(ranking["recipe"])  # the baseline is a line, not a contender
     low = ranking[ranking["level"] == 0.0627]

@@ -13,8 +13,17 @@ from reports.build import ReportConfig, build_report
 from tests.reports.synthetic_results import results_table
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", "--hide-scrollbars", "--window-size=1280,900"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--window-size=1280,900",
+]
 #: Appended to a copy of the page: writes what the browser measured into the DOM.
 MEASURE = """<script>
 const tables = [...document.querySelectorAll('table')].map(t => t.scrollWidth - t.clientWidth);
@@ -33,12 +42,28 @@ def mixed_comparison_table() -> pd.DataFrame:
     for recipe, bonus in (("xnet", 0.0), ("rreg-bipartite", 0.3), ("random-bipartite", -0.5)):
         for degree in (4, 16):
             for seed in range(3):
-                rows.append({"run_id": f"{recipe}-{degree}-{seed}", "plan_sha256": "", "model": "mlp", "dataset": "fashion-mnist", "recipe": recipe,
-                             "degree": degree, "recipe_degree": degree, "train_seed": seed, "epochs": 3, "density": degree / 64,
-                             "macs_kept": 538_000 if degree == 4 else 669_000, "layer_ramanujan_margin": -0.5, "layer_vertex_expansion": 0.62,
-                             "dead_outputs": 0,
-                             "best_acc": 86 + degree / 8 + bonus + rng.normal(0, 0.05), "final_acc": 0.0,
-                             "layer_spectral_gap": 1.0 + bonus, "dead_inputs": 3 if recipe != "rreg-bipartite" else 0})
+                rows.append(
+                    {
+                        "run_id": f"{recipe}-{degree}-{seed}",
+                        "plan_sha256": "",
+                        "model": "mlp",
+                        "dataset": "fashion-mnist",
+                        "recipe": recipe,
+                        "degree": degree,
+                        "recipe_degree": degree,
+                        "train_seed": seed,
+                        "epochs": 3,
+                        "density": degree / 64,
+                        "macs_kept": 538_000 if degree == 4 else 669_000,
+                        "layer_ramanujan_margin": -0.5,
+                        "layer_vertex_expansion": 0.62,
+                        "dead_outputs": 0,
+                        "best_acc": 86 + degree / 8 + bonus + rng.normal(0, 0.05),
+                        "final_acc": 0.0,
+                        "layer_spectral_gap": 1.0 + bonus,
+                        "dead_inputs": 3 if recipe != "rreg-bipartite" else 0,
+                    }
+                )
     return pd.concat([plans, pd.DataFrame(rows)], ignore_index=True)
 
 
@@ -47,7 +72,9 @@ def png_size(path):
     return width, height
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); the page is not rendered")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); the page is not rendered"
+)
 def test_the_report_fits_a_1280_pixel_browser(tmp_path):
     path = tmp_path / "results.csv"
     mixed_comparison_table().to_csv(path, index=False)
@@ -57,15 +84,24 @@ def test_the_report_fits_a_1280_pixel_browser(tmp_path):
     measured = tmp_path / "measured.html"
     measured.write_text(html.replace("</body>", MEASURE))
     profile = ["--user-data-dir=" + str(tmp_path / "profile")]
-    dom = subprocess.run([CHROMIUM, *FLAGS, *profile, "--virtual-time-budget=3000", "--dump-dom", measured.as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
-    values = {key: int(value) for key, value in re.findall(r'data-(page-width|table-overflow|images-without-alt)="(\d+)"', dom)}
+    dom = subprocess.run(
+        [CHROMIUM, *FLAGS, *profile, "--virtual-time-budget=3000", "--dump-dom", measured.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    values = {
+        key: int(value)
+        for key, value in re.findall(r'data-(page-width|table-overflow|images-without-alt)="(\d+)"', dom)
+    }
     assert set(values) == {"page-width", "table-overflow", "images-without-alt"}, dom[:500]
     assert values["page-width"] <= 1280  # no horizontal scrolling of the page
     assert values["table-overflow"] == 0  # every table fits its column
     assert values["images-without-alt"] == 0
     shot = tmp_path / "report.png"
-    subprocess.run([CHROMIUM, *FLAGS, *profile, f"--screenshot={shot}", report.html.as_uri()], capture_output=True, timeout=120)
+    subprocess.run(
+        [CHROMIUM, *FLAGS, *profile, f"--screenshot={shot}", report.html.as_uri()], capture_output=True, timeout=120
+    )
     assert png_size(shot) == (1280, 900)
 
 

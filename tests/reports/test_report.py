@@ -62,7 +62,9 @@ def test_partial_correlation_removes_a_density_confound():
 def test_sweet_spot():
     rows = []
     for plan, values in {"best": [90.0, 90.1, 89.9], "close": [89.2, 90.8, 89.5], "worse": [80.0, 80.1, 79.9]}.items():
-        rows += [{"plan": plan, "plan_sha256": plan, "recipe": "relational", "best_acc": v, "density": 0.1} for v in values]
+        rows += [
+            {"plan": plan, "plan_sha256": plan, "recipe": "relational", "best_acc": v, "density": 0.1} for v in values
+        ]
     summary = plan_summary(pd.DataFrame(rows))
     spot = dict(zip(summary["plan"], sweet_spot(summary)))
     assert spot == {"best": True, "close": True, "worse": False}
@@ -83,8 +85,16 @@ def test_outputs_are_written_and_missing_metrics_reported(tmp_path):
     frame.loc[frame["plan_sha256"] == "sha3", "aspl"] = np.nan
     out = tmp_path / "report"
     report = build_report(ReportConfig((write(tmp_path, frame),), out, bootstrap=200))
-    for name in ("summary.csv", "correlations.csv", "report.html", "report.md", "figures/main.png", "figures/clustering_aspl.png",
-                 "figures/density.png", "figures/scatter_aspl.png"):
+    for name in (
+        "summary.csv",
+        "correlations.csv",
+        "report.html",
+        "report.md",
+        "figures/main.png",
+        "figures/clustering_aspl.png",
+        "figures/density.png",
+        "figures/scatter_aspl.png",
+    ):
         assert (out / name).stat().st_size > 500, name
     assert (out / "figures" / "main.png").read_bytes()[:4] == b"\x89PNG"
     html = report.html.read_text()
@@ -115,7 +125,29 @@ def test_bad_tables(tmp_path):
 def test_a_table_of_baselines_only_still_gives_a_report(tmp_path):
     frame = results_table(lambda m, rng: 90.0, plans=0, seeds=2)
     assert set(frame["recipe"]) == {"dense"}
-    report = build_report(ReportConfig((write(tmp_path, frame[["plan_sha256", "model", "dataset", "recipe", "epochs", "train_seed", "density", "best_acc", "final_acc"]]),), tmp_path / "r"))
+    report = build_report(
+        ReportConfig(
+            (
+                write(
+                    tmp_path,
+                    frame[
+                        [
+                            "plan_sha256",
+                            "model",
+                            "dataset",
+                            "recipe",
+                            "epochs",
+                            "train_seed",
+                            "density",
+                            "best_acc",
+                            "final_acc",
+                        ]
+                    ],
+                ),
+            ),
+            tmp_path / "r",
+        )
+    )
     assert report.html.exists() and report.main_figure.exists()
     assert any("No correlation could be computed" in line for line in report.findings)
     assert any("dense baseline reached" in line for line in report.findings)
@@ -135,9 +167,27 @@ def test_a_mixed_table_gives_one_section_per_differing_configuration(tmp_path):
         frame["run_id"] = tag + frame["run_id"]
     for frame in (rgp, slower):
         frame.loc[frame["recipe"] == "dense", "self_loops"] = np.nan  # the dense baseline reads no recipe option
-    xnet = pd.DataFrame([{"run_id": f"x{s}", "plan_sha256": "", "model": "mlp", "dataset": "fashion-mnist", "recipe": "xnet", "degree": 8,
-                          "recipe_degree": 8, "train_seed": s, "epochs": 3, "density": 0.125, "best_acc": 89.0 + s, "final_acc": 0.0,
-                          "self_loops": np.nan, "lr": 0.1} for s in range(2)])
+    xnet = pd.DataFrame(
+        [
+            {
+                "run_id": f"x{s}",
+                "plan_sha256": "",
+                "model": "mlp",
+                "dataset": "fashion-mnist",
+                "recipe": "xnet",
+                "degree": 8,
+                "recipe_degree": 8,
+                "train_seed": s,
+                "epochs": 3,
+                "density": 0.125,
+                "best_acc": 89.0 + s,
+                "final_acc": 0.0,
+                "self_loops": np.nan,
+                "lr": 0.1,
+            }
+            for s in range(2)
+        ]
+    )
     table = pd.concat([rgp, graph2nn, slower, xnet], ignore_index=True)
     report = build_report(ReportConfig((write(tmp_path, table),), tmp_path / "report", bootstrap=100))
     titles = [section.title for section in report.sections]
@@ -149,7 +199,10 @@ def test_a_mixed_table_gives_one_section_per_differing_configuration(tmp_path):
     assert "mlp · fashion-mnist · 3 epochs · self_loops=False · lr=0.01" in titles
     by_title = {section.title: section for section in report.sections}
     # One dense baseline serves the A and the A + I sections (same lr); the lr=0.01 one has its own.
-    for title in ("mlp · fashion-mnist · 3 epochs · self_loops=False · lr=0.1", "mlp · fashion-mnist · 3 epochs · self_loops=True · lr=0.1"):
+    for title in (
+        "mlp · fashion-mnist · 3 epochs · self_loops=False · lr=0.1",
+        "mlp · fashion-mnist · 3 epochs · self_loops=True · lr=0.1",
+    ):
         baseline = by_title[title].summary[by_title[title].summary["is_baseline"]]
         assert len(baseline) == 1 and baseline["n_seeds"].iloc[0] == 2
     # The X-Net rows (no plan) are a compared configuration, never a "dense baseline".
@@ -157,7 +210,9 @@ def test_a_mixed_table_gives_one_section_per_differing_configuration(tmp_path):
     assert xnet_section.title == "mlp · fashion-mnist · 3 epochs · self_loops=False · lr=0.1"
     assert sum("xnet d=8" in set(s.summary["plan"]) for s in report.sections) == 1
     assert not xnet_section.summary.set_index("plan").loc["xnet d=8", "is_baseline"]
-    assert all("dense baseline" not in plan for plan in xnet_section.summary[~xnet_section.summary["is_baseline"]]["plan"])
+    assert all(
+        "dense baseline" not in plan for plan in xnet_section.summary[~xnet_section.summary["is_baseline"]]["plan"]
+    )
     html = report.html.read_text()
     assert "<h2>Contents</h2>" in html and all(f"href='#{s.slug}'" in html for s in report.sections)
     assert len({s.slug for s in report.sections}) == 3
@@ -186,13 +241,20 @@ def test_an_equal_cost_sweep_says_how_closely_cost_was_held_and_leads_with_the_m
     headings = [heading for heading, _ in section.content]
     # One recipe at one cost: no by-recipe plot (24 lines of one point each), the ranking follows the plans table.
     assert not any(h.startswith("Accuracy at equal cost") for h in headings)
-    assert headings[headings.index(next(h for h in headings if h.startswith("Plans"))) + 1].startswith("Ranked at each cost level")
+    assert headings[headings.index(next(h for h in headings if h.startswith("Plans"))) + 1].startswith(
+        "Ranked at each cost level"
+    )
     assert {"width", "macs_kept"} <= set(plans_table.columns)
     spot = section.summary[section.summary["sweet_spot"] == True]  # noqa: E712
     region = next(line for line in report.findings if line.startswith("The sweet spot's"))
     assert f"clustering {spot['clustering'].min():.2f} to {spot['clustering'].max():.2f}" in region
     # A table without budgets says nothing about equal cost.
-    plain = build_report(ReportConfig((write(tmp_path, results_table(accuracy, plans=8, seeds=2, seed=5), "plain.csv"),), tmp_path / "plain",
-                                      bootstrap=100))
+    plain = build_report(
+        ReportConfig(
+            (write(tmp_path, results_table(accuracy, plans=8, seeds=2, seed=5), "plain.csv"),),
+            tmp_path / "plain",
+            bootstrap=100,
+        )
+    )
     assert not any("Cost was held equal" in line for line in plain.findings)
     assert plain.sections[0].main_figure.name == "main.png"

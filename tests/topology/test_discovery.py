@@ -22,7 +22,12 @@ def tree(tmp_path):
 
 def test_directory_is_searched_recursively_one_row_per_plan(tree):
     found = find_plans([tree / "a"])
-    assert [p.relative_to(tree).as_posix() for p in found] == ["a/deep/only_csv.csv", "a/p0.npy", "a/p1.npy", "a/p2.npy"]
+    assert [p.relative_to(tree).as_posix() for p in found] == [
+        "a/deep/only_csv.csv",
+        "a/p0.npy",
+        "a/p1.npy",
+        "a/p2.npy",
+    ]
 
 
 def test_files_of_one_plan_count_once(tree):

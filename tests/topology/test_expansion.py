@@ -53,7 +53,9 @@ def test_seeded_and_independent_of_the_batch():
     assert vertex_expansion(np.stack(graphs)).tolist() == alone
     assert [m["vertex_expansion"] for m in compute_metrics(graphs, kind="bipartite")] == alone
     assert vertex_expansion(graphs[1], seed=5)[0] == vertex_expansion(graphs[1], seed=5)[0]
-    assert vertex_expansion(graphs[1], samples=EXPANSION_SAMPLES * 4)[0] <= alone[1]  # more samples: a lower or equal minimum
+    assert (
+        vertex_expansion(graphs[1], samples=EXPANSION_SAMPLES * 4)[0] <= alone[1]
+    )  # more samples: a lower or equal minimum
 
 
 def test_bipartite_spectral_gap_is_t1_minus_t2():

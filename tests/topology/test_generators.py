@@ -160,10 +160,26 @@ PINNED = [
     ("er", {"nodes": 64, "degree": 4.0}, "3a1354a217fc63f54a5a2b8fd6d9e84455d5586b5e86af281dcfeb3887e016c0"),
     ("er", {"nodes": 50, "p": 0.1}, "a99b2797b46c1527a212410e2668adf2ee493b5b50f25e0c5713e6817333a1c0"),
     ("ws", {"nodes": 64, "degree": 4, "p": 0.1}, "4f5b3f37decb26c8cd65e31e5f943bd265d823fbd4bf5889e17567de78316247"),
-    ("ws-flex", {"nodes": 64, "degree": 4.5, "p": 0.2}, "4431934afd75c5a3aa91e2aad202cb9b8592d542ee3de7d88a24c66bbcfb0f1b"),
-    ("xnet", {"nodes": 32, "nodes_in": 48, "degree": 5}, "7709c555a66a1d3527e121f7642ab2d63e59eae185d2fd2a29d3c9eadf2d1b88"),
-    ("rreg-bipartite", {"nodes": 32, "nodes_in": 48, "degree": 5}, "1427bc07d3764f80e10dfb64f6fb413834aa6c5cd2a085790050629e8b49024e"),
-    ("random-bipartite", {"nodes": 32, "nodes_in": 48, "p": 0.2}, "7b6c167ac5ae0cad6351e7bd3655d21622c9a18232ff5230f282a80f933c9d1a"),
+    (
+        "ws-flex",
+        {"nodes": 64, "degree": 4.5, "p": 0.2},
+        "4431934afd75c5a3aa91e2aad202cb9b8592d542ee3de7d88a24c66bbcfb0f1b",
+    ),
+    (
+        "xnet",
+        {"nodes": 32, "nodes_in": 48, "degree": 5},
+        "7709c555a66a1d3527e121f7642ab2d63e59eae185d2fd2a29d3c9eadf2d1b88",
+    ),
+    (
+        "rreg-bipartite",
+        {"nodes": 32, "nodes_in": 48, "degree": 5},
+        "1427bc07d3764f80e10dfb64f6fb413834aa6c5cd2a085790050629e8b49024e",
+    ),
+    (
+        "random-bipartite",
+        {"nodes": 32, "nodes_in": 48, "p": 0.2},
+        "7b6c167ac5ae0cad6351e7bd3655d21622c9a18232ff5230f282a80f933c9d1a",
+    ),
 ]
 SWAP_CHAIN_PINNED = [
     "cfaca0145ec7bc42b63d786a6b26679636d806d36ad3026f8cdf0eae5842fc04",
@@ -186,9 +202,14 @@ def test_swap_chain_is_pinned():
 @pytest.mark.parametrize("name", sorted(n for n, s in GENERATORS.items() if s.is_random))
 def test_same_seed_same_graph_different_seed_different_graph(name):
     params = {
-        "rreg": dict(nodes=30, degree=4), "er": dict(nodes=30, degree=4.0), "ws": dict(nodes=30, degree=4, p=0.3),
-        "ws-flex": dict(nodes=30, degree=4.5, p=0.3), "swap-chain": dict(nodes=24, degree=4, count=2),
-        "xnet": dict(nodes=20, degree=4), "rreg-bipartite": dict(nodes=20, degree=4), "random-bipartite": dict(nodes=20, p=0.3),
+        "rreg": dict(nodes=30, degree=4),
+        "er": dict(nodes=30, degree=4.0),
+        "ws": dict(nodes=30, degree=4, p=0.3),
+        "ws-flex": dict(nodes=30, degree=4.5, p=0.3),
+        "swap-chain": dict(nodes=24, degree=4, count=2),
+        "xnet": dict(nodes=20, degree=4),
+        "rreg-bipartite": dict(nodes=20, degree=4),
+        "random-bipartite": dict(nodes=20, p=0.3),
     }[name]
     first, again, other = (generate(name, seed=s, **params) for s in (1, 1, 2))
     as_list = lambda x: x if isinstance(x, list) else [x]  # noqa: E731

@@ -40,7 +40,9 @@ def test_complete_graph(n):
     assert m["edges"] == n * (n - 1) // 2
     assert m["aspl"] == 1 and m["diameter"] == 1 and m["density"] == 1
     expected_clustering = 1.0 if n >= 3 else 0.0
-    assert m["clustering"] == pytest.approx(expected_clustering) and m["transitivity"] == pytest.approx(expected_clustering)
+    assert m["clustering"] == pytest.approx(expected_clustering) and m["transitivity"] == pytest.approx(
+        expected_clustering
+    )
     assert m["lambda_1"] == pytest.approx(n - 1, abs=1e-9)
     assert m["lambda_2"] == pytest.approx(-1, abs=1e-9)
     assert m["algebraic_connectivity"] == pytest.approx(n, abs=1e-9)

@@ -75,7 +75,9 @@ def assert_close_to_networkx(ours: dict, matrix: np.ndarray) -> None:
         else:
             assert value == pytest.approx(expected, abs=TOLERANCE), key
     assert ours["spectral_gap"] == pytest.approx(reference["lambda_1"] - reference["lambda_2"], abs=TOLERANCE)
-    assert ours["lambda_nontrivial"] == pytest.approx(max(abs(reference["lambda_2"]), abs(reference["lambda_n"])), abs=TOLERANCE)
+    assert ours["lambda_nontrivial"] == pytest.approx(
+        max(abs(reference["lambda_2"]), abs(reference["lambda_n"])), abs=TOLERANCE
+    )
 
 
 @pytest.mark.parametrize("name", GRAPH_GENERATORS)

@@ -20,7 +20,16 @@ def plan():
     return Plan(matrix, "graph", "rreg", {"nodes": 20, "degree": 3}, 4, metrics)
 
 
-@pytest.mark.parametrize("formats, load_from", [(("npy", "csv", "json"), ".npy"), (("npy",), ".npy"), (("csv",), ".csv"), (("csv", "json"), ".json"), (("npy", "json"), "")])
+@pytest.mark.parametrize(
+    "formats, load_from",
+    [
+        (("npy", "csv", "json"), ".npy"),
+        (("npy",), ".npy"),
+        (("csv",), ".csv"),
+        (("csv", "json"), ".json"),
+        (("npy", "json"), ""),
+    ],
+)
 def test_round_trip(tmp_path, plan, formats, load_from):
     first = save_plan(plan, tmp_path, "p", formats)
     assert first == tmp_path / f"p.{formats[0]}"
@@ -138,7 +147,15 @@ def make_rgp_tree(root, separator=", "):
         matrix = generate("rreg", nodes=16, degree=4, seed=k).astype(dtype)
         np.save(folder / f"M{k}.npy", matrix, allow_pickle=False)
         m = compute_metrics([matrix.astype(np.uint8)])[0]
-        row = ["03-20-21_17:32:30", "16", "4", f"Adjacency/16/4/M{k}.npy", repr(m["aspl"]), repr(m["clustering"]), repr(m["transitivity"])]
+        row = [
+            "03-20-21_17:32:30",
+            "16",
+            "4",
+            f"Adjacency/16/4/M{k}.npy",
+            repr(m["aspl"]),
+            repr(m["clustering"]),
+            repr(m["transitivity"]),
+        ]
         lines.append(separator.join(row))
     (folder / "16_4_information.csv").write_text("\n".join(lines) + "\n")
     return folder
@@ -193,4 +210,6 @@ def test_rgp_reference_values_are_checked(tmp_path):
     rows = analyze_plans(sorted(folder.glob("M*.npy")), ["aspl"], reference=True, on_mismatch=reported.append)
     assert reported == mismatches
     metrics = dict(rows)[str(folder / "M1.npy")]
-    assert list(metrics) == ["aspl", "aspl_reference"] and metrics["aspl_reference"] - metrics["aspl"] == pytest.approx(1e-6)
+    assert list(metrics) == ["aspl", "aspl_reference"] and metrics["aspl_reference"] - metrics["aspl"] == pytest.approx(
+        1e-6
+    )

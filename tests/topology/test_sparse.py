@@ -124,14 +124,71 @@ def _write_npz(path, **arrays):
 @pytest.mark.parametrize(
     "arrays, message",
     [
-        ({"indices": np.array([1, 0]), "indptr": np.array([0, 1, 2, 2]), "format": np.array(b"csr"), "shape": np.array([2, 2])}, "index pointer does not fit"),
-        ({"indices": np.array([1]), "indptr": np.array([0, 1, 1]), "format": np.array(b"csr"), "shape": np.array([2, 2])}, "not symmetric"),
-        ({"indices": np.array([0]), "indptr": np.array([0, 1, 1]), "format": np.array(b"csr"), "shape": np.array([2, 2])}, "self-loops"),
-        ({"indices": np.array([1, 7]), "indptr": np.array([0, 1, 2]), "format": np.array(b"csr"), "shape": np.array([2, 2])}, "column index 7 is out of range"),
-        ({"indices": np.array([1, 0]), "indptr": np.array([0, 1, 2]), "format": np.array(b"csr"), "shape": np.array([2, 2]), "data": np.array([1, 3])}, "value 3"),
-        ({"indices": np.array([1, 0]), "indptr": np.array([0, 1, 2]), "format": np.array(b"dia"), "shape": np.array([2, 2])}, "format 'dia'"),
+        (
+            {
+                "indices": np.array([1, 0]),
+                "indptr": np.array([0, 1, 2, 2]),
+                "format": np.array(b"csr"),
+                "shape": np.array([2, 2]),
+            },
+            "index pointer does not fit",
+        ),
+        (
+            {
+                "indices": np.array([1]),
+                "indptr": np.array([0, 1, 1]),
+                "format": np.array(b"csr"),
+                "shape": np.array([2, 2]),
+            },
+            "not symmetric",
+        ),
+        (
+            {
+                "indices": np.array([0]),
+                "indptr": np.array([0, 1, 1]),
+                "format": np.array(b"csr"),
+                "shape": np.array([2, 2]),
+            },
+            "self-loops",
+        ),
+        (
+            {
+                "indices": np.array([1, 7]),
+                "indptr": np.array([0, 1, 2]),
+                "format": np.array(b"csr"),
+                "shape": np.array([2, 2]),
+            },
+            "column index 7 is out of range",
+        ),
+        (
+            {
+                "indices": np.array([1, 0]),
+                "indptr": np.array([0, 1, 2]),
+                "format": np.array(b"csr"),
+                "shape": np.array([2, 2]),
+                "data": np.array([1, 3]),
+            },
+            "value 3",
+        ),
+        (
+            {
+                "indices": np.array([1, 0]),
+                "indptr": np.array([0, 1, 2]),
+                "format": np.array(b"dia"),
+                "shape": np.array([2, 2]),
+            },
+            "format 'dia'",
+        ),
         ({"mask": np.ones(3)}, "not a sparse matrix .npz"),
-        ({"indices": np.array([1, 0]), "indptr": np.array([0, 1, 2]), "format": np.array(b"csr"), "shape": np.array([2, 2, 2])}, "not a 2-D matrix shape"),
+        (
+            {
+                "indices": np.array([1, 0]),
+                "indptr": np.array([0, 1, 2]),
+                "format": np.array(b"csr"),
+                "shape": np.array([2, 2, 2]),
+            },
+            "not a 2-D matrix shape",
+        ),
     ],
 )
 def test_bad_npz_files_name_the_file_and_the_problem(tmp_path, arrays, message):
@@ -176,7 +233,10 @@ def test_a_huge_declared_npy_shape_fails_before_allocating(tmp_path):
 
 def test_the_memory_check_fires_before_allocation():
     set_memory_budget(parse_size("1M"))
-    with pytest.raises(MemoryBudgetError, match=r"a dense 2,000 x 2,000 matrix would need 3.8 MB, more than the memory budget of 1.0 MB"):
+    with pytest.raises(
+        MemoryBudgetError,
+        match=r"a dense 2,000 x 2,000 matrix would need 3.8 MB, more than the memory budget of 1.0 MB",
+    ):
         generate("rreg", seed=0, nodes=2000, degree=4, form="dense")
     with pytest.raises(MemoryBudgetError, match="pairing 200,000 x 8 stubs"):
         generate("rreg", seed=0, nodes=200_000, degree=8)
@@ -185,7 +245,9 @@ def test_the_memory_check_fires_before_allocation():
 
 
 def test_memory_sizes_parse():
-    assert parse_size("2G") == 2 * 2**30 and parse_size("512m") == 512 * 2**20 and parse_size("1.5GB") == int(1.5 * 2**30)
+    assert (
+        parse_size("2G") == 2 * 2**30 and parse_size("512m") == 512 * 2**20 and parse_size("1.5GB") == int(1.5 * 2**30)
+    )
     assert parse_size("1000") == 1000
     with pytest.raises(ValueError, match="not a memory size"):
         parse_size("lots")
@@ -198,7 +260,11 @@ def test_discovery_finds_sparse_plans_but_not_masks(tmp_path):
     assert [p.name for p in find_plans([tmp_path])] == ["edgy.edges", "ring.npz"]
 
 
-@pytest.mark.parametrize("graph", [nx.petersen_graph(), nx.hypercube_graph(5), nx.cycle_graph(40), nx.barbell_graph(6, 3)], ids=["petersen", "Q5", "C40", "barbell"])
+@pytest.mark.parametrize(
+    "graph",
+    [nx.petersen_graph(), nx.hypercube_graph(5), nx.cycle_graph(40), nx.barbell_graph(6, 3)],
+    ids=["petersen", "Q5", "C40", "barbell"],
+)
 def test_sparse_metrics_equal_dense_ones(graph):
     dense = nx.to_numpy_array(graph, dtype=np.uint8)
     expected = compute_metrics([dense])[0]
@@ -211,8 +277,15 @@ def test_sparse_metrics_equal_dense_ones(graph):
             assert got[name] == value, name
 
 
-@pytest.mark.parametrize("name, params, seed", [("ws", {"nodes": 2000, "degree": 6, "p": 0.05}, 1), ("rreg", {"nodes": 3000, "degree": 4}, 2),
-                                                ("er", {"nodes": 1500, "degree": 6, "connected": True}, 3), ("ring", {"nodes": 1000, "degree": 4}, None)])
+@pytest.mark.parametrize(
+    "name, params, seed",
+    [
+        ("ws", {"nodes": 2000, "degree": 6, "p": 0.05}, 1),
+        ("rreg", {"nodes": 3000, "degree": 4}, 2),
+        ("er", {"nodes": 1500, "degree": 6, "connected": True}, 3),
+        ("ring", {"nodes": 1000, "degree": 4}, None),
+    ],
+)
 def test_sampled_aspl_interval_contains_the_exact_value(name, params, seed):
     csr = canonical_csr(generate(name, seed=seed, form="sparse", **params))
     exact = float(path_stats(csr, csr.shape[0]).aspl[0])
@@ -245,7 +318,9 @@ def test_source_distances_match_networkx():
 
 def test_sampled_metrics_add_the_interval_and_leave_the_diameter_empty():
     graph = generate("rreg", seed=0, nodes=600, degree=4, form="sparse")
-    metrics = compute_metrics([graph], names=["aspl", "diameter", "clustering"], path_options=PathOptions(sample_sources=100, seed=1))[0]
+    metrics = compute_metrics(
+        [graph], names=["aspl", "diameter", "clustering"], path_options=PathOptions(sample_sources=100, seed=1)
+    )[0]
     assert metrics["aspl_sources"] == 100 and metrics["aspl_ci95_low"] < metrics["aspl"] < metrics["aspl_ci95_high"]
     assert np.isnan(metrics["diameter"])
     exact = compute_metrics([graph], names=["aspl"])[0]
@@ -271,7 +346,9 @@ def test_lanczos_ends_of_regular_graphs_match_dense_eigenvalues():
     cube = sp.csr_array(nx.to_scipy_sparse_array(nx.hypercube_graph(10), dtype=np.uint8))
     assert regular_extremes_by_lanczos(cube, 10.0) == pytest.approx((8.0, -10.0), abs=1e-9)
     # Two disjoint cycles: a second all-ones-like vector, so lambda_2 = d = 2.
-    cycles = sp.csr_array(sp.block_diag([nx.to_scipy_sparse_array(nx.cycle_graph(n), dtype=np.uint8) for n in (301, 400)]))
+    cycles = sp.csr_array(
+        sp.block_diag([nx.to_scipy_sparse_array(nx.cycle_graph(n), dtype=np.uint8) for n in (301, 400)])
+    )
     assert regular_extremes_by_lanczos(cycles, 2.0) == pytest.approx((2.0, -2.0), abs=1e-9)
 
 

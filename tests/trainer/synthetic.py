@@ -43,5 +43,12 @@ def write_cifar_like(folder: Path, classes: int = 10, per_batch: int = 100, seed
         count = per_batch * (5 if classes == 100 and name == "train" else 1)
         images, labels = patterned_images(count, classes, 32, 3, seed + index)
         with (folder / name).open("wb") as handle:
-            pickle.dump({b"data": images.reshape(count, -1), label_key: labels.astype(int).tolist(), b"batch_label": name.encode()}, handle)
+            pickle.dump(
+                {
+                    b"data": images.reshape(count, -1),
+                    label_key: labels.astype(int).tolist(),
+                    b"batch_label": name.encode(),
+                },
+                handle,
+            )
     return folder

@@ -17,8 +17,18 @@ def data_dir(tmp_path_factory):
 
 
 def config(data_dir, out, **overrides):
-    values = dict(recipe="edropout", model="mlp", model_options={"width": 32}, data_dir=data_dir, epochs=3, lr=0.05, edropout_patience=1,
-                  threads=1, quiet=True, out=out)
+    values = dict(
+        recipe="edropout",
+        model="mlp",
+        model_options={"width": 32},
+        data_dir=data_dir,
+        epochs=3,
+        lr=0.05,
+        edropout_patience=1,
+        threads=1,
+        quiet=True,
+        out=out,
+    )
     return TrainConfig(**{**values, **overrides})
 
 
@@ -34,7 +44,10 @@ def test_edropout_run_freezes_into_exactly_zero_masks_and_reports_both_evaluatio
     assert row["edropout_paper_r"] == pytest.approx(row["edropout_units_kept"] / row["edropout_units"])
     state = load_state(outcome.run_dir / "checkpoint.pt")
     weights = state["13.parametrizations.weight.original"]  # the trained values themselves, not a masked view
-    assert torch.equal(masks_in_state_dict(state)["13"], masks["13"]) and float(weights[:, ~kept_inputs].abs().sum()) == 0.0
+    assert (
+        torch.equal(masks_in_state_dict(state)["13"], masks["13"])
+        and float(weights[:, ~kept_inputs].abs().sum()) == 0.0
+    )
     log = (outcome.run_dir / "log.csv").read_text().splitlines()
     assert "test_acc_unpruned" in log[0] and len(log) == 4
     assert "best_acc_unpruned" in row
@@ -42,7 +55,14 @@ def test_edropout_run_freezes_into_exactly_zero_masks_and_reports_both_evaluatio
 
 def test_edropout_runs_are_reproducible(data_dir, tmp_path):
     rows = [run_training(config(data_dir, tmp_path / f"runs{i}")).row for i in range(2)]
-    for key in ("applied_masks_sha256", "best_acc", "best_acc_unpruned", "edropout_frozen_step", "edropout_best_energy", "config_hash"):
+    for key in (
+        "applied_masks_sha256",
+        "best_acc",
+        "best_acc_unpruned",
+        "edropout_frozen_step",
+        "edropout_best_energy",
+        "config_hash",
+    ):
         assert rows[0][key] == rows[1][key], key
     other = run_training(config(data_dir, tmp_path / "runs2", mask_seed=5)).row
     assert other["config_hash"] != rows[0]["config_hash"]
@@ -62,10 +82,16 @@ def test_edropout_gates_every_conv_and_best_pt_holds_the_pruned_network(data_dir
     from pruning.masking import load_masked_state_dict
     from trainer.models import build_model
 
-    outcome = run_training(config(data_dir, tmp_path / "runs", model="cnn", model_options={"width": 4}, epochs=2, edropout_patience=50))
+    outcome = run_training(
+        config(data_dir, tmp_path / "runs", model="cnn", model_options={"width": 4}, epochs=2, edropout_patience=50)
+    )
     assert outcome.row["edropout_frozen_epoch"] is None  # patience not reached: the best state is the mask
     masks = load_masks(outcome.run_dir / "masks.npz")
-    convs = [name for name, m in build_model("cnn", (1, 28, 28), 10, width=4).named_modules() if isinstance(m, torch.nn.Conv2d)]
+    convs = [
+        name
+        for name, m in build_model("cnn", (1, 28, 28), 10, width=4).named_modules()
+        if isinstance(m, torch.nn.Conv2d)
+    ]
     assert set(masks) == {*convs, "19"}  # and the classifier's inputs
     for name in convs:  # whole filters: a row is all kept or all dropped
         rows = masks[name].reshape(masks[name].shape[0], -1)
@@ -81,8 +107,18 @@ def test_random_filters_like_an_edropout_run_keeps_its_counts_per_layer(data_dir
 
     edropout = run_training(config(data_dir, tmp_path / "runs", model="cnn", model_options={"width": 4}, epochs=2))
     reference = load_masks(edropout.run_dir / "masks.npz")
-    control = TrainConfig(recipe="random-filters", like=edropout.run_dir, model="cnn", model_options={"width": 4}, data_dir=data_dir, epochs=1,
-                          lr=0.05, threads=1, quiet=True, out=tmp_path / "runs")
+    control = TrainConfig(
+        recipe="random-filters",
+        like=edropout.run_dir,
+        model="cnn",
+        model_options={"width": 4},
+        data_dir=data_dir,
+        epochs=1,
+        lr=0.05,
+        threads=1,
+        quiet=True,
+        out=tmp_path / "runs",
+    )
     outcome = run_training(control.validate())
     drawn = load_masks(outcome.run_dir / "masks.npz")
     assert set(drawn) == set(reference)

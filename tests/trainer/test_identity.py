@@ -22,25 +22,53 @@ def hash_of(config, **files):
 def test_hash_is_pinned_and_the_same_in_a_fresh_process():
     # Pinned: a change here silently re-runs every finished sweep job, so it must be deliberate.
     assert hash_of(XNET) == "88deddcd02a4334c"
-    code = ("from trainer.config import TrainConfig; from trainer.identity import run_identity, config_hash; "
-            "print(config_hash(run_identity(TrainConfig(model='mlp', recipe='xnet', degree=8, lr=0.05, epochs=3))))")
+    code = (
+        "from trainer.config import TrainConfig; from trainer.identity import run_identity, config_hash; "
+        "print(config_hash(run_identity(TrainConfig(model='mlp', recipe='xnet', degree=8, lr=0.05, epochs=3))))"
+    )
     env = {"PYTHONHASHSEED": "123", "PATH": "/usr/bin:/bin"}  # another str-hash seed: nothing may depend on hash()
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "88deddcd02a4334c"
 
 
 def test_what_must_not_matter_does_not():
-    same = dataclasses.replace(XNET, out=Path("elsewhere"), threads=1, data_dir=Path("/data"), device="cpu", quiet=True,
-                               tensorboard=True, train_seed=7, step_size=99, milestones=(3,), model_options={"width": 512})
+    same = dataclasses.replace(
+        XNET,
+        out=Path("elsewhere"),
+        threads=1,
+        data_dir=Path("/data"),
+        device="cpu",
+        quiet=True,
+        tensorboard=True,
+        train_seed=7,
+        step_size=99,
+        milestones=(3,),
+        model_options={"width": 512},
+    )
     assert hash_of(same) == hash_of(XNET)  # width 512 is the mlp's default; step/milestones unused by cosine
     assert hash_of(dataclasses.replace(XNET, lr=1)) == hash_of(dataclasses.replace(XNET, lr=1.0))
 
 
-@pytest.mark.parametrize("change", [
-    {"model_options": {"width": 986}}, {"lr": 0.01}, {"degree": 4}, {"degree_side": "larger"}, {"best_of": 3},
-    {"epochs": 4}, {"batch_size": 64}, {"weight_decay": 0.0}, {"label_smoothing": 0.1}, {"split_seed": 1}, {"mask_seed": 1},
-    {"optimizer": "adamw"}, {"max_train": 100}, {"exclude": ("2",)}, {"model": "cnn"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model_options": {"width": 986}},
+        {"lr": 0.01},
+        {"degree": 4},
+        {"degree_side": "larger"},
+        {"best_of": 3},
+        {"epochs": 4},
+        {"batch_size": 64},
+        {"weight_decay": 0.0},
+        {"label_smoothing": 0.1},
+        {"split_seed": 1},
+        {"mask_seed": 1},
+        {"optimizer": "adamw"},
+        {"max_train": 100},
+        {"exclude": ("2",)},
+        {"model": "cnn"},
+    ],
+)
 def test_what_changes_the_outcome_changes_the_hash(change):
     assert hash_of(dataclasses.replace(XNET, **change)) != hash_of(XNET)
 
@@ -48,9 +76,13 @@ def test_what_changes_the_outcome_changes_the_hash(change):
 def test_recipe_options_only_count_where_the_recipe_reads_them():
     plan = TrainConfig(plan=Path("p.npy"))
     a, b = "a" * 64, "b" * 64
-    assert hash_of(dataclasses.replace(plan, self_loops=True), plan_sha256=a) != hash_of(plan, plan_sha256=a)  # RGP A vs graph2nn A + I
+    assert hash_of(dataclasses.replace(plan, self_loops=True), plan_sha256=a) != hash_of(
+        plan, plan_sha256=a
+    )  # RGP A vs graph2nn A + I
     assert hash_of(plan, plan_sha256=a) != hash_of(plan, plan_sha256=b)
-    assert hash_of(dataclasses.replace(plan, plan=Path("moved/p.npy")), plan_sha256=a) == hash_of(plan, plan_sha256=a)  # content, not path
+    assert hash_of(dataclasses.replace(plan, plan=Path("moved/p.npy")), plan_sha256=a) == hash_of(
+        plan, plan_sha256=a
+    )  # content, not path
     dense = TrainConfig()
     assert dense.resolved_recipe == "dense"
     assert hash_of(dataclasses.replace(dense, self_loops=True, mask_seed=5, degree_side="inputs")) == hash_of(dense)

@@ -15,7 +15,9 @@ from trainer.models import MODELS, build_model
 def test_every_model_builds_runs_and_masks(name, shape, classes):
     torch.manual_seed(0)
     model = build_model(name, shape, classes)
-    masks, _ = compute_masks(model, MaskConfig(plan=Plan(generate("rreg", nodes=8, degree=3, seed=0)), nodes_policy="shrink"))
+    masks, _ = compute_masks(
+        model, MaskConfig(plan=Plan(generate("rreg", nodes=8, degree=3, seed=0)), nodes_policy="shrink")
+    )
     assert masks  # every model has maskable layers between its first and last
     apply_masks(model, masks)
     model.eval()

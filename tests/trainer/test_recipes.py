@@ -28,13 +28,28 @@ PINNED = [
     ("dense", TrainConfig(), {}, "704d880ddbd1560d"),
     ("relational", TrainConfig(plan=Path("p.npy"), self_loops=True), {"plan_sha256": SHA}, "d672089453335061"),
     ("xnet", TrainConfig(recipe="xnet", degree=8, best_of=3), {}, "92a99b0e9ef0301e"),
-    ("rreg-bipartite", TrainConfig(recipe="rreg-bipartite", density=0.25, degree_side="larger"), {}, "f4567ed00b6e984e"),
+    (
+        "rreg-bipartite",
+        TrainConfig(recipe="rreg-bipartite", density=0.25, degree_side="larger"),
+        {},
+        "f4567ed00b6e984e",
+    ),
     ("random-bipartite", TrainConfig(recipe="random-bipartite", degree=4), {}, "f78d6755fdfd5547"),
     ("masks", TrainConfig(masks=Path("m.npz")), {"masks_sha256": SHA}, "4d17d4ba397cf657"),
     ("model", TrainConfig(model="xmobilenet", model_options={"expand": 4}), {}, "9e6c4ffad996e5e3"),
     ("edropout", TrainConfig(recipe="edropout", include=("4",), edropout_patience=5), {}, "dc87398a635b2bc0"),
-    ("random-filters", TrainConfig(recipe="random-filters", like=Path("run")), {"masks_sha256": SHA}, "d262a1f1b93c2979"),
-    ("relational", TrainConfig(plan=Path("p.npy"), match_macs="dense", width_step=8), {"plan_sha256": SHA}, "3af998bd097b891e"),
+    (
+        "random-filters",
+        TrainConfig(recipe="random-filters", like=Path("run")),
+        {"masks_sha256": SHA},
+        "d262a1f1b93c2979",
+    ),
+    (
+        "relational",
+        TrainConfig(plan=Path("p.npy"), match_macs="dense", width_step=8),
+        {"plan_sha256": SHA},
+        "3af998bd097b891e",
+    ),
 ]
 
 
@@ -56,19 +71,28 @@ def test_recipe_columns_are_outcomes_for_the_report():
         assert set(recipe.columns) <= set(outcome_columns()) and not set(recipe.columns) & set(COLUMNS)
 
 
-@pytest.mark.parametrize(("config", "message"), [
-    (TrainConfig(recipe="relational"), "the relational recipe needs --plan"),
-    (TrainConfig(recipe="xnet", plan=Path("p.npy")), "--plan is only used by --recipe relational, not by 'xnet'"),
-    (TrainConfig(recipe="xnet"), "the xnet recipe needs exactly one of --degree and --density"),
-    (TrainConfig(recipe="xnet", degree=4, density=0.5), "exactly one of --degree and --density"),
-    (TrainConfig(recipe="edropout", degree=4), "--recipe edropout finds its own masks; it takes no --degree"),
-    (TrainConfig(recipe="random-filters", like=Path("r"), match_macs="dense"), "takes its kept counts from --like; it takes no --match-macs"),
-    (TrainConfig(recipe="random-filters"), "the random-filters recipe needs --like"),
-    (TrainConfig(like=Path("r")), "--like is only used by --recipe random-filters, not by 'dense'"),
-    (TrainConfig(masks=Path("m.npz"), match_macs="dense"), "--match-macs chooses a width, but --masks fixes the layer shapes"),
-    (TrainConfig(masks=Path("m.npz"), plan=Path("p.npy")), "--masks replaces --plan and --recipe"),
-    (TrainConfig(recipe="masks"), "the masks recipe needs --masks"),
-])
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (TrainConfig(recipe="relational"), "the relational recipe needs --plan"),
+        (TrainConfig(recipe="xnet", plan=Path("p.npy")), "--plan is only used by --recipe relational, not by 'xnet'"),
+        (TrainConfig(recipe="xnet"), "the xnet recipe needs exactly one of --degree and --density"),
+        (TrainConfig(recipe="xnet", degree=4, density=0.5), "exactly one of --degree and --density"),
+        (TrainConfig(recipe="edropout", degree=4), "--recipe edropout finds its own masks; it takes no --degree"),
+        (
+            TrainConfig(recipe="random-filters", like=Path("r"), match_macs="dense"),
+            "takes its kept counts from --like; it takes no --match-macs",
+        ),
+        (TrainConfig(recipe="random-filters"), "the random-filters recipe needs --like"),
+        (TrainConfig(like=Path("r")), "--like is only used by --recipe random-filters, not by 'dense'"),
+        (
+            TrainConfig(masks=Path("m.npz"), match_macs="dense"),
+            "--match-macs chooses a width, but --masks fixes the layer shapes",
+        ),
+        (TrainConfig(masks=Path("m.npz"), plan=Path("p.npy")), "--masks replaces --plan and --recipe"),
+        (TrainConfig(recipe="masks"), "the masks recipe needs --masks"),
+    ],
+)
 def test_each_recipe_validates_its_own_options(config, message):
     with pytest.raises(TrainError, match=message.replace("(", r"\(").replace(")", r"\)")):
         config.validate()
@@ -84,13 +108,24 @@ def plan_path(tmp_path_factory):
     from topology.generators import generate
     from topology.plans import Plan, save_plan
 
-    return save_plan(Plan(generate("rreg", nodes=8, degree=2, seed=0), generator="rreg"), tmp_path_factory.mktemp("plans"), "rreg8")
+    return save_plan(
+        Plan(generate("rreg", nodes=8, degree=2, seed=0), generator="rreg"), tmp_path_factory.mktemp("plans"), "rreg8"
+    )
 
 
 def _configs(data_dir, plan_path, out):
     """One small configuration per registered recipe (masks and random-filters take an earlier run)."""
-    base = TrainConfig(model="mlp", model_options={"width": 16, "depth": 2}, data_dir=data_dir, epochs=1, lr=0.05, threads=1, quiet=True,
-                       out=out, max_train=200)
+    base = TrainConfig(
+        model="mlp",
+        model_options={"width": 16, "depth": 2},
+        data_dir=data_dir,
+        epochs=1,
+        lr=0.05,
+        threads=1,
+        quiet=True,
+        out=out,
+        max_train=200,
+    )
     return {
         "dense": base,
         "relational": dataclasses.replace(base, plan=plan_path),
@@ -108,7 +143,9 @@ def test_every_recipe_masks_trains_skips_in_a_sweep_and_groups_its_seeds(data_di
         for seed in (0, 1):
             done[name] = run_training(dataclasses.replace(config, train_seed=seed).validate())
     configs["masks"] = dataclasses.replace(configs["dense"], masks=done["xnet"].run_dir / "masks.npz")
-    configs["random-filters"] = dataclasses.replace(configs["dense"], recipe="random-filters", like=done["edropout"].run_dir)
+    configs["random-filters"] = dataclasses.replace(
+        configs["dense"], recipe="random-filters", like=done["edropout"].run_dir
+    )
     for name in ("masks", "random-filters"):
         for seed in (0, 1):
             done[name] = run_training(dataclasses.replace(configs[name], train_seed=seed).validate())
@@ -120,7 +157,9 @@ def test_every_recipe_masks_trains_skips_in_a_sweep_and_groups_its_seeds(data_di
         status = sweep_status([SweepJob(None, "", 0), SweepJob(None, "", 1)], config)
         assert status.pending == [] and status.done == 2, name
         # The row records the masks the run's directory holds (EDropout: the frozen state's).
-        assert done[name].row["applied_masks_sha256"] == masks_sha256(load_masks(done[name].run_dir / "masks.npz")), name
+        assert done[name].row["applied_masks_sha256"] == masks_sha256(load_masks(done[name].run_dir / "masks.npz")), (
+            name
+        )
     table = pd.read_csv(out / "results.csv")
     for experiment in split_experiments(table):
         counts = experiment.rows.groupby("config_hash")["train_seed"].nunique()

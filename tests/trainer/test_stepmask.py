@@ -13,17 +13,22 @@ from trainer.stepmask import StepMasker
 
 def model_and_masks():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Conv1d(1, 4, 3), nn.Flatten(), nn.Linear(56, 3))
+    model = nn.Sequential(
+        nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Conv1d(1, 4, 3), nn.Flatten(), nn.Linear(56, 3)
+    )
     generator = torch.Generator().manual_seed(1)
     masks = {"2": torch.rand(16, 16, generator=generator) < 0.3, "4": torch.rand(4, 1, 3, generator=generator) < 0.5}
     return model, masks
 
 
-@pytest.mark.parametrize("make_optimizer", [
-    lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.05, nesterov=True),
-    lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1),
-    lambda p: torch.optim.Adadelta(p, lr=1.0, weight_decay=0.01),
-])
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.05, nesterov=True),
+        lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1),
+        lambda p: torch.optim.Adadelta(p, lr=1.0, weight_decay=0.01),
+    ],
+)
 def test_same_kept_weights_as_the_parametrization(make_optimizer):
     model, masks = model_and_masks()
     parametrized = apply_masks(copy.deepcopy(model), masks)

@@ -36,7 +36,16 @@ def plans(tmp_path):
 
 
 def template(data_dir, tmp_path, **changes):
-    values = dict(model="mlp", model_options={"width": 32}, data_dir=data_dir, epochs=1, batch_size=64, out=tmp_path / "runs", quiet=True, threads=1)
+    values = dict(
+        model="mlp",
+        model_options={"width": 32},
+        data_dir=data_dir,
+        epochs=1,
+        batch_size=64,
+        out=tmp_path / "runs",
+        quiet=True,
+        threads=1,
+    )
     return TrainConfig(**{**values, **changes})
 
 
@@ -82,10 +91,14 @@ def test_sweep_needs_graph_plans(tmp_path):
         sweep_jobs(tmp_path / "empty", seeds=1)
 
 
-@pytest.mark.skipif(not (SYSTEM_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists(),
-                    reason=f"Fashion-MNIST is not installed in {SYSTEM_FASHION_MNIST} (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(
+    not (SYSTEM_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists(),
+    reason=f"Fashion-MNIST is not installed in {SYSTEM_FASHION_MNIST} (apt-get install dataset-fashion-mnist)",
+)
 def test_tiny_end_to_end_sweep_on_a_fashion_mnist_subset(plans, tmp_path):
-    config = TrainConfig(model_options={"width": 64}, max_train=3000, epochs=1, out=tmp_path / "runs", quiet=True, threads=1)
+    config = TrainConfig(
+        model_options={"width": 64}, max_train=3000, epochs=1, out=tmp_path / "runs", quiet=True, threads=1
+    )
     jobs = sweep_jobs(plans, seeds=2)
     run_sweep(config, pending_jobs(jobs, config))
     rows = read_rows(config.out)
@@ -119,7 +132,12 @@ def test_rows_without_config_hash_count_by_their_legacy_key_with_a_notice(plans,
     lines = path.read_text().splitlines()
     header = lines[0].split(",")
     at = header.index("config_hash")
-    path.write_text("\n".join([lines[0]] + [",".join(c if i != at else "" for i, c in enumerate(line.split(","))) for line in lines[1:]]) + "\n")
+    path.write_text(
+        "\n".join(
+            [lines[0]] + [",".join(c if i != at else "" for i, c in enumerate(line.split(","))) for line in lines[1:]]
+        )
+        + "\n"
+    )
     status = sweep_status(jobs, config)
     assert status.pending == jobs[2:] and status.done == 2 and status.done_by_legacy_key == 2
     assert any("2 of them count as done by rows without config_hash" in line for line in status.describe(len(jobs)))
@@ -132,14 +150,20 @@ def test_recipe_grid_expands_recipe_by_level_by_seed(plans):
     assert len(jobs) == 2 + 3 * 2 + 2 * 2 * 2  # baseline, 3 plans, 2 recipes x 2 degrees; each x 2 seeds
     grid_jobs = [job for job in jobs if job.recipe]
     assert [(j.recipe, j.degree, j.train_seed) for j in grid_jobs] == [
-        (r, d, s) for r in ("xnet", "rreg-bipartite") for d in (2, 8) for s in (0, 1)]
+        (r, d, s) for r in ("xnet", "rreg-bipartite") for d in (2, 8) for s in (0, 1)
+    ]
     config = grid_jobs[0].config(TrainConfig(plan=None))
     assert (config.recipe, config.degree, config.plan) == ("xnet", 2, None)
     densities = sweep_jobs(None, seeds=1, grid=SweepGrid(("random-bipartite",), densities=(0.25,)))
-    assert [(j.baseline, j.recipe, j.density) for j in densities] == [(True, None, None), (False, "random-bipartite", 0.25)]
-    for bad, message in ((SweepGrid(("xnet",)), "exactly one of --degrees and --densities"),
-                         (SweepGrid(("relational",), degrees=(2,)), "relational cannot be swept"),
-                         (SweepGrid(degrees=(2,)), "need --recipes")):
+    assert [(j.baseline, j.recipe, j.density) for j in densities] == [
+        (True, None, None),
+        (False, "random-bipartite", 0.25),
+    ]
+    for bad, message in (
+        (SweepGrid(("xnet",)), "exactly one of --degrees and --densities"),
+        (SweepGrid(("relational",), degrees=(2,)), "relational cannot be swept"),
+        (SweepGrid(degrees=(2,)), "need --recipes"),
+    ):
         with pytest.raises(TrainError, match=message):
             sweep_jobs(None, seeds=1, grid=bad)
 
@@ -163,6 +187,14 @@ def test_a_killed_sweep_finishes_every_run_once_and_continues_the_half_done_one(
     assert (config.out / "killed" / "log.csv").read_text().startswith(first_epoch)
     # ... and it ends with the row an uninterrupted run gives.
     fresh = run_training(dataclasses.replace(half, out=tmp_path / "fresh")).row
-    for key in ("best_acc", "final_acc", "test_loss", "best_top5", "params_kept", "applied_masks_sha256", "config_hash"):
+    for key in (
+        "best_acc",
+        "final_acc",
+        "test_loss",
+        "best_top5",
+        "params_kept",
+        "applied_masks_sha256",
+        "config_hash",
+    ):
         assert str(fresh[key]) == resumed[key], key
     assert unfinished_runs(config.out) == {}

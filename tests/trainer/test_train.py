@@ -25,11 +25,25 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture
 def plan(tmp_path):
-    return save_plan(Plan(generate("rreg", nodes=16, degree=4, seed=2), generator="rreg", params={"nodes": 16, "degree": 4}, seed=2), tmp_path, "p")
+    return save_plan(
+        Plan(generate("rreg", nodes=16, degree=4, seed=2), generator="rreg", params={"nodes": 16, "degree": 4}, seed=2),
+        tmp_path,
+        "p",
+    )
 
 
 def config(data_dir, tmp_path, **changes):
-    values = dict(model="mlp", model_options={"width": 64}, data_dir=data_dir, epochs=3, batch_size=64, lr=0.05, out=tmp_path / "runs", quiet=True, threads=1)
+    values = dict(
+        model="mlp",
+        model_options={"width": 64},
+        data_dir=data_dir,
+        epochs=3,
+        batch_size=64,
+        lr=0.05,
+        out=tmp_path / "runs",
+        quiet=True,
+        threads=1,
+    )
     values.update(changes)
     return TrainConfig(**values)
 
@@ -43,12 +57,16 @@ def test_masked_mlp_learns_and_writes_one_row(data_dir, tmp_path, plan):
     row = outcome.row
     assert row["best_acc"] > 60  # chance is 10%
     assert row["density"] == 4 / 16
-    assert row["recipe"] == "relational" and row["generator"] == "rreg" and row["graph_seed"] == 2 and row["degree"] == 4
+    assert (
+        row["recipe"] == "relational" and row["generator"] == "rreg" and row["graph_seed"] == 2 and row["degree"] == 4
+    )
     rows = read_rows(tmp_path / "runs")
     assert len(rows) == 1 and list(rows[0]) == COLUMNS
     assert rows[0]["run_id"] == outcome.run_id
     run_dir = outcome.run_dir
-    assert {"config.json", "log.csv", "checkpoint.pt", "best.pt", "masks.csv", "masks.json"} <= {p.name for p in run_dir.iterdir()}
+    assert {"config.json", "log.csv", "checkpoint.pt", "best.pt", "masks.csv", "masks.json"} <= {
+        p.name for p in run_dir.iterdir()
+    }
     with (run_dir / "log.csv").open() as handle:
         log = list(csv.DictReader(handle))
     assert [int(r["epoch"]) for r in log] == [1, 2, 3]
@@ -105,7 +123,9 @@ def _append_many(directory, worker):
 
 
 def test_parallel_appends_never_lose_or_interleave_rows(tmp_path):
-    processes = [multiprocessing.get_context("spawn").Process(target=_append_many, args=(tmp_path, w)) for w in range(4)]
+    processes = [
+        multiprocessing.get_context("spawn").Process(target=_append_many, args=(tmp_path, w)) for w in range(4)
+    ]
     for process in processes:
         process.start()
     for process in processes:
@@ -122,8 +142,10 @@ def test_ddp_with_two_gloo_processes(data_dir, tmp_path, plan):
     assert len(read_rows(tmp_path / "runs")) == 1
 
 
-@pytest.mark.skipif(not (SYSTEM_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists(),
-                    reason=f"Fashion-MNIST is not installed in {SYSTEM_FASHION_MNIST} (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(
+    not (SYSTEM_FASHION_MNIST / "train-images-idx3-ubyte.gz").exists(),
+    reason=f"Fashion-MNIST is not installed in {SYSTEM_FASHION_MNIST} (apt-get install dataset-fashion-mnist)",
+)
 def test_real_fashion_mnist_mlp_with_64_node_degree_8_plan_beats_80_percent(tmp_path):
     plan = save_plan(Plan(generate("rreg", nodes=64, degree=8, seed=0)), tmp_path, "rreg64")
     row = run_training(TrainConfig(plan=plan, epochs=1, out=tmp_path / "runs", quiet=True)).row
@@ -135,8 +157,18 @@ def test_resnet20_on_cifar10_batches_with_augmentation(tmp_path):
     from tests.trainer.synthetic import write_cifar_like
 
     write_cifar_like(tmp_path / "cifar", 10, per_batch=60)
-    config = TrainConfig(model="resnet20", dataset="cifar10", data_dir=tmp_path / "cifar", recipe="xnet", degree=4, epochs=1,
-                         batch_size=32, out=tmp_path / "runs", quiet=True, threads=1)
+    config = TrainConfig(
+        model="resnet20",
+        dataset="cifar10",
+        data_dir=tmp_path / "cifar",
+        recipe="xnet",
+        degree=4,
+        epochs=1,
+        batch_size=32,
+        out=tmp_path / "runs",
+        quiet=True,
+        threads=1,
+    )
     row = run_training(config).row
     assert row["recipe"] == "xnet" and row["generator"] == "xnet" and row["degree"] == 4
     assert 0 < row["density"] < 1 and row["params_kept"] < row["params_total"]

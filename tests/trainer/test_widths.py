@@ -43,7 +43,9 @@ def _assert_within_one_step(config, plan, shape=MNIST, classes=10):
     assert choice.channels % step == 0
     for neighbour in (choice.channels - step, choice.channels + step):
         if neighbour >= max(step, plan.nodes if plan else 1, config.degree or 1):
-            assert abs(choice.macs - choice.budget) <= abs(macs_at(config, plan, shape, classes, neighbour) - choice.budget)
+            assert abs(choice.macs - choice.budget) <= abs(
+                macs_at(config, plan, shape, classes, neighbour) - choice.budget
+            )
     assert abs(choice.macs - choice.budget) <= choice.step_macs
     assert choice.macs == macs_at(config, plan, shape, classes, choice.channels)
     return choice
@@ -60,15 +62,20 @@ def test_relational_plans_are_widened_to_the_dense_macs(plan_dir, self_loops):
     assert abs(choice.error) < 0.01
 
 
-@pytest.mark.parametrize(("model", "options", "recipe", "degree", "budget", "step"), [
-    ("mlp", {}, "xnet", 8, "dense", 1),
-    ("mlp", {"width": None}, "rreg-bipartite", 4, 2.5e5, 4),
-    ("resnet20", {}, "xnet", 4, "dense", 1),
-    ("cnn", {}, "random-bipartite", 6, 5e6, 2),
-])
+@pytest.mark.parametrize(
+    ("model", "options", "recipe", "degree", "budget", "step"),
+    [
+        ("mlp", {}, "xnet", 8, "dense", 1),
+        ("mlp", {"width": None}, "rreg-bipartite", 4, 2.5e5, 4),
+        ("resnet20", {}, "xnet", 4, "dense", 1),
+        ("cnn", {}, "random-bipartite", 6, 5e6, 2),
+    ],
+)
 def test_per_layer_recipes_and_several_models_hit_the_budget(model, options, recipe, degree, budget, step):
     options = {k: v for k, v in options.items() if v is not None}
-    config = TrainConfig(model=model, model_options=options, recipe=recipe, degree=degree, match_macs=budget, width_step=step)
+    config = TrainConfig(
+        model=model, model_options=options, recipe=recipe, degree=degree, match_macs=budget, width_step=step
+    )
     shape = (1, 16, 16) if model != "mlp" else MNIST
     _assert_within_one_step(config, None, shape)
 
@@ -113,12 +120,23 @@ def test_impossible_budgets_and_combinations_are_one_line_errors(plan_dir):
 
 def test_the_budget_not_the_width_is_the_identity():
     base = TrainConfig(recipe="xnet", degree=8)
-    assert config_hash(run_identity(base)) == config_hash(run_identity(dataclasses.replace(base, model_options={"width": 512})))
+    assert config_hash(run_identity(base)) == config_hash(
+        run_identity(dataclasses.replace(base, model_options={"width": 512}))
+    )
     matched = dataclasses.replace(base, match_macs="dense")
     identity = run_identity(matched)
-    assert identity["model_options"]["width"] is None and identity["match_macs"] == "dense" and identity["width_step"] == 1
-    hashes = {config_hash(run_identity(c)) for c in (base, matched, dataclasses.replace(matched, match_macs=1e6),
-                                                     dataclasses.replace(matched, width_step=8))}
+    assert (
+        identity["model_options"]["width"] is None and identity["match_macs"] == "dense" and identity["width_step"] == 1
+    )
+    hashes = {
+        config_hash(run_identity(c))
+        for c in (
+            base,
+            matched,
+            dataclasses.replace(matched, match_macs=1e6),
+            dataclasses.replace(matched, width_step=8),
+        )
+    }
     assert len(hashes) == 4
 
 
@@ -129,23 +147,45 @@ def data_dir(tmp_path_factory):
 
 def test_a_run_at_a_budget_records_width_budget_and_macs(plan_dir, data_dir, tmp_path):
     path = _plan_path(plan_dir / "wsflex")
-    config = TrainConfig(plan=path, match_macs=3e5, model_options={"depth": 2}, data_dir=data_dir, epochs=1, batch_size=64,
-                         out=tmp_path / "runs", quiet=True, threads=1)
+    config = TrainConfig(
+        plan=path,
+        match_macs=3e5,
+        model_options={"depth": 2},
+        data_dir=data_dir,
+        epochs=1,
+        batch_size=64,
+        out=tmp_path / "runs",
+        quiet=True,
+        threads=1,
+    )
     outcome = run_training(config)
     choice = solve_width(config, load_plan(path), MNIST, 10)
     row = read_rows(config.out)[0]
-    assert int(row["width"]) == choice.width and int(row["macs_budget"]) == 300000 and int(row["macs_kept"]) == choice.macs
+    assert (
+        int(row["width"]) == choice.width and int(row["macs_budget"]) == 300000 and int(row["macs_kept"]) == choice.macs
+    )
     assert row["match_macs"] == "300000.0" and row["width_step"] == "1"
     stored = json.loads((outcome.run_dir / "config.json").read_text())
-    assert stored["width"]["width"] == choice.width and stored["built_model_options"] == {"depth": 2, "width": choice.width}
+    assert stored["width"]["width"] == choice.width and stored["built_model_options"] == {
+        "depth": 2,
+        "width": choice.width,
+    }
     # The stored width rebuilds the model for evaluation without searching again.
     scores = {s.split: s.top1 for s in evaluate_checkpoint(outcome.run_dir, config).scores}
     assert scores["test"] == pytest.approx(float(row["best_acc"]))
 
 
 def test_a_sweep_at_a_budget_resumes_like_any_other(plan_dir, data_dir, tmp_path):
-    config = TrainConfig(match_macs="dense", model_options={"depth": 1}, data_dir=data_dir, epochs=1, batch_size=64,
-                         out=tmp_path / "runs", quiet=True, threads=1)
+    config = TrainConfig(
+        match_macs="dense",
+        model_options={"depth": 1},
+        data_dir=data_dir,
+        epochs=1,
+        batch_size=64,
+        out=tmp_path / "runs",
+        quiet=True,
+        threads=1,
+    )
     jobs = sweep_jobs(plan_dir / "rreg", seeds=1)
     assert len(jobs) == 3  # two plans and the dense baseline
     run_sweep(config, pending_jobs(jobs, config)[:2])  # killed after two runs
@@ -155,7 +195,9 @@ def test_a_sweep_at_a_budget_resumes_like_any_other(plan_dir, data_dir, tmp_path
     rows = read_rows(config.out)
     assert len(rows) == 3 and pending_jobs(jobs, config) == []
     baseline = next(r for r in rows if r["recipe"] == "dense")
-    assert int(baseline["width"]) == 512 and baseline["macs_kept"] == baseline["macs_budget"]  # the baseline meets its own cost
+    assert (
+        int(baseline["width"]) == 512 and baseline["macs_kept"] == baseline["macs_budget"]
+    )  # the baseline meets its own cost
     for row in rows:
         assert abs(int(row["macs_kept"]) - int(row["macs_budget"])) / int(row["macs_budget"]) < 0.01
     assert pending_jobs(jobs, dataclasses.replace(config, match_macs=None)) == jobs  # without the budget: other runs

@@ -56,7 +56,9 @@ def test_x_masks_are_the_xnet_recipe_on_the_dense_model():
     from pruning import LayerSelection
     from pruning.recipes import compute_mask_set
 
-    recipe = compute_mask_set(dense, MaskConfig("xnet", degree=4, seed=9, selection=LayerSelection(True, True, include=("0", "2")))).masks
+    recipe = compute_mask_set(
+        dense, MaskConfig("xnet", degree=4, seed=9, selection=LayerSelection(True, True, include=("0", "2")))
+    ).masks
     own = expander_masks(model, seed=9)
     assert torch.equal(own["0"], recipe["0"]) and torch.equal(own["2"], recipe["2"])
 
@@ -99,7 +101,9 @@ def test_xdensenet_counts_every_x_layer_from_its_degrees():
     assert result.summary.params_kept == 690_346 - removed
     assert result.nominal == {"expand": 2, "params": 690_346 / 2, "macs": 288_131_664 / 2}
     assert result.summary.params_kept > result.nominal["params"]  # stem, transitions and classifier stay dense
-    with_transitions = prune_model(build_model("xdensenet_bc", (3, 32, 32), 10, expand=2, x_transitions="true"), MaskConfig("model"), (3, 32, 32))
+    with_transitions = prune_model(
+        build_model("xdensenet_bc", (3, 32, 32), 10, expand=2, x_transitions="true"), MaskConfig("model"), (3, 32, 32)
+    )
     assert with_transitions.summary.params_kept < result.summary.params_kept
 
 
@@ -118,7 +122,9 @@ def mobilenet_pointwise_weights(width, expand):
 @pytest.mark.parametrize("expand", [2, 4, 8, 16])
 def test_xmobilenet_and_grouped_baseline_have_the_same_counted_density(expand):
     x = prune_model(build_model("xmobilenet", (3, 32, 32), 10, expand=expand), MaskConfig("model"), (3, 32, 32))
-    grouped = prune_model(build_model("xmobilenet", (3, 32, 32), 10, expand=expand, pointwise="grouped"), MaskConfig("model"), (3, 32, 32))
+    grouped = prune_model(
+        build_model("xmobilenet", (3, 32, 32), 10, expand=expand, pointwise="grouped"), MaskConfig("model"), (3, 32, 32)
+    )
     dense = prune_model(build_model("xmobilenet", (3, 32, 32), 10, expand=1), MaskConfig("dense"), (3, 32, 32))
     assert x.summary.params_kept == grouped.summary.params_total  # grouped convs hold exactly the kept weights
     assert x.summary.macs_kept == grouped.summary.macs_total
@@ -134,14 +140,18 @@ def test_xvgg16_degree_table_and_counts():
     result = prune_model(model, MaskConfig("model"), (3, 32, 32))
     convs = [3, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
     degrees = parse_degree_table("64*3_16*9_128", 13)
-    removed = sum(c_out * (c_in - d) * 9 for c_in, c_out, d in zip(convs, convs[1:], degrees) if d < c_in) + 512 * (512 - 128)
+    removed = sum(c_out * (c_in - d) * 9 for c_in, c_out, d in zip(convs, convs[1:], degrees) if d < c_in) + 512 * (
+        512 - 128
+    )
     dense = build_model("xvgg16", (3, 32, 32), 10, degrees="dense")
     assert result.summary.params_kept == sum(p.numel() for p in dense.parameters()) - removed
 
 
 def test_xresnet20_counts_and_imagenet_models_at_224():
     result = prune_model(build_model("xresnet20", (3, 32, 32), 10, expand=4), MaskConfig("model"), (3, 32, 32))
-    pairs = [(16, 16)] * 6 + [(16, 32)] + [(32, 32)] * 5 + [(32, 64)] + [(64, 64)] * 5  # (C_in, C_out) of the 18 block convs
+    pairs = (
+        [(16, 16)] * 6 + [(16, 32)] + [(32, 32)] * 5 + [(32, 64)] + [(64, 64)] * 5
+    )  # (C_in, C_out) of the 18 block convs
     removed = sum(c_out * (c_in - c_in // 4) * 9 for c_in, c_out in pairs)
     assert result.summary.params_kept == 269_722 - removed
     for name in ("xresnet18", "xmobilenet"):
@@ -170,9 +180,22 @@ def data_dir(tmp_path_factory):
 def test_x_vs_grouped_mobilenet_train_a_few_batches_and_report_side_by_side(data_dir, tmp_path):
     from reports.build import ReportConfig, build_report
 
-    base = dict(model="xmobilenet", data_dir=data_dir, epochs=1, batch_size=64, out=tmp_path / "runs", quiet=True, threads=1, lr=0.05)
+    base = dict(
+        model="xmobilenet",
+        data_dir=data_dir,
+        epochs=1,
+        batch_size=64,
+        out=tmp_path / "runs",
+        quiet=True,
+        threads=1,
+        lr=0.05,
+    )
     rows = []
-    for options, recipe in (({"expand": 4}, None), ({"expand": 4, "pointwise": "grouped"}, None), ({"expand": 1}, "dense")):
+    for options, recipe in (
+        ({"expand": 4}, None),
+        ({"expand": 4, "pointwise": "grouped"}, None),
+        ({"expand": 1}, "dense"),
+    ):
         for seed in (0, 1):
             rows.append(run_training(TrainConfig(model_options=options, recipe=recipe, train_seed=seed, **base)).row)
     x, grouped, dense = rows[0], rows[2], rows[4]
@@ -183,7 +206,11 @@ def test_x_vs_grouped_mobilenet_train_a_few_batches_and_report_side_by_side(data
     report = build_report(ReportConfig((tmp_path / "runs" / "results.csv",), tmp_path / "report", bootstrap=100))
     assert len(report.sections) == 1  # X, grouped and dense side by side in one experiment
     labels = set(report.summary["plan"])
-    assert {"dense baseline", "balanced=False expand=4 pointwise=x", "balanced=False expand=4 pointwise=grouped"} == labels
+    assert {
+        "dense baseline",
+        "balanced=False expand=4 pointwise=x",
+        "balanced=False expand=4 pointwise=grouped",
+    } == labels
     ranking = report.sections[0].ranking  # X and grouped at equal counted MACs: one cost level, paired over 2 seeds
     assert len(ranking) == 2 and ranking["level"].nunique() == 1 and set(ranking["n_pairs"]) == {2}
     with pytest.raises(TrainError, match="wires its own X-layers, so recipe 'dense' would mislabel it"):

@@ -18,7 +18,11 @@ def resolve_degree(generator: str, nodes_in: int, degree: int | None, density: f
         require(0.0 < density <= 1.0, generator, f"density must be in (0, 1], got {density}")
         degree = max(1, int(round(density * nodes_in)))
     degree = as_int(degree, generator, "degree")
-    require(1 <= degree <= nodes_in, generator, f"degree must satisfy 1 <= degree <= nodes_in, got degree={degree}, nodes_in={nodes_in}")
+    require(
+        1 <= degree <= nodes_in,
+        generator,
+        f"degree must satisfy 1 <= degree <= nodes_in, got degree={degree}, nodes_in={nodes_in}",
+    )
     return degree
 
 
@@ -29,9 +33,17 @@ def _sizes(generator: str, nodes: int, nodes_in: int | None) -> tuple[int, int]:
     return n_out, n_in
 
 
-@register_generator("xnet", kind=BIPARTITE, reference="A. Prabhu, G. Varma, A. Namboodiri, 'Deep Expander Networks', ECCV 2018")
-def xnet(nodes: int, nodes_in: int | None = None, degree: int | None = None, density: float | None = None, seed: SeedLike = None,
-         form: str = "auto"):
+@register_generator(
+    "xnet", kind=BIPARTITE, reference="A. Prabhu, G. Varma, A. Namboodiri, 'Deep Expander Networks', ECCV 2018"
+)
+def xnet(
+    nodes: int,
+    nodes_in: int | None = None,
+    degree: int | None = None,
+    density: float | None = None,
+    seed: SeedLike = None,
+    form: str = "auto",
+):
     """Random left-regular bipartite graph: every output channel gets exactly d distinct inputs.
 
     Parameters
@@ -53,7 +65,9 @@ def xnet(nodes: int, nodes_in: int | None = None, degree: int | None = None, den
     n_out, n_in = _sizes("xnet", nodes, nodes_in)
     degree = resolve_degree("xnet", n_in, degree, density)
     rng = as_generator(seed)
-    chosen = np.concatenate([np.argpartition(block, degree - 1, axis=1)[:, :degree] for block in _uniform_rows(rng, n_out, n_in)])
+    chosen = np.concatenate(
+        [np.argpartition(block, degree - 1, axis=1)[:, :degree] for block in _uniform_rows(rng, n_out, n_in)]
+    )
     return biadjacency_from_rows(n_out, n_in, np.repeat(np.arange(n_out), degree), chosen.ravel(), form)
 
 
@@ -113,9 +127,19 @@ def _repeated_slots(rows: np.ndarray) -> list[tuple[int, int]]:
     return repeated
 
 
-@register_generator("rreg-bipartite", kind=BIPARTITE, reference="configuration model with switch repair; Hoang et al., ICLR 2023 (Ramanujan PaI)")
-def rreg_bipartite(nodes: int, nodes_in: int | None = None, degree: int | None = None, density: float | None = None, seed: SeedLike = None,
-                   form: str = "auto"):
+@register_generator(
+    "rreg-bipartite",
+    kind=BIPARTITE,
+    reference="configuration model with switch repair; Hoang et al., ICLR 2023 (Ramanujan PaI)",
+)
+def rreg_bipartite(
+    nodes: int,
+    nodes_in: int | None = None,
+    degree: int | None = None,
+    density: float | None = None,
+    seed: SeedLike = None,
+    form: str = "auto",
+):
     """Random biregular bipartite graph: every output has exactly d inputs and input degrees
     differ by at most one (floor or ceil of n_out d / n_in), with no repeated edge.
 
@@ -125,7 +149,9 @@ def rreg_bipartite(nodes: int, nodes_in: int | None = None, degree: int | None =
     n_out, n_in = _sizes("rreg-bipartite", nodes, nodes_in)
     degree = resolve_degree("rreg-bipartite", n_in, degree, density)
     if degree == n_in:  # the only biregular graph of full degree
-        return biadjacency_from_rows(n_out, n_in, np.repeat(np.arange(n_out), n_in), np.tile(np.arange(n_in), n_out), form)
+        return biadjacency_from_rows(
+            n_out, n_in, np.repeat(np.arange(n_out), n_in), np.tile(np.arange(n_in), n_out), form
+        )
     require_memory(24.0 * n_out * degree, f"rreg-bipartite: {n_out:,} x {degree} stubs")
     rng = as_generator(seed)
     for _ in range(REPAIR_RESTARTS):
@@ -133,13 +159,25 @@ def rreg_bipartite(nodes: int, nodes_in: int | None = None, degree: int | None =
         if _remove_repeats(rows, rng):
             break
     else:
-        raise ParameterError(f"rreg-bipartite: could not remove repeated edges for nodes={n_out}, nodes_in={n_in}, degree={degree}")
+        raise ParameterError(
+            f"rreg-bipartite: could not remove repeated edges for nodes={n_out}, nodes_in={n_in}, degree={degree}"
+        )
     return biadjacency_from_rows(n_out, n_in, np.repeat(np.arange(n_out), degree), rows.ravel(), form)
 
 
-@register_generator("random-bipartite", kind=BIPARTITE, reference="E. N. Gilbert, Ann. Math. Stat. 30 (1959), bipartite G(n_out, n_in, p)")
-def random_bipartite(nodes: int, nodes_in: int | None = None, p: float | None = None, density: float | None = None, seed: SeedLike = None,
-                     form: str = "auto"):
+@register_generator(
+    "random-bipartite",
+    kind=BIPARTITE,
+    reference="E. N. Gilbert, Ann. Math. Stat. 30 (1959), bipartite G(n_out, n_in, p)",
+)
+def random_bipartite(
+    nodes: int,
+    nodes_in: int | None = None,
+    p: float | None = None,
+    density: float | None = None,
+    seed: SeedLike = None,
+    form: str = "auto",
+):
     """Each (output, input) pair is an edge independently with probability p (or ``density``)."""
     n_out, n_in = _sizes("random-bipartite", nodes, nodes_in)
     require((p is None) != (density is None), "random-bipartite", "give exactly one of p and density")

@@ -16,7 +16,11 @@ def circulant(nodes: int, offsets, form: str = "dense") -> np.ndarray | sp.csr_a
     offsets = sorted({offset % nodes for offset in offsets} - {0})
     require_memory(48.0 * nodes * max(1, len(offsets)), f"circulant graph on {nodes:,} nodes")
     index = np.arange(nodes, dtype=np.int64)
-    edges = np.concatenate([np.stack([index, (index + offset) % nodes], axis=1) for offset in offsets]) if offsets else np.zeros((0, 2), np.int64)
+    edges = (
+        np.concatenate([np.stack([index, (index + offset) % nodes], axis=1) for offset in offsets])
+        if offsets
+        else np.zeros((0, 2), np.int64)
+    )
     return graph_from_edges(nodes, edges, form)
 
 
@@ -83,6 +87,10 @@ def paley(nodes: int, form: str = "auto") -> np.ndarray | sp.csr_array:
     therefore a Ramanujan expander.
     """
     nodes = as_int(nodes, "paley", "nodes")
-    require(_is_prime(nodes) and nodes % 4 == 1, "paley", f"nodes must be a prime = 1 (mod 4) such as 5, 13, 17, 29, 37, 41, 53, 61, 101; got {nodes}")
+    require(
+        _is_prime(nodes) and nodes % 4 == 1,
+        "paley",
+        f"nodes must be a prime = 1 (mod 4) such as 5, 13, 17, 29, 37, 41, 53, 61, 101; got {nodes}",
+    )
     squares = sorted({(x * x) % nodes for x in range(1, nodes)})
     return circulant(nodes, squares, form)

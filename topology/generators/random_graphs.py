@@ -86,7 +86,11 @@ def random_regular(nodes: int, degree: int, seed: SeedLike = None, form: str = "
     require(nodes >= 1, "rreg", f"nodes must be at least 1, got {nodes}")
     require(0 <= degree < nodes, "rreg", f"degree must satisfy 0 <= degree < nodes, got degree={degree}, nodes={nodes}")
     require(nodes * degree % 2 == 0, "rreg", f"nodes * degree must be even, got {nodes} * {degree} = {nodes * degree}")
-    require(degree >= 2 or nodes <= 2, "rreg", f"no connected {degree}-regular graph on {nodes} nodes exists; use degree >= 2")
+    require(
+        degree >= 2 or nodes <= 2,
+        "rreg",
+        f"no connected {degree}-regular graph on {nodes} nodes exists; use degree >= 2",
+    )
     rng = as_generator(seed)
     for _ in range(MAX_CONNECT_ATTEMPTS):
         keys = _pair_stubs(nodes, degree, rng)
@@ -101,7 +105,8 @@ def random_regular(nodes: int, degree: int, seed: SeedLike = None, form: str = "
 def no_graph_error(generator: str, nodes: int, degree) -> ParameterError:
     """The error for a connected graph that could not be drawn."""
     return ParameterError(
-        f"{generator}: no connected graph with nodes={nodes}, degree={degree} after {MAX_CONNECT_ATTEMPTS} attempts; raise the degree"
+        f"{generator}: no connected graph with nodes={nodes}, degree={degree} after {MAX_CONNECT_ATTEMPTS} attempts; "
+        "raise the degree"
     )
 
 
@@ -128,8 +133,14 @@ def _gnm(nodes: int, edges: int, rng: np.random.Generator, form: str) -> np.ndar
 
 
 @register_generator("er", reference="P. Erdős & A. Rényi, Publ. Math. Debrecen 6 (1959); E. N. Gilbert (1959)")
-def erdos_renyi(nodes: int, degree: float | None = None, p: float | None = None, connected: bool = False, seed: SeedLike = None,
-                form: str = "auto") -> np.ndarray | sp.csr_array:
+def erdos_renyi(
+    nodes: int,
+    degree: float | None = None,
+    p: float | None = None,
+    connected: bool = False,
+    seed: SeedLike = None,
+    form: str = "auto",
+) -> np.ndarray | sp.csr_array:
     """Erdős–Rényi graph: G(n, m) with m = round(n d / 2), or G(n, p) when ``p`` is given.
 
     Parameters
@@ -149,7 +160,11 @@ def erdos_renyi(nodes: int, degree: float | None = None, p: float | None = None,
     if p is not None:
         require(0.0 <= p <= 1.0, "er", f"p must be in [0, 1], got {p}")
     else:
-        require(0 <= degree <= nodes - 1, "er", f"degree must satisfy 0 <= degree <= nodes - 1, got degree={degree}, nodes={nodes}")
+        require(
+            0 <= degree <= nodes - 1,
+            "er",
+            f"degree must satisfy 0 <= degree <= nodes - 1, got degree={degree}, nodes={nodes}",
+        )
     rng = as_generator(seed)
     total = nodes * (nodes - 1) // 2
     for _ in range(MAX_CONNECT_ATTEMPTS if connected else 1):
@@ -161,7 +176,9 @@ def erdos_renyi(nodes: int, degree: float | None = None, p: float | None = None,
 
 
 @register_generator("ws", reference="D. J. Watts & S. H. Strogatz, Nature 393 (1998)")
-def watts_strogatz(nodes: int, degree: int, p: float, seed: SeedLike = None, form: str = "auto") -> np.ndarray | sp.csr_array:
+def watts_strogatz(
+    nodes: int, degree: int, p: float, seed: SeedLike = None, form: str = "auto"
+) -> np.ndarray | sp.csr_array:
     """Watts–Strogatz small world: a ring lattice whose edges (u, u + j) are rewired with probability p.
 
     For j = 1 .. d/2 and each node u in order, with probability p the edge (u, u + j) is replaced

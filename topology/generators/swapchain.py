@@ -14,7 +14,9 @@ from topology.metrics.batch import GraphBatch
 PROPOSALS_PER_ROUND = 16
 
 
-def _propose(adjacency: np.ndarray, edges: np.ndarray, rng: np.random.Generator) -> tuple[int, int, int, int, int, int] | None:
+def _propose(
+    adjacency: np.ndarray, edges: np.ndarray, rng: np.random.Generator
+) -> tuple[int, int, int, int, int, int] | None:
     """A random double-edge swap (a,b),(c,d) -> (a,c),(b,d) that keeps the graph simple, or None."""
     first, second = rng.choice(len(edges), size=2, replace=False)
     a, b = edges[first]
@@ -51,8 +53,15 @@ def _pick_points(aspl_trajectory: list[float], count: int) -> list[int]:
     family=True,
     reference="Chen et al., 'Neural network pruning through its RegularGraph structure' (RGP), 2021",
 )
-def swap_chain(nodes: int, degree: int, count: int = 8, patience: int = 40, max_rounds: int = 5000, seed: SeedLike = None,
-               form: str = "auto") -> list[np.ndarray]:
+def swap_chain(
+    nodes: int,
+    degree: int,
+    count: int = 8,
+    patience: int = 40,
+    max_rounds: int = 5000,
+    seed: SeedLike = None,
+    form: str = "auto",
+) -> list[np.ndarray]:
     """d-regular graphs whose ASPL is spread evenly from the ring lattice down to the lowest reached.
 
     Starting from the ring lattice, random degree-preserving double-edge swaps are accepted when

@@ -71,7 +71,9 @@ def _connected(neighbours: list[set[int]]) -> bool:
     return len(seen) == len(neighbours)
 
 
-@register_generator("ws-flex", reference="J. You, J. Leskovec, K. He, S. Xie, 'Graph Structure of Neural Networks', ICML 2020")
+@register_generator(
+    "ws-flex", reference="J. You, J. Leskovec, K. He, S. Xie, 'Graph Structure of Neural Networks', ICML 2020"
+)
 def ws_flex(nodes: int, degree: float, p: float, connected: bool = True, seed: SeedLike = None, form: str = "auto"):
     """WS-flex graph with real-valued average degree, identical to graph2nn's for the same seed.
 
@@ -93,7 +95,11 @@ def ws_flex(nodes: int, degree: float, p: float, connected: bool = True, seed: S
     """
     nodes = as_int(nodes, "ws-flex", "nodes")
     require(nodes >= 3, "ws-flex", f"nodes must be at least 3, got {nodes}")
-    require(2 <= degree <= nodes - 1, "ws-flex", f"degree must satisfy 2 <= degree <= nodes - 1, got degree={degree}, nodes={nodes}")
+    require(
+        2 <= degree <= nodes - 1,
+        "ws-flex",
+        f"degree must satisfy 2 <= degree <= nodes - 1, got degree={degree}, nodes={nodes}",
+    )
     require(0.0 <= p <= 1.0, "ws-flex", f"p must be in [0, 1], got {p}")
     rng = random.Random(_python_seed(seed))
     require_memory(120.0 * nodes * degree, f"ws-flex: neighbour sets of {nodes:,} nodes")
@@ -102,4 +108,6 @@ def ws_flex(nodes: int, degree: float, p: float, connected: bool = True, seed: S
         if not connected or _connected(neighbours):
             edges = [(u, v) for u in range(nodes) for v in neighbours[u] if u < v]
             return graph_from_edges(nodes, np.array(edges, dtype=np.int64), form)
-    raise ParameterError(f"ws-flex: no connected graph with nodes={nodes}, degree={degree}, p={p} in {CONNECT_TRIES} tries")
+    raise ParameterError(
+        f"ws-flex: no connected graph with nodes={nodes}, degree={degree}, p={p} in {CONNECT_TRIES} tries"
+    )

@@ -108,7 +108,10 @@ def compute_metrics(
             per_graph = int(np.prod(key)) * 8 * 3  # float64 copies made by the spectral steps
             step = max(1, BATCH_BYTES // per_graph)
             chunks = [
-                (indices[i : i + step], np.stack([np.asarray(matrices[j], dtype=np.uint8) for j in indices[i : i + step]]))
+                (
+                    indices[i : i + step],
+                    np.stack([np.asarray(matrices[j], dtype=np.uint8) for j in indices[i : i + step]]),
+                )
                 for i in range(0, len(indices), step)
             ]
         for chunk_indices, data in chunks:
@@ -119,5 +122,7 @@ def compute_metrics(
                     results[index][metric.name] = _python_value(values[position])
             if kind == GRAPH and batch.sampled and any(metric.name == "aspl" for metric in metrics):
                 sampled = batch.path_stats.sampled
-                results[chunk_indices[0]].update(zip(SAMPLED_ASPL_COLUMNS, (sampled.ci_low, sampled.ci_high, sampled.sources)))
+                results[chunk_indices[0]].update(
+                    zip(SAMPLED_ASPL_COLUMNS, (sampled.ci_low, sampled.ci_high, sampled.sources))
+                )
     return results

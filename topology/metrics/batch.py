@@ -66,8 +66,12 @@ class GraphBatch:
         Exact or sampled shortest paths (sampling needs a batch of one graph).
     """
 
-    def __init__(self, graphs: np.ndarray | sp.sparray, dense_spectrum_max_nodes: int = DENSE_SPECTRUM_MAX_NODES,
-                 path_options: PathOptions | None = None) -> None:
+    def __init__(
+        self,
+        graphs: np.ndarray | sp.sparray,
+        dense_spectrum_max_nodes: int = DENSE_SPECTRUM_MAX_NODES,
+        path_options: PathOptions | None = None,
+    ) -> None:
         self.path_options = path_options or PathOptions()
         if sp.issparse(graphs):
             self._sparse = sp.csr_array(graphs, dtype=np.int8)
@@ -82,7 +86,9 @@ class GraphBatch:
             self.count, self.nodes = stack.shape[0], stack.shape[1]
         self.use_sparse_spectrum = self.nodes > dense_spectrum_max_nodes
         if self.use_sparse_spectrum and self.count != 1:
-            raise ValueError(f"batches of graphs with more than {dense_spectrum_max_nodes} nodes are computed one at a time")
+            raise ValueError(
+                f"batches of graphs with more than {dense_spectrum_max_nodes} nodes are computed one at a time"
+            )
 
     @cached_property
     def union_csr(self) -> sp.csr_array:
@@ -134,7 +140,9 @@ class GraphBatch:
         closed_walks = np.empty(adjacency.shape[0], dtype=np.float64)
         for start in range(0, adjacency.shape[0], TRIANGLE_ROWS):
             rows = adjacency[start : start + TRIANGLE_ROWS]
-            closed_walks[start : start + len(rows.indptr) - 1] = np.asarray((rows @ adjacency).multiply(rows).sum(axis=1)).ravel()
+            closed_walks[start : start + len(rows.indptr) - 1] = np.asarray(
+                (rows @ adjacency).multiply(rows).sum(axis=1)
+            ).ravel()
         return closed_walks.reshape(self.count, self.nodes) / 2.0
 
     @cached_property
@@ -162,7 +170,9 @@ class GraphBatch:
             result[regular] = self.regular_degree[regular] - self.adjacency_extremes.lambda_2[regular]
         if not regular.all():
             irregular = ~regular
-            result[irregular] = spectrum.dense_algebraic_connectivity(self._dense_stack[irregular], self.degrees[irregular])
+            result[irregular] = spectrum.dense_algebraic_connectivity(
+                self._dense_stack[irregular], self.degrees[irregular]
+            )
         return result
 
     @cached_property

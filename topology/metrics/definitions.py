@@ -195,9 +195,14 @@ def _b_density(b: BipartiteBatch) -> np.ndarray:
     return b.edges / float(b.nodes_out * b.nodes_in)
 
 
-for _side, _attribute, _what in (("out", "out_degrees", "inputs of an output channel"), ("in", "in_degrees", "outputs fed by an input channel")):
+for _side, _attribute, _what in (
+    ("out", "out_degrees", "inputs of an output channel"),
+    ("in", "in_degrees", "outputs fed by an input channel"),
+):
     for _statistic, _words in (("min", "fewest"), ("mean", "mean number of"), ("max", "most")):
-        _degree_statistic(BIPARTITE_METRICS, f"{_side}_degree_{_statistic}", _attribute, _statistic, f"{_words} {_what}")
+        _degree_statistic(
+            BIPARTITE_METRICS, f"{_side}_degree_{_statistic}", _attribute, _statistic, f"{_words} {_what}"
+        )
 
 
 @bipartite_metric("isolated_outputs", "output channels with no input (dead units)")
@@ -220,7 +225,10 @@ def _b_singular_2(b: BipartiteBatch) -> np.ndarray:
     return b.top_singular_values[1]
 
 
-@bipartite_metric("spectral_gap", "t1 - t2: the spectral gap of the bipartite graph's adjacency, whose eigenvalues are +-singular values")
+@bipartite_metric(
+    "spectral_gap",
+    "t1 - t2: the spectral gap of the bipartite graph's adjacency, whose eigenvalues are +-singular values",
+)
 def _b_spectral_gap(b: BipartiteBatch) -> np.ndarray:
     return b.top_singular_values[0] - b.top_singular_values[1]
 
@@ -233,6 +241,10 @@ def _b_ramanujan_margin(b: BipartiteBatch) -> np.ndarray:
         return np.sqrt(d_left - 1.0) + np.sqrt(d_right - 1.0) - b.top_singular_values[1]
 
 
-@bipartite_metric("vertex_expansion", f"min over {EXPANSION_SAMPLES} seeded random sets S of outputs (|S| <= n_in/d) of |N(S)| / edges of S; 1 = lossless")
+@bipartite_metric(
+    "vertex_expansion",
+    f"min over {EXPANSION_SAMPLES} seeded random sets S of outputs (|S| <= n_in/d) of |N(S)| / edges of S; 1 = "
+    "lossless",
+)
 def _b_vertex_expansion(b: BipartiteBatch) -> np.ndarray:
     return vertex_expansion(b.matrices)

@@ -53,7 +53,9 @@ def sample_output_sets(nodes_out: int, largest: np.ndarray, samples: int, seed: 
     return ranks[None, :, :] < sizes[:, :, None]
 
 
-def vertex_expansion(stack: np.ndarray, samples: int = EXPANSION_SAMPLES, seed: SeedLike = EXPANSION_SEED) -> np.ndarray:
+def vertex_expansion(
+    stack: np.ndarray, samples: int = EXPANSION_SAMPLES, seed: SeedLike = EXPANSION_SEED
+) -> np.ndarray:
     """Minimum lossless expansion ratio over sampled sets of output channels, per graph.
 
     Parameters

@@ -59,7 +59,9 @@ class PathStats:
         return np.where(self.connected, self.max_distance.astype(float), np.inf)
 
 
-def _neighbour_or(padded_frontier: np.ndarray, indptr: np.ndarray, padded_indices: np.ndarray, regular_degree: int | None) -> np.ndarray:
+def _neighbour_or(
+    padded_frontier: np.ndarray, indptr: np.ndarray, padded_indices: np.ndarray, regular_degree: int | None
+) -> np.ndarray:
     """Row v of the result is the OR of the frontier rows of v's neighbours.
 
     ``padded_frontier`` is (N + 1, W) with an all-zero last row, and ``padded_indices`` ends
@@ -192,7 +194,9 @@ def path_stats(csr: sp.csr_array, group_size: int, progress: Callable[[int, int]
         frontier = np.zeros((total + 1, chunk), dtype=np.uint64)  # last row: always zero
         is_source = (local >= 64 * first_word) & (local < 64 * (first_word + chunk))
         word = local[is_source] // 64 - first_word
-        frontier[np.flatnonzero(is_source), word] = np.left_shift(np.uint64(1), (local[is_source] % 64).astype(np.uint64))
+        frontier[np.flatnonzero(is_source), word] = np.left_shift(
+            np.uint64(1), (local[is_source] % 64).astype(np.uint64)
+        )
         for level, new in bfs.levels(frontier):
             per_graph = np.bitwise_count(new).sum(axis=1, dtype=np.int64).reshape(groups, group_size).sum(axis=1)
             if not per_graph.any():
@@ -315,5 +319,10 @@ def sampled_path_stats(csr: sp.csr_array, sources: int, seed: int = 0) -> Sample
     mean = float(per_source.mean())
     if count < 2 or count == nodes:
         return SampledPathStats(mean, mean, mean, count, True, int(totals.eccentricity.max()))
-    half = float(scipy.stats.t.ppf(0.975, count - 1) * per_source.std(ddof=1) / np.sqrt(count) * np.sqrt((nodes - count) / (nodes - 1)))
+    half = float(
+        scipy.stats.t.ppf(0.975, count - 1)
+        * per_source.std(ddof=1)
+        / np.sqrt(count)
+        * np.sqrt((nodes - count) / (nodes - 1))
+    )
     return SampledPathStats(mean, mean - half, mean + half, count, True, int(totals.eccentricity.max()))

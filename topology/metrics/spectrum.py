@@ -92,7 +92,9 @@ def _tridiagonal_end(alphas: np.ndarray, betas: np.ndarray, last_beta: float, in
     return float(values[0]), abs(last_beta * float(vectors[-1, 0]))
 
 
-def regular_extremes_by_lanczos(csr: sp.csr_array, degree: float, max_steps: int = LANCZOS_MAX_STEPS) -> tuple[float, float] | None:
+def regular_extremes_by_lanczos(
+    csr: sp.csr_array, degree: float, max_steps: int = LANCZOS_MAX_STEPS
+) -> tuple[float, float] | None:
     """lambda_2 and lambda_n of a d-regular graph by Lanczos on the complement of all-ones.
 
     A maps the vectors orthogonal to all-ones onto themselves, so the ends of its spectrum there

@@ -13,8 +13,10 @@ from trainer.errors import DataError
 
 #: The only globals a CIFAR batch may reference: numpy array reconstruction.
 ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
 }
 
 
@@ -54,7 +56,9 @@ def _folder(config: DataConfig, name: str, marker: str, subfolder: str) -> Path:
     for folder in (root, root / subfolder):
         if (folder / marker).is_file():
             return folder
-    raise DataError(f"{name}: {marker} not found in {root} or {root / subfolder}; pass --data-dir with the python-version batches")
+    raise DataError(
+        f"{name}: {marker} not found in {root} or {root / subfolder}; pass --data-dir with the python-version batches"
+    )
 
 
 def _augment(config: DataConfig):
@@ -65,12 +69,18 @@ def _augment(config: DataConfig):
 def cifar10(config: DataConfig) -> DataBundle:
     """CIFAR-10 (Krizhevsky, 2009): data_batch_1..5 and test_batch, 3x32x32, 10 classes."""
     folder = _folder(config, "cifar10", "test_batch", "cifar-10-batches-py")
-    parts = [_images_labels(folder / f"data_batch_{i}", "labels") for i in range(1, 6) if (folder / f"data_batch_{i}").is_file()]
+    parts = [
+        _images_labels(folder / f"data_batch_{i}", "labels")
+        for i in range(1, 6)
+        if (folder / f"data_batch_{i}").is_file()
+    ]
     if not parts:
         raise DataError(f"{folder}: no data_batch_* files")
     test_images, test_labels = _images_labels(folder / "test_batch", "labels")
     images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    return bundle_from_arrays("cifar10", images, labels, test_images, test_labels, 10, config, str(folder), _augment(config))
+    return bundle_from_arrays(
+        "cifar10", images, labels, test_images, test_labels, 10, config, str(folder), _augment(config)
+    )
 
 
 @DATASETS.register("cifar100")
@@ -79,4 +89,6 @@ def cifar100(config: DataConfig) -> DataBundle:
     folder = _folder(config, "cifar100", "test", "cifar-100-python")
     images, labels = _images_labels(folder / "train", "fine_labels")
     test_images, test_labels = _images_labels(folder / "test", "fine_labels")
-    return bundle_from_arrays("cifar100", images, labels, test_images, test_labels, 100, config, str(folder), _augment(config))
+    return bundle_from_arrays(
+        "cifar100", images, labels, test_images, test_labels, 100, config, str(folder), _augment(config)
+    )

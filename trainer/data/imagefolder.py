@@ -28,10 +28,16 @@ def imagefolder(config: DataConfig) -> DataBundle:
         raise DataError(f"imagefolder: {root or '--data-dir'} must contain train/ and val/ class folders")
     size = config.image_size
     normalise = transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)
-    train_tf = transforms.Compose([transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip(), transforms.ToTensor(), normalise])
-    eval_tf = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(), normalise])
+    train_tf = transforms.Compose(
+        [transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip(), transforms.ToTensor(), normalise]
+    )
+    eval_tf = transforms.Compose(
+        [transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(), normalise]
+    )
     try:
-        train_full = datasets.ImageFolder(str(root / "train"), transform=train_tf if config.augment is not False else eval_tf)
+        train_full = datasets.ImageFolder(
+            str(root / "train"), transform=train_tf if config.augment is not False else eval_tf
+        )
         held_out = datasets.ImageFolder(str(root / "train"), transform=eval_tf)
         test = datasets.ImageFolder(str(root / "val"), transform=eval_tf)
     except (FileNotFoundError, OSError) as error:

@@ -63,11 +63,20 @@ def _load(name: str, files: dict[str, Path], config: DataConfig) -> DataBundle:
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise DataError(f"{files[f'{split}_images']}: {len(images)} images of shape {images.shape[1:]} do not match {len(labels)} labels")
+            raise DataError(
+                f"{files[f'{split}_images']}: {len(images)} images of shape {images.shape[1:]} do not match "
+                f"{len(labels)} labels"
+            )
     source = str(files["train_images"].parent)
     return bundle_from_arrays(
-        name, arrays["train_images"][:, None], arrays["train_labels"], arrays["test_images"][:, None], arrays["test_labels"],
-        num_classes=10, config=config, source=source,
+        name,
+        arrays["train_images"][:, None],
+        arrays["train_labels"],
+        arrays["test_images"][:, None],
+        arrays["test_labels"],
+        num_classes=10,
+        config=config,
+        source=source,
     )
 
 
@@ -79,7 +88,12 @@ def fashion_mnist(config: DataConfig) -> DataBundle:
     ``/usr/share/datasets/fashion-mnist`` (Debian's dataset-fashion-mnist), else ``./data``.
     """
     candidates = _candidates(config, ["fashion-mnist", "FashionMNIST/raw"], [SYSTEM_FASHION_MNIST])
-    files = locate(candidates, "fashion-mnist", "install them with 'apt-get install dataset-fashion-mnist' or 'make data' (torchvision download), or pass --data-dir")
+    files = locate(
+        candidates,
+        "fashion-mnist",
+        "install them with 'apt-get install dataset-fashion-mnist' or 'make data' (torchvision download), or pass "
+        "--data-dir",
+    )
     return _load("fashion-mnist", files, config)
 
 

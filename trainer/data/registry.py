@@ -51,7 +51,9 @@ class DataBundle:
         batches = -(-len(getattr(self, split)) // batch_size)
         return (batches - batches % world) // world if world > 1 else batches
 
-    def batches(self, split: str, batch_size: int, shuffle_seed: int | None = None, rank: int = 0, world: int = 1) -> Iterable:
+    def batches(
+        self, split: str, batch_size: int, shuffle_seed: int | None = None, rank: int = 0, world: int = 1
+    ) -> Iterable:
         """(images, labels) batches of ``split`` ("train", "val" or "test")."""
         data = getattr(self, split)
         augment = self.augment if split == "train" else None
@@ -63,10 +65,14 @@ class DataBundle:
 def _loader(dataset, batch_size: int, shuffle_seed: int | None, rank: int, world: int, workers: int):
     sampler = None
     if world > 1:
-        sampler = torch.utils.data.DistributedSampler(dataset, world, rank, shuffle=shuffle_seed is not None, seed=shuffle_seed or 0, drop_last=True)
+        sampler = torch.utils.data.DistributedSampler(
+            dataset, world, rank, shuffle=shuffle_seed is not None, seed=shuffle_seed or 0, drop_last=True
+        )
     elif shuffle_seed is not None:
         sampler = torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(shuffle_seed))
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, persistent_workers=False)
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, persistent_workers=False
+    )
 
 
 DatasetLoader = Callable[[DataConfig], DataBundle]

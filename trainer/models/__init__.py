@@ -23,4 +23,12 @@ from trainer.models.registry import (
     register_model,
 )
 
-__all__ = ["MODELS", "STRUCTURE_OPTIONS", "WIDTH_OPTIONS", "WidthOption", "build_model", "model_option_names", "register_model"]
+__all__ = [
+    "MODELS",
+    "STRUCTURE_OPTIONS",
+    "WIDTH_OPTIONS",
+    "WidthOption",
+    "build_model",
+    "model_option_names",
+    "register_model",
+]

@@ -52,7 +52,9 @@ class BasicBlock(nn.Module):
 class CifarResNet(nn.Module):
     """3x3 stem, stages of BasicBlocks, global average pooling, linear classifier."""
 
-    def __init__(self, in_channels: int, num_classes: int, widths: list[int], blocks: list[int], conv_shortcut: bool) -> None:
+    def __init__(
+        self, in_channels: int, num_classes: int, widths: list[int], blocks: list[int], conv_shortcut: bool
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
@@ -76,7 +78,7 @@ def stage_widths(width: int, stages: int) -> list[int]:
     """``width, 2 width, 4 width, ...``: the channels of each stage, doubling after the first."""
     if width < 1:
         raise ModelError(f"width must be at least 1 channel, got {width}")
-    return [int(width) * 2 ** index for index in range(stages)]
+    return [int(width) * 2**index for index in range(stages)]
 
 
 def _he_resnet(depth: int):
@@ -84,8 +86,10 @@ def _he_resnet(depth: int):
         per_stage = (depth - 2) // 6
         return CifarResNet(input_shape[0], num_classes, stage_widths(width, 3), [per_stage] * 3, conv_shortcut=False)
 
-    constructor.__doc__ = (f"CIFAR ResNet-{depth} (He et al. 2016): stages of ``width``/2x/4x channels (16/32/64 by default), "
-                           f"{(depth - 2) // 6} blocks per stage, padding shortcuts.")
+    constructor.__doc__ = (
+        f"CIFAR ResNet-{depth} (He et al. 2016): stages of ``width``/2x/4x channels (16/32/64 by default), "
+        f"{(depth - 2) // 6} blocks per stage, padding shortcuts."
+    )
     return constructor
 
 

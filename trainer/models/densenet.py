@@ -56,7 +56,9 @@ class DenseNetBC(nn.Module):
     """3x3 stem (C -> 2k), three dense blocks of n layers with two transitions, BN-ReLU, global
     average pooling, linear classifier; n = (depth - 4) / 6 with bottlenecks, (depth - 4) / 3 without."""
 
-    def __init__(self, in_channels: int, num_classes: int, depth: int, growth: int, reduction: float, bottleneck: bool) -> None:
+    def __init__(
+        self, in_channels: int, num_classes: int, depth: int, growth: int, reduction: float, bottleneck: bool
+    ) -> None:
         super().__init__()
         per_block = (depth - 4) // (6 if bottleneck else 3)
         if per_block < 1 or (depth - 4) % (6 if bottleneck else 3):
@@ -89,16 +91,31 @@ class DenseNetBC(nn.Module):
 
 
 @register_model("densenet_bc")
-def densenet_bc(input_shape: tuple[int, int, int], num_classes: int, depth: int = 40, growth: int = 24, reduction: float = 0.5,
-                bottleneck: bool = True) -> nn.Module:
+def densenet_bc(
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    depth: int = 40,
+    growth: int = 24,
+    reduction: float = 0.5,
+    bottleneck: bool = True,
+) -> nn.Module:
     """CIFAR DenseNet-BC (Huang et al. 2017): DenseNet-BC-40-24 has 0.69 M parameters and 2.9e8
     multiply-accumulates at 32x32 (counted: see docs/xnets.md)."""
     return DenseNetBC(input_shape[0], num_classes, depth, growth, reduction, option_flag(bottleneck, "bottleneck"))
 
 
 @register_model("xdensenet_bc", structure=("expand", "balanced", "x_transitions"))
-def xdensenet_bc(input_shape: tuple[int, int, int], num_classes: int, depth: int = 40, growth: int = 24, reduction: float = 0.5,
-                 bottleneck: bool = True, expand: float = 2, balanced: bool = False, x_transitions: bool = False) -> nn.Module:
+def xdensenet_bc(
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    depth: int = 40,
+    growth: int = 24,
+    reduction: float = 0.5,
+    bottleneck: bool = True,
+    expand: float = 2,
+    balanced: bool = False,
+    x_transitions: bool = False,
+) -> nn.Module:
     """X-DenseNet-BC (Prabhu et al. 2018): DenseNet-BC with X-layers of compression ``expand`` in
     both convolutions of every dense layer (and in the transitions with ``x_transitions``); stem
     and classifier dense, as in the reported runs."""
@@ -111,4 +128,3 @@ def xdensenet_bc(input_shape: tuple[int, int, int], num_classes: int, depth: int
                 if isinstance(child, nn.Conv2d):
                     degrees[f"{name}.{child_name}"] = expander_degree(child.in_channels, expand)
     return declare_expander_layers(model, degrees, option_flag(balanced, "balanced"), expand)
-

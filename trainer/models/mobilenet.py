@@ -17,17 +17,41 @@ from trainer.models.errors import ModelError, option_flag
 from trainer.models.registry import WidthOption, register_model
 
 #: (output channels at width 1, stride of the depthwise conv) of the 13 separable blocks.
-BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)]
+BLOCKS = [
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
+]
 POINTWISE = ("x", "grouped")
 
 
 def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int, groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
 
 
 @register_model("xmobilenet", structure=("expand", "pointwise", "balanced"), width=WidthOption(per_channel=1 / 32))
-def xmobilenet(input_shape: tuple[int, int, int], num_classes: int, width: float = 0.5, expand: float = 2, pointwise: str = "x",
-               balanced: bool = False) -> nn.Module:
+def xmobilenet(
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    width: float = 0.5,
+    expand: float = 2,
+    pointwise: str = "x",
+    balanced: bool = False,
+) -> nn.Module:
     """MobileNet v1 at width multiplier ``width``: a 3x3 stride-2 stem, 13 depthwise-separable
     blocks (``blocks.i.depthwise`` / ``blocks.i.pointwise``), global average pooling, a linear
     classifier. The pointwise 1x1 convs of blocks 1-12 keep a fraction 1/``expand`` of their
@@ -49,7 +73,10 @@ def xmobilenet(input_shape: tuple[int, int, int], num_classes: int, width: float
         if index > 0 and expand > 1:
             if pointwise == "grouped":
                 if channels % expand or out % expand:
-                    raise ModelError(f"xmobilenet pointwise=grouped needs channels divisible by expand={expand:g}; block {index} is {channels} -> {out}")
+                    raise ModelError(
+                        f"xmobilenet pointwise=grouped needs channels divisible by expand={expand:g}; block {index} "
+                        f"is {channels} -> {out}"
+                    )
                 groups = int(expand)
             else:
                 degrees[f"blocks.{index}.pointwise.0"] = expander_degree(channels, expand)

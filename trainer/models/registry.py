@@ -78,7 +78,10 @@ def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int, 
     accepted = model_option_names(name)
     unknown = sorted(set(options) - accepted)
     if unknown:
-        raise ModelError(f"model {name!r} does not take {', '.join(unknown)} (it takes {', '.join(sorted(accepted)) or 'no options'})")
+        raise ModelError(
+            f"model {name!r} does not take {', '.join(unknown)} (it takes "
+            f"{', '.join(sorted(accepted)) or 'no options'})"
+        )
     if len(input_shape) != 3 or min(input_shape) < 1:
         raise ModelError(f"input shape must be channels x height x width, got {'x'.join(map(str, input_shape))}")
     if num_classes < 2:

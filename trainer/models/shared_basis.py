@@ -47,10 +47,14 @@ class SharedBasisConv(nn.Module):
         The layer's own basis filters (u m; 0 for none).
     """
 
-    def __init__(self, shared: nn.Conv2d | None, c_in: int, c_out: int, unique_filters: int, kernel_size: int = 3) -> None:
+    def __init__(
+        self, shared: nn.Conv2d | None, c_in: int, c_out: int, unique_filters: int, kernel_size: int = 3
+    ) -> None:
         super().__init__()
         self.shared = shared
-        self.unique = nn.Conv2d(c_in, unique_filters, kernel_size, 1, kernel_size // 2, bias=False) if unique_filters else None
+        self.unique = (
+            nn.Conv2d(c_in, unique_filters, kernel_size, 1, kernel_size // 2, bias=False) if unique_filters else None
+        )
         rank = (shared.out_channels if shared is not None else 0) + unique_filters
         if rank < 1:
             raise ModelError("a decomposed convolution needs at least one basis filter")
@@ -82,8 +86,18 @@ class SharedBasisStage(nn.Module):
     names are ``<stage>.bases.<i>``); the blocks hold references to the same objects.
     """
 
-    def __init__(self, c_in: int, width: int, blocks: int, stride: int, per_rank: int, shared_rank: int, unique_rank: int, sharing: str,
-                 conv_shortcut: bool) -> None:
+    def __init__(
+        self,
+        c_in: int,
+        width: int,
+        blocks: int,
+        stride: int,
+        per_rank: int,
+        shared_rank: int,
+        unique_rank: int,
+        sharing: str,
+        conv_shortcut: bool,
+    ) -> None:
         super().__init__()
         shared_filters, unique_filters = shared_rank * per_rank, unique_rank * per_rank
         count = {"single": 1, "double": 2, "non_shared": 0}[sharing] if blocks > 1 else 0
@@ -116,7 +130,11 @@ class SharedBasisStage(nn.Module):
         if not len(self.bases):
             return None
         shared = torch.cat([filter_rows(basis.weight) for basis in self.bases])
-        uniques = [filter_rows(conv.unique.weight) for conv in self.decomposed() if conv.unique is not None] if scope == "all" else []
+        uniques = (
+            [filter_rows(conv.unique.weight) for conv in self.decomposed() if conv.unique is not None]
+            if scope == "all"
+            else []
+        )
         return gram_deviation(shared, uniques)
 
 
@@ -127,14 +145,30 @@ class SharedBasisResNet(nn.Module):
     ``mean((B B^T - I)^2)`` over the selected entries (:mod:`trainer.models.orthogonality`).
     """
 
-    def __init__(self, in_channels: int, num_classes: int, widths: list[int], blocks: list[int], per_rank: list[int], shared_rank: int,
-                 unique_rank: int, sharing: str, conv_shortcut: bool, orth_lambda: float, orth_scope: str) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        widths: list[int],
+        blocks: list[int],
+        per_rank: list[int],
+        shared_rank: int,
+        unique_rank: int,
+        sharing: str,
+        conv_shortcut: bool,
+        orth_lambda: float,
+        orth_scope: str,
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
         stages, c_in = [], widths[0]
         for index, (width, count, m) in enumerate(zip(widths, blocks, per_rank)):
-            stages.append(SharedBasisStage(c_in, width, count, 1 if index == 0 else 2, m, shared_rank, unique_rank, sharing, conv_shortcut))
+            stages.append(
+                SharedBasisStage(
+                    c_in, width, count, 1 if index == 0 else 2, m, shared_rank, unique_rank, sharing, conv_shortcut
+                )
+            )
             c_in = width
         self.layers = nn.Sequential(*stages)
         self.linear = nn.Linear(c_in, num_classes)
@@ -154,7 +188,9 @@ class SharedBasisResNet(nn.Module):
                 if stage.sharing == "non_shared":
                     groups = [[conv.unique] for conv in stage.decomposed()]
                 for group in groups:
-                    stacked = torch.empty(sum(conv.out_channels for conv in group), filter_rows(group[0].weight).shape[1])
+                    stacked = torch.empty(
+                        sum(conv.out_channels for conv in group), filter_rows(group[0].weight).shape[1]
+                    )
                     nn.init.orthogonal_(stacked)
                     for conv, rows in zip(group, stacked.split([conv.out_channels for conv in group])):
                         conv.weight.copy_(rows.reshape(conv.weight.shape))
@@ -183,7 +219,10 @@ def _check_options(shared_rank: int, unique_rank: int, bases: str, orth_lambda: 
     if int(shared_rank) != shared_rank or int(unique_rank) != unique_rank or shared_rank < 0 or unique_rank < 0:
         raise ModelError(f"shared_rank and unique_rank must be whole numbers >= 0, got {shared_rank} and {unique_rank}")
     if bases != "non_shared" and shared_rank < 1:
-        raise ModelError(f"bases={bases} shares a basis of shared_rank x m filters: shared_rank must be at least 1 (unique bases only: bases=non_shared)")
+        raise ModelError(
+            f"bases={bases} shares a basis of shared_rank x m filters: shared_rank must be at least 1 (unique bases "
+            "only: bases=non_shared)"
+        )
     if shared_rank + unique_rank < 1:
         raise ModelError("shared_rank + unique_rank must be at least 1")
     if orth_lambda < 0:
@@ -191,18 +230,38 @@ def _check_options(shared_rank: int, unique_rank: int, bases: str, orth_lambda: 
 
 
 def _cifar_shared(depth: int):
-    def constructor(input_shape: tuple[int, int, int], num_classes: int, shared_rank: int = 8, unique_rank: int = 1, bases: str = "single",
-                    orth_lambda: float = 10.0, orth_scope: str = "shared") -> nn.Module:
+    def constructor(
+        input_shape: tuple[int, int, int],
+        num_classes: int,
+        shared_rank: int = 8,
+        unique_rank: int = 1,
+        bases: str = "single",
+        orth_lambda: float = 10.0,
+        orth_scope: str = "shared",
+    ) -> nn.Module:
         _check_options(shared_rank, unique_rank, bases, orth_lambda, orth_scope)
         widths = stage_widths(16, 3)
-        model = SharedBasisResNet(input_shape[0], num_classes, widths, [(depth - 2) // 6] * 3, [w // 16 for w in widths], int(shared_rank),
-                                  int(unique_rank), bases, False, orth_lambda, orth_scope)
+        model = SharedBasisResNet(
+            input_shape[0],
+            num_classes,
+            widths,
+            [(depth - 2) // 6] * 3,
+            [w // 16 for w in widths],
+            int(shared_rank),
+            int(unique_rank),
+            bases,
+            False,
+            orth_lambda,
+            orth_scope,
+        )
         model.dense_equivalent = (f"resnet{depth}", {})
         return model
 
-    constructor.__doc__ = (f"CIFAR ResNet-{depth} with shared filter bases (Kang & Kim): stages of 16/32/64 channels, m = 1/2/4, "
-                           f"{(depth - 2) // 6} blocks per stage, padding shortcuts. Options: shared_rank (s), unique_rank (u; 0 is the "
-                           "shared-only ablation), bases=single|double|non_shared, orth_lambda (10) and orth_scope=shared|all.")
+    constructor.__doc__ = (
+        f"CIFAR ResNet-{depth} with shared filter bases (Kang & Kim): stages of 16/32/64 channels, m = 1/2/4, "
+        f"{(depth - 2) // 6} blocks per stage, padding shortcuts. Options: shared_rank (s), unique_rank (u; 0 is the "
+        "shared-only ablation), bases=single|double|non_shared, orth_lambda (10) and orth_scope=shared|all."
+    )
     return constructor
 
 
@@ -211,14 +270,32 @@ for _depth in (32, 56):
 
 
 @register_model("resnet34_shared")
-def resnet34_shared(input_shape: tuple[int, int, int], num_classes: int, shared_rank: int = 8, unique_rank: int = 1, bases: str = "single",
-                    orth_lambda: float = 10.0, orth_scope: str = "shared") -> nn.Module:
+def resnet34_shared(
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    shared_rank: int = 8,
+    unique_rank: int = 1,
+    bases: str = "single",
+    orth_lambda: float = 10.0,
+    orth_scope: str = "shared",
+) -> nn.Module:
     """ResNet-34 for CIFAR-100-style inputs with shared filter bases: 3x3 stride-1 stem, stages of
     64/128/256/512 channels (m = 1/2/4/8) with 3/4/6/3 blocks, 1x1 conv shortcuts where the shape
     changes. Options as resnet32_shared; its dense equivalent is cresnet34."""
     _check_options(shared_rank, unique_rank, bases, orth_lambda, orth_scope)
     widths = stage_widths(64, 4)
-    model = SharedBasisResNet(input_shape[0], num_classes, widths, [3, 4, 6, 3], [w // 64 for w in widths], int(shared_rank), int(unique_rank),
-                              bases, True, orth_lambda, orth_scope)
+    model = SharedBasisResNet(
+        input_shape[0],
+        num_classes,
+        widths,
+        [3, 4, 6, 3],
+        [w // 64 for w in widths],
+        int(shared_rank),
+        int(unique_rank),
+        bases,
+        True,
+        orth_lambda,
+        orth_scope,
+    )
     model.dense_equivalent = ("cresnet34", {})
     return model

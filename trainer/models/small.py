@@ -17,7 +17,12 @@ def mlp(input_shape: tuple[int, int, int], num_classes: int, width: int = 512, d
     layers (the ones a plan masks by default), then a dense head; BatchNorm1d + ReLU after the
     stem and each hidden layer.
     """
-    layers: list[nn.Module] = [nn.Flatten(), nn.Linear(math.prod(input_shape), width), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
+    layers: list[nn.Module] = [
+        nn.Flatten(),
+        nn.Linear(math.prod(input_shape), width),
+        nn.BatchNorm1d(width),
+        nn.ReLU(inplace=True),
+    ]
     for _ in range(depth):
         layers += [nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
     layers.append(nn.Linear(width, num_classes))
@@ -35,9 +40,15 @@ def cnn(input_shape: tuple[int, int, int], num_classes: int, width: int = 64) ->
     multiply-accumulates per 28x28 image at w = 64."""
     channels = input_shape[0]
     layers = [
-        *_conv_block(channels, width), nn.MaxPool2d(2),
-        *_conv_block(width, width), *_conv_block(width, 2 * width), nn.MaxPool2d(2),
-        *_conv_block(2 * width, 2 * width), *_conv_block(2 * width, 4 * width),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_classes),
+        *_conv_block(channels, width),
+        nn.MaxPool2d(2),
+        *_conv_block(width, width),
+        *_conv_block(width, 2 * width),
+        nn.MaxPool2d(2),
+        *_conv_block(2 * width, 2 * width),
+        *_conv_block(2 * width, 4 * width),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4 * width, num_classes),
     ]
     return nn.Sequential(*layers)

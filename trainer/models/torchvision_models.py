@@ -14,7 +14,13 @@ def _first_conv_for(model: nn.Module, attribute_path: str, in_channels: int) -> 
     parent = model.get_submodule(parent_path) if parent_path else model
     old = getattr(parent, name)
     if old.in_channels != in_channels:
-        setattr(parent, name, nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride, old.padding, bias=old.bias is not None))
+        setattr(
+            parent,
+            name,
+            nn.Conv2d(
+                in_channels, old.out_channels, old.kernel_size, old.stride, old.padding, bias=old.bias is not None
+            ),
+        )
 
 
 def _torchvision(name: str, stem: str):
@@ -27,5 +33,10 @@ def _torchvision(name: str, stem: str):
     return constructor
 
 
-for _name, _stem in [("resnet18", "conv1"), ("resnet34", "conv1"), ("resnet50", "conv1"), ("mobilenet_v2", "features.0.0")]:
+for _name, _stem in [
+    ("resnet18", "conv1"),
+    ("resnet34", "conv1"),
+    ("resnet50", "conv1"),
+    ("mobilenet_v2", "features.0.0"),
+]:
     register_model(_name)(_torchvision(_name, _stem))

@@ -38,7 +38,9 @@ def parse_degree_table(table: str, layers: int) -> list[int | None]:
         try:
             degree, repeat = int(value), int(count or 1)
         except ValueError:
-            raise ModelError(f"degree table {table!r}: expected entries like 64*3 or 128 separated by _, got {item!r}") from None
+            raise ModelError(
+                f"degree table {table!r}: expected entries like 64*3 or 128 separated by _, got {item!r}"
+            ) from None
         if degree < 1 or repeat < 1:
             raise ModelError(f"degree table {table!r}: degrees and counts must be positive, got {item!r}")
         degrees += [degree] * repeat
@@ -48,50 +50,73 @@ def parse_degree_table(table: str, layers: int) -> list[int | None]:
 
 
 @register_model("xvgg16", structure=("degrees", "balanced"))
-def xvgg16(input_shape: tuple[int, int, int], num_classes: int, degrees: str = XVGG16_DEGREES, balanced: bool = False) -> nn.Module:
+def xvgg16(
+    input_shape: tuple[int, int, int], num_classes: int, degrees: str = XVGG16_DEGREES, balanced: bool = False
+) -> nn.Module:
     """CIFAR VGG16-BN with the X-Nets classifier (512 -> 512 hidden layer with BN and ReLU, then
     512 -> classes) and a per-layer degree table over the 13 convs and the hidden layer
     (default: the paper's ``64*3_16*9_128``). A layer whose degree is at least its input
     channels stays dense; ``degrees=dense`` is the dense network of the same shape."""
     layers, channels = vgg16_features(input_shape)
-    names = [str(index) for index, layer in enumerate(layers) if isinstance(layer, nn.Conv2d)] + [str(len(layers))]  # + the hidden layer
+    names = [str(index) for index, layer in enumerate(layers) if isinstance(layer, nn.Conv2d)] + [
+        str(len(layers))
+    ]  # + the hidden layer
     layers += [nn.Linear(channels, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Linear(512, num_classes)]
     model = nn.Sequential(*layers)
     table = parse_degree_table(degrees, len(names))
-    return declare_expander_layers(model, {name: d for name, d in zip(names, table) if d is not None}, option_flag(balanced, "balanced"))
+    return declare_expander_layers(
+        model, {name: d for name, d in zip(names, table) if d is not None}, option_flag(balanced, "balanced")
+    )
 
 
 def _block_convs(model: nn.Module, prefix: str) -> list[tuple[str, nn.Conv2d]]:
     """Convs inside residual blocks (``<prefix>...conv<k>``), not stems or downsample shortcuts."""
-    return [(name, module) for name, module in model.named_modules()
-            if isinstance(module, nn.Conv2d) and name.startswith(prefix) and name.rsplit(".", 1)[-1].startswith("conv")]
+    return [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Conv2d) and name.startswith(prefix) and name.rsplit(".", 1)[-1].startswith("conv")
+    ]
 
 
 def _with_x_blocks(model: nn.Module, prefix: str, expand: float, balanced) -> nn.Module:
-    degrees = {name: expander_degree(conv.in_channels, expand) for name, conv in _block_convs(model, prefix)} if expand > 1 else {}
+    degrees = (
+        {name: expander_degree(conv.in_channels, expand) for name, conv in _block_convs(model, prefix)}
+        if expand > 1
+        else {}
+    )
     return declare_expander_layers(model, degrees, option_flag(balanced, "balanced"), expand if degrees else None)
 
 
 def _x_torchvision(name: str):
-    def constructor(input_shape: tuple[int, int, int], num_classes: int, expand: float = 2, balanced: bool = False) -> nn.Module:
+    def constructor(
+        input_shape: tuple[int, int, int], num_classes: int, expand: float = 2, balanced: bool = False
+    ) -> nn.Module:
         model = getattr(torchvision.models, name)(weights=None, num_classes=num_classes)
         _first_conv_for(model, "conv1", input_shape[0])
         return _with_x_blocks(model, "layer", expand, balanced)
 
-    constructor.__doc__ = (f"torchvision {name} (no weights) with X-layers of compression ``expand`` in every conv inside its "
-                           "blocks; stem, downsample shortcuts and fc dense.")
+    constructor.__doc__ = (
+        f"torchvision {name} (no weights) with X-layers of compression ``expand`` in every conv inside its "
+        "blocks; stem, downsample shortcuts and fc dense."
+    )
     return constructor
 
 
 def _x_cifar(depth: int):
-    def constructor(input_shape: tuple[int, int, int], num_classes: int, expand: float = 2, balanced: bool = False, width: int = 16) -> nn.Module:
+    def constructor(
+        input_shape: tuple[int, int, int], num_classes: int, expand: float = 2, balanced: bool = False, width: int = 16
+    ) -> nn.Module:
         if (depth - 2) % 6:
             raise ModelError(f"CIFAR ResNet depth must be 6n + 2, got {depth}")
-        model = CifarResNet(input_shape[0], num_classes, stage_widths(width, 3), [(depth - 2) // 6] * 3, conv_shortcut=False)
+        model = CifarResNet(
+            input_shape[0], num_classes, stage_widths(width, 3), [(depth - 2) // 6] * 3, conv_shortcut=False
+        )
         return _with_x_blocks(model, "layers.", expand, balanced)
 
-    constructor.__doc__ = (f"CIFAR ResNet-{depth} (stages of ``width``/2x/4x channels) with X-layers of compression ``expand`` in both "
-                           "convs of every block; stem and classifier dense.")
+    constructor.__doc__ = (
+        f"CIFAR ResNet-{depth} (stages of ``width``/2x/4x channels) with X-layers of compression ``expand`` in both "
+        "convs of every block; stem and classifier dense."
+    )
     return constructor
 
 
