@@ -30,7 +30,7 @@ S16U1_DOUBLE := --model resnet32_shared --model-option shared_rank=16 --model-op
 EDROPOUT_OUT ?= edropout-out
 EDROPOUT_TRAIN ?= --model mlp --dataset fashion-mnist --epochs 5 --include 4 --include 7 --include 10 --include 13 -q
 
-.PHONY: install data test lint bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases edropout-compare clean
+.PHONY: install data test test-oldest lint bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases edropout-compare clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,21 @@ data: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The oldest torch and torchvision pyproject.toml allows, in a venv of their own: the floor is tested, not claimed.
+OLDEST_VENV ?= .venv-oldest
+TORCH_FLOOR := $(shell sed -n 's/.*"torch>=\([0-9.]*\),.*/\1/p' pyproject.toml)
+TORCHVISION_FLOOR := $(shell sed -n 's/.*"torchvision>=\([0-9.]*\),.*/\1/p' pyproject.toml)
+OLDEST_STAMP := $(OLDEST_VENV)/.installed-stamp
+
+$(OLDEST_STAMP): pyproject.toml
+	@test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -e '.[test]' 'torch==$(TORCH_FLOOR).*' 'torchvision==$(TORCHVISION_FLOOR).*'
+	@touch $(OLDEST_STAMP)
+
+test-oldest: $(OLDEST_STAMP)
+	$(OLDEST_VENV)/bin/python -c "import torch, torchvision; print('oldest supported: torch', torch.__version__, 'torchvision', torchvision.__version__)"
+	$(OLDEST_VENV)/bin/python -m pytest -q
 
 # ruff (pyproject.toml: import order, line length 120, pycodestyle, pyflakes, bugbear); CI runs it.
 lint: install

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 import click
 from tqdm import tqdm
@@ -47,20 +49,80 @@ def progress(items: Iterable, description: str, quiet: bool = False) -> Iterable
     return tqdm(items, desc=description, unit="plan", disable=disable, file=sys.stderr, leave=False)
 
 
+#: Set to 1 (or pass --debug) to see the traceback behind an error instead of its one line.
+DEBUG_VARIABLE = "TOPOPRUNE_DEBUG"
+
+
+def debugging() -> bool:
+    return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+
+
+def _set_debug(_ctx, _param, value: bool) -> None:
+    if value:
+        os.environ[DEBUG_VARIABLE] = "1"
+
+
+def debug_option():
+    """``--debug``: show the traceback behind an error (also ``TOPOPRUNE_DEBUG=1``)."""
+    return click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_debug,
+        help=f"Show the full traceback of an error (same as {DEBUG_VARIABLE}=1).",
+    )
+
+
+def _command_name() -> str:
+    context = click.get_current_context(silent=True)
+    return context.command_path if context is not None else "topoprune"
+
+
+def _file_in_the_way(error: OSError) -> str:
+    """The deepest existing path component of a failed mkdir or open that is a file, not a folder."""
+    path = Path(error.filename or "")
+    for candidate in (path, *path.parents):
+        if candidate.exists() and not candidate.is_dir():
+            return str(candidate)
+    return str(path)
+
+
 def friendly_errors(func):
-    """Turn topoprune and OS errors into one-line click errors (exit 1, no traceback)."""
+    """Turn every error that reaches a command into one line and a non-zero exit, no traceback.
+
+    topoprune's own errors and OS errors say what is wrong with which input (exit 1); anything
+    else is unexpected: one line naming the command and the error, exit 1, and the traceback
+    behind ``--debug`` or ``TOPOPRUNE_DEBUG=1``. Ctrl-C exits 130 with one line.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
         except TopopruneError as error:
             raise click.ClickException(str(error)) from None
+        except (FileExistsError, NotADirectoryError) as error:  # a file where a folder is needed
+            raise click.ClickException(f"{_file_in_the_way(error)}: exists and is not a directory") from None
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
             raise click.ClickException(f"{where}{error.strerror or error}") from None
+        except KeyboardInterrupt:
+            click.echo(f"{_command_name()}: stopped by Ctrl-C", err=True)
+            sys.exit(130)
+        except Exception as error:
+            if debugging():
+                raise
+            text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            detail = f"{type(error).__name__}: {text}" if text else type(error).__name__
+            raise click.ClickException(
+                f"{_command_name()} failed unexpectedly ({detail}); run it again with --debug or "
+                f"{DEBUG_VARIABLE}=1 for the traceback"
+            ) from None
 
-    return wrapper
+    return debug_option()(wrapper)
 
 
 def _set_memory_budget(_ctx, _param, value: str | None) -> None:

@@ -28,10 +28,11 @@ from pruning.kernels import KERNELS
 from pruning.layers import LayerSelection
 from pruning.masking import current_masks, load_masked_state_dict, masks_in_state_dict
 from pruning.network_graph import network_graph as build_network_graph
-from pruning.outputs import COMPILE_FILE, EXPORT_FILE, summary_csv
+from pruning.outputs import COMPILE_FILE, EXPORT_FILE, check_apply_target, summary_csv
 from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, RELATIONAL, SELECT_BY, MaskConfig
 from pruning.storage import load_masks, load_state
 from topology.build import PlanDraft, save_drafts
+from topology.discovery import is_plan_npz
 from topology.plans import Plan, load_plan, save_plan
 from trainer.compiled import ModelSpec, load_compiled, load_masked_model, read_compile_record
 from trainer.models import MODELS, build_model
@@ -175,6 +176,7 @@ def prune() -> None:
     required=True,
     help="Directory for model.pt, masks.npz, summary.csv and summary.json.",
 )
+@click.option("--force", is_flag=True, help="Write into --out even when it holds other files (e.g. a run directory).")
 @format_option()
 @friendly_errors
 def apply(
@@ -197,6 +199,7 @@ def apply(
     num_classes,
     seed,
     out,
+    force,
     fmt,
 ) -> None:
     """Mask a model from the zoo with a plan (or a per-layer recipe) and write it out.
@@ -206,6 +209,7 @@ def apply(
       prune apply --plan plans/rreg_n64_d4_s0.npy --model cresnet18 --out pruned/
       prune apply --recipe xnet --degree 8 --model mlp --input-size 1x28x28 --out pruned-xnet/
     """
+    check_apply_target(out, force)
     plan = load_plan(plan_path) if plan_path else None
     selection = LayerSelection(prune_first, prune_last, tuple(include), tuple(exclude))
     config = MaskConfig(
@@ -296,7 +300,7 @@ def inspect(source, model_name, model_options, input_shape, num_classes, export,
         return
     if out is not None:
         raise click.UsageError("--out goes with --network-graph")
-    if source.suffix in (".npy", ".csv", ".json"):
+    if source.suffix in (".npy", ".csv", ".json", ".edges") or (source.suffix == ".npz" and is_plan_npz(source)):
         raise click.UsageError(
             f"{source} looks like a plan file; prune inspect reads masked models (.pt) or masks (.npz)"
         )

@@ -54,6 +54,7 @@ OUTCOME = (
     "device",
     "world_size",
     "topoprune_version",
+    "torch_version",
     "created",
 )
 #: Setting columns that only masked recipes read: empty on dense rows.

@@ -57,12 +57,17 @@ def available_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def positive_budget(budget: int) -> int:
+    """``budget`` if positive; the one rule for ``--memory-budget`` and the environment variable alike."""
+    if budget <= 0:
+        raise ValueError(f"memory budget must be positive, got {budget}")
+    return budget
+
+
 def set_memory_budget(budget: int | None) -> None:
     """Set the budget for this process (None: back to the environment or available memory)."""
     global _budget_override
-    if budget is not None and budget <= 0:
-        raise ValueError(f"memory budget must be positive, got {budget}")
-    _budget_override = budget
+    _budget_override = None if budget is None else positive_budget(budget)
 
 
 def memory_budget() -> int:
@@ -72,7 +77,7 @@ def memory_budget() -> int:
     text = os.environ.get(ENVIRONMENT_VARIABLE)
     if text:
         try:
-            return parse_size(text)
+            return positive_budget(parse_size(text))
         except ValueError as error:
             raise MemoryBudgetError(f"{ENVIRONMENT_VARIABLE}: {error}") from None
     return available_bytes()

@@ -18,6 +18,7 @@ from torch import nn
 from common.atomic import atomic_write_text
 from common.jsonio import json_text
 from pruning.accounting import PruneSummary
+from pruning.errors import PruningError
 from pruning.storage import save_masks, save_state
 
 MASKS_FILE = "masks.npz"
@@ -33,6 +34,21 @@ MASKS_CSV, MASKS_JSON = "masks.csv", "masks.json"
 def summary_csv(summary: PruneSummary) -> str:
     """The per-layer counted summary as CSV text."""
     return pd.DataFrame(summary.rows()).to_csv(index=False, lineterminator="\n")
+
+
+def check_apply_target(directory: str | Path, force: bool = False) -> None:
+    """Refuse to write ``prune apply``'s files into a folder that holds other things (a training
+    run's directory, say, whose ``masks.npz`` would be replaced) unless ``force``; an empty or new
+    folder, or an earlier ``prune apply`` output (it has ``summary.json``), is fine."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise PruningError(f"{directory}: exists and is not a directory")
+    if force or not directory.is_dir() or (directory / SUMMARY_JSON).is_file() or not any(directory.iterdir()):
+        return
+    raise PruningError(
+        f"{directory}: is not empty and not an earlier prune apply output (no {SUMMARY_JSON}); "
+        "give another --out, or --force to write into it"
+    )
 
 
 def write_apply_outputs(

@@ -12,6 +12,8 @@ import torch
 
 from common.atomic import atomic_open, atomic_write_bytes
 from pruning.errors import PruningError
+from topology.graph import non_binary_entry
+from topology.plans import require_zip
 
 
 def save_masks(path: str | Path, masks: dict[str, torch.Tensor]) -> Path:
@@ -23,18 +25,28 @@ def save_masks(path: str | Path, masks: dict[str, torch.Tensor]) -> Path:
 
 
 def load_masks(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read masks written by :func:`save_masks` (``allow_pickle=False``)."""
+    """Read masks written by :func:`save_masks` (``allow_pickle=False``); every array must have at
+    least two dimensions and hold only 0 and 1 (the rule plan files follow too)."""
     path = Path(path)
     if not path.is_file():
         raise PruningError(f"{path}: no such file")
+    require_zip(path, PruningError)
     try:
         with np.load(path, allow_pickle=False) as archive:
-            masks = {name: torch.from_numpy(archive[name].astype(bool)) for name in archive.files}
+            arrays = {name: archive[name] for name in archive.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
         raise PruningError(f"{path}: not a readable masks .npz ({error})") from None
-    if not masks:
+    if not arrays:
         raise PruningError(f"{path}: holds no masks")
-    return masks
+    for name, array in arrays.items():
+        if array.ndim < 2:
+            raise PruningError(
+                f"{path}: {name!r} has shape {array.shape}, not a layer mask (C_out x C_in or a weight's shape)"
+            )
+        bad = non_binary_entry(array)
+        if bad is not None:
+            raise PruningError(f"{path}: mask {name!r} has value {bad[1]!r} at {bad[0]}; only 0 and 1 are allowed")
+    return {name: torch.from_numpy(array.astype(bool)) for name, array in arrays.items()}
 
 
 def save_state(path: str | Path, state: dict) -> Path:

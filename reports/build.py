@@ -206,7 +206,9 @@ def build_report(config: ReportConfig) -> Report:
     One section per experiment (see :mod:`reports.experiments`); a table of one experiment
     keeps its figures in ``figures/``, several get ``figures/<experiment>/`` each.
     """
-    table = filter_rows(read_results(list(config.results)), config.model, config.dataset, config.epochs)
+    read = read_results(list(config.results))
+    notices = [f"notice: {line}" for line in read.attrs.get("notices", [])]
+    table = filter_rows(read, config.model, config.dataset, config.epochs)
     experiments = split_experiments(table)
     out = config.out
     if (out / "figures").is_dir():
@@ -233,6 +235,7 @@ def build_report(config: ReportConfig) -> Report:
             *[f"{s.title}: {_headline(s.summary)}" for s in sections],
         ]
     )
+    findings = notices + findings
     title = f"topoprune report: {sections[0].title}" if single else f"topoprune report: {len(sections)} experiments"
     parts = [(None if single else s.title, s.slug, [] if single else s.findings, s.content) for s in sections]
     html_path, markdown_path = out / "report.html", out / "report.md"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
@@ -33,29 +34,81 @@ class ReportError(TopopruneError, ValueError):
     """A results table that cannot be reported on."""
 
 
+#: Columns that must hold numbers (or be empty) on every row.
+NUMERIC = ("epochs", "train_seed", "density", "best_acc", "final_acc")
+
+
+def _torn_line(path: Path) -> int | None:
+    """The line number of a last row with fewer fields than the header (an interrupted write), or None."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    if len(rows) >= 2 and len(rows[-1]) < len(rows[0]):
+        return len(rows)
+    return None
+
+
+def _read_one(path: Path) -> pd.DataFrame:
+    """One results table, checked: readable, not torn, the required columns, numbers where numbers belong."""
+    if not path.is_file():
+        raise ReportError(f"{path}: no such file")
+    torn = _torn_line(path)
+    if torn is not None:
+        raise ReportError(
+            f"{path}: line {torn} has fewer fields than the header (a torn row, e.g. an interrupted write); "
+            "remove that line (its run directory keeps the run) and report again"
+        )
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise ReportError(f"{path}: not a readable results table ({str(error).splitlines()[0]})") from None
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise ReportError(f"{path}: not a topoprune results table (missing columns {', '.join(missing)})")
+    for column in NUMERIC:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise ReportError(
+                f"{path}: column {column} holds {frame[column].iloc[row]!r} on line {row + 2}, not a number"
+            )
+        frame[column] = values
+    return frame
+
+
 def read_results(paths: list[Path]) -> pd.DataFrame:
     """Concatenate results tables (e.g. merged shards), dropping rows repeated across files."""
-    frames = []
-    for path in paths:
-        try:
-            frames.append(pd.read_csv(path))
-        except FileNotFoundError:
-            raise ReportError(f"{path}: no such file") from None
-        except (OSError, ValueError, pd.errors.ParserError) as error:
-            raise ReportError(f"{path}: not a readable results table ({str(error).splitlines()[0]})") from None
-        missing = [c for c in REQUIRED if c not in frames[-1].columns]
-        if missing:
-            raise ReportError(f"{path}: not a topoprune results table (missing columns {', '.join(missing)})")
-    table = pd.concat(frames, ignore_index=True)
+    table = pd.concat([_read_one(Path(path)) for path in paths], ignore_index=True)
     if "run_id" in table.columns:
         table = table.drop_duplicates("run_id")
+    table, notices = _one_row_per_seed(table)
     if table.empty:
         raise ReportError(f"{paths[0]}: the results table has no rows")
     table["plan_sha256"] = table["plan_sha256"].astype(object).fillna("")
     for column in OPTIONAL:
         if column not in table.columns:
             table[column] = pd.NA
+    table.attrs["notices"] = notices
     return table
+
+
+def _one_row_per_seed(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Seeds are the unit: of rows with the same (config_hash, train_seed), the same run trained
+    twice, only the first counts; a notice says how many were dropped."""
+    if "config_hash" not in table.columns:
+        return table, []
+    identified = table["config_hash"].notna()
+    repeated = table[identified].duplicated(["config_hash", "train_seed"], keep="first")
+    if not repeated.any():
+        return table, []
+    notice = (
+        f"{int(repeated.sum())} row(s) repeat a (config_hash, train_seed) pair already in the table (the same "
+        "run trained twice); each seed counts once, the first row is kept"
+    )
+    return table.drop(repeated[repeated].index), [notice]
 
 
 def filter_rows(

@@ -54,6 +54,7 @@ def analyze_plans(
     check_metric_names(names)
     plans = [load_plan(path) for path in progress(paths)]
     results: list[dict] = [{} for _ in plans]
+    _check_applicable(plans, names, on_mismatch)
     for kind, registry in ((GRAPH, GRAPH_METRICS), (BIPARTITE, BIPARTITE_METRICS)):
         indices = [i for i, plan in enumerate(plans) if plan.kind == kind]
         wanted = list(registry) if names is None else [n for n in names if n in registry]
@@ -69,6 +70,36 @@ def analyze_plans(
         if reference:
             metrics.update({f"{name}_reference": value for name, value in plan.reference.items() if name in metrics})
     return [(str(path), metrics) for path, metrics in zip(paths, results)]
+
+
+#: Why a metric of one kind of plan is not computed on the other.
+NOT_DEFINED = {
+    BIPARTITE: "a bipartite plan's rows and columns are different channels (a layer's outputs and inputs), so "
+    "paths, clustering and the adjacency spectrum of one node set are not defined on it",
+    GRAPH: "it is defined on bipartite layer graphs (outputs x inputs) only",
+}
+
+
+def _check_applicable(plans: Sequence[Plan], names: Sequence[str] | None, notice: Callable[[str], None] | None) -> None:
+    """One notice per kind of plan for the metrics asked for that it does not have; a ParameterError
+    when none of them applies to any plan given."""
+    if names is None:
+        return
+    computable = False
+    for kind, registry in ((GRAPH, GRAPH_METRICS), (BIPARTITE, BIPARTITE_METRICS)):
+        count = sum(plan.kind == kind for plan in plans)
+        if not count:
+            continue
+        missing = [name for name in names if name not in registry]
+        computable = computable or len(missing) < len(names)
+        if missing and notice is not None and len(missing) < len(names):
+            notice(f"{', '.join(missing)} not computed for the {count} {kind} plan(s): {NOT_DEFINED[kind]}")
+    if not computable:
+        kinds = sorted({plan.kind for plan in plans})
+        raise ParameterError(
+            f"none of the metrics asked for ({', '.join(names)}) applies to the {' and '.join(kinds)} plan(s) given: "
+            + "; ".join(NOT_DEFINED[kind] for kind in kinds)
+        )
 
 
 #: Largest difference between a published reference value and ours that counts as agreement

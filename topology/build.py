@@ -14,7 +14,7 @@ from common.errors import ParameterError
 from topology.generators import GENERATORS, generate
 from topology.graph import GRAPH
 from topology.metrics import PathOptions, compute_metrics
-from topology.plans import Plan, save_plan
+from topology.plans import Plan, check_planned_files, save_plan
 from topology.tables import update_metrics_file
 
 #: Short labels used in default plan names, e.g. ``rreg_n64_d4_s0``.
@@ -93,6 +93,9 @@ def make_plans(
     if config.count < 1:
         raise ParameterError(f"count must be at least 1, got {config.count}")
     params = _clean(config.params)
+    if isinstance(params.get("nodes"), int):
+        shape = (params["nodes"], params.get("nodes_in", params["nodes"]))
+        check_planned_files(config.formats, shape, Path(config.out), config.count, config.form)
     seed = config.seed if spec.is_random else None
     base = config.name or default_name(config.generator, params, seed)
     if spec.family:

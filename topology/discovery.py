@@ -37,11 +37,11 @@ def _is_plan_candidate(path: Path) -> bool:
         except (OSError, ValueError, AttributeError):
             return False
     if path.suffix == ".npz":
-        return _is_sparse_npz(path)
+        return is_plan_npz(path)
     return path.suffix in (".npy", ".edges")
 
 
-def _is_sparse_npz(path: Path) -> bool:
+def is_plan_npz(path: Path) -> bool:
     """Whether a .npz holds a sparse matrix (a plan) rather than, say, a run's masks.npz."""
     try:
         with zipfile.ZipFile(path) as archive:

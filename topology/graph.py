@@ -29,6 +29,23 @@ DENSE_HASH_MAX_ENTRIES = DENSE_MAX_NODES**2
 CSR_HASH_PREFIX = b"topoprune.csr/1\n"
 
 
+def non_binary_entry(values: np.ndarray) -> tuple[tuple[int, ...], object] | None:
+    """The first entry of a dense array (any shape) that is neither 0 nor 1 (NaN and infinities
+    included), as (index, value); None when every entry is 0 or 1. The rule every plan and mask
+    reader applies."""
+    if values.dtype == np.bool_:
+        return None
+    if not np.issubdtype(values.dtype, np.number):
+        return (), f"dtype {values.dtype}"
+    bad = (values != 0) & (values != 1)
+    if np.issubdtype(values.dtype, np.inexact):
+        bad |= ~np.isfinite(values)
+    if not bad.any():
+        return None
+    index = np.unravel_index(int(np.flatnonzero(bad)[0]), values.shape)
+    return tuple(int(i) for i in index), values[index].item()
+
+
 def validate_matrix(matrix: np.ndarray, kind: str = GRAPH, source: str = "matrix") -> np.ndarray:
     """Check a graph or biadjacency matrix and return it as a C-contiguous uint8 array.
 

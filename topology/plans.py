@@ -16,7 +16,9 @@ import csv
 import io
 import json
 import re
+import shutil
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +29,7 @@ import scipy.sparse as sp
 from common import __version__
 from common.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 from common.jsonio import decode_json_metrics, encode_json, json_text
-from common.memory import require_memory
+from common.memory import format_bytes, require_memory
 from topology.errors import PlanError
 from topology.graph import (
     BIPARTITE,
@@ -36,6 +38,7 @@ from topology.graph import (
     as_dense,
     canonical_csr,
     edge_count,
+    resolve_form,
     sha256_of,
     sparse_from_pairs,
     validate_matrix,
@@ -156,6 +159,30 @@ def resolve_formats(formats: tuple[str, ...], sparse: bool) -> tuple[str, ...]:
     return tuple(formats)
 
 
+def check_planned_files(
+    formats: tuple[str, ...], shape: tuple[int, int], directory: Path, count: int = 1, form: str = "auto"
+) -> None:
+    """Before anything is generated: refuse files of a dense layout (``.npy``, ``.csv``) whose
+    matrix would not fit the memory budget, or whose bytes would not fit the disk."""
+    rows, cols = shape
+    sparse = resolve_form(form, rows, cols) == "sparse"
+    entries = float(rows) * float(cols)
+    need = {"npy": (2.0 * entries, 128 + entries), "csv": (4.0 * entries, 2.0 * entries)}
+    disk_total = 0.0
+    for fmt in resolve_formats(formats, sparse):
+        if fmt in need:
+            memory, disk = need[fmt]
+            require_memory(memory, f"{directory}: a .{fmt} file of a {rows:,} x {cols:,} matrix")
+            disk_total += disk * count
+    probe = next((path for path in (directory, *directory.parents) if path.exists()), Path("."))
+    free = shutil.disk_usage(probe).free
+    if disk_total > free:
+        raise PlanError(
+            f"{directory}: the dense plan files would take {format_bytes(disk_total)}, more than the "
+            f"{format_bytes(free)} free on its disk (write --save npz,json instead)"
+        )
+
+
 def save_plan(plan: Plan, directory: str | Path, name: str, formats: tuple[str, ...] = ("auto",)) -> Path:
     """Write ``plan`` as ``directory/name.<format>`` for each of ``formats`` (each file atomically).
 
@@ -273,8 +300,24 @@ def _read_npy(path: Path) -> np.ndarray:
         raise PlanError(f"{path}: not a readable .npy matrix ({str(error).splitlines()[0]})") from None
 
 
+#: The first bytes of a zip archive (a .npz is one): a local file header, or an empty archive.
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def require_zip(path: Path, error: type[Exception] = PlanError) -> None:
+    """Raise ``error`` naming ``path`` unless it starts like a zip archive (as every .npz does)."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(4)
+    except OSError as failure:
+        raise error(f"{path}: cannot read ({failure.strerror or failure})") from None
+    if start not in ZIP_MAGIC:
+        raise error(f"{path}: not a .npz file (a .npz is a zip archive, and this file does not start like one)")
+
+
 def _read_npz(path: Path) -> sp.csr_array:
     """A sparse matrix from a plan .npz (scipy.sparse.save_npz layout: csr, csc or coo)."""
+    require_zip(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = set(archive.files)
@@ -283,7 +326,10 @@ def _read_npz(path: Path) -> sp.csr_array:
                     f"{path}: not a sparse matrix .npz (needs arrays 'shape' and 'format', has "
                     f"{', '.join(sorted(keys)) or 'none'})"
                 )
-            shape = tuple(int(v) for v in np.asarray(archive["shape"]).ravel())
+            stored_shape = np.asarray(archive["shape"])
+            if stored_shape.dtype.kind not in "iu":
+                raise PlanError(f"{path}: shape {stored_shape.tolist()} is not whole numbers")
+            shape = tuple(int(v) for v in stored_shape.ravel())
             fmt = np.asarray(archive["format"]).item()
             fmt = fmt.decode("ascii", "replace") if isinstance(fmt, bytes) else str(fmt)
             if len(shape) != 2 or min(shape) < 0:
@@ -302,8 +348,8 @@ def _read_npz(path: Path) -> sp.csr_array:
             arrays = {key: archive[key] for key in (*needed, "data") if key in keys}
     except PlanError:
         raise
-    except (ValueError, OSError, EOFError, KeyError) as error:
-        raise PlanError(f"{path}: not a readable .npz matrix ({str(error).splitlines()[0]})") from None
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as error:
+        raise PlanError(f"{path}: not a readable .npz matrix ({_reason(error)})") from None
     first = arrays[needed[0]]
     data = arrays.get("data", np.ones(len(first), dtype=np.uint8))
     try:
@@ -321,6 +367,12 @@ def _read_npz(path: Path) -> sp.csr_array:
         return sp.csr_array(cls((data, indices, indptr), shape=shape))
     except ValueError as error:
         raise PlanError(f"{path}: not a valid sparse matrix ({str(error).splitlines()[0]})") from None
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of an exception's message, or its type when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _check_ids(path: Path, ids: np.ndarray, limit: int, what: str) -> None:
@@ -349,6 +401,8 @@ def _read_edges(path: Path, document: dict) -> sp.csr_array:
     if pairs.shape[1] != 2:
         raise PlanError(f"{path}: expected two node ids per line, got {pairs.shape[1]}")
     kind = document.get("kind", GRAPH)
+    if not document.get("nodes"):
+        _check_id_range(path, pairs)
     if kind == GRAPH:
         nodes = int(document.get("nodes") or pairs.max() + 1)
         shape = (nodes, nodes)
@@ -370,6 +424,22 @@ def _read_edges(path: Path, document: dict) -> sp.csr_array:
     else:
         rows, cols = pairs[:, 0], pairs[:, 1]
     return sparse_from_pairs(shape, rows, cols)
+
+
+#: Without a JSON giving the node count, ids may run past the distinct nodes by this factor (isolated
+#: nodes at the end); beyond it an id is taken for a mistake rather than a request for a huge graph.
+SPARSE_ID_FACTOR = 2
+
+
+def _check_id_range(path: Path, pairs: np.ndarray) -> None:
+    """Refuse ids far above the number of distinct nodes when no JSON gives the node count: the size
+    of the matrix would come from the largest id (an id of 10^8 on two lines is a 10^8-node graph)."""
+    largest, distinct = int(pairs.max()), len(np.unique(pairs))
+    if largest + 1 > SPARSE_ID_FACTOR * distinct + 64:
+        raise PlanError(
+            f"{path}: node ids run up to {largest} but only {distinct} distinct nodes appear; number the nodes "
+            f'0..n-1, or give the node count as "nodes" in {path.with_suffix(".json").name}'
+        )
 
 
 def _read_csv(path: Path) -> np.ndarray:
@@ -400,7 +470,30 @@ def _read_json(path: Path) -> dict:
         raise PlanError(f'{path}: not a topoprune plan (expected "format": "{PLAN_FORMAT}")')
     if document.get("kind", GRAPH) not in KINDS:
         raise PlanError(f"{path}: kind {document.get('kind')!r} is not one of {', '.join(KINDS)}")
+    _check_json_fields(path, document)
     return document
+
+
+#: Plan JSON fields and what each must hold when present (None is allowed for each).
+_COUNT_FIELDS = ("nodes", "nodes_in", "edges")
+_OBJECT_FIELDS = ("params", "metrics", "reference")
+
+
+def _check_json_fields(path: Path, document: dict) -> None:
+    """One-line errors naming the file and the field for a value of the wrong type."""
+    for name in _COUNT_FIELDS:
+        value = document.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise PlanError(f'{path}: "{name}" must be a whole number of at least 0, got {value!r}')
+    for name in _OBJECT_FIELDS:
+        value = document.get(name)
+        if value is not None and not isinstance(value, dict):
+            raise PlanError(f'{path}: "{name}" must be a JSON object, got {type(value).__name__} {value!r:.60}')
+    seed = document.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise PlanError(f'{path}: "seed" must be a whole number, got {seed!r}')
+    if document.get("sha256") is not None and not isinstance(document["sha256"], str):
+        raise PlanError(f'{path}: "sha256" must be a hex string, got {document["sha256"]!r}')
 
 
 def read_rgp_information(path: str | Path) -> dict[str, dict]:
@@ -506,7 +599,7 @@ def _check_against_json(matrix: np.ndarray, document: dict, json_path: Path) -> 
         )
     nodes = document.get("nodes")
     if nodes is not None and nodes != matrix.shape[0]:
-        raise PlanError(f"{json_path}: says {nodes} nodes but the matrix has {matrix.shape[0]} rows")
+        raise PlanError(f"{json_path}: says {nodes} nodes but the matrix has {matrix.shape[0]} rows and columns")
     edges = document.get("edges")
     if edges is not None and edges != edge_count(matrix, document.get("kind", GRAPH)):
         raise PlanError(

@@ -9,7 +9,7 @@ from pathlib import Path
 from pruning.recipes import DENSE, MODEL_WIRING, PER_LAYER_RECIPES, RELATIONAL
 from trainer.data import DataConfig
 from trainer.errors import TrainError
-from trainer.models import STRUCTURE_OPTIONS
+from trainer.models import STRUCTURE_OPTIONS, checked_model_options
 from trainer.recipes import MASKS, RECIPES
 
 OPTIMIZER_NAMES = ("sgd", "adamw", "adadelta")
@@ -123,6 +123,7 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise TrainError(message)
+        checked_model_options(self.model, self.model_options)
         RECIPES.get(self.resolved_recipe).validate(self)
         return self
 

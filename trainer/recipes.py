@@ -99,6 +99,7 @@ class Recipe:
     per_layer: bool = False
     mask_recipe: str = DENSE
     refusal: str = field(default="", compare=False)  # why other source options are refused
+    resumable: bool = True  # an interrupted run can continue from its checkpoint
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -295,6 +296,7 @@ register(
         frozenset({"include", "exclude", "mask_seed"}),
         takes=frozenset(),
         refusal="finds its own masks",
+        resumable=False,
     )
 )
 register(

@@ -12,7 +12,7 @@ expansion and their dead input/output channels, the three seeds, ``epochs``), th
 ``test_loss`` is the test loss of that best epoch), the resolved configuration
 (:data:`CONFIG_COLUMNS`, with ``config_hash`` identifying it; ``applied_masks_sha256`` hashes the
 masks the run was trained under), and bookkeeping (``train_seconds``, ``device``, ``world_size``,
-``topoprune_version``, ``created``).
+``topoprune_version``, ``torch_version``, ``created``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import csv
 import fcntl
 import io
 import math
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,8 +31,9 @@ from common.columns import BASELINE_RECIPE
 from topology.metrics import GRAPH_METRICS, compute_metrics
 from topology.plans import Plan
 from trainer.config import TrainConfig
+from trainer.errors import TrainError
 from trainer.recipes import Recipe
-from trainer.rundir import results_path
+from trainer.rundir import read_result, results_path
 
 PLAN_METRIC_COLUMNS = ["plan_density" if name == "density" else name for name in GRAPH_METRICS if name != "nodes"]
 #: The resolved configuration of a run beyond model, data set, recipe, plan, seeds and epochs
@@ -112,6 +114,7 @@ COLUMNS = [
     "device",
     "world_size",
     "topoprune_version",
+    "torch_version",
     "created",
 ]
 #: Columns that legitimately differ between two runs of the same configuration and seeds.
@@ -192,16 +195,17 @@ def append_row(directory: str | Path, row: dict) -> Path:
 
     The file is re-read and rewritten through a temporary file and a rename, so a reader never
     sees half a row and parallel writers never interleave or lose a row. Columns not in
-    :data:`COLUMNS` are kept after them (a table merged from other versions stays readable).
+    :data:`COLUMNS` are kept after them (a table merged from other versions stays readable). A
+    torn last row (fewer fields than the header, from a writer that did not use this function) is
+    repaired from its run's ``result.json`` when there is one, else moved, as it was, to
+    ``results.csv.torn`` with a warning: never rewritten as an empty row.
     """
     path = results_path(directory)
     with locked(path):
         existing_rows, header = [], list(COLUMNS)
         if path.exists():
-            with path.open(newline="", encoding="utf-8") as handle:
-                reader = csv.DictReader(handle)
-                existing_rows = list(reader)
-                header += [c for c in (reader.fieldnames or []) if c not in header]
+            existing_rows, fieldnames = _existing_rows(path)
+            header += [c for c in fieldnames if c not in header]
         header += [c for c in row if c not in header]
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
@@ -210,6 +214,39 @@ def append_row(directory: str | Path, row: dict) -> Path:
         writer.writerow({key: _cell(value) for key, value in row.items()})
         atomic_write_text(path, buffer.getvalue())
     return path
+
+
+def _existing_rows(path: Path) -> tuple[list[dict], list[str]]:
+    """The rows and header of an existing results table, a torn last row repaired or set aside."""
+    text = path.read_text(encoding="utf-8")
+    records = list(csv.reader(io.StringIO(text)))
+    if not records:
+        return [], []
+    fieldnames, body = records[0], records[1:]
+    if body and len(body[-1]) < len(fieldnames):
+        torn = body.pop()
+        recovered = _recovered_row(path.parent, torn[0] if torn else "")
+        if recovered is not None:
+            body.append([_cell(recovered.get(name)) for name in fieldnames])
+        else:
+            with open(f"{path}.torn", "a", encoding="utf-8", newline="") as handle:
+                csv.writer(handle, lineterminator="\n").writerow(torn)
+            print(
+                f"warning: {path}: its last row was torn ({len(torn)} of {len(fieldnames)} fields); "
+                f"moved to {path}.torn",
+                file=sys.stderr,
+            )
+    return [dict(zip(fieldnames, record)) for record in body], fieldnames
+
+
+def _recovered_row(out: Path, run_id: str) -> dict | None:
+    """The row a run kept in its directory (``result.json``), if ``run_id`` names one."""
+    if not run_id or "/" in run_id or run_id in (".", ".."):
+        return None
+    try:
+        return read_result(out / run_id)
+    except TrainError:
+        return None
 
 
 def read_rows(directory: str | Path) -> list[dict]:

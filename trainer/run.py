@@ -36,7 +36,7 @@ from trainer.loop import PassStats, StepRule, evaluate, train_epoch
 from trainer.models import WIDTH_OPTIONS, build_model
 from trainer.optim import build_optimizer, build_scheduler
 from trainer.recipes import RunInputs, recipe_of
-from trainer.results import append_row, plan_columns, results_row
+from trainer.results import append_row, plan_columns, read_rows, results_row
 from trainer.setup import setup_environment
 from trainer.stepmask import StepMasker
 from trainer.widths import WidthChoice, model_options_for
@@ -252,6 +252,7 @@ def _start_run_dir(run: Run) -> None:
             "world_size": run.world,
             "device": str(run.device),
             "topoprune_version": __version__,
+            "torch_version": torch.__version__,
             "notices": built.notices,
             "draws": built.pruned.draws,
             "nominal": built.pruned.nominal,
@@ -284,9 +285,12 @@ def train_epochs(run: Run, stop_after_epochs: int | None = None) -> bool:
                 if stop is not None and not last:
                     stop.check()  # a Ctrl-C during evaluation or saving stops before the next epoch
     except KeyboardInterrupt:
-        raise TrainInterrupted(
-            f"interrupted after {len(run.history)} finished epoch(s); continue with: train --resume {run.run_dir}"
-        ) from None
+        done = f"interrupted after {len(run.history)} finished epoch(s)"
+        if not recipe_of(run.config).resumable:
+            raise TrainInterrupted(
+                f"{done}; a --recipe {run.config.resolved_recipe} run cannot be resumed: start it again"
+            ) from None
+        raise TrainInterrupted(f"{done}; continue with: train --resume {run.run_dir}") from None
     finally:
         if writer is not None:
             writer.close()
@@ -416,12 +420,14 @@ def finish(run: Run) -> RunOutcome | None:
             "device": str(run.device),
             "world_size": run.world,
             "topoprune_version": __version__,
+            "torch_version": torch.__version__,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **extra,
         },
     )
     if not run.is_main:
         return None
+    rundir.write_result(run.run_dir, row)  # first, so a failed append loses nothing (--resume appends it)
     append_row(run.config.out, row)
     return RunOutcome(run.run_dir.name, run.run_dir, row)
 
@@ -460,5 +466,14 @@ def _accuracy_columns(history: list[dict], best: dict) -> dict:
 
 
 def resume_training(run_dir: Path, stop_after_epochs: int | None = None) -> RunOutcome | None:
-    """Continue the run in ``run_dir`` with the configuration stored there."""
-    return run_training(rundir.read_config(run_dir), resume_dir=Path(run_dir), stop_after_epochs=stop_after_epochs)
+    """Continue the run in ``run_dir`` with the configuration stored there; a run that finished
+    but whose row never reached ``results.csv`` gets it appended from its ``result.json``."""
+    run_dir = Path(run_dir)
+    config = rundir.read_config(run_dir)
+    kept = rundir.read_result(run_dir)
+    if kept is not None:
+        if kept["run_id"] in {row["run_id"] for row in read_rows(config.out)}:
+            raise TrainError(f"{run_dir}: run already finished all {config.epochs} epochs (its row is in results.csv)")
+        append_row(config.out, kept)
+        return RunOutcome(run_dir.name, run_dir, kept)
+    return run_training(config, resume_dir=run_dir, stop_after_epochs=stop_after_epochs)

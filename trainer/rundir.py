@@ -9,7 +9,9 @@ own directory ``OUT/<run id>/`` with (docs/architecture.md, "Run directory"):
   summary (:func:`pruning.outputs.write_run_masks`);
 * ``checkpoint.pt`` — the last finished epoch (model, optimiser, scheduler, RNG, history);
 * ``best.pt`` — the model of the epoch with the best validation accuracy, masks included;
-* ``log.csv`` — one line per finished epoch.
+* ``log.csv`` — one line per finished epoch;
+* ``result.json`` — the run's results row, written before it is appended to ``results.csv``, so a
+  row whose append failed is never lost (``train --resume`` appends it).
 
 Nothing outside this module spells these names.
 """
@@ -36,6 +38,7 @@ LOG_FILE = "log.csv"
 CHECKPOINT_FILE = "checkpoint.pt"
 BEST_FILE = "best.pt"
 RESULTS_FILE = "results.csv"
+RESULT_FILE = "result.json"
 #: Keys every training checkpoint holds.
 CHECKPOINT_KEYS = frozenset({"model", "optimizer", "scheduler", "epoch", "history"})
 
@@ -127,6 +130,25 @@ def load_checkpoint(run_dir: Path) -> dict:
         missing = sorted(CHECKPOINT_KEYS - set(state if isinstance(state, dict) else ()))
         raise TrainError(f"{path}: not a topoprune training checkpoint (missing {', '.join(missing)})")
     return state
+
+
+def write_result(run_dir: Path, row: dict) -> None:
+    """The run's results row, kept in its directory (strict JSON, atomically)."""
+    atomic_write_text(Path(run_dir) / RESULT_FILE, json_text(row))
+
+
+def read_result(run_dir: Path) -> dict | None:
+    """The results row a finished run kept in its directory, or None when it has none."""
+    path = Path(run_dir) / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        row = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise TrainError(f"{path}: not a readable results row ({error})") from None
+    if not isinstance(row, dict) or "run_id" not in row:
+        raise TrainError(f"{path}: not a results row (no run_id)")
+    return row
 
 
 def write_log(run_dir: Path, history: list[dict]) -> None:

@@ -7,20 +7,13 @@ import random
 import numpy as np
 import torch
 
+from pruning.devices import resolve_device
 from trainer.errors import TrainError
 
 
 def pick_device(name: str) -> torch.device:
     """``auto`` -> CUDA when available, else CPU; anything else is checked."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise TrainError(f"device {name!r} is not valid ({error})") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainError(f"device {name!r} requested but CUDA is not available")
-    return device
+    return resolve_device(name, TrainError)
 
 
 def setup_environment(train_seed: int, threads: int | None, device_name: str) -> torch.device:

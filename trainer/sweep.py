@@ -24,6 +24,7 @@ from topology.discovery import find_plans
 from topology.graph import GRAPH
 from topology.plans import load_plan
 from trainer import rundir
+from trainer.claims import claim_path, claimed
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
 from trainer.identity import canonical_json, config_hash, identify
@@ -227,9 +228,17 @@ def pending_jobs(jobs: list[SweepJob], template: TrainConfig) -> list[SweepJob]:
     return sweep_status(jobs, template).pending
 
 
-def _run_job(config: TrainConfig, resume_dir: Path | None = None) -> str:
-    outcome = resume_training(resume_dir) if resume_dir is not None else run_training(config)
-    return outcome.run_id
+def _run_job(config: TrainConfig, config_hash: str, resume_dir: Path | None = None) -> str | None:
+    """Train one job unless another sweep process holds its claim or has finished it; the run id, or None."""
+    with claimed(claim_path(config.out, config_hash, config.train_seed)) as ours:
+        if not ours or (config_hash, str(config.train_seed)) in _done(config.out):
+            return None
+        outcome = resume_training(resume_dir) if resume_dir is not None else run_training(config)
+        return outcome.run_id
+
+
+def _done(out: Path) -> set[tuple[str, str]]:
+    return {(row["config_hash"], row["train_seed"]) for row in read_rows(out) if row.get("config_hash")}
 
 
 def run_sweep(
@@ -242,8 +251,10 @@ def run_sweep(
 
     Each training gets ``cores // workers`` threads unless the template sets ``threads``. A job
     whose run a killed sweep left half-done (see :func:`unfinished_runs`) continues from its
-    last checkpoint instead of starting again. Returns the number of jobs run; the first failing
-    job stops the sweep with its error.
+    last checkpoint instead of starting again. Each job is claimed first (:mod:`trainer.claims`):
+    one that another sweep process is running, or has finished meanwhile, is skipped, so several
+    sweeps over one folder train every job once. Returns the number of jobs this process
+    trained; the first failing job stops the sweep with its error.
     """
     if workers < 1:
         raise TrainError(f"jobs must be at least 1, got {workers}")
@@ -255,14 +266,16 @@ def run_sweep(
         config = dataclasses.replace(
             job.config(template), threads=threads, quiet=True if workers > 1 else template.quiet
         )
-        configs.append((job, config, unfinished.get((hashes(config), str(job.train_seed)))))
+        key = hashes(config)
+        configs.append((job, config, key, unfinished.get((key, str(job.train_seed)))))
+    trained = 0
     if workers == 1:
-        for job, config, resume_dir in configs:
-            _run_job(config, resume_dir)
+        for job, config, key, resume_dir in configs:
+            trained += _run_job(config, key, resume_dir) is not None
             on_done(job)
-        return len(configs)
+        return trained
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_run_job, config, resume_dir): job for job, config, resume_dir in configs}
+        futures = {pool.submit(_run_job, config, key, resume_dir): job for job, config, key, resume_dir in configs}
         remaining = set(futures)
         while remaining:
             finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
@@ -272,5 +285,6 @@ def run_sweep(
                     for other in remaining:
                         other.cancel()
                     raise error
+                trained += future.result() is not None
                 on_done(futures[future])
-    return len(configs)
+    return trained

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from common.memory import MemoryBudgetError, require_memory
 from pruning.apply import counted_macs
 from pruning.errors import PruningError
 from pruning.recipes import DENSE
@@ -142,6 +143,34 @@ def _lowest_maskable(config: TrainConfig, plan: Plan | None, option, default, ma
             low *= 2
 
 
+#: Bytes per parameter a width search's model may hold at once: weights, masks and their copies.
+BYTES_PER_PARAMETER = 16
+
+
+def _refuse_unreachable(
+    config: TrainConfig, option, budget: int, start_macs: int, limit: int, start: int, shape: tuple, classes: int
+) -> None:
+    """Before building wider models: MACs and parameters grow at most with the square of the width,
+    so a budget above the widest searched model's bound, or a model that would not fit the memory
+    budget on the way there, is refused at once with one line."""
+    growth = (limit / start) ** 2
+    if budget > start_macs * growth:
+        raise TrainError(
+            f"a budget of {budget:,} MACs needs {config.model} wider than {option.name}={option.value(limit):g} "
+            f"(at most {start_macs * growth:,.0f} MACs); give a smaller budget"
+        )
+    needed = (budget / max(start_macs, 1)) * _parameters_at(config, option, start, shape, classes) * BYTES_PER_PARAMETER
+    try:
+        require_memory(needed, f"--match-macs {budget:,}: the {config.model} it needs")
+    except MemoryBudgetError as error:
+        raise TrainError(str(error)) from None
+
+
+def _parameters_at(config: TrainConfig, option, channels: int, shape: tuple, classes: int) -> int:
+    model = build_model(config.model, shape, classes, **{**config.model_options, option.name: option.value(channels)})
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
 def solve_width(
     config: TrainConfig, plan: Plan | None, input_shape: tuple[int, int, int], num_classes: int
 ) -> WidthChoice:
@@ -176,6 +205,7 @@ def solve_width(
         )
     high = max(low + 1, option.channels(default) // step)
     limit = high * MAX_GROWTH
+    _refuse_unreachable(config, option, budget, macs(high), limit * step, high * step, input_shape, num_classes)
     while macs(high) < budget:
         low, high = high, high * 2
         if high > limit:

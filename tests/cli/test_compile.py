@@ -143,7 +143,7 @@ def test_errors(run, pruned, tmp_path):
         "no masks",
     )
     assert_error(run("compile", pruned, "--out", "c", "--kernels", "blocks"), "unknown kernel 'blocks'")
-    assert_error(run("compile", pruned, "--out", "c", "--device", "gpu0"), "not a device: 'gpu0'")
+    assert_error(run("compile", pruned, "--out", "c", "--device", "gpu0"), "device 'gpu0' is not valid")
     assert not (tmp_path / "c").exists()
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "compile.json").write_text("{")

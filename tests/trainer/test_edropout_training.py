@@ -73,9 +73,9 @@ def test_edropout_refusals(data_dir, tmp_path):
         config(data_dir, tmp_path, degree=4).validate()
     with pytest.raises(TrainError, match="population of at least 4"):
         config(data_dir, tmp_path, edropout_population=3).validate()
-    outcome = run_training(config(data_dir, tmp_path / "runs", epochs=2))
+    assert run_training(config(data_dir, tmp_path / "runs", epochs=2), run_id="stopped", stop_after_epochs=1) is None
     with pytest.raises(TrainError, match="cannot be resumed yet"):
-        resume_training(outcome.run_dir)
+        resume_training(tmp_path / "runs" / "stopped")
 
 
 def test_edropout_gates_every_conv_and_best_pt_holds_the_pruned_network(data_dir, tmp_path):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.memory import require_memory
 from common.seeding import SeedLike, as_generator
 from topology.generators.base import as_int, register_generator, require
 from topology.generators.deterministic import ring
-from topology.graph import canonical_csr, resolve_form
+from topology.graph import DENSE_MAX_NODES, canonical_csr, resolve_form
 from topology.metrics.batch import GraphBatch
 
 #: Candidate swaps evaluated together in one batched path computation.
@@ -34,6 +35,14 @@ def _apply(adjacency: np.ndarray, edges: np.ndarray, swap: tuple[int, int, int, 
     adjacency[a, c] = adjacency[c, a] = adjacency[b, d] = adjacency[d, b] = 1
     edges[first] = (a, c)
     edges[second] = (b, d)
+
+
+def walk_bytes(nodes: int) -> float:
+    """Peak memory of the walk: the graph, its replay copy and a round's candidates, each a dense
+    uint8 n x n matrix, plus the batched BFS's frontier and visited words for the candidates."""
+    matrices = (PROPOSALS_PER_ROUND + 3) * float(nodes) ** 2
+    words = -(-nodes // 64)
+    return matrices + 4 * 8.0 * PROPOSALS_PER_ROUND * (nodes + 1) * words
 
 
 def _pick_points(aspl_trajectory: list[float], count: int) -> list[int]:
@@ -91,6 +100,13 @@ def swap_chain(
     count = as_int(count, "swap-chain", "count")
     require(count >= 1, "swap-chain", f"count must be at least 1, got {count}")
     require(patience >= 1 and max_rounds >= 1, "swap-chain", "patience and max_rounds must be at least 1")
+    nodes = as_int(nodes, "swap-chain", "nodes")
+    require(
+        nodes <= DENSE_MAX_NODES,
+        "swap-chain",
+        f"the walk scores dense {nodes:,}-node matrices by all-pairs BFS; it runs up to {DENSE_MAX_NODES:,} nodes",
+    )
+    require_memory(walk_bytes(nodes), f"swap-chain on {nodes:,} nodes: the walk's dense candidate matrices")
     rng = as_generator(seed)
     start = ring(nodes, degree, form="dense")
     adjacency = start.copy()

@@ -19,6 +19,7 @@ from trainer.models.registry import (
     WIDTH_OPTIONS,
     WidthOption,
     build_model,
+    checked_model_options,
     model_option_names,
     register_model,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "WIDTH_OPTIONS",
     "WidthOption",
     "build_model",
+    "checked_model_options",
     "model_option_names",
     "register_model",
 ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from common.registry import Registry
-from trainer.models.errors import ModelError
+from trainer.models.errors import ModelError, option_flag
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
 
@@ -44,7 +44,38 @@ class WidthOption:
 WIDTH_OPTIONS: dict[str, WidthOption] = {}
 
 
-def register_model(name: str, structure: tuple[str, ...] = (), width: WidthOption | None = None):
+@dataclass(frozen=True)
+class Bound:
+    """The smallest value a numeric model option may take (``inclusive=False``: must exceed it)."""
+
+    low: float
+    inclusive: bool = True
+
+    def allows(self, value: float) -> bool:
+        return value >= self.low if self.inclusive else value > self.low
+
+    def describe(self) -> str:
+        return f"at least {self.low:g}" if self.inclusive else f"greater than {self.low:g}"
+
+
+#: The lower bound of each numeric model option, by option name (a model may declare its own).
+OPTION_BOUNDS: dict[str, Bound] = {
+    "width": Bound(0, inclusive=False),
+    "depth": Bound(1),
+    "growth": Bound(1),
+    "reduction": Bound(0, inclusive=False),
+    "expand": Bound(1),
+    "shared_rank": Bound(0),
+    "unique_rank": Bound(0),
+    "orth_lambda": Bound(0),
+}
+#: Model name -> bounds it declares for its own options, overriding :data:`OPTION_BOUNDS`.
+MODEL_BOUNDS: dict[str, dict[str, Bound]] = {}
+
+
+def register_model(
+    name: str, structure: tuple[str, ...] = (), width: WidthOption | None = None, bounds: dict[str, Bound] | None = None
+):
     """Register a constructor ``fn(input_shape: (C, H, W), num_classes: int, **options) -> nn.Module``.
 
     ``structure`` names the options that set the model's own wiring (its X-layers, see
@@ -56,12 +87,59 @@ def register_model(name: str, structure: tuple[str, ...] = (), width: WidthOptio
         STRUCTURE_OPTIONS[name] = tuple(structure)
     if width is not None:
         WIDTH_OPTIONS[name] = width
+    if bounds:
+        MODEL_BOUNDS[name] = dict(bounds)
     return MODELS.register(name)
 
 
 def model_option_names(name: str) -> set[str]:
     """The options model ``name``'s constructor takes."""
     return set(inspect.signature(MODELS.get(name)).parameters) - {"input_shape", "num_classes"}
+
+
+def _typed(model: str, key: str, value, default):
+    """``value`` as the type of the option's default (bool, int, float or text), else ModelError."""
+    what = f"model option {key} of {model}"
+    if isinstance(default, bool):
+        return option_flag(value, key)
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+            raise ModelError(f"{what} must be a whole number, got {value!r}")
+        return int(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise ModelError(f"{what} must be a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str) and not isinstance(value, str):
+        raise ModelError(f"{what} must be text, got {value!r}")
+    return value
+
+
+def checked_model_options(name: str, options: dict) -> dict:
+    """``options`` with each value of its option's type and within its bound.
+
+    Raises
+    ------
+    RegistryError
+        For an unknown model.
+    ModelError
+        Naming the model and the option: not taken, wrong type, or out of range.
+    """
+    parameters = inspect.signature(MODELS.get(name)).parameters
+    accepted = set(parameters) - {"input_shape", "num_classes"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ModelError(
+            f"model {name!r} does not take {', '.join(unknown)} (it takes "
+            f"{', '.join(sorted(accepted)) or 'no options'})"
+        )
+    checked = {}
+    for key, value in options.items():
+        checked[key] = _typed(name, key, value, parameters[key].default)
+        bound = MODEL_BOUNDS.get(name, {}).get(key, OPTION_BOUNDS.get(key))
+        if bound is not None and isinstance(checked[key], (int, float)) and not bound.allows(checked[key]):
+            raise ModelError(f"model option {key} of {name} must be {bound.describe()}, got {value!r}")
+    return checked
 
 
 def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int, **options) -> nn.Module:
@@ -75,13 +153,7 @@ def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int, 
         For an option the model does not take, or an impossible shape.
     """
     constructor = MODELS.get(name)
-    accepted = model_option_names(name)
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        raise ModelError(
-            f"model {name!r} does not take {', '.join(unknown)} (it takes "
-            f"{', '.join(sorted(accepted)) or 'no options'})"
-        )
+    options = checked_model_options(name, options)
     if len(input_shape) != 3 or min(input_shape) < 1:
         raise ModelError(f"input shape must be channels x height x width, got {'x'.join(map(str, input_shape))}")
     if num_classes < 2:

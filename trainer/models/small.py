@@ -6,10 +6,10 @@ import math
 
 from torch import nn
 
-from trainer.models.registry import WidthOption, register_model
+from trainer.models.registry import Bound, WidthOption, register_model
 
 
-@register_model("mlp", width=WidthOption())
+@register_model("mlp", width=WidthOption(), bounds={"depth": Bound(0)})
 def mlp(input_shape: tuple[int, int, int], num_classes: int, width: int = 512, depth: int = 3) -> nn.Module:
     """graph2nn's relational MLP (You et al., ICML 2020).
 
