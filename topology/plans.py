@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from common import __version__
 from common.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 from common.jsonio import decode_json_metrics, encode_json, json_text
-from common.memory import format_bytes, require_memory
+from common.memory import MemoryBudgetError, format_bytes, require_memory
 from topology.errors import PlanError
 from topology.graph import (
     BIPARTITE,
@@ -423,7 +423,10 @@ def _read_edges(path: Path, document: dict) -> sp.csr_array:
         rows, cols = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
     else:
         rows, cols = pairs[:, 0], pairs[:, 1]
-    return sparse_from_pairs(shape, rows, cols)
+    try:
+        return sparse_from_pairs(shape, rows, cols)
+    except MemoryBudgetError as error:  # name the file: the shape came from it
+        raise MemoryBudgetError(f"{path}: {error}") from None
 
 
 #: Without a JSON giving the node count, ids may run past the distinct nodes by this factor (isolated

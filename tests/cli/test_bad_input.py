@@ -35,6 +35,8 @@ def folder(tmp_path, monkeypatch):
     (tmp_path / "many.edges").write_text("0 1\n1 2\n")
     (tmp_path / "many.json").write_text(json.dumps({"format": "topoprune.plan/1", "kind": "graph", "nodes": "many"}))
     (tmp_path / "far.edges").write_text("0 1\n1 100000000\n")
+    (tmp_path / "huge.edges").write_text("0 1\n1 2\n")
+    (tmp_path / "huge.json").write_text(json.dumps({"format": "topoprune.plan/1", "kind": "graph", "nodes": 10**9}))
     (tmp_path / "trunc.npz").write_bytes((tmp_path / "sparse.npz").read_bytes()[:100])
     (tmp_path / "text.npz").write_text("not a zip archive")
     np.savez(
@@ -72,6 +74,11 @@ CASES = [
     ),
     (["topo", "analyze", "many.edges"], 1, "many.json: \"nodes\" must be a whole number of at least 0, got 'many'"),
     (["topo", "analyze", "far.edges"], 1, "far.edges: node ids run up to 100000000 but only 3 distinct nodes appear"),
+    (
+        ["topo", "analyze", "huge.edges", "--memory-budget", "2G"],
+        1,
+        "huge.edges: a sparse 1,000,000,000 x 1,000,000,000 matrix with 4 entries would need 7.5 GB",
+    ),
     (["topo", "analyze", "trunc.npz"], 1, "trunc.npz: not a readable .npz matrix"),
     (["topo", "show", "trunc.npz", "--out", "written.png"], 1, "trunc.npz: not a readable .npz matrix"),
     (["topo", "analyze", "text.npz"], 1, "text.npz: not a .npz file (a .npz is a zip archive"),
