@@ -6,7 +6,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from common.atomic import atomic_write_text
@@ -15,7 +14,7 @@ from reports.compare import comparison_findings, rank_at_equal_cost, ranking_for
 from reports.experiments import Experiment, split_experiments
 from reports.findings import HEADLINE, equal_cost_findings, summarise, sweet_spot_region
 from reports.page import render_html, render_markdown
-from reports.stats import correlate, plan_summary, sweet_spot
+from reports.stats import adjust_correlations, correlate, plan_summary, sweet_spot_tests
 from reports.table import CANDIDATE_METRICS, filter_rows, missing_metric_rows, read_results
 
 
@@ -61,7 +60,7 @@ class Report:
 
 
 def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) -> Section:
-    """Statistics, figures and findings of one experiment."""
+    """Statistics, figures and findings of one experiment; it leads with the figure of its kind."""
     rows = experiment.rows
     summary = plan_summary(rows, config.accuracy)
     plans = summary[~summary["is_baseline"]]
@@ -69,120 +68,120 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
         m for m in CANDIDATE_METRICS if m in plans.columns and pd.to_numeric(plans[m], errors="coerce").notna().any()
     ]
     correlations = {m: correlate(summary, m, config.seed, config.bootstrap) for m in metrics}
-    summary["sweet_spot"] = sweet_spot(summary)
-    varying = [m for m in metrics if pd.to_numeric(plans[m], errors="coerce").nunique() > 1]
-    missing = missing_metric_rows(rows)
-
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    headline = [m for m in HEADLINE if m in correlations] or metrics[:4]
-    scatters = [figures.metric_scatter(summary, m, correlations[m], figures_dir / f"scatter_{m}.png") for m in varying]
-    equal_cost = bool(equal_cost_findings(rows))
-    cluster_map = figures.clustering_path_map(
-        summary,
-        summary["sweet_spot"],
-        figures_dir / "clustering_aspl.png",
-        "clustering vs path length at equal MACs, coloured by accuracy" if equal_cost else None,
-    )
-    density = figures.density_plot(summary, figures_dir / "density.png")
-    if headline:
-        main = figures.main_figure(
-            summary, headline, correlations, figures_dir / "main.png", f"Graph metrics vs accuracy ({experiment.title})"
-        )
-    else:  # no plan has graph metrics (only baselines or per-layer recipes): density is what there is
-        main = density
+    adjust_correlations(list(correlations.values()))
+    summary = summary.join(sweet_spot_tests(summary))
+    ranking = rank_at_equal_cost(rows, config.accuracy)
+    cost_lines = equal_cost_findings(rows)
+    drawn = _figures(experiment, summary, correlations, ranking, bool(cost_lines), figures_dir)
+    kind, main = _kind_and_main_figure(drawn, ranking, cost_lines, correlations)
 
     summary_table = summary.drop(columns=["accuracies"])
     correlation_table = pd.DataFrame([c.as_row() for c in correlations.values()])
     findings = summarise(list(correlations.values()), summary, summary["sweet_spot"], config.accuracy)
-    cost_lines = equal_cost_findings(rows)
     findings[1:1] = cost_lines
     findings += sweet_spot_region(summary, summary["sweet_spot"])
-    if cost_lines and cluster_map is not None:  # graph2nn's question at equal cost: its map is the main figure
-        main = cluster_map
+    ranked = None
+    if len(ranking) and ranking["level"].duplicated().any():  # at least two configurations share a cost level
+        findings[1 + len(cost_lines) : 1 + len(cost_lines)] = comparison_findings(ranking)
+        ranked = (RANKING_HEADING, ranking_for_people(ranking))
+    missing = missing_metric_rows(rows)
     if len(missing):
         findings.append(
             f"{len(missing)} row(s) have a plan but missing graph metrics; they are listed below and left out of the "
             "correlations."
         )
-    shown_columns = [
-        "metric",
-        "n_plans",
-        "spearman_rho",
-        "spearman_ci_low",
-        "spearman_ci_high",
-        "spearman_p",
-        "pearson_r",
-        "pearson_p",
-        "kendall_tau",
-        "kendall_p",
-        "partial_rho",
-        "partial_rho_p",
-        "note",
-    ]
-    content: list[tuple[str, object]] = [
-        ("Main figure", main),
-        (
-            "Correlations with accuracy (over plans; CIs by bootstrap over plans; partial: controlling for density)",
-            correlation_table[[c for c in shown_columns if c in correlation_table.columns]]
-            if len(correlation_table)
-            else "no metrics to correlate",
-        ),
-        (
-            "Plans (metrics that vary; summary.csv has them all)",
-            summary_table[
-                [
-                    c
-                    for c in [
-                        "plan",
-                        "generator",
-                        "degree",
-                        *varying,
-                        "density",
-                        *(["width", "macs_kept"] if cost_lines else []),
-                        "acc_mean",
-                        "acc_std",
-                        "n_seeds",
-                        "sweet_spot",
-                    ]
-                    if c in summary_table.columns
-                ]
-            ],
-        ),
-    ]
-    if cluster_map is not None and cluster_map != main:
-        content.append(("Clustering vs path length (red rings: sweet spot)", cluster_map))
-    content += [("Accuracy vs density", density), ("Every metric", scatters)]
-    ranking = rank_at_equal_cost(rows, config.accuracy)
-    if len(ranking) and ranking["level"].duplicated().any():  # at least two configurations share a cost level
-        ranked = (
-            "Ranked at each cost level (paired over seeds: difference to the best with a 95% t-interval, paired "
-            "t-test, Wilcoxon)",
-            ranking_for_people(ranking),
-        )
-        findings[1 + len(cost_lines) : 1 + len(cost_lines)] = comparison_findings(ranking)
-        if cost_lines and ranking["recipe"].nunique() == 1:
-            # One recipe's plans held at one cost (graph2nn's sweep): the map stays the figure, the ranking follows
-            # the plans.
-            content.insert(next(i for i, (heading, _) in enumerate(content) if heading.startswith("Plans")) + 1, ranked)
-        else:
-            recipes = figures.recipe_plot(ranking, summary, figures_dir / "recipes.png")
-            content[:0] = [("Accuracy at equal cost, by recipe", recipes), ranked]
-            # Unless plan metrics could be correlated with accuracy, the comparison is the point of the section.
-            main = (
-                main if any(np.isfinite(correlations[m].spearman_p) for m in HEADLINE if m in correlations) else recipes
-            )
-    if len(missing):
-        content.append(
-            (
-                "Rows with missing metrics",
-                missing[["run_id", "plan", "plan_sha256"]] if "run_id" in missing else missing,
-            )
-        )
+    content = _content(kind, main, drawn, ranked, summary_table, correlation_table, cost_lines, missing)
     for frame in (summary_table, correlation_table):
         frame.insert(0, "experiment", experiment.title)
     return Section(
         experiment.title, experiment.slug, findings, content, main, summary_table, correlation_table, ranking
     )
+
+
+RANKING_HEADING = (
+    "Ranked at each cost level (paired over seeds: difference to the best with a 95% t-interval from 3 seeds on; "
+    "the test the seeds allow, Holm-adjusted within the level)"
+)
+
+
+def _figures(experiment, summary, correlations, ranking, equal_cost: bool, figures_dir: Path) -> dict:
+    """Every figure the experiment's data supports; a figure that would say nothing (one x value,
+    an unreadable legend) is not drawn and is absent from the dict."""
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    plans = summary[~summary["is_baseline"]]
+    varying = [m for m in correlations if pd.to_numeric(plans[m], errors="coerce").nunique() > 1]
+    headline = [m for m in HEADLINE if m in varying] or varying[:4]
+    title = "clustering vs path length at equal MACs, coloured by accuracy" if equal_cost else None
+    drawn = {
+        "scatters": [
+            figures.metric_scatter(summary, m, correlations[m], figures_dir / f"scatter_{m}.png") for m in varying
+        ],
+        "map": figures.clustering_path_map(summary, summary["sweet_spot"], figures_dir / "clustering_aspl.png", title),
+        "density": figures.density_plot(summary, figures_dir / "density.png"),
+        "recipes": figures.recipe_plot(ranking, summary, figures_dir / "recipes.png") if len(ranking) else None,
+    }
+    if headline:
+        drawn["metrics"] = figures.main_figure(
+            summary, headline, correlations, figures_dir / "main.png", f"Graph metrics vs accuracy ({experiment.title})"
+        )
+    return {name: figure for name, figure in drawn.items() if figure}
+
+
+def _kind_and_main_figure(drawn: dict, ranking: pd.DataFrame, cost_lines: list, correlations: dict):
+    """What the experiment is, and the figure it leads with: graph2nn's map for plans held at equal
+    cost, accuracy vs cost by recipe for a comparison of recipes, metric vs accuracy for plans."""
+    recipes = ranking["recipe"].nunique() if len(ranking) else 0
+    if cost_lines and "map" in drawn:
+        return "graph2nn", drawn["map"]
+    if recipes > 1 and "recipes" in drawn:
+        return "recipes", drawn["recipes"]
+    for name in ("metrics", "recipes", "density", "map"):
+        if name in drawn:
+            return "plans", drawn[name]
+    return "plans", None
+
+
+def _content(kind, main, drawn, ranked, summary_table, correlation_table, cost_lines, missing) -> list:
+    """The section's parts in reading order: the main figure, then what explains it."""
+    content: list[tuple[str, object]] = [("Main figure", main)] if main is not None else []
+    if ranked is not None and kind == "recipes":
+        content.append(ranked)
+    correlation_columns = [
+        "metric", "n_plans", "spearman_rho", "spearman_ci_low", "spearman_ci_high", "spearman_p", "spearman_p_holm",
+        "pearson_r", "pearson_p", "kendall_tau", "kendall_p", "partial_rho", "partial_rho_p_holm", "note",
+    ]  # fmt: skip
+    content.append(
+        (
+            "Correlations with accuracy (over plans, each the mean over its seeds; CIs by bootstrap over plans; Holm "
+            "over the metrics; partial: controlling for density)",
+            correlation_table[[c for c in correlation_columns if c in correlation_table.columns]]
+            if len(correlation_table)
+            else "no metrics to correlate",
+        )
+    )
+    varying = [Path(path).stem.removeprefix("scatter_") for path in drawn.get("scatters", [])]
+    plan_columns = ["plan", "generator", "degree", *varying, "density", *(["width", "macs_kept"] if cost_lines else [])]
+    plan_columns += ["acc_mean", "acc_std", "n_seeds", "sweet_spot", "sweet_spot_p_holm"]
+    content.append(
+        (
+            "Plans (mean and std over seeds; metrics that vary; summary.csv has them all)",
+            summary_table[[c for c in plan_columns if c in summary_table.columns]],
+        )
+    )
+    if ranked is not None and kind != "recipes":
+        content.append(ranked)
+    extra = [
+        ("Clustering vs path length (red rings: sweet spot)", drawn.get("map")),
+        ("Accuracy at equal cost, by recipe", drawn.get("recipes")),
+        ("Accuracy vs density", drawn.get("density")),
+    ]
+    content += [(heading, figure) for heading, figure in extra if figure is not None and figure != main]
+    if drawn.get("scatters"):
+        content.append(("Every metric", drawn["scatters"]))
+    if len(missing):
+        table = missing[["run_id", "plan", "plan_sha256"]] if "run_id" in missing else missing
+        content.append(("Rows with missing metrics", table))
+    return content
 
 
 def _headline(summary: pd.DataFrame) -> str:

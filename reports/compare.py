@@ -10,12 +10,15 @@ random bipartite layer at the same degree (whose counted cost varies a little), 
 plan of the same density, and grouped convolutions of the same cost meet at one level. A level
 is named by its mean cost. Within a
 level the configuration with the best mean accuracy is the reference; every other one is
-compared with it over the training seeds both ran (paired by seed): the mean difference with
-a 95% t-interval, the paired t-test and the Wilcoxon signed-rank test.
+compared with it over the training seeds both ran (paired by seed): the mean difference with its
+range and, from three pairs on, a 95% t-interval, and the test :mod:`reports.inference` chooses
+(none below three pairs; the exact sign-flip permutation test until Wilcoxon can reach 5%; then
+Wilcoxon), Holm-adjusted within the level, with the paired t-test's p beside it.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -23,6 +26,16 @@ import pandas as pd
 from scipy import stats
 
 from common.columns import BASELINE_RECIPE
+from reports.inference import (
+    ALPHA,
+    MIN_PAIRS,
+    POWER,
+    detectable_difference,
+    holm,
+    paired_test,
+    seeds_needed,
+    smallest_p,
+)
 from reports.stats import TREATMENT_KEYS, treatment_label
 
 #: Largest relative difference of counted cost within one cost level.
@@ -58,32 +71,29 @@ def cost_levels(densities: pd.Series, tolerance: float = LEVEL_TOLERANCE) -> pd.
 def paired_difference(a: pd.Series, b: pd.Series) -> dict:
     """Accuracy ``a - b`` over the seeds both have (Series indexed by seed).
 
-    Returns the number of pairs, the mean difference with its 95% t-interval, and the p-values
-    of the two-sided paired t-test and Wilcoxon signed-rank test (NaN where undefined: fewer
-    than two pairs, or all differences zero).
+    Returns the number of pairs, the mean difference with its range and its 95% t-interval (from
+    :data:`reports.inference.MIN_PAIRS` pairs on), the test :func:`reports.inference.paired_test`
+    chooses with its p-value and the smallest p it can give, and the paired t-test's p beside it.
     """
     seeds = sorted(set(a.index) & set(b.index))
+    differences = a.loc[seeds].to_numpy(dtype=float) - b.loc[seeds].to_numpy(dtype=float)
+    test = paired_test(differences)
     result = {
         "n_pairs": len(seeds),
-        "diff": float("nan"),
+        "diff": float(differences.mean()) if len(seeds) else float("nan"),
+        "diff_min": float(differences.min()) if len(seeds) else float("nan"),
+        "diff_max": float(differences.max()) if len(seeds) else float("nan"),
+        "diff_sd": float(differences.std(ddof=1)) if len(seeds) > 1 else float("nan"),
         "diff_ci_low": float("nan"),
         "diff_ci_high": float("nan"),
-        "paired_t_p": float("nan"),
-        "wilcoxon_p": float("nan"),
+        "test": test.method,
+        "p": test.p,
+        "smallest_p": test.smallest_p,
+        "paired_t_p": test.t_p,
     }
-    if not seeds:
-        return result
-    differences = a.loc[seeds].to_numpy(dtype=float) - b.loc[seeds].to_numpy(dtype=float)
-    result["diff"] = float(differences.mean())
-    if len(seeds) < 2:
-        return result
-    spread = differences.std(ddof=1)
-    half = stats.t.ppf(0.975, len(seeds) - 1) * spread / math.sqrt(len(seeds))
-    result["diff_ci_low"], result["diff_ci_high"] = result["diff"] - half, result["diff"] + half
-    if spread > 0:
-        result["paired_t_p"] = float(stats.ttest_rel(a.loc[seeds], b.loc[seeds]).pvalue)
-    if np.any(differences != 0):
-        result["wilcoxon_p"] = float(stats.wilcoxon(differences).pvalue)
+    if test.testable:
+        half = stats.t.ppf(0.975, len(seeds) - 1) * result["diff_sd"] / math.sqrt(len(seeds))
+        result["diff_ci_low"], result["diff_ci_high"] = result["diff"] - half, result["diff"] + half
     return result
 
 
@@ -139,14 +149,7 @@ def rank_at_equal_cost(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.Dat
             comparison = (
                 paired_difference(row["by_seed"], best["by_seed"])
                 if rank > 1
-                else {
-                    "n_pairs": row["n_seeds"],
-                    "diff": 0.0,
-                    "diff_ci_low": float("nan"),
-                    "diff_ci_high": float("nan"),
-                    "paired_t_p": float("nan"),
-                    "wilcoxon_p": float("nan"),
-                }
+                else {"n_pairs": row["n_seeds"], "diff": 0.0, "test": "best", "p": float("nan")}
             )
             rows_out.append(
                 {
@@ -169,35 +172,103 @@ def rank_at_equal_cost(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.Dat
         "n_seeds",
         "n_pairs",
         "diff",
+        "diff_min",
+        "diff_max",
+        "diff_sd",
         "diff_ci_low",
         "diff_ci_high",
+        "test",
+        "p",
+        "smallest_p",
+        "p_holm",
+        "family",
         "paired_t_p",
-        "wilcoxon_p",
         *layer_columns,
     ]
-    return pd.DataFrame(rows_out)[columns]
+    ranking = pd.DataFrame(rows_out)
+    ranking["p_holm"], ranking["family"] = _holm_within_levels(ranking)
+    return ranking.reindex(columns=columns)
 
 
-def comparison_findings(ranking: pd.DataFrame, alpha: float = 0.05) -> list[str]:
-    """Sentences: at each level, which configuration is best and which are significantly worse."""
+def _holm_within_levels(ranking: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Holm-adjusted p of each comparison, the family being its cost level's tested comparisons,
+    and the family's size."""
+    adjusted = pd.Series(np.nan, index=ranking.index)
+    family = pd.Series(0, index=ranking.index)
+    for _, group in ranking.groupby("level", sort=False, dropna=False):
+        adjusted[group.index] = holm(group["p"].to_numpy(dtype=float))
+        family[group.index] = int(np.isfinite(group["p"].to_numpy(dtype=float)).sum())
+    return adjusted, family
+
+
+def comparison_findings(ranking: pd.DataFrame, alpha: float = ALPHA) -> list[str]:
+    """Sentences: at each level, the best configuration, which others are significantly worse
+    (Holm-adjusted within the level), or why nothing could be tested, and what the run could detect."""
     lines = []
     for _level, group in ranking.groupby("level", sort=True):
         if len(group) < 2:
             continue
-        best = group.iloc[0]
-        worse = group[(group["paired_t_p"] < alpha) & (group["diff"] < 0)]
-        pairs = int(group["n_pairs"].iloc[1:].min()) if len(group) > 1 else 0
-        lines.append(
-            f"At {_level_text(best)}: {best['configuration']} is best ({best['acc_mean']:.2f}%); "
-            + (
-                f"significantly worse by a paired t-test over {pairs} seed(s): "
-                + ", ".join(f"{r['configuration']} ({r['diff']:+.2f} points)" for _, r in worse.iterrows())
-                if len(worse)
-                else f"no other configuration is significantly worse by a paired t-test over {pairs} seed(s)"
+        best, others = group.iloc[0], group.iloc[1:]
+        pairs = int(others["n_pairs"].min())
+        head = (
+            f"At {_level_text(best)}: {best['configuration']} is best ({best['acc_mean']:.2f}% over "
+            f"{int(best['n_seeds'])} seed(s))"
+        )
+        if pairs < MIN_PAIRS:
+            power = f" {_power_sentence(others, len(others), alpha)}" if pairs >= 2 else ""
+            lines.append(
+                f"{head}; with {pairs} paired seed(s) no difference is tested (at least {MIN_PAIRS} are needed): "
+                f"the others trail by {-others['diff'].max():.2f} to {-others['diff'].min():.2f} points.{power}"
             )
-            + "."
+            continue
+        family = int(others["family"].max())
+        worse = others[(others["p_holm"] < alpha) & (others["diff"] < 0)]
+        verdict = (
+            "significantly worse: "
+            + ", ".join(
+                f"{r['configuration']} ({r['diff']:+.2f} points, Holm p = {r['p_holm']:.2g})"
+                for _, r in worse.iterrows()
+            )
+            if len(worse)
+            else "no other configuration is significantly worse"
+        )
+        lines.append(
+            f"{head}; {verdict} ({others['test'].iloc[0]} test over {pairs} paired seeds, Holm-adjusted over the "
+            f"level's {family} comparison(s)). {_power_sentence(others, family, alpha)}"
         )
     return lines
+
+
+def _power_sentence(others: pd.DataFrame, family: int, alpha: float) -> str:
+    """What the level's seeds could detect: the smallest difference found with 80% power at the
+    strictest Holm level, and the seeds the largest observed gap would need. Power is the paired
+    t-test's (noncentral t; Wilcoxon's is close to it), and no number of seeds is quoted below the
+    one at which the test used can reach that level at all."""
+    spread = float(np.sqrt(np.nanmean(others["diff_sd"].to_numpy(dtype=float) ** 2)))
+    pairs = int(others["n_pairs"].min())
+    level = alpha / max(family, 1)
+    floor = next(n for n in itertools.count(1) if smallest_p(n) < level)
+    gap = float(-others["diff"].min())
+    needed = max(seeds_needed(gap, spread, level), floor)
+    needed_text = (
+        f"detecting the largest observed gap ({gap:.2f} points) would take about {needed:.0f} seeds"
+        if np.isfinite(needed)
+        else f"the largest observed gap ({gap:.2f} points) is too small to detect with any practical number of seeds"
+    )
+    if not spread > 0:
+        return "The paired differences do not vary, so the power of the comparison cannot be estimated."
+    if pairs < floor:
+        return (
+            f"With {pairs} seeds the test cannot reach the Holm level {level:.3g} whatever the difference (its "
+            f"smallest p is {smallest_p(pairs):.2g}; {floor} seeds are the least that can); {needed_text} "
+            f"(sd of the paired differences {spread:.2f} points, {POWER:.0%} power)."
+        )
+    detectable = detectable_difference(spread, pairs, level)
+    return (
+        f"With {pairs} seeds and the observed spread of the paired differences (sd {spread:.2f} points), only a "
+        f"difference of at least {detectable:.2f} points would be detected with {POWER:.0%} power at the Holm "
+        f"level {level:.3g}; {needed_text}."
+    )
 
 
 def _level_text(row, short: bool = False) -> str:
@@ -211,9 +282,14 @@ def _level_text(row, short: bool = False) -> str:
     return f"{scaled[0]:.3g}{scaled[1]}" if short else f"≈ {scaled[0]:.3g} {scaled[1]}MACs per example"
 
 
-def _p_values(row) -> str:
-    values = [row["paired_t_p"], row["wilcoxon_p"]]
-    return " / ".join(f"{v:.2g}" if np.isfinite(v) else "–" for v in values) if any(np.isfinite(values)) else ""
+def _test_cell(row) -> str:
+    """The comparison's test in one cell: why there is none, or its p, Holm's p and the floor."""
+    if row["rank"] == 1:
+        return ""
+    if row["test"] == "none":
+        return f"n = {int(row['n_pairs'])}: too few seeds to test"
+    floor = f"; smallest possible {row['smallest_p']:.2g}" if row["smallest_p"] >= ALPHA else ""
+    return f"{row['test']} p = {row['p']:.2g}, Holm {row['p_holm']:.2g}{floor}"
 
 
 def ranking_for_people(ranking: pd.DataFrame) -> pd.DataFrame:
@@ -231,6 +307,8 @@ def ranking_for_people(ranking: pd.DataFrame) -> pd.DataFrame:
             return "best"
         if np.isfinite(row["diff_ci_low"]):
             return f"{row['diff']:+.2f} [{row['diff_ci_low']:+.2f}, {row['diff_ci_high']:+.2f}]"
+        if row["n_pairs"] > 1:
+            return f"{row['diff']:+.2f} (range {row['diff_min']:+.2f} to {row['diff_max']:+.2f})"
         return f"{row['diff']:+.2f}"
 
     cost_name = "MACs" if (ranking["level_by"] == "macs").all() else "density"
@@ -240,8 +318,8 @@ def ranking_for_people(ranking: pd.DataFrame) -> pd.DataFrame:
             "rank": ranking["rank"],
             "configuration": [c.rsplit("/", 1)[-1] for c in ranking["configuration"]],
             "accuracy %": ranking.apply(plus_minus, axis=1),
-            "vs best, points [95% CI]": ranking.apply(difference, axis=1),
-            "p (paired t / Wilcoxon)": ranking.apply(_p_values, axis=1),
+            "vs best, points [95% CI over paired seeds]": ranking.apply(difference, axis=1),
+            "test (Holm within the level)": ranking.apply(_test_cell, axis=1),
             "seeds": ranking["n_seeds"],
             "density": ranking["density"],
         }

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
@@ -31,6 +32,16 @@ LABELS = {
     "layer_vertex_expansion": "mean layer vertex expansion (sampled)",
 }
 ACCURACY_LABEL = "test accuracy (%) at best validation epoch, mean ± std over seeds"
+#: A legend with more entries than this covers the plot: the figure colours by a scale instead,
+#: or is not drawn (docs/architecture.md, reports).
+MAX_LEGEND = 8
+
+
+def _legend(axes, **options) -> None:
+    """A legend when there is something to label and few enough entries to read."""
+    _, labels = axes.get_legend_handles_labels()
+    if labels and len(labels) <= MAX_LEGEND + 2:  # + the fit line and the baseline
+        axes.legend(**options)
 
 
 def save(figure: Figure, path: Path) -> Path:
@@ -39,11 +50,18 @@ def save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def _degree_colours(plans: pd.DataFrame) -> tuple[list, dict]:
-    degrees = sorted({d for d in plans["degree"].dropna().unique()}) if "degree" in plans.columns else []
+def _degree_colours(plans: pd.DataFrame) -> tuple[list, dict, Normalize | None]:
+    """Colours by degree: one legend entry per degree when there are at most :data:`MAX_LEGEND`,
+    else a continuous scale (returned as its norm, for a colour bar)."""
+    degree = pd.to_numeric(plans.get("degree", pd.Series(index=plans.index, dtype=float)), errors="coerce")
+    degrees = sorted(degree.dropna().unique())
+    if len(degrees) > MAX_LEGEND:
+        norm = Normalize(vmin=min(degrees), vmax=max(degrees))
+        scale = colormaps["viridis"]
+        return [scale(norm(d)) if np.isfinite(d) else "grey" for d in degree], {}, norm
     palette = colormaps["tab10"]
     colour_of = {d: palette(i % 10) for i, d in enumerate(degrees)}
-    return [colour_of.get(d, "grey") for d in plans.get("degree", pd.Series(index=plans.index))], colour_of
+    return [colour_of.get(d, "grey") for d in degree], colour_of, None
 
 
 def _baseline(axes, summary: pd.DataFrame) -> None:
@@ -60,7 +78,7 @@ def scatter_axes(axes, summary: pd.DataFrame, metric: str, correlation: Correlat
     x = pd.to_numeric(plans[metric], errors="coerce").to_numpy(dtype=float)
     y = plans["acc_mean"].to_numpy(dtype=float)
     errors = plans["acc_std"].fillna(0).to_numpy(dtype=float)
-    colours, colour_of = _degree_colours(plans)
+    colours, colour_of, norm = _degree_colours(plans)
     finite = np.isfinite(x) & np.isfinite(y)
     for index in np.flatnonzero(finite):
         axes.errorbar(
@@ -68,6 +86,8 @@ def scatter_axes(axes, summary: pd.DataFrame, metric: str, correlation: Correlat
         )
     for degree, colour in colour_of.items():
         axes.plot([], [], "o", color=colour, label=f"degree {degree:g}")
+    if norm is not None:
+        axes.figure.colorbar(ScalarMappable(norm, colormaps["viridis"]), ax=axes, label="degree")
     if finite.sum() >= 2 and np.ptp(x[finite]) > 0:
         slope, intercept = np.polyfit(x[finite], y[finite], 1)
         grid = np.linspace(x[finite].min(), x[finite].max(), 50)
@@ -75,14 +95,14 @@ def scatter_axes(axes, summary: pd.DataFrame, metric: str, correlation: Correlat
         if correlation is not None and np.isfinite(correlation.pearson_r):
             text = (
                 f"fit: r = {correlation.pearson_r:.2f}, ρ = {correlation.spearman_rho:.2f} "
-                f"(p = {correlation.spearman_p:.2g})"
+                f"(Holm p = {correlation.spearman_p_holm:.2g})"
             )
         axes.plot(grid, slope * grid + intercept, color="tab:red", linewidth=1.5, label=text or "least-squares fit")
     _baseline(axes, summary)
     axes.set_xlabel(LABELS.get(metric, metric))
     axes.set_ylabel("test accuracy (%)")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="best")
+    _legend(axes, fontsize=7, loc="best")
 
 
 def metric_scatter(summary: pd.DataFrame, metric: str, correlation: Correlation | None, path: Path) -> Path:
@@ -139,7 +159,7 @@ def clustering_path_map(
             linewidths=1.8,
             label="sweet spot: not significantly worse than the best",
         )
-        axes.legend(fontsize=8, loc="best")
+        _legend(axes, fontsize=8, loc="best")
     figure.colorbar(points, ax=axes, label="test accuracy (%)")
     axes.set_xlabel(LABELS["clustering"])
     axes.set_ylabel(LABELS["aspl"])
@@ -148,13 +168,19 @@ def clustering_path_map(
     return save(figure, path)
 
 
-def density_plot(summary: pd.DataFrame, path: Path) -> Path:
-    """Accuracy vs kept density, one marker style per generator, dense baseline as a line."""
+def density_plot(summary: pd.DataFrame, path: Path) -> Path | None:
+    """Accuracy vs kept density, one marker style per generator, dense baseline as a line; None when
+    every plan has the same density (one x value says nothing)."""
     plans = summary[~summary["is_baseline"]]
+    density = pd.to_numeric(plans["density"], errors="coerce")
+    if density.round(6).nunique() < 2:
+        return None
     figure = Figure(figsize=(6.4, 4.6), dpi=110, layout="constrained")
     axes = figure.subplots()
     markers = "osD^v<>PX*"
-    for index, (generator, group) in enumerate(plans.groupby(plans["generator"].fillna("unknown"), sort=True)):
+    generators = plans["generator"].fillna("unknown")
+    groups = plans.groupby(generators, sort=True) if generators.nunique() <= MAX_LEGEND else [("plans", plans)]
+    for index, (generator, group) in enumerate(groups):
         axes.errorbar(
             pd.to_numeric(group["density"]),
             group["acc_mean"],
@@ -169,20 +195,25 @@ def density_plot(summary: pd.DataFrame, path: Path) -> Path:
     axes.set_ylabel(ACCURACY_LABEL, fontsize=8)
     axes.set_title("accuracy vs density, by generator")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8, loc="best")
+    _legend(axes, fontsize=8, loc="best")
     return save(figure, path)
 
 
-def recipe_plot(ranking: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Path:
+def recipe_plot(ranking: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Path | None:
     """Accuracy vs counted cost (MACs per example when the ranking is by MACs, else density), one
-    line per recipe (error bars: std over seeds), the dense model as a dashed line; log axis."""
+    line per recipe (error bars: std over seeds), the dense model as a dashed line; log axis.
+
+    None when every configuration has the same cost (one x value) or there are more than
+    :data:`MAX_LEGEND` recipes to tell apart: the ranking table says it better.
+    """
+    cost = "macs" if (ranking["level_by"] == "macs").all() else "density"
+    lines = ranking["recipe"] if ranking["recipe"].nunique() > 1 else ranking["configuration"]
+    if ranking["level"].nunique() < 2 or lines.nunique() > MAX_LEGEND:
+        return None
     figure = Figure(figsize=(7, 4.8), dpi=110, layout="constrained")
     axes = figure.subplots()
     markers = "osD^v<>PX*"
-    cost = "macs" if (ranking["level_by"] == "macs").all() else "density"
-    for index, (recipe, group) in enumerate(
-        ranking.groupby(ranking["recipe"] if ranking["recipe"].nunique() > 1 else ranking["configuration"], sort=True)
-    ):
+    for index, (recipe, group) in enumerate(ranking.groupby(lines, sort=True)):
         group = group.sort_values(cost)
         axes.errorbar(
             group[cost],
@@ -201,5 +232,5 @@ def recipe_plot(ranking: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Pat
     axes.set_ylabel(ACCURACY_LABEL, fontsize=8)
     axes.set_title("accuracy at equal cost, by recipe")
     axes.grid(alpha=0.3, which="both")
-    axes.legend(fontsize=8, loc="best")
+    _legend(axes, fontsize=8, loc="best")
     return save(figure, path)

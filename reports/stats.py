@@ -1,5 +1,6 @@
 """Statistics over plans: per-plan summaries, correlations with bootstrap intervals, partial
-correlations controlling for density, and the "sweet spot" of plans not worse than the best."""
+correlations controlling for density, and the "sweet spot" of plans not worse than the best;
+p-values that decide a finding are Holm-adjusted within their family (:mod:`reports.inference`)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import pandas as pd
 from scipy import stats
 
 from common.columns import BASELINE_RECIPE
+from reports.inference import ALPHA, MIN_PAIRS, holm
 from reports.table import CANDIDATE_METRICS
 
 #: Fewest plans with finite values for which a correlation is reported.
 MIN_PLANS = 4
-ALPHA = 0.05
 
 
 #: Columns whose values together identify one compared configuration (a point of a report).
@@ -135,6 +136,9 @@ class Correlation:
     partial_p: float = float("nan")
     partial_rho: float = float("nan")
     partial_rho_p: float = float("nan")
+    spearman_p_holm: float = float("nan")  # Holm-adjusted over the report's metrics (see adjust_correlations)
+    partial_rho_p_holm: float = float("nan")
+    family: int = 0  # metrics in the family the Holm adjustment ran over
     note: str = ""
 
     def as_row(self) -> dict:
@@ -189,28 +193,48 @@ def correlate(summary: pd.DataFrame, metric: str, seed: int = 0, resamples: int 
     return result
 
 
-def sweet_spot(summary: pd.DataFrame, alpha: float = ALPHA) -> pd.Series:
-    """Per plan: True when not significantly worse than the best plan (one-sided Welch t-test).
+def adjust_correlations(correlations: list[Correlation]) -> None:
+    """Holm-adjust the Spearman and partial-Spearman p-values over the metrics of one report (the
+    family: every metric a correlation could be tested for), in place."""
+    spearman = holm([c.spearman_p for c in correlations])
+    partial = holm([c.partial_rho_p for c in correlations])
+    family = int(np.isfinite([c.spearman_p for c in correlations]).sum()) if correlations else 0
+    for correlation, p, q in zip(correlations, spearman, partial):
+        correlation.spearman_p_holm, correlation.partial_rho_p_holm, correlation.family = float(p), float(q), family
 
-    The best plan is the one with the highest mean accuracy. A plan is in the sweet spot when
-    the test of "best > plan" over seeds has p >= ``alpha``. NaN where a plan has fewer than
-    two seeds (no test is possible).
+
+def sweet_spot_tests(summary: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """Per plan, the one-sided Welch t-test of "best > plan" over seeds, Holm-adjusted over the plans
+    tested, and whether the plan is in the sweet spot (not significantly worse than the best).
+
+    Columns ``sweet_spot_p``, ``sweet_spot_p_holm`` and ``sweet_spot`` (True / False, NaN where the
+    plan or the best has fewer than :data:`reports.inference.MIN_PAIRS` seeds: untested). The best
+    plan is the one with the highest mean accuracy; it is in the sweet spot by definition.
     """
+    tests = pd.DataFrame(
+        {"sweet_spot_p": np.nan, "sweet_spot_p_holm": np.nan, "sweet_spot": np.nan}, index=summary.index
+    )
+    tests["sweet_spot"] = tests["sweet_spot"].astype(object)
     plans = summary[~summary["is_baseline"]]
-    result = pd.Series(np.nan, index=summary.index, dtype=object)
     if plans.empty:
-        return result
+        return tests
     best_index = plans["acc_mean"].idxmax()
     best = np.asarray(summary.at[best_index, "accuracies"], dtype=float)
+    tests.at[best_index, "sweet_spot"] = True
     for index, row in plans.iterrows():
         values = np.asarray(row["accuracies"], dtype=float)
-        if index == best_index:
-            result[index] = True
-        elif len(values) < 2 or len(best) < 2:
-            result[index] = np.nan
-        elif np.ptp(np.concatenate([best, values])) == 0:
-            result[index] = True
-        else:
-            p = stats.ttest_ind(best, values, equal_var=False, alternative="greater").pvalue
-            result[index] = bool(p >= alpha) if np.isfinite(p) else True
-    return result
+        if index == best_index or min(len(values), len(best)) < MIN_PAIRS:
+            continue
+        spread = np.ptp(np.concatenate([best, values]))
+        p = stats.ttest_ind(best, values, equal_var=False, alternative="greater").pvalue if spread > 0 else 1.0
+        tests.at[index, "sweet_spot_p"] = float(p) if np.isfinite(p) else 1.0
+    tested = tests["sweet_spot_p"].notna()
+    tests.loc[tested, "sweet_spot_p_holm"] = holm(tests.loc[tested, "sweet_spot_p"].to_numpy(dtype=float))
+    for index in tests.index[tested]:
+        tests.at[index, "sweet_spot"] = bool(tests.at[index, "sweet_spot_p_holm"] >= alpha)
+    return tests
+
+
+def sweet_spot(summary: pd.DataFrame, alpha: float = ALPHA) -> pd.Series:
+    """Per plan: True when not significantly worse than the best (see :func:`sweet_spot_tests`)."""
+    return sweet_spot_tests(summary, alpha)["sweet_spot"]

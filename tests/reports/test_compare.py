@@ -28,10 +28,14 @@ def test_paired_difference_against_scipy_on_hand_data():
         (differences.mean() - half, differences.mean() + half)
     )
     assert result["paired_t_p"] == pytest.approx(stats.ttest_rel(a.loc[[0, 1, 2, 3, 4]], b.loc[[0, 1, 2, 3, 4]]).pvalue)
-    assert result["wilcoxon_p"] == pytest.approx(stats.wilcoxon(differences).pvalue)
-    assert result["wilcoxon_p"] == pytest.approx(0.0625)  # n = 5, all differences positive: 2 / 2^5
+    # Five pairs: Wilcoxon could not reach 5% (2 / 2^5 = 0.0625), so the exact sign-flip test decides;
+    # every difference is positive, so only "all +" and "all -" are as extreme: p = 2 / 32.
+    assert result["test"] == "sign-flip permutation"
+    assert result["p"] == pytest.approx(0.0625) and result["smallest_p"] == pytest.approx(0.0625)
+    assert (result["diff_min"], result["diff_max"]) == pytest.approx((0.1, 0.8))
     single = paired_difference(a.iloc[:1], b.iloc[:1])
     assert single["n_pairs"] == 1 and np.isnan(single["paired_t_p"]) and np.isnan(single["diff_ci_low"])
+    assert single["test"] == "none" and np.isnan(single["p"])
 
 
 def rows(values: dict, density: dict) -> pd.DataFrame:
@@ -77,10 +81,21 @@ def test_ranking_within_each_cost_level():
     assert list(low["rank"]) == [1, 2, 3] and low["diff"].iloc[0] == 0
     assert low["diff"].iloc[1] == pytest.approx(np.mean([88.0 - 88.4, 88.2 - 88.5, 88.1 - 88.3]))
     assert low["paired_t_p"].iloc[2] == pytest.approx(stats.ttest_rel([86.0, 86.5, 85.9], [88.4, 88.5, 88.3]).pvalue)
+    # With three seeds the exact sign-flip test cannot go below 2 / 2^3 = 0.25: nothing is called
+    # significant, even a 2.27-point gap that a paired t-test (p = 0.004) would flag.
+    assert list(low["test"].iloc[1:]) == ["sign-flip permutation"] * 2 and low["p"].iloc[2] == pytest.approx(0.25)
+    assert list(low["p_holm"].iloc[1:]) == pytest.approx([0.5, 0.5]) and list(low["family"].iloc[1:]) == [2, 2]
     findings = comparison_findings(ranking)
-    assert findings[0].startswith("At density ≈ 0.0627: rreg-bipartite d=4 is best (88.40%)")
-    assert "random-bipartite d=4 (-2.27 points)" in findings[0]
-    assert "no other configuration is significantly worse by a paired t-test over 3 seed(s)" in findings[1]
+    assert findings[0].startswith("At density ≈ 0.0627: rreg-bipartite d=4 is best (88.40% over 3 seed(s))")
+    assert (
+        "no other configuration is significantly worse (sign-flip permutation test over 3 paired seeds, " in findings[0]
+    )
+    assert "Holm-adjusted over the level's 2 comparison(s))" in findings[0]
+    assert (
+        "With 3 seeds the test cannot reach the Holm level 0.025 whatever the difference (its smallest p is "
+        in (findings[0])
+    )
+    assert "7 seeds are the least that can" in findings[0]
 
 
 def test_levels_use_counted_macs_when_the_table_has_them():
@@ -92,4 +107,6 @@ def test_levels_use_counted_macs_when_the_table_has_them():
     ranking = rank_at_equal_cost(table)
     assert set(ranking["level"]) == {922_000.0} and set(ranking["level_by"]) == {"macs"}
     assert list(ranking["rank"]) == [1, 2]
-    assert comparison_findings(ranking)[0].startswith("At ≈ 922 kMACs per example: model d=4 is best (87.30%)")
+    finding = comparison_findings(ranking)[0]
+    assert finding.startswith("At ≈ 922 kMACs per example: model d=4 is best (87.30% over 2 seed(s))")
+    assert "with 2 paired seed(s) no difference is tested (at least 3 are needed)" in finding
