@@ -24,16 +24,17 @@ from pruning.compile import (
     write_compiled,
 )
 from pruning.errors import PruningError
+from pruning.expander import refuse_dense_label
 from pruning.kernels import KERNELS
 from pruning.layers import LayerSelection
 from pruning.masking import current_masks, load_masked_state_dict, masks_in_state_dict
 from pruning.network_graph import network_graph as build_network_graph
 from pruning.outputs import COMPILE_FILE, EXPORT_FILE, check_apply_target, summary_csv
-from pruning.recipes import DEGREE_SIDES, MASK_RECIPES, NODES_POLICIES, RELATIONAL, SELECT_BY, MaskConfig
+from pruning.recipes import DEGREE_SIDES, DENSE, MASK_RECIPES, NODES_POLICIES, RELATIONAL, SELECT_BY, MaskConfig
 from pruning.storage import load_masks, load_state
 from topology.build import PlanDraft, save_drafts
 from topology.discovery import is_plan_npz
-from topology.plans import Plan, load_plan, save_plan
+from topology.plans import EXTENSIONS, Plan, load_plan, save_plan
 from trainer.compiled import ModelSpec, load_compiled, load_masked_model, read_compile_record
 from trainer.models import MODELS, build_model
 
@@ -119,7 +120,7 @@ def prune() -> None:
     "--plan",
     "plan_path",
     type=click.Path(path_type=Path),
-    help="Plan file (.npy/.csv/.json); required by --recipe relational.",
+    help=f"Plan file (any of {'/'.join(EXTENSIONS)}); required by --recipe relational.",
 )
 @click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), required=True, help="Model from the zoo.")
 @model_option()
@@ -220,6 +221,8 @@ def apply(
     except PruningError as error:  # which options go together: a usage error
         raise click.UsageError(str(error)) from None
     model = build_model(model_name, input_shape, num_classes, **model_options)
+    if recipe == DENSE:
+        refuse_dense_label(model, model_name)
     result = prune_model(model, config, input_shape)
     dense = dense_equivalent_costs(model, input_shape, num_classes)
     metadata = {

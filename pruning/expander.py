@@ -112,3 +112,14 @@ def expander_masks(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
         )
         masks[name] = torch.from_numpy(matrix.astype(bool))
     return masks
+
+
+def refuse_dense_label(model: nn.Module, name: str, error: type[Exception] = PruningError) -> None:
+    """Raise ``error`` when ``model`` wires its own X-layers: calling it recipe ``dense`` would
+    record a masked model as the unpruned baseline."""
+    if expander_layers(model) is not None:
+        raise error(
+            f"model {name} wires its own X-layers, so recipe 'dense' would mislabel it: use the default recipe "
+            "'model' (or leave --recipe out); its dense counterpart is --model-option expand=1 (degrees=dense for "
+            "xvgg16)"
+        )

@@ -22,7 +22,7 @@ from common import __version__
 from common.seeding import derive_seed
 from pruning.accounting import layer_graph_columns
 from pruning.apply import PruneResult, prune_model
-from pruning.expander import expander_layers
+from pruning.expander import refuse_dense_label
 from pruning.recipes import DENSE
 from topology.analysis import reference_mismatches
 from trainer import rundir
@@ -185,12 +185,8 @@ def build_masked_model(config: TrainConfig, inputs: RunInputs, data: DataBundle,
     if width is not None and announce:
         print(f"width for the MAC budget: {width.describe()}", file=sys.stderr, flush=True)
     model = build_model(config.model, data.input_shape, data.num_classes, **options)
-    if config.resolved_recipe == DENSE and expander_layers(model) is not None:
-        raise TrainError(
-            f"model {config.model} wires its own X-layers, so recipe 'dense' would mislabel it: use the default recipe "
-            "'model' (or leave --recipe out); its dense counterpart is --model-option expand=1 (degrees=dense for "
-            "xvgg16)"
-        )
+    if config.resolved_recipe == DENSE:
+        refuse_dense_label(model, config.model, TrainError)
     mask_config = recipe_of(config).mask_config(config, inputs.plan)
     source = config.masks or config.like or "masks"
     pruned = prune_model(model, mask_config, data.input_shape, masks=inputs.masks, source=source)

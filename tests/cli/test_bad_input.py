@@ -136,6 +136,11 @@ CASES = [
         "model option width of cnn must be greater than 0, got -1",
     ),
     (
+        ["prune", "apply", "--recipe", "dense", "--model", "xresnet20", "--out", "written"],
+        1,
+        "model xresnet20 wires its own X-layers, so recipe 'dense' would mislabel it",
+    ),
+    (
         ["train", "--model", "mlp", "--model-option", "width=2.5", *QUICK, "--out", "written"],
         1,
         "model option width of mlp must be a whole number, got 2.5",
