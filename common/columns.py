@@ -14,6 +14,8 @@ from __future__ import annotations
 
 #: The recipe of the unpruned baseline every experiment compares against.
 BASELINE_RECIPE = "dense"
+#: Per-run bookkeeping, the last columns of every row.
+BOOKKEEPING = ("train_seconds", "device", "world_size", "topoprune_version", "torch_version", "created")
 TREATMENT = (
     "plan",
     "plan_sha256",
@@ -50,12 +52,7 @@ OUTCOME = (
     "final_top5",
     "test_loss",
     "applied_masks_sha256",
-    "train_seconds",
-    "device",
-    "world_size",
-    "topoprune_version",
-    "torch_version",
-    "created",
+    *BOOKKEEPING,
 )
 #: Setting columns that only masked recipes read: empty on dense rows.
 RECIPE_OPTIONS = (

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from common.columns import RECIPE_OUTCOMES
+from common.columns import RECIPE_OPTIONS, RECIPE_OUTCOMES
 from common.registry import Registry
 from common.seeding import derive_seed
 from pruning.edropout import EDropoutConfig, random_unit_masks
@@ -56,22 +56,7 @@ SOURCE_FLAGS = {
     "match_macs": "--match-macs",
 }
 #: Identity fields that only a masked recipe reads (None where the recipe does not read them).
-MASKING_FIELDS = (
-    "plan_sha256",
-    "masks_sha256",
-    "recipe_degree",
-    "recipe_density",
-    "self_loops",
-    "nodes_policy",
-    "prune_first",
-    "prune_last",
-    "include",
-    "exclude",
-    "degree_side",
-    "best_of",
-    "select_by",
-    "mask_seed",
-)
+MASKING_FIELDS = ("plan_sha256", "masks_sha256", "recipe_degree", "recipe_density", *RECIPE_OPTIONS)
 #: Fields of every recipe that masks chosen layers itself.
 LAYER_CHOICE = frozenset({"prune_first", "prune_last", "include", "exclude", "mask_seed"})
 

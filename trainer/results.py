@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from common.atomic import atomic_write_text
-from common.columns import BASELINE_RECIPE
+from common.columns import BASELINE_RECIPE, BOOKKEEPING
 from topology.metrics import GRAPH_METRICS, compute_metrics
 from topology.plans import Plan
 from trainer.config import TrainConfig
@@ -110,12 +110,7 @@ COLUMNS = [
     "test_loss",
     *CONFIG_COLUMNS,
     "applied_masks_sha256",
-    "train_seconds",
-    "device",
-    "world_size",
-    "topoprune_version",
-    "torch_version",
-    "created",
+    *BOOKKEEPING,
 ]
 #: Columns that legitimately differ between two runs of the same configuration and seeds.
 VOLATILE_COLUMNS = ("run_id", "train_seconds", "created", "device")
