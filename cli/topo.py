@@ -194,6 +194,7 @@ def gen(
         path_options=path_options(sample_sources, sample_seed, quiet),
     )
     click.echo(_render([(str(path), plan.metrics) for path, plan in saved], fmt, key_columns_only=True), nl=False)
+    click.echo(f"wrote {len(saved)} plan(s) to {out} (metrics in {out / METRICS_FILE})", err=True)
 
 
 @topo.command()

@@ -24,7 +24,7 @@ from trainer.models.orthogonality import ORTH_SCOPES
 from trainer.recipes import RECIPES, grid_recipes
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
 from trainer.rundir import results_path
-from trainer.sweep import SweepGrid, run_sweep, shard_of, sweep_jobs, sweep_status
+from trainer.sweep import SweepGrid, run_sweep, shard_of, sweep_jobs, sweep_status, unusable_jobs
 from trainer.widths import parse_mac_budget
 
 #: Results columns printed after a run (all of them are in results.csv).
@@ -306,6 +306,7 @@ def _report(outcome: RunOutcome | None) -> None:
         value = outcome.row.get(key)
         if value not in (None, ""):
             click.echo(f"  {key:14s} {value}")
+    click.echo(f"results: {results_path(outcome.run_dir.parent)}")
 
 
 def _report_evaluation(result: CheckpointEvaluation) -> None:
@@ -438,10 +439,17 @@ def _shard(_ctx, _param, value: str | None) -> tuple[int, int] | None:
 @click.option(
     "--shard", callback=_shard, help="Run only the i-th of N slices (1-based), e.g. 2/8 for a cluster job array."
 )
+@click.option(
+    "--skip-unusable",
+    is_flag=True,
+    help="Train the usable jobs when some cannot be masked (they are listed either way; without this flag, none runs).",
+)
 @training_options
 @friendly_errors
 @handle_interrupt
-def sweep_command(plans_dir, seeds, baseline, recipes, grid_degrees, grid_densities, jobs, shard, **options) -> None:
+def sweep_command(
+    plans_dir, seeds, baseline, recipes, grid_degrees, grid_densities, jobs, shard, skip_unusable, **options
+) -> None:
     """Train every plan in a directory (plus the dense baseline), or the given configuration, for each seed.
 
     With --recipes, every per-layer recipe is trained at every --degrees (or --densities) level
@@ -466,11 +474,14 @@ def sweep_command(plans_dir, seeds, baseline, recipes, grid_degrees, grid_densit
     except ValueError as error:
         raise click.BadParameter(f"--degrees takes whole numbers and --densities numbers ({error})") from None
     with_baseline = (plans_dir is not None or bool(grid.recipes)) if baseline is None else baseline
-    all_jobs = shard_of(sweep_jobs(plans_dir, seeds, with_baseline, grid), shard)
+    notices: list[str] = []
+    all_jobs = shard_of(sweep_jobs(plans_dir, seeds, with_baseline, grid, notices), shard)
+    for line in notices:
+        click.echo(f"notice: {line}", err=True)
     status = sweep_status(all_jobs, template)
-    todo = status.pending
     for line in status.describe(len(all_jobs)):
         click.echo(line, err=True)
+    todo = _usable(template, status.pending, skip_unusable)
     with tqdm(
         total=len(all_jobs),
         initial=len(all_jobs) - len(todo),
@@ -481,6 +492,22 @@ def sweep_command(plans_dir, seeds, baseline, recipes, grid_degrees, grid_densit
     ) as bar:
         run_sweep(dataclasses.replace(template, quiet=True), todo, jobs, on_done=lambda job: bar.update(1))
     click.echo(f"results: {results_path(template.out)}")
+
+
+def _usable(template: TrainConfig, jobs: list, skip_unusable: bool) -> list:
+    """The jobs whose masks can be made, checked before any training; one line per configuration
+    that cannot be, then a stop unless ``--skip-unusable``."""
+    unusable = unusable_jobs(template, jobs)
+    reasons = list(dict.fromkeys(reason for _, reason in unusable))
+    for reason in reasons:
+        click.echo(f"cannot train: {reason}", err=True)
+    if unusable and not skip_unusable:
+        raise click.ClickException(
+            f"{len(unusable)} of {len(jobs)} job(s) cannot be masked ({len(reasons)} configuration(s) above); nothing "
+            "was trained: fix them, or pass --skip-unusable to train the rest"
+        )
+    skipped = {id(job) for job, _ in unusable}
+    return [job for job in jobs if id(job) not in skipped]
 
 
 def main() -> None:

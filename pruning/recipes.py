@@ -103,8 +103,9 @@ def relational(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
     if nodes > smallest:
         if config.nodes_policy != "shrink":
             raise PruningError(
-                f"layer {layer.name} has {layer.out_channels} output and {layer.in_channels} input channels, "
-                f"fewer than the plan's {nodes} nodes (use --nodes-policy shrink or --exclude '{layer.name}')"
+                f"{plan.path or 'plan'}: layer {layer.name} has {layer.out_channels} output and {layer.in_channels} "
+                f"input channels, fewer than the plan's {nodes} nodes (use a plan of at most {smallest} nodes, "
+                f"--nodes-policy shrink, or --exclude '{layer.name}')"
             )
         adjacency = adjacency[:smallest, :smallest]
     adjacency = as_dense(adjacency, str(plan.path or "plan"))

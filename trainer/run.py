@@ -176,6 +176,12 @@ def set_up(config: TrainConfig, run_id: str | None, resume_dir: Path | None) -> 
         _restore(run)
     elif run.is_main:
         _start_run_dir(run)
+    if run.talks:
+        print(
+            f"training in {run.run_dir} (its row goes to {rundir.results_path(config.out)})",
+            file=sys.stderr,
+            flush=True,
+        )
     return run
 
 

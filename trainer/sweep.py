@@ -20,15 +20,19 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from common.errors import TopopruneError
+from pruning.recipes import compute_mask_set
 from topology.discovery import find_plans
 from topology.graph import GRAPH
 from topology.plans import load_plan
 from trainer import rundir
 from trainer.claims import claim_path, claimed
 from trainer.config import TrainConfig
+from trainer.data import load_dataset
 from trainer.errors import TrainError
 from trainer.identity import canonical_json, config_hash, identify
-from trainer.recipes import DENSE, grid_recipes
+from trainer.models import build_model
+from trainer.recipes import DENSE, grid_recipes, recipe_of
 from trainer.results import read_rows
 from trainer.run import resume_training, run_training
 
@@ -124,12 +128,18 @@ class SweepStatus:
 
 
 def sweep_jobs(
-    plans_dir: Path | None, seeds: int, baseline: bool = True, grid: SweepGrid = SweepGrid()
+    plans_dir: Path | None,
+    seeds: int,
+    baseline: bool = True,
+    grid: SweepGrid = SweepGrid(),
+    notices: list[str] | None = None,
 ) -> list[SweepJob]:
     """The full, deterministic job list: the baseline, plans in path order, then the grid's
     recipe x level, each for seeds 0..seeds-1.
 
-    Without ``plans_dir`` and grid the template itself is the one configuration.
+    Without ``plans_dir`` and grid the template itself is the one configuration. Bipartite plans
+    in ``plans_dir`` (layer graphs, which the relational recipe cannot use) are left out with a
+    line in ``notices``.
     """
     if seeds < 1:
         raise TrainError(f"seeds must be at least 1, got {seeds}")
@@ -137,14 +147,55 @@ def sweep_jobs(
     grid_jobs = grid.jobs(seeds)
     if plans_dir is None:
         return baseline_jobs + (grid_jobs or [SweepJob(None, "", seed) for seed in range(seeds)])
-    plans = []
+    plans, layer_graphs = [], []
     for path in find_plans([plans_dir]):
         plan = load_plan(path)
         if plan.kind == GRAPH:
             plans.append((path, plan.sha256))
+        else:
+            layer_graphs.append(path.name)
+    if layer_graphs and notices is not None:
+        notices.append(
+            f"{plans_dir}: left out {len(layer_graphs)} bipartite plan(s), layer graphs the relational recipe cannot "
+            f"use: {', '.join(layer_graphs[:5])}{', ...' if len(layer_graphs) > 5 else ''}"
+        )
     if not plans:
         raise TrainError(f"{plans_dir}: no graph plans to train")
     return baseline_jobs + [SweepJob(path, sha, seed) for path, sha in plans for seed in range(seeds)] + grid_jobs
+
+
+def unusable_jobs(template: TrainConfig, jobs: list[SweepJob]) -> list[tuple[SweepJob, str]]:
+    """Jobs whose masks cannot be made for the template's model (a plan with more nodes than a
+    layer has channels, a degree above a layer's width, ...), each with the one-line reason; checked
+    before any training starts, once per distinct configuration (seeds aside)."""
+    if not jobs:
+        return []
+    data = load_dataset(template.data_config())
+    model = build_model(template.model, data.input_shape, data.num_classes, **template.model_options)
+    reasons: dict[str, str | None] = {}
+    unusable = []
+    for job in jobs:
+        config = job.config(template)
+        key = canonical_json({**config.to_dict(), "train_seed": None})
+        if key not in reasons:
+            reasons[key] = _mask_problem(model, config)
+        if reasons[key] is not None:
+            unusable.append((job, reasons[key]))
+    return unusable
+
+
+def _mask_problem(model, config: TrainConfig) -> str | None:
+    """Why the recipe cannot mask ``model`` under ``config``, or None."""
+    if config.match_macs is not None:
+        return None  # the width solver picks a width the recipe can mask, or says why not
+    try:
+        config.validate()
+        inputs = recipe_of(config).inputs(config)
+        if inputs.masks is None:
+            compute_mask_set(model, recipe_of(config).mask_config(config, inputs.plan))
+    except TopopruneError as error:
+        return str(error)
+    return None
 
 
 def shard_of(jobs: list[SweepJob], shard: tuple[int, int] | None) -> list[SweepJob]:

@@ -105,11 +105,11 @@ def test_inspect_checkpoint_masks_and_export(run, plan, tmp_path):
     result = run("inspect", tmp_path / "out" / "model.pt", "--format", "json")
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert json.loads(result.output)["params_kept"] == saved["params_kept"]
+    assert json.loads(result.stdout)["params_kept"] == saved["params_kept"]
     result = run(
         "inspect", tmp_path / "out" / "model.pt", "--model", "cnn", "--input-size", "1x28x28", "--format", "json"
     )
-    assert json.loads(result.output)["macs_kept"] == saved["macs_kept"]
+    assert json.loads(result.stdout)["macs_kept"] == saved["macs_kept"]
     result = run("inspect", tmp_path / "out" / "masks.npz", "--export", "exported")
     assert result.exit_code == 0, result.output
     exported = load_plan(tmp_path / "exported" / "4.npy")
@@ -123,7 +123,7 @@ def test_inspect_reads_torch_prune_checkpoints(run, tmp_path):
     torch.save(model.state_dict(), tmp_path / "tp.pt")
     result = run("inspect", tmp_path / "tp.pt", "--format", "json")
     assert result.exit_code == 0, result.output
-    layers = json.loads(result.output)["layers"]
+    layers = json.loads(result.stdout)["layers"]
     assert [layer["name"] for layer in layers] == ["4"]
     assert layers[0]["weights_kept"] == 512 * 512 // 4
 
@@ -257,7 +257,7 @@ def test_x_net_model_through_prune_apply_and_inspect(run, tmp_path):
     result = run(
         "apply",
         "--recipe",
-        "dense",
+        "model",
         "--model",
         "xdensenet_bc",
         "--model-option",

@@ -45,7 +45,7 @@ def test_gen_writes_plans_metrics_and_prints_them(run, tmp_path):
 def test_gen_count_uses_consecutive_seeds_and_json_output(run, tmp_path):
     result = run("gen", "-n", 20, "-d", 3, "--count", 3, "--seed", 5, "--format", "json", "--out", "p")
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     assert [r["plan"] for r in rows] == [f"p/rreg_n20_d3_s{s}.npy" for s in (5, 6, 7)]
     assert all(r["metrics"]["degree_max"] == 3 for r in rows)
 
@@ -61,7 +61,7 @@ def test_gen_is_reproducible(run, tmp_path):
 def test_gen_swap_chain_family_and_bipartite(run, tmp_path):
     result = run("gen", "-g", "swap-chain", "-n", 32, "-d", 4, "--count", 4, "--format", "csv")
     assert result.exit_code == 0, result.output
-    aspl = pd.read_csv(pd.io.common.StringIO(result.output))["aspl"]
+    aspl = pd.read_csv(pd.io.common.StringIO(result.stdout))["aspl"]
     assert len(aspl) == 4 and aspl.is_monotonic_decreasing
     result = run("gen", "-g", "xnet", "-n", 16, "--nodes-in", 8, "-d", 3, "--save", "npy,json")
     assert result.exit_code == 0, result.output
@@ -109,7 +109,7 @@ def test_analyze_directory_glob_and_files_one_row_per_plan(run, plans):
     ):
         result = run("analyze", *args, "--format", "csv")
         assert result.exit_code == 0, result.output
-        table = pd.read_csv(pd.io.common.StringIO(result.output))
+        table = pd.read_csv(pd.io.common.StringIO(result.stdout))
         assert len(table) == 3 and table.columns[0] == "plan"
 
 
@@ -124,7 +124,7 @@ def test_analyze_csv_matches_metrics_file_layout(run, plans, tmp_path):
 
 def test_analyze_selected_metrics_json(run, plans):
     result = run("analyze", plans, "-m", "aspl,ramanujan", "--format", "json")
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     graph_rows = [r for r in rows if "rreg" in r["plan"]]
     assert all(set(r["metrics"]) == {"aspl", "ramanujan"} for r in graph_rows)
 
@@ -135,10 +135,10 @@ def test_analyze_rgp_layout(run, tmp_path):
     folder = make_rgp_tree(tmp_path)
     result = run("analyze", tmp_path / "Adjacency", "-m", "aspl", "--format", "csv")
     assert result.exit_code == 0, result.output
-    assert len(pd.read_csv(pd.io.common.StringIO(result.output))) == 3
+    assert len(pd.read_csv(pd.io.common.StringIO(result.stdout))) == 3
     assert str(folder / "M0.npy") in result.output
     referenced = run("analyze", folder, "-m", "aspl,clustering", "--format", "csv", "--reference")
-    table = pd.read_csv(pd.io.common.StringIO(referenced.output))
+    table = pd.read_csv(pd.io.common.StringIO(referenced.stdout))
     assert list(table.columns) == ["plan", "aspl", "aspl_reference", "clustering", "clustering_reference"]
     assert np.allclose(table["aspl"], table["aspl_reference"], rtol=0, atol=1e-9) and "warning" not in referenced.output
 
@@ -222,12 +222,12 @@ def test_gen_writes_a_large_graph_sparse_and_analyze_samples_it(run, tmp_path):
     assert result.exit_code == 0, result.output
     files = sorted(p.name for p in (tmp_path / "plans").iterdir())
     assert files == ["metrics.csv", "rreg_n6000_d4_s0.json", "rreg_n6000_d4_s0.npz"]
-    row = pd.read_csv(io.StringIO(result.output)).iloc[0]
+    row = pd.read_csv(io.StringIO(result.stdout)).iloc[0]
     assert row["aspl_sources"] == 64 and row["aspl_ci95_low"] < row["aspl"] < row["aspl_ci95_high"]
     document = json.loads((tmp_path / "plans" / "rreg_n6000_d4_s0.json").read_text())
     assert document["nodes"] == 6000 and document["edges"] == 12000 and document["metrics"]["aspl_sources"] == 64
     analysed = run("analyze", "plans", "-m", "aspl,diameter", "--format", "json")
-    exact = json.loads(analysed.output)[0]["metrics"]
+    exact = json.loads(analysed.stdout)[0]["metrics"]
     # One draw's interval misses 5% of the time (coverage is tested in tests/topology/test_sparse.py).
     assert abs(row["aspl"] - exact["aspl"]) < 0.01 * exact["aspl"] and exact["diameter"] >= 1
 
@@ -247,7 +247,7 @@ def test_save_npz_forces_sparse_files_and_every_reader_takes_them(run, tmp_path)
     )
     for name in ("rreg_n16_d4_s0.npz", "rreg_n16_d4_s0.edges"):
         result = run("analyze", f"plans/{name}", "-m", "aspl", "--format", "json")
-        assert result.exit_code == 0 and json.loads(result.output)[0]["metrics"]["aspl"] > 1
+        assert result.exit_code == 0 and json.loads(result.stdout)[0]["metrics"]["aspl"] > 1
 
 
 def test_a_memory_budget_stops_a_big_graph_in_one_line(run, tmp_path):

@@ -271,3 +271,25 @@ def test_orth_flags_need_a_model_with_the_regulariser(run, data_dir):
         code=2,
         one_line=False,
     )
+
+
+def test_a_sweep_checks_every_job_before_training_and_names_the_plans_it_cannot_use(run, data_dir, tmp_path):
+    plans = tmp_path / "plans"
+    save_plan(Plan(generate("rreg", nodes=16, degree=4, seed=0)), plans, "small")
+    save_plan(Plan(generate("rreg", nodes=64, degree=4, seed=0)), plans, "large")
+    save_plan(Plan(generate("xnet", nodes=8, nodes_in=8, degree=2, seed=0), kind="bipartite"), plans, "layer")
+    args = ["sweep", "--plans", plans, "--seeds", 1, "--max-train", 200, *quick(data_dir)]
+    refused = run(*args)
+    assert refused.exit_code == 1
+    lines = [line for line in refused.output.splitlines() if line.strip()]
+    assert any(
+        line.startswith("notice: ") and "left out 1 bipartite plan(s)" in line and "layer.npy" in line for line in lines
+    )
+    cannot = [line for line in lines if line.startswith("cannot train: ")]
+    assert len(cannot) == 1 and f"{plans / 'large.npy'}: layer 4 has 32 output and 32 input channels" in cannot[0]
+    assert "use a plan of at most 32 nodes" in cannot[0]
+    assert "1 of 3 job(s) cannot be masked" in lines[-1] and "--skip-unusable" in lines[-1]
+    assert read_rows(tmp_path / "runs") == []  # nothing trained before the check
+    trained = run(*args, "--skip-unusable")
+    assert trained.exit_code == 0, trained.output
+    assert sorted(row["recipe"] for row in read_rows(tmp_path / "runs")) == ["dense", "relational"]
