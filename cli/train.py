@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from tqdm import tqdm
 
 from cli.options import comma_list as comma_list_option
 from cli.options import friendly_errors, model_option
 from common import __version__
 from pruning.recipes import DEGREE_SIDES, NODES_POLICIES, SELECT_BY
+from trainer import rundir
 from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
 from trainer.data import DATASETS
 from trainer.ddp import distributed_from_environment, launch
@@ -376,7 +378,7 @@ def run_command(plan, masks, resume, eval_only, ddp, **options) -> None:
     if eval_only is not None:
         _report_evaluation(evaluate_checkpoint(eval_only, config_from_options(options, plan=plan, masks=masks)))
         return
-    config = config_from_options(options, plan=plan, masks=masks)
+    config = config_from_options(_like_its_run(options), plan=plan, masks=masks)
     if ddp:
         _report(launch(config, ddp))
         return
@@ -492,6 +494,24 @@ def sweep_command(
     ) as bar:
         run_sweep(dataclasses.replace(template, quiet=True), todo, jobs, on_done=lambda job: bar.update(1))
     click.echo(f"results: {results_path(template.out)}")
+
+
+def _like_its_run(options: dict) -> dict:
+    """With ``--like RUN`` (a run directory), the model, its options and the data set of that run,
+    unless given on the command line: the control must be the same network as the run it copies."""
+    like = options.get("like")
+    if like is None or not rundir.is_run_dir(like):
+        return options
+    document = rundir.read_config_document(like)
+    stored = rundir.read_config(like)
+    context = click.get_current_context()
+    defaults = {
+        "model": stored.model,
+        "model_options": rundir.built_model_options(document) or stored.model_options,
+        "dataset": stored.dataset,
+    }
+    given = {name for name in defaults if context.get_parameter_source(name) != ParameterSource.DEFAULT}
+    return {**options, **{name: value for name, value in defaults.items() if name not in given}}
 
 
 def _usable(template: TrainConfig, jobs: list, skip_unusable: bool) -> list:

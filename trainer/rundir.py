@@ -28,7 +28,7 @@ import torch
 from common.atomic import atomic_write_text
 from common.jsonio import json_text
 from pruning.accounting import PruneSummary
-from pruning.outputs import write_run_masks
+from pruning.outputs import MASKS_CSV, MASKS_FILE, MASKS_JSON, write_run_masks
 from pruning.storage import save_state, torch_load
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
@@ -65,6 +65,34 @@ def best_path(run_dir: Path) -> Path:
 
 def has_checkpoint(run_dir: Path) -> bool:
     return (Path(run_dir) / CHECKPOINT_FILE).is_file()
+
+
+def orphans(out: Path, config_hash: str, seed: int | str) -> list[Path]:
+    """Run directories of (``config_hash``, ``seed``) that a killed run left before its first
+    checkpoint: a configuration and masks, nothing to resume from, no row."""
+    found = []
+    for run_dir in run_dirs(out):
+        if has_checkpoint(run_dir) or (run_dir / RESULT_FILE).exists():
+            continue
+        try:
+            document = read_config_document(run_dir)
+            key = (document["config_hash"], str(document["config"]["train_seed"]))
+        except (TrainError, KeyError, TypeError):
+            continue
+        if key == (config_hash, str(seed)):
+            found.append(run_dir)
+    return found
+
+
+def remove_orphan(run_dir: Path) -> None:
+    """Delete an orphaned run directory (see :func:`orphans`) if it holds only files a run writes
+    before its first checkpoint; anything else in it keeps it."""
+    expected = {CONFIG_FILE, LOG_FILE, MASKS_FILE, MASKS_CSV, MASKS_JSON}
+    files = list(Path(run_dir).iterdir())
+    if all(path.is_file() and path.name in expected for path in files):
+        for path in files:
+            path.unlink()
+        Path(run_dir).rmdir()
 
 
 # --- config.json ------------------------------------------------------------------------------

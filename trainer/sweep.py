@@ -284,6 +284,9 @@ def _run_job(config: TrainConfig, config_hash: str, resume_dir: Path | None = No
     with claimed(claim_path(config.out, config_hash, config.train_seed)) as ours:
         if not ours or (config_hash, str(config.train_seed)) in _done(config.out):
             return None
+        if resume_dir is None:  # holding the claim, no one else trains this job: what a killed run left goes
+            for orphan in rundir.orphans(config.out, config_hash, config.train_seed):
+                rundir.remove_orphan(orphan)
         outcome = resume_training(resume_dir) if resume_dir is not None else run_training(config)
         return outcome.run_id
 

@@ -293,3 +293,19 @@ def test_a_sweep_checks_every_job_before_training_and_names_the_plans_it_cannot_
     trained = run(*args, "--skip-unusable")
     assert trained.exit_code == 0, trained.output
     assert sorted(row["recipe"] for row in read_rows(tmp_path / "runs")) == ["dense", "relational"]
+
+
+def test_random_filters_rebuilds_the_model_of_the_run_it_copies(run, data_dir, tmp_path):
+    args = ["--data-dir", data_dir, "--epochs", 1, "--threads", 1, "-q", "--max-train", 200]
+    edropout = run(
+        "--recipe", "edropout", "--model", "cnn", "--model-option", "width=4", "--edropout-patience", 1, *args
+    )
+    assert edropout.exit_code == 0, edropout.output
+    reference = read_rows(tmp_path / "runs")[0]
+    control = run("--recipe", "random-filters", "--like", f"runs/{reference['run_id']}", "--mask-seed", 3, *args)
+    assert control.exit_code == 0, control.output
+    row = read_rows(tmp_path / "runs")[1]
+    assert row["model"] == "cnn" and json.loads(row["model_options"]) == {"width": 4}
+    assert row["params_kept"] == reference["params_kept"]  # the same kept counts, on the same network
+    other = run("--recipe", "random-filters", "--like", f"runs/{reference['run_id']}", "--model", "mlp", *args)
+    assert other.exit_code == 1 and "which the model has no prunable layer of" in other.output  # told otherwise

@@ -160,3 +160,21 @@ def test_prune_apply_refuses_to_write_into_a_run_directory(data_dir, tmp_path, m
     assert CliRunner().invoke(prune, [*args, str(tmp_path / "applied")]).exit_code == 0
     assert CliRunner().invoke(prune, [*args, str(tmp_path / "applied")]).exit_code == 0  # its own output: fine
     assert CliRunner().invoke(prune, [*args, str(outcome.run_dir), "--force"]).exit_code == 0
+
+
+def test_a_rerun_sweep_clears_what_a_run_killed_before_its_first_checkpoint_left(data_dir, tmp_path, monkeypatch):
+    config = tiny(data_dir, tmp_path / "runs")
+    jobs = sweep_jobs(None, seeds=1)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("trainer.run.train_epoch", interrupted)
+    with pytest.raises(TrainInterrupted):
+        run_sweep(config, jobs)
+    monkeypatch.undo()
+    (orphan,) = list(rundir.run_dirs(config.out))
+    assert not rundir.has_checkpoint(orphan) and (orphan / "masks.npz").is_file()
+    assert run_sweep(config, jobs) == 1
+    (finished,) = list(rundir.run_dirs(config.out))  # the orphan is gone, one run directory per job
+    assert finished != orphan and rundir.read_result(finished) is not None
