@@ -93,6 +93,11 @@ def topo() -> None:
     """Generate, score and draw the graphs (plans) that wire pruned networks."""
 
 
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Replace plans of the same names that hold other graphs (refused otherwise)."
+)
+
+
 @topo.command()
 @click.option(
     "--generator",
@@ -144,6 +149,9 @@ def topo() -> None:
 @sampling_options
 @format_option()
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--overwrite", is_flag=True, help="Replace plans of the same names that hold other graphs (refused otherwise)."
+)
 @memory_budget_option()
 @friendly_errors
 def gen(
@@ -164,6 +172,7 @@ def gen(
     sample_seed,
     fmt,
     quiet,
+    overwrite,
 ) -> None:
     """Generate plans and print their metrics.
 
@@ -187,7 +196,8 @@ def gen(
         "connected": connected,
     }
     check_metric_names(metrics)
-    config = GenerateConfig(generator, params, seed, count, out, name, formats, tuple(metrics) if metrics else None)
+    chosen = tuple(metrics) if metrics else None
+    config = GenerateConfig(generator, params, seed, count, out, name, formats, chosen, overwrite)
     saved = make_plans(
         config,
         progress=lambda items: progress(items, "generating", quiet),
@@ -294,14 +304,17 @@ def _int_list(_ctx, _param, value: str) -> tuple[int, ...]:
 )
 @save_option
 @format_option()
+@click.option(
+    "--overwrite", is_flag=True, help="Replace plans of the same names that hold other graphs (refused otherwise)."
+)
 @friendly_errors
-def sweep(design, nodes, degrees, count, samples, bins, seed, out, formats, fmt) -> None:
+def sweep(design, nodes, degrees, count, samples, bins, seed, out, formats, fmt, overwrite) -> None:
     """Write a family of plans that covers a metric space, with metrics.csv."""
     if not degrees:
         raise ParameterError("--degrees needs at least one degree")
     config = SweepConfig(nodes=nodes, degrees=degrees, count=count, samples=samples, bins=bins, seed=seed)
     drafts = SWEEPS.get(design)(config)
-    saved = save_drafts(drafts, out, formats=formats)
+    saved = save_drafts(drafts, out, formats=formats, overwrite=overwrite)
     click.echo(_render([(str(path), plan.metrics) for path, plan in saved], fmt, key_columns_only=True), nl=False)
     click.echo(f"{len(saved)} plans written to {out} (metrics in {out / METRICS_FILE})", err=True)
 

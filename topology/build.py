@@ -12,9 +12,9 @@ import scipy.sparse as sp
 
 from common.errors import ParameterError
 from topology.generators import GENERATORS, generate
-from topology.graph import GRAPH
+from topology.graph import GRAPH, sha256_of
 from topology.metrics import PathOptions, compute_metrics
-from topology.plans import Plan, check_planned_files, save_plan
+from topology.plans import Plan, check_planned_files, refuse_clash, save_plan
 from topology.tables import update_metrics_file
 
 #: Short labels used in default plan names, e.g. ``rreg_n64_d4_s0``.
@@ -44,6 +44,7 @@ class GenerateConfig:
     name: str | None = None  # plan name (default: generator and parameters)
     formats: tuple[str, ...] = ("auto",)  # plan files to write (auto: npy, csv, json when dense; npz, json when sparse)
     metrics: tuple[str, ...] | None = None  # metrics to compute and store (None: all)
+    overwrite: bool = False  # replace different plans of the same names (refused otherwise)
 
     @property
     def form(self) -> str:
@@ -97,7 +98,10 @@ def make_plans(
         shape = (params["nodes"], params.get("nodes_in", params["nodes"]))
         check_planned_files(config.formats, shape, Path(config.out), config.count, config.form)
     seed = config.seed if spec.is_random else None
-    base = config.name or default_name(config.generator, params, seed)
+    # A sampled ASPL is another result than the exact one: the name says so, so neither replaces the other.
+    samples = path_options.sample_sources if path_options is not None else 0
+    sampled = f"_k{samples}" if samples and int(params.get("nodes", 0)) > samples else ""
+    base = config.name or default_name(config.generator, params, seed) + sampled
     if spec.family:
         matrices = generate(config.generator, seed=seed, form=config.form, count=config.count, **params)
         names = [f"{base}_{i:02d}" for i in range(len(matrices))]
@@ -112,12 +116,12 @@ def make_plans(
         if config.name:
             names = [base if len(matrices) == 1 else f"{base}_{i:02d}" for i in range(len(matrices))]
         else:
-            names = [default_name(config.generator, params, s) for s in seeds]
+            names = [default_name(config.generator, params, s) + sampled for s in seeds]
     drafts = []
     for index, (matrix, name, plan_seed) in enumerate(zip(matrices, names, seeds)):
         plan_params = {**params, "count": config.count, "index": index} if spec.family else params
         drafts.append(PlanDraft(name, matrix, config.generator, plan_params, plan_seed))
-    return save_drafts(drafts, config.out, spec.kind, config.formats, config.metrics, path_options)
+    return save_drafts(drafts, config.out, spec.kind, config.formats, config.metrics, path_options, config.overwrite)
 
 
 def save_drafts(
@@ -127,20 +131,26 @@ def save_drafts(
     formats: tuple[str, ...] = ("auto",),
     names: Sequence[str] | None = None,
     path_options: PathOptions | None = None,
+    overwrite: bool = False,
 ) -> list[tuple[Path, Plan]]:
     """Score ``drafts`` in one batch (metrics ``names``, default all), save each as a plan in
-    ``out`` and merge ``out/metrics.csv``.
+    ``out`` and merge ``out/metrics.csv``. A draft whose name holds a different plan in ``out`` is
+    refused before anything is scored or written, unless ``overwrite``.
 
     Returns
     -------
     list of (path, Plan): each saved plan's first written file and the plan with its metrics.
     """
-    metrics = compute_metrics([draft.matrix for draft in drafts], kind=kind, names=names, path_options=path_options)
+    matrices = [
+        draft.matrix if sp.issparse(draft.matrix) else np.asarray(draft.matrix, dtype=np.uint8) for draft in drafts
+    ]
+    for draft, matrix in zip(drafts, matrices):
+        refuse_clash(out, draft.name, sha256_of(matrix), overwrite)
+    metrics = compute_metrics(matrices, kind=kind, names=names, path_options=path_options)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     saved = []
-    for draft, values in zip(drafts, metrics):
-        matrix = draft.matrix if sp.issparse(draft.matrix) else np.asarray(draft.matrix, dtype=np.uint8)
+    for draft, matrix, values in zip(drafts, matrices, metrics):
         plan = Plan(matrix, kind, draft.generator, draft.params, draft.seed, values, created)
-        saved.append((save_plan(plan, out, draft.name, formats), plan))
+        saved.append((save_plan(plan, out, draft.name, formats, overwrite=True), plan))
     update_metrics_file(out, [(path.name, plan.metrics) for path, plan in saved])
     return saved

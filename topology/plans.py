@@ -183,7 +183,34 @@ def check_planned_files(
         )
 
 
-def save_plan(plan: Plan, directory: str | Path, name: str, formats: tuple[str, ...] = ("auto",)) -> Path:
+def existing_sha256(directory: str | Path, name: str) -> str | None:
+    """The SHA-256 of the plan ``directory/name`` already on disk (from its JSON, else its matrix), or None."""
+    files = plan_files(Path(directory) / name)
+    if not files:
+        return None
+    if ".json" in files:
+        recorded = _read_json(files[".json"]).get("sha256")
+        if recorded:
+            return recorded
+    return load_plan(Path(directory) / name).sha256
+
+
+def refuse_clash(directory: str | Path, name: str, sha256: str, overwrite: bool = False) -> None:
+    """Raise PlanError before writing plan ``name`` into ``directory`` over a different plan of that
+    name, unless ``overwrite``; the same plan again (same matrix) is fine."""
+    if overwrite:
+        return
+    existing = existing_sha256(directory, name)
+    if existing is not None and existing != sha256:
+        raise PlanError(
+            f"{Path(directory) / name}: a different plan of this name is there already (sha256 {existing[:12]}..., "
+            f"this one {sha256[:12]}...); write to another folder or name, or pass --overwrite"
+        )
+
+
+def save_plan(
+    plan: Plan, directory: str | Path, name: str, formats: tuple[str, ...] = ("auto",), overwrite: bool = False
+) -> Path:
     """Write ``plan`` as ``directory/name.<format>`` for each of ``formats`` (each file atomically).
 
     Parameters
@@ -192,6 +219,9 @@ def save_plan(plan: Plan, directory: str | Path, name: str, formats: tuple[str, 
         ``("auto",)`` (npy, csv and json for a dense matrix; npz and json for a sparse one) or
         a subset of npy, npz, csv, edges, json. A dense file of a sparse matrix checks the
         memory budget first.
+
+    overwrite : bool
+        Replace a different plan of the same name (refused otherwise, see :func:`refuse_clash`).
 
     Returns
     -------
@@ -204,6 +234,7 @@ def save_plan(plan: Plan, directory: str | Path, name: str, formats: tuple[str, 
     except PlanError as error:
         raise PlanError(f"{directory / name}: {error}") from None
     matrix = validate_matrix(plan.matrix, plan.kind, str(directory / name))
+    refuse_clash(directory, name, sha256_of(matrix), overwrite)
     written = []
     for fmt in formats:
         target = directory / f"{name}.{fmt}"

@@ -221,10 +221,10 @@ def test_gen_writes_a_large_graph_sparse_and_analyze_samples_it(run, tmp_path):
     )
     assert result.exit_code == 0, result.output
     files = sorted(p.name for p in (tmp_path / "plans").iterdir())
-    assert files == ["metrics.csv", "rreg_n6000_d4_s0.json", "rreg_n6000_d4_s0.npz"]
+    assert files == ["metrics.csv", "rreg_n6000_d4_s0_k64.json", "rreg_n6000_d4_s0_k64.npz"]  # sampled: its own name
     row = pd.read_csv(io.StringIO(result.stdout)).iloc[0]
     assert row["aspl_sources"] == 64 and row["aspl_ci95_low"] < row["aspl"] < row["aspl_ci95_high"]
-    document = json.loads((tmp_path / "plans" / "rreg_n6000_d4_s0.json").read_text())
+    document = json.loads((tmp_path / "plans" / "rreg_n6000_d4_s0_k64.json").read_text())
     assert document["nodes"] == 6000 and document["edges"] == 12000 and document["metrics"]["aspl_sources"] == 64
     analysed = run("analyze", "plans", "-m", "aspl,diameter", "--format", "json")
     exact = json.loads(analysed.stdout)[0]["metrics"]
@@ -261,3 +261,27 @@ def test_analyze_refuses_a_huge_npy_header(run, tmp_path):
     with (tmp_path / "huge.npy").open("wb") as handle:
         np.lib.format.write_array_header_1_0(handle, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)})
     assert_error(run("analyze", "huge.npy"), "huge.npy: a 1,000,000 x 1,000,000 float64 matrix would need")
+
+
+def test_a_different_plan_of_the_same_name_is_never_written_over_silently(run, tmp_path):
+    assert run("gen", "-g", "swap-chain", "-n", "32", "-d", "4", "--count", "3", "--out", "p", "-q").exit_code == 0
+    before = {path.name: path.read_bytes() for path in (tmp_path / "p").iterdir()}
+    refused = run("sweep", "--design", "aspl", "--nodes", "32", "--degrees", "4", "--count", "5", "--out", "p")
+    assert refused.exit_code == 1 and "a different plan of this name is there already" in refused.output
+    assert "pass --overwrite" in refused.output
+    assert {path.name: path.read_bytes() for path in (tmp_path / "p").iterdir()} == before  # nothing written
+    again = run("gen", "-g", "swap-chain", "-n", "32", "-d", "4", "--count", "3", "--out", "p", "-q")
+    assert again.exit_code == 0 and "wrote 3 plan(s) to p" in again.output  # the same plans again: fine
+    replaced = run(
+        "sweep", "--design", "aspl", "--nodes", "32", "--degrees", "4", "--count", "5", "--out", "p", "--overwrite"
+    )
+    assert replaced.exit_code == 0, replaced.output
+
+
+def test_a_sampled_aspl_gets_its_own_plan_name(run, tmp_path):
+    assert run("gen", "-n", "64", "-d", "4", "--out", "p", "-q").exit_code == 0
+    sampled = run("gen", "-n", "64", "-d", "4", "--out", "p", "--sample-sources", "8", "-q", "--format", "json")
+    assert sampled.exit_code == 0, sampled.output
+    assert json.loads(sampled.stdout)[0]["plan"].endswith("rreg_n64_d4_s0_k8.npy")
+    exact = json.loads((tmp_path / "p" / "rreg_n64_d4_s0.json").read_text())["metrics"]
+    assert "aspl_sources" not in exact  # the exact plan's metrics are untouched
