@@ -197,6 +197,12 @@ def training_options(func):
             "--split-seed", type=int, default=0, show_default=True, help="Seed of the train/validation split."
         ),
         click.option("--max-train", type=int, help="Use only the first N training examples."),
+        click.option(
+            "--max-test",
+            type=int,
+            help="Use only the first N test examples (quick checks; the row's identity records it, so such runs "
+            "never mix with full ones).",
+        ),
         click.option("--augment/--no-augment", default=None, help="Training augmentation (default: the data set's)."),
         click.option(
             "--degree-side",

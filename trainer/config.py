@@ -64,6 +64,7 @@ class TrainConfig:
     val_fraction: float = 0.1  # share of the training files held out for model selection
     split_seed: int = 0  # seed of the train/validation split
     max_train: int | None = None  # use only the first N training examples
+    max_test: int | None = None  # use only the first N test examples (quick checks; part of the identity)
     augment: bool | None = None  # training augmentation (default: the data set's)
     mask_seed: int = 0  # seed of block permutations and per-layer graphs (and of EDropout's search)
     edropout_population: int = 8  # EDropout: candidate states (NS)
@@ -107,6 +108,7 @@ class TrainConfig:
             (self.warmup_epochs >= 0, f"warm-up epochs must be >= 0, got {self.warmup_epochs}"),
             (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), got {self.label_smoothing}"),
             (self.max_train is None or self.max_train >= 10, f"max_train must be at least 10, got {self.max_train}"),
+            (self.max_test is None or self.max_test >= 10, f"max_test must be at least 10, got {self.max_test}"),
             (
                 not (self.masks is not None and (self.plan is not None or self.recipe not in (None, MASKS))),
                 "--masks replaces --plan and --recipe; give only one of them",
@@ -129,7 +131,15 @@ class TrainConfig:
 
     def data_config(self) -> DataConfig:
         """What the data set's loader needs of this configuration."""
-        return DataConfig(self.dataset, self.data_dir, self.val_fraction, self.split_seed, self.max_train, self.augment)
+        return DataConfig(
+            self.dataset,
+            self.data_dir,
+            self.val_fraction,
+            self.split_seed,
+            max_train=self.max_train,
+            max_test=self.max_test,
+            augment=self.augment,
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready dict (paths as strings, tuples as lists)."""

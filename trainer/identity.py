@@ -104,6 +104,8 @@ def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha2
         "label_smoothing": config.label_smoothing,
         "amp": config.amp,
     }
+    if config.max_test is not None:  # only then, so that every other run keeps the hash it always had
+        identity["max_test"] = config.max_test
     identity.update(recipe.identity_extra(config))  # only the recipe's own keys: every other run keeps its hash
     if config.match_macs is not None:  # the width is chosen from the rest of the identity, so it is not part of it
         option = WIDTH_OPTIONS.get(config.model)

@@ -42,6 +42,7 @@ CONFIG_COLUMNS = [
     "model_options",
     "model_structure",
     "max_train",
+    "max_test",
     "val_fraction",
     "split_seed",
     "augment",

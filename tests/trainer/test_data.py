@@ -48,6 +48,10 @@ def test_fashion_mnist_from_a_data_dir(tmp_path):
 def test_torchvision_raw_layout_and_uncompressed_files(tmp_path):
     write_fashion_like(tmp_path / "FashionMNIST" / "raw", train=200, test=50, gz=False)
     assert len(load_dataset(DataConfig("fashion-mnist", tmp_path)).test) == 50
+    limited = load_dataset(DataConfig("fashion-mnist", tmp_path, max_test=20))
+    assert len(limited.test) == 20 and len(limited.train) == len(
+        load_dataset(DataConfig("fashion-mnist", tmp_path)).train
+    )
     write_fashion_like(tmp_path / "MNIST" / "raw", train=200, test=50)
     assert load_dataset(DataConfig("mnist", tmp_path)).input_shape == (1, 28, 28)
 

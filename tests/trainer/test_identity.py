@@ -97,3 +97,10 @@ def test_canonical_json_and_row_cells():
     assert columns["model_options"] == '{"depth":3,"width":512}' and columns["include"] == '["a*","b*"]'
     assert columns["recipe_degree"] == 8 and "model" not in columns and "format" not in columns
     assert json.loads(columns["model_options"]) == {"depth": 3, "width": 512}
+
+
+def test_a_limited_test_set_is_its_own_experiment_and_others_keep_their_hash():
+    assert "max_test" not in run_identity(XNET)  # every run without --max-test keeps the hash it had
+    limited = dataclasses.replace(XNET, max_test=256)
+    assert run_identity(limited)["max_test"] == 256 and hash_of(limited) != hash_of(XNET)
+    assert identity_columns(run_identity(limited))["max_test"] == 256

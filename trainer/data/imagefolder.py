@@ -52,7 +52,7 @@ def imagefolder(config: DataConfig) -> DataBundle:
         num_classes=len(train_full.classes),
         train=torch.utils.data.Subset(train_full, train_index.tolist()),
         val=torch.utils.data.Subset(held_out, val_index.tolist()),
-        test=test,
+        test=test if config.max_test is None else torch.utils.data.Subset(test, range(min(len(test), config.max_test))),
         source=str(Path(root)),
         workers=config.workers,
     )

@@ -22,6 +22,7 @@ class DataConfig:
     val_fraction: float = 0.1  # share of the training files held out for model selection
     split_seed: int = 0  # seed of the train/validation split (fixed across training seeds)
     max_train: int | None = None  # use only the first N training examples (quick runs)
+    max_test: int | None = None  # use only the first N test examples (quick checks)
     augment: bool | None = None  # crop+flip for training batches (default: on for CIFAR)
     image_size: int = 64  # imagefolder: images are resized to this square size
     workers: int = 2  # imagefolder: DataLoader worker processes
@@ -107,6 +108,8 @@ def bundle_from_arrays(
     def normalise(array: torch.Tensor) -> torch.Tensor:
         return (array.float().div_(255) - mean).div_(std)
 
+    if config.max_test is not None:
+        test_images, test_labels = test_images[: config.max_test], test_labels[: config.max_test]
     test = torch.from_numpy(np.ascontiguousarray(test_images))
     return DataBundle(
         name=name,
