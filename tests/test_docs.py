@@ -115,6 +115,6 @@ def test_the_parser_reads_continuations_comments_and_markers(tmp_path):
         "text\n```bash\n# heading\ntopo gen -n 8 \\\n    -d 2   # comment\n"
         f"{NOT_RUN} needs a GPU)\ntrain --device cuda\n```\n```python\nnot bash\n```\n"
     )
-    assert commands(page) == [("topo gen -n 8 -d 2 # comment", None), ("train --device cuda", "needs a GPU")]
+    assert commands(page) == [("topo gen -n 8 -d 2   # comment", None), ("train --device cuda", "needs a GPU")]
     assert _split("topo gen -n 8 # params kept 1 of 2") == (["topo", "gen", "-n", "8"], "params kept 1 of 2")
     assert _tiny(["train", "sweep", "--seeds", "3"])[-9:] == TINY[("train", "sweep")]
