@@ -490,6 +490,12 @@ def compile_command(
             layers, desc="timing layers", unit="layer", file=sys.stderr, leave=False, disable=not sys.stderr.isatty()
         )
 
+    if masks:  # (without masks compile_model says there is nothing to compile)
+        click.echo(
+            f"compiling {len(masks)} masked layer(s) of {spec.model}: timing every candidate kernel at batch "
+            f"{batch_size} on {device}, then the whole model end to end",
+            err=True,
+        )
     result = compile_model(model, spec.input_shape, config, progress=wrap)
     metadata = {
         **spec.to_dict(),

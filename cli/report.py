@@ -9,6 +9,9 @@ import click
 from cli.options import friendly_errors
 from common import __version__
 from reports.build import ReportConfig, build_report
+from trainer import rundir
+from trainer.results import read_rows
+from trainer.rundir import RESULTS_FILE
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,13 +50,36 @@ def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed) -> N
     A table that mixes configurations (models, data sets, epochs, lr, model or recipe options,
     ...) gets one section per experiment, each named by the fields that differ.
 
-    Writes summary.csv, correlations.csv, figures/*.png, report.html (self-contained) and
-    report.md into --out, prints the findings and the path of report.html.
+    Writes summary.csv, correlations.csv, ranking.csv (configurations ranked at each cost level,
+    when some share one), figures/*.png, report.html (self-contained) and report.md into --out,
+    prints the findings and the path of report.html. Run directories beside a results table that
+    have no row in it (killed or still running) are named in a notice.
     """
-    built = build_report(ReportConfig(tuple(results), out, accuracy, model, dataset, epochs, bootstrap, seed))
+    for line in _runs_without_rows(results):
+        click.echo(f"notice: {line}", err=True)
+    config = ReportConfig(tuple(results), out, accuracy, model, dataset, epochs, bootstrap, seed)
+    built = build_report(config, progress=lambda line: click.echo(f"report: {line}", err=True))
     for line in built.findings:
         click.echo(f"- {line}")
     click.echo(str(built.html))
+
+
+def _runs_without_rows(results) -> list[str]:
+    """One line per results table whose folder holds run directories without a row in it."""
+    lines = []
+    for path in results:
+        path = Path(path)
+        if not path.is_file():
+            continue
+        listed = {row["run_id"] for row in read_rows(path.parent)} if path.name == RESULTS_FILE else set()
+        missing = [run.name for run in rundir.run_dirs(path.parent) if run.name not in listed]
+        if missing and path.name == RESULTS_FILE:
+            shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+            lines.append(
+                f"{path.parent}: {len(missing)} run director(ies) have no row in {path.name} (killed, still running, "
+                f"or their append failed: train --resume RUN appends a kept row): {shown}"
+            )
+    return lines
 
 
 def main() -> None:

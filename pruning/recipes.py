@@ -239,8 +239,8 @@ def compute_mask_set(model: nn.Module, config: MaskConfig) -> MaskSet:
             chosen = draws[layer.name]
             notices.append(
                 f"{layer.name}: kept draw {chosen['kept_draw']} of {config.best_of} by {config.select_by} "
-                f"({chosen['scores'][chosen['kept_draw']]:.4g}; draws ranged {min(chosen['scores']):.4g} to "
-                f"{max(chosen['scores']):.4g})"
+                f"({chosen['scores'][chosen['kept_draw']]:.4g}; every draw: "
+                f"{', '.join(f'{score:.4g}' for score in chosen['scores'])})"
             )
         else:
             matrix = recipe(layer, config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,7 +200,7 @@ def _headline(summary: pd.DataFrame) -> str:
     return "; ".join(words) + "."
 
 
-def build_report(config: ReportConfig) -> Report:
+def build_report(config: ReportConfig, progress: Callable[[str], None] = lambda line: None) -> Report:
     """Read, split into experiments, analyse, draw and write the report into ``config.out``.
 
     One section per experiment (see :mod:`reports.experiments`); a table of one experiment
@@ -213,7 +214,10 @@ def build_report(config: ReportConfig) -> Report:
     if (out / "figures").is_dir():
         shutil.rmtree(out / "figures")  # figures of an earlier report here would be stale (the report owns this folder)
     single = len(experiments) == 1
-    sections = [_section(e, config, out / "figures" if single else out / "figures" / e.slug) for e in experiments]
+    sections = []
+    for number, experiment in enumerate(experiments, start=1):
+        progress(f"experiment {number}/{len(experiments)}: {experiment.title} ({len(experiment.rows)} rows)")
+        sections.append(_section(experiment, config, out / "figures" if single else out / "figures" / experiment.slug))
 
     summary = pd.concat([s.summary for s in sections], ignore_index=True)
     correlations = pd.concat([s.correlations for s in sections], ignore_index=True)

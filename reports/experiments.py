@@ -17,6 +17,7 @@ configuration columns existed have only ``model``, ``dataset`` and ``epochs`` as
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -187,14 +188,23 @@ def _name(experiments: list[Experiment]) -> None:
         if _dense_only(experiment):
             parts.append("dense only")
         experiment.title = " · ".join(parts) or f"experiment {number}"
-        slug = (
-            re.sub(r"[^A-Za-z0-9]+", "-", experiment.title.replace("·", "-")).strip("-").lower()[:80]
-            or f"experiment-{number}"
-        )
+        slug = _slug(experiment.title) or f"experiment-{number}"
         while slug in used:
             slug = f"{slug}-{number}"
         used.add(slug)
         experiment.slug = slug
+
+
+#: Longest figure-folder name; a longer title keeps its start and a hash of the whole, so it stays readable and unique.
+MAX_SLUG = 64
+
+
+def _slug(title: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", title.replace("·", "-")).strip("-").lower()
+    if len(slug) <= MAX_SLUG:
+        return slug
+    digest = hashlib.sha256(title.encode()).hexdigest()[:8]
+    return f"{slug[: MAX_SLUG - 9].rstrip('-')}-{digest}"
 
 
 def _dense_only(experiment: Experiment) -> bool:

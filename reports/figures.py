@@ -3,6 +3,7 @@ and accuracy vs density. Matplotlib's object API only (no global pyplot state)."
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +128,8 @@ def main_figure(
         scatter_axes(axes, summary, metric, correlations.get(metric))
     for axes in grid[len(shown) :]:
         axes.set_axis_off()
-    figure.suptitle(title + "\n(error bars: std over seeds; dashed: dense baseline)", fontsize=11)
+    wrapped = textwrap.fill(title, width=45 * columns)  # a long experiment title wraps instead of running off the page
+    figure.suptitle(wrapped + "\n(error bars: std over seeds; dashed: dense baseline)", fontsize=11)
     return save(figure, path)
 
 

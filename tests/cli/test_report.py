@@ -23,3 +23,19 @@ def test_report_errors(tmp_path):
     result = runner.invoke(report, [str(tmp_path / "other.csv")])
     assert result.exit_code == 1 and "not a topoprune results table" in result.output
     assert runner.invoke(report, ["--help"]).exit_code == 0
+
+
+def test_run_directories_without_a_row_are_named(tmp_path):
+    path = tmp_path / "results.csv"
+    table = results_table(lambda m, rng: 90 - 0.5 * m["aspl"] + rng.normal(0, 0.1), plans=6, seeds=2)
+    table.to_csv(path, index=False)
+    for name in ("killed-run", table["run_id"].iloc[0]):  # one without a row, one with
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text("{}")
+    result = CliRunner().invoke(report, [str(path), "--out", str(tmp_path / "r"), "--bootstrap", "100"])
+    assert result.exit_code == 0, result.output
+    notices = [line for line in result.stderr.splitlines() if line.startswith("notice: ")]
+    assert notices == [
+        f"notice: {tmp_path}: 1 run director(ies) have no row in results.csv (killed, still running, or their "
+        "append failed: train --resume RUN appends a kept row): killed-run"
+    ]

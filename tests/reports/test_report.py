@@ -263,3 +263,12 @@ def test_an_equal_cost_sweep_says_how_closely_cost_was_held_and_leads_with_the_m
     )
     assert not any("Cost was held equal" in line for line in plain.findings)
     assert plain.sections[0].main_figure.name == "main.png"
+
+
+def test_long_experiment_titles_give_readable_unique_folder_names():
+    from reports.experiments import MAX_SLUG, _slug
+
+    base = "mlp · fashion-mnist · 1 epoch · macs_budget=1455104 · self_loops=True · match_macs=dense · width_step="
+    first, second = _slug(base + "1"), _slug(base + "2")
+    assert len(first) <= MAX_SLUG and first.startswith("mlp-fashion-mnist-1-epoch-macs-budget") and first != second
+    assert _slug("mlp · cifar10 · 3 epochs") == "mlp-cifar10-3-epochs"
