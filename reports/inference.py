@@ -26,6 +26,16 @@ POWER = 0.8
 EXACT_PAIRS = 16
 
 
+#: Values that differ by less than this are equal (accuracies carry float noise of about 1e-13).
+TOLERANCE = 1e-9
+
+
+def varies(values) -> bool:
+    """Whether ``values`` differ by more than float noise (a t statistic of noise is meaningless)."""
+    values = np.asarray(values, dtype=float)
+    return len(values) > 1 and float(np.ptp(values)) > TOLERANCE * max(1.0, float(np.max(np.abs(values))))
+
+
 def holm(pvalues) -> np.ndarray:
     """Holm-Bonferroni adjusted p-values; NaN entries stay NaN and are not counted in the family.
 
@@ -86,10 +96,11 @@ def paired_test(differences, alpha: float = ALPHA) -> PairedTest:
     n = len(d)
     if n < MIN_PAIRS:
         return PairedTest(n, "none", float("nan"), smallest_p(n), float("nan"))
-    t_p = float(stats.ttest_1samp(d, 0.0).pvalue) if np.ptp(d) > 0 else float("nan")
-    if smallest_p(n) < alpha and np.any(d != 0):
+    t_p = float(stats.ttest_1samp(d, 0.0).pvalue) if varies(d) else float("nan")
+    nonzero = bool(np.any(np.abs(d) > TOLERANCE))
+    if smallest_p(n) < alpha and nonzero:
         return PairedTest(n, "Wilcoxon signed-rank", float(stats.wilcoxon(d).pvalue), smallest_p(n), t_p)
-    p = sign_flip_p(d) if np.any(d != 0) else 1.0
+    p = sign_flip_p(d) if nonzero else 1.0
     return PairedTest(n, "sign-flip permutation", p, smallest_p(n), t_p)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from common.columns import BASELINE_RECIPE
-from reports.inference import ALPHA, MIN_PAIRS, holm
+from reports.inference import ALPHA, MIN_PAIRS, holm, varies
 from reports.table import CANDIDATE_METRICS
 
 #: Fewest plans with finite values for which a correlation is reported.
@@ -170,8 +170,8 @@ def correlate(summary: pd.DataFrame, metric: str, seed: int = 0, resamples: int 
     if len(x) < MIN_PLANS:
         result.note = "; ".join(notes + [f"too few plans ({len(x)}) for a correlation; need {MIN_PLANS}"])
         return result
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        result.note = "; ".join(notes + [f"{metric if np.ptp(x) == 0 else 'accuracy'} is the same for every plan"])
+    if not varies(x) or not varies(y):
+        result.note = "; ".join(notes + [f"{metric if not varies(x) else 'accuracy'} is the same for every plan"])
         return result
     rng = np.random.default_rng(seed)
     result.pearson_r, result.pearson_p = map(float, stats.pearsonr(x, y))
@@ -225,8 +225,12 @@ def sweet_spot_tests(summary: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFram
         values = np.asarray(row["accuracies"], dtype=float)
         if index == best_index or min(len(values), len(best)) < MIN_PAIRS:
             continue
-        spread = np.ptp(np.concatenate([best, values]))
-        p = stats.ttest_ind(best, values, equal_var=False, alternative="greater").pvalue if spread > 0 else 1.0
+        if not varies(np.concatenate([best, values])):
+            p = 1.0  # the same accuracy on every seed of both: not worse
+        elif not (varies(best) or varies(values)):
+            continue  # each constant over its seeds: a t-test of zero spread means nothing (untested)
+        else:
+            p = stats.ttest_ind(best, values, equal_var=False, alternative="greater").pvalue
         tests.at[index, "sweet_spot_p"] = float(p) if np.isfinite(p) else 1.0
     tested = tests["sweet_spot_p"].notna()
     tests.loc[tested, "sweet_spot_p_holm"] = holm(tests.loc[tested, "sweet_spot_p"].to_numpy(dtype=float))

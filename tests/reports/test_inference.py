@@ -117,3 +117,11 @@ def test_duplicate_rows_do_not_count_as_extra_seeds(tmp_path):
         "twice); each seed counts once, the first row is kept"
     ]
     assert set(plan_summary(table)["n_seeds"]) == {2}
+
+
+def test_float_noise_is_not_a_spread():
+    differences = np.array([88.51, 88.16, 88.40]) - np.array([88.60, 88.25, 88.49])  # -0.09 each, up to float noise
+    assert np.ptp(differences) > 0  # the noise is there
+    test = paired_test(differences)
+    assert np.isnan(test.t_p)  # not the p = 5e-14 a t-test of noise gives
+    assert test.method == "sign-flip permutation" and test.p == pytest.approx(0.25)
