@@ -28,7 +28,8 @@ S16U1_DOUBLE := --model resnet32_shared --model-option shared_rank=16 --model-op
 # EDropout on Fashion-MNIST (README, about 10 minutes): the mlp's hidden and classifier inputs gated, 5 epochs, 2 seeds:
 # dense, EDropout (pruned and unpruned evaluation) and random whole units at each EDropout run's kept counts.
 EDROPOUT_OUT ?= edropout-out
-EDROPOUT_TRAIN ?= --model mlp --dataset fashion-mnist --epochs 5 --include 4 --include 7 --include 10 --include 13 -q
+EDROPOUT_TRAIN ?= --model mlp --dataset fashion-mnist --epochs 5 -q
+EDROPOUT_SEEDS ?= 0 1 2
 
 .PHONY: install data test test-oldest lint bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases edropout-compare clean
 
@@ -119,11 +120,12 @@ clean:
 	rm -rf $(DEMO_OUT) $(COMPARE_OUT) $(G2NN_OUT) $(SHARED_OUT) $(EDROPOUT_OUT) .pytest_cache .hypothesis
 
 edropout-compare: data
-	@for seed in 0 1; do \
+	@for seed in $(EDROPOUT_SEEDS); do \
 		$(BIN)/train $(EDROPOUT_TRAIN) --recipe dense --seed $$seed --out $(EDROPOUT_OUT)/runs > /dev/null || exit 1; \
-		run=$$($(BIN)/train $(EDROPOUT_TRAIN) --recipe edropout --seed $$seed --mask-seed $$seed --out $(EDROPOUT_OUT)/runs | sed -n 's/^run directory: //p'); \
+		run=$$($(BIN)/train $(EDROPOUT_TRAIN) --recipe edropout --seed $$seed --out $(EDROPOUT_OUT)/runs | sed -n 's/^run directory: //p'); \
 		test -n "$$run" || exit 1; \
-		$(BIN)/train $(EDROPOUT_TRAIN) --recipe random-filters --like $$run --seed $$seed --mask-seed $$seed --out $(EDROPOUT_OUT)/runs > /dev/null || exit 1; \
+		$(BIN)/train $(EDROPOUT_TRAIN) --recipe random-filters --like $$run --seed $$seed --out $(EDROPOUT_OUT)/runs > /dev/null || exit 1; \
 	done
 	$(PY) -c "import pandas as pd; t = pd.read_csv('$(EDROPOUT_OUT)/runs/results.csv'); \
-		print(t.groupby('recipe')[['best_acc', 'best_acc_unpruned', 'density', 'params_kept', 'macs_kept', 'edropout_paper_r', 'edropout_frozen_epoch']].agg(['mean', 'std']).T.to_string())"
+		print(t.groupby('recipe')[['best_acc', 'final_acc', 'best_acc_no_pruning', 'final_acc_no_pruning', 'density', 'params_kept', 'macs_kept', 'edropout_paper_r', 'edropout_units_kept', 'edropout_frozen_epoch', 'edropout_frozen_step']].agg(['mean', 'std']).T.to_string())"
+	$(BIN)/report $(EDROPOUT_OUT)/runs/results.csv --out $(EDROPOUT_OUT)/report --pair-recipes random-filters

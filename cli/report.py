@@ -8,10 +8,17 @@ import click
 
 from cli.options import friendly_errors
 from common import __version__
+from common.atomic import atomic_write_text
+from reports.arms import pair_recipes as pair_table
+from reports.arms import pairing_findings
 from reports.build import ReportConfig, build_report
+from reports.table import filter_rows, read_results
 from trainer import rundir
 from trainer.results import read_rows
 from trainer.rundir import RESULTS_FILE
+
+#: What ``--pair-recipes`` writes into the report folder.
+PAIRED_FILE = "paired_recipes.csv"
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,8 +50,14 @@ from trainer.rundir import RESULTS_FILE
     help="Bootstrap resamples for confidence intervals.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option(
+    "--pair-recipes",
+    metavar="REFERENCE",
+    help="Also compare every recipe with the REFERENCE recipe seed by seed (paired by train_seed; one row per "
+    "recipe and seed): prints the differences with their intervals and tests and writes paired_recipes.csv.",
+)
 @friendly_errors
-def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed) -> None:
+def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair_recipes) -> None:
     """Relate graph metrics to accuracy over the runs of RESULTS (results.csv; shards are merged).
 
     A table that mixes configurations (models, data sets, epochs, lr, model or recipe options,
@@ -55,13 +68,30 @@ def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed) -> N
     prints the findings and the path of report.html. Run directories beside a results table that
     have no row in it (killed or still running) are named in a notice.
     """
+    pairs = None
+    if pair_recipes:  # checked before anything is written
+        pairs = pair_table(filter_rows(read_results(list(results)), model, dataset, epochs), pair_recipes)
     for line in _runs_without_rows(results):
         click.echo(f"notice: {line}", err=True)
     config = ReportConfig(tuple(results), out, accuracy, model, dataset, epochs, bootstrap, seed)
     built = build_report(config, progress=lambda line: click.echo(f"report: {line}", err=True))
     for line in built.findings:
         click.echo(f"- {line}")
+    if pairs is not None:
+        _print_pairs(pairs, pair_recipes, out)
     click.echo(str(built.html))
+
+
+def _print_pairs(table, reference: str, out: Path) -> None:
+    """``--pair-recipes``: the seed-by-seed table, printed and written to paired_recipes.csv."""
+    atomic_write_text(out / PAIRED_FILE, table.to_csv(index=False, lineterminator="\n"))
+    click.echo(f"recipes against {reference}, seed by seed ({out / PAIRED_FILE}):")
+    for _, line in table.iterrows():
+        spread = f" ± {line['acc_std']:.2f}" if line["acc_std"] == line["acc_std"] else ""
+        label = f"{line['accuracy']:9s} {line['recipe']:16s}"
+        click.echo(f"  {label} {line['acc_mean']:6.2f}{spread} over {line['n_seeds']} seed(s)")
+    for finding in pairing_findings(table, reference):
+        click.echo(f"- {finding}")
 
 
 def _runs_without_rows(results) -> list[str]:

@@ -14,6 +14,9 @@ from tqdm import tqdm
 from cli.options import comma_list as comma_list_option
 from cli.options import friendly_errors, model_option
 from common import __version__
+from pruning.edropout import FREEZE_RULES
+from pruning.edropout_energy import ENERGY_BN_MODES
+from pruning.edropout_units import COVERAGES
 from pruning.recipes import DEGREE_SIDES, NODES_POLICIES, SELECT_BY
 from trainer import rundir
 from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
@@ -242,11 +245,65 @@ def training_options(func):
             help="EDropout: epochs before the state may freeze (default: half the epochs).",
         ),
         click.option(
+            "--edropout-coverage",
+            type=click.Choice(COVERAGES),
+            default=COVERAGES[0],
+            show_default=True,
+            help="EDropout: which layers a state gates. paper: the public code's (each residual block's conv2 but "
+            "the first, and the classifier's inputs; models without such blocks: hidden); all-convs: every conv and "
+            "the classifier's inputs; hidden: every conv and every Linear's inputs but the first layer's.",
+        ),
+        click.option(
+            "--edropout-energy-bn",
+            type=click.Choice(ENERGY_BN_MODES),
+            default=ENERGY_BN_MODES[0],
+            show_default=True,
+            help="EDropout: batch norm while scoring states: each state's own batch statistics (the public code) or "
+            "eval mode (running statistics). Running statistics are never updated by these forwards.",
+        ),
+        click.option(
+            "--edropout-freeze",
+            type=click.Choice(FREEZE_RULES),
+            default=FREEZE_RULES[0],
+            show_default=True,
+            help="EDropout: when the state freezes after the warm-up. public: the public code's test (one step "
+            "without a new best energy); rescore: re-score the population on each minibatch (2 x population "
+            "forwards) and freeze when the best state is unchanged for --edropout-patience steps.",
+        ),
+        click.option(
             "--edropout-patience",
             type=click.IntRange(1),
             default=10,
             show_default=True,
-            help="EDropout: steps without a better best energy before the state freezes into the pruning mask.",
+            help="EDropout, --edropout-freeze rescore: steps the best state must stay unchanged before it freezes.",
+        ),
+        click.option(
+            "--edropout-keep-probability",
+            type=click.FloatRange(0, 1),
+            default=0.5,
+            show_default=True,
+            help="EDropout: p0, the probability that a bit of an initial state is on (the paper sweeps 0.2-0.8).",
+        ),
+        click.option(
+            "--edropout-mutation",
+            type=click.FloatRange(0, 1),
+            default=0.9,
+            show_default=True,
+            help="EDropout: F, the probability that a mutant bit copies x1.",
+        ),
+        click.option(
+            "--edropout-crossover",
+            type=click.FloatRange(0, 1),
+            default=0.9,
+            show_default=True,
+            help="EDropout: CR, the probability that a trial bit comes from the mutant.",
+        ),
+        click.option(
+            "--edropout-energy-scale",
+            type=click.FloatRange(0, min_open=True),
+            default=10.0,
+            show_default=True,
+            help="EDropout: the energy is -scale x the mean logit margin.",
         ),
         click.option(
             "--out",

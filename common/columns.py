@@ -67,6 +67,16 @@ RECIPE_OPTIONS = (
     "select_by",
     "mask_seed",
 )
+#: Setting columns a recipe adds to its rows (its own identity key), by recipe name: like
+#: RECIPE_OPTIONS, empty on other recipes' rows, so they never split a comparison of recipes.
+RECIPE_SETTINGS: dict[str, tuple[str, ...]] = {"edropout": ("edropout",), "random-filters": ("random_filters_draw",)}
+
+
+def option_columns() -> tuple[str, ...]:
+    """Setting columns only some recipes fill: RECIPE_OPTIONS and every recipe's own settings."""
+    return RECIPE_OPTIONS + tuple(name for names in RECIPE_SETTINGS.values() for name in names)
+
+
 #: Outcome columns a recipe adds to its rows, by recipe name.
 RECIPE_OUTCOMES: dict[str, tuple[str, ...]] = {
     "edropout": (
@@ -76,9 +86,13 @@ RECIPE_OUTCOMES: dict[str, tuple[str, ...]] = {
         "edropout_frozen_epoch",
         "edropout_frozen_step",
         "edropout_best_energy",
-        "best_acc_unpruned",
+        "edropout_selection",
+        "best_acc_no_pruning",
+        "final_acc_no_pruning",
     ),
 }
+#: A run directory's per-step search log (EDropout), written by trainer.rundir and drawn by the report.
+STEP_LOG_FILE = "search_log.csv"
 
 
 def outcome_columns() -> tuple[str, ...]:

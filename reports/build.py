@@ -16,6 +16,7 @@ from reports.experiments import Experiment, split_experiments
 from reports.findings import HEADLINE, equal_cost_findings, summarise, sweet_spot_region
 from reports.page import render_html, render_markdown
 from reports.stats import adjust_correlations, correlate, plan_summary, sweet_spot_tests
+from reports.steps import step_log_figure, step_logs
 from reports.table import CANDIDATE_METRICS, filter_rows, missing_metric_rows, read_results
 
 
@@ -92,6 +93,9 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
             "correlations."
         )
     content = _content(kind, main, drawn, ranked, summary_table, correlation_table, cost_lines, missing)
+    searched = step_log_figure(step_logs(rows, [Path(p).parent for p in config.results]), figures_dir / "search.png")
+    if searched is not None:
+        content.append(("Search per step (EDropout's search_log.csv of each run)", searched))
     for frame in (summary_table, correlation_table):
         frame.insert(0, "experiment", experiment.title)
     return Section(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from common.columns import BASELINE_RECIPE, RECIPE_OPTIONS, TREATMENT, outcome_columns
+from common.columns import BASELINE_RECIPE, TREATMENT, option_columns, outcome_columns
 from topology.metrics import GRAPH_METRICS
 
 #: Setting columns named in every section title.
@@ -89,12 +89,14 @@ def split_experiments(table: pd.DataFrame) -> list[Experiment]:
     """The experiments of ``table``, largest first (ties in table order).
 
     Every masked row is in exactly one experiment; a dense row is in every experiment whose
-    setting it matches outside :data:`RECIPE_OPTIONS`, or in an experiment of dense rows only.
+    setting it matches outside the recipe options (:func:`common.columns.option_columns`), or in an
+    experiment of dense rows only.
     The model options that set an X-Net model's wiring (``model_structure``) are compared
     within an experiment, so X, grouped and dense versions of one model sit side by side.
     """
     columns = setting_columns(table)
-    base = [c for c in columns if c not in RECIPE_OPTIONS]
+    recipe_options = option_columns()
+    base = [c for c in columns if c not in recipe_options]
     text = _as_text(table[columns]) if columns else pd.DataFrame(index=table.index)
     if "model_options" in text.columns and "model_structure" in table.columns:
         structure = _as_text(table[["model_structure"]])["model_structure"]
@@ -102,7 +104,7 @@ def split_experiments(table: pd.DataFrame) -> list[Experiment]:
             _options_without_structure(o, w) if w else o for o, w in zip(text["model_options"], structure)
         ]
     dense = table["recipe"].astype(str) == BASELINE_RECIPE
-    options = [c for c in columns if c in RECIPE_OPTIONS]
+    options = [c for c in columns if c in recipe_options]
     experiments: list[Experiment] = []
     for key, index in text[~dense].groupby(columns, sort=False).groups.items() if columns else []:
         setting = dict(zip(columns, key if isinstance(key, tuple) else (key,)))
@@ -125,7 +127,7 @@ def split_experiments(table: pd.DataFrame) -> list[Experiment]:
     for key, index in alone.groupby(base, sort=False).groups.items() if base else []:
         setting = dict(zip(base, key if isinstance(key, tuple) else (key,)))
         experiments.append(
-            Experiment({**setting, **{c: "" for c in RECIPE_OPTIONS if c in columns}}, table.loc[list(index)])
+            Experiment({**setting, **{c: "" for c in option_columns() if c in columns}}, table.loc[list(index)])
         )
     if not columns:
         experiments = [Experiment({}, table)]
@@ -163,7 +165,7 @@ def _name(experiments: list[Experiment]) -> None:
             {
                 s.get(f, "")
                 for e, s in zip(experiments, shown)
-                if not (f in RECIPE_OPTIONS and (_dense_only(e) or not s.get(f)))
+                if not (f in option_columns() and (_dense_only(e) or not s.get(f)))
             }
         )
         > 1
@@ -183,7 +185,7 @@ def _name(experiments: list[Experiment]) -> None:
         parts += [
             f"{f}={s.get(f, '') or '—'}"
             for f in differing
-            if not (f in RECIPE_OPTIONS and (_dense_only(experiment) or not s.get(f)))
+            if not (f in option_columns() and (_dense_only(experiment) or not s.get(f)))
         ]
         if _dense_only(experiment):
             parts.append("dense only")

@@ -14,6 +14,7 @@ _spec.loader.exec_module(structure)
 OWNERS = {
     "config.json": "trainer/rundir.py",
     "log.csv": "trainer/rundir.py",
+    "search_log.csv": "common/columns.py",
     "checkpoint.pt": "trainer/rundir.py",
     "best.pt": "trainer/rundir.py",
     "results.csv": "trainer/rundir.py",
@@ -36,7 +37,7 @@ def test_each_file_name_is_spelled_in_one_module(name):
 def test_recipe_names_are_spelled_where_they_are_declared(name):
     # The recipe's registration, and (edropout) its columns' declaration; "random-filters" also
     # labels the seed of its draws, which must not change.
-    allowed = {"pruning/recipes.py", "trainer/recipes.py", "common/columns.py", "pruning/edropout.py"}
+    allowed = {"pruning/recipes.py", "trainer/recipes.py", "common/columns.py", "pruning/edropout_units.py"}
     assert structure.string_places((name,)).get(name, set()) <= allowed
 
 

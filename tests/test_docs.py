@@ -4,8 +4,9 @@ leave the documentation behind.
 Every ```bash block of README.md and of each page under docs/ is run in order, each page in an
 empty folder. A command is one line (continued with a trailing backslash); ``#`` starts a
 comment. A comment line ``# (not run by make test: ...)`` marks the command below it as one the
-test cannot run, with the reason. Placeholders: ``runs/<run id>`` is the newest run directory,
-``runs/<edropout run>`` the newest EDropout run. Tiny sizes: :data:`TINY` names the options added.
+test cannot run, with the reason. Placeholders: ``DIR/<run id>`` is the newest run directory in
+DIR, ``DIR/<edropout run>`` its newest EDropout run. Tiny sizes: :data:`TINY` names the options
+added.
 """
 
 from __future__ import annotations
@@ -65,15 +66,16 @@ def _split(command: str) -> tuple[list[str], str]:
 
 
 def _resolve(command: str, folder: Path) -> str:
-    """Placeholders replaced by the newest run directories in ``folder/runs``."""
-    runs = sorted((folder / "runs").glob("*/config.json"), key=lambda p: p.stat().st_mtime)
-    edropout = [p.parent for p in runs if '"recipe": "edropout"' in p.read_text()]
-    for placeholder, candidates in (("runs/<run id>", runs), ("runs/<edropout run>", edropout)):
-        if placeholder in command:
-            assert candidates, f"no run for {placeholder}"
-            newest = candidates[-1] if candidates is edropout else candidates[-1].parent
-            command = command.replace(placeholder, str(newest.relative_to(folder)))
-    return command
+    """Placeholders replaced by the newest run directories in ``folder/DIR``."""
+
+    def newest(match: re.Match) -> str:
+        configs = sorted((folder / match[1]).glob("*/config.json"), key=lambda p: p.stat().st_mtime)
+        if match[2] == "edropout run":
+            configs = [p for p in configs if '"recipe": "edropout"' in p.read_text()]
+        assert configs, f"no run for {match[0]}"
+        return str(configs[-1].parent.relative_to(folder))
+
+    return re.sub(r"([\w./-]+)/<(run id|edropout run)>", newest, command)
 
 
 def _tiny(words: list[str]) -> list[str]:
@@ -118,3 +120,12 @@ def test_the_parser_reads_continuations_comments_and_markers(tmp_path):
     assert commands(page) == [("topo gen -n 8 -d 2   # comment", None), ("train --device cuda", "needs a GPU")]
     assert _split("topo gen -n 8 # params kept 1 of 2") == (["topo", "gen", "-n", "8"], "params kept 1 of 2")
     assert _tiny(["train", "sweep", "--seeds", "3"])[-9:] == TINY[("train", "sweep")]
+
+
+def test_placeholders_name_the_newest_runs_of_their_folder(tmp_path):
+    for age, (name, recipe) in enumerate((("a", "edropout"), ("b", "dense"))):
+        config = tmp_path / "pairs" / name / "config.json"
+        config.parent.mkdir(parents=True)
+        config.write_text(f'{{"recipe": "{recipe}"}}')
+        os.utime(config, (1_000_000 + age, 1_000_000 + age))
+    assert _resolve("x pairs/<run id> --like pairs/<edropout run>", tmp_path) == "x pairs/b --like pairs/a"

@@ -6,6 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pruning.edropout import PUBLIC_FREEZE
+from pruning.edropout_energy import BATCH_STATISTICS
+from pruning.edropout_units import PAPER
 from pruning.recipes import DENSE, MODEL_WIRING, PER_LAYER_RECIPES, RELATIONAL
 from trainer.data import DataConfig
 from trainer.errors import TrainError
@@ -69,7 +72,14 @@ class TrainConfig:
     mask_seed: int = 0  # seed of block permutations and per-layer graphs (and of EDropout's search)
     edropout_population: int = 8  # EDropout: candidate states (NS)
     edropout_warmup: int | None = None  # EDropout: epochs before the state may freeze (default: half the epochs)
-    edropout_patience: int = 10  # EDropout: steps without a better best energy before it freezes
+    edropout_patience: int = 10  # EDropout, rescore freeze rule: steps the best state stays unchanged before it freezes
+    edropout_coverage: str = PAPER  # EDropout: which layers a state gates (paper | all-convs | hidden)
+    edropout_energy_bn: str = BATCH_STATISTICS  # EDropout: batch norm in energies: batch statistics or eval
+    edropout_freeze: str = PUBLIC_FREEZE  # EDropout: freeze rule, public (the public code's) or rescore
+    edropout_keep_probability: float = 0.5  # EDropout: p0, initial bits kept with this probability
+    edropout_mutation: float = 0.9  # EDropout: F, probability that a mutant bit copies x1
+    edropout_crossover: float = 0.9  # EDropout: CR, probability that a trial bit comes from the mutant
+    edropout_energy_scale: float = 10.0  # EDropout: E = -scale x mean logit margin
     train_seed: int = 0  # seed of initialisation and batch order
     out: Path = Path("runs")  # results.csv and run directories go here
     tensorboard: bool = False  # also log to TensorBoard in the run directory

@@ -2,8 +2,8 @@
 step, and once the search freezes the best state becomes the run's pruning mask.
 
 The search itself (:mod:`pruning.edropout`) knows nothing of the training loop; this controller
-wraps each step (:meth:`EDropoutTraining.step`), evaluations (:meth:`pruned` and
-:meth:`unpruned`) and the freeze.
+wraps each step (:meth:`EDropoutTraining.step`), the evaluations, the freeze, the per-step search
+log and the search's part of a checkpoint (docs/edropout.md).
 """
 
 from __future__ import annotations
@@ -11,29 +11,21 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import asdict
 
 import torch
 from torch import nn
 
 from pruning.accounting import summarize
 from pruning.apply import PruneResult
-from pruning.edropout import FILTERS, EDropoutConfig, EDropoutSearch, gated, state_masks
+from pruning.edropout import EDropoutConfig, EDropoutSearch
+from pruning.edropout_units import FILTERS, gated, paper_keep_ratio, state_masks
 from pruning.masking import apply_masks
 from trainer.hooks import RunHooks
 from trainer.stepmask import StepMasker
 
-
-def paper_keep_ratio(model: nn.Module, search: EDropoutSearch, state: torch.Tensor) -> float:
-    """The paper's R: kept units weighted by kernel area only (k x k for a conv filter, 1 for a
-    Linear input), over all covered units; not a parameter ratio."""
-    kept = total = 0.0
-    for layer in search.layout.layers:
-        module = model.get_submodule(layer.name)
-        area = float(torch.tensor(module.weight.shape[2:]).prod()) if layer.kind == FILTERS else 1.0
-        bits = state[layer.offset : layer.offset + layer.units]
-        kept += area * float(bits.sum())
-        total += area * layer.units
-    return kept / total
+#: ``edropout_selection`` values: which epochs model selection chose among.
+AFTER_FREEZE, NEVER_FROZE = "after-freeze", "final-epoch (never froze)"
 
 
 class EDropoutTraining(RunHooks):
@@ -59,9 +51,9 @@ class EDropoutTraining(RunHooks):
         self.search = EDropoutSearch(model, config, seed)
         self.warmup_epochs = warmup_epochs
         self.epoch = 0
-        self.frozen_at: tuple[int, int] | None = None  # (epoch, step) of the freeze, 1-based epoch
-        self.steps = 0
-        self._dropped_values: dict[str, torch.Tensor] = {}  # weights the frozen mask zeroed, for unpruned evaluation
+        self.step_in_epoch = 0
+        self.frozen_at: tuple[int, int] | None = None  # (1-based epoch, 1-based search step) of the freeze
+        self.epoch_of_step: list[int] = []  # 1-based epoch of each search step, for the log
 
     @property
     def frozen(self) -> bool:
@@ -71,21 +63,19 @@ class EDropoutTraining(RunHooks):
         """Pruning masks of the best state (the frozen one once frozen)."""
         return state_masks(self.model, self.search.layout, self.search.best.to(torch.bool))
 
-    def _dropped_weights(self, state: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """``{layer: (weight, bool index of dropped rows or columns)}`` under ``state``."""
-        dropped = {}
+    def _freeze(self) -> None:
+        self.masker.add_masks(self.masks())
+        self.frozen_at = (self.epoch + 1, self.search.steps)
+
+    def _dropped_weights(self, state: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, bool]]:
+        """``(weight, bool index of dropped units, whether they are rows)`` of every layer ``state`` gates."""
+        dropped = []
         for layer in self.search.layout.layers:
             bits = state[layer.offset : layer.offset + layer.units].to(torch.bool)
-            if bool(bits.all()):
-                continue
-            dropped[layer.name] = (self.model.get_submodule(layer.name).weight, ~bits)
+            if not bool(bits.all()):
+                weight = self.model.get_submodule(layer.name).weight
+                dropped.append((weight, ~bits.to(weight.device), layer.kind == FILTERS))
         return dropped
-
-    def _freeze(self) -> None:
-        masks = self.masks()
-        self._dropped_values = {name: self.model.get_submodule(name).weight.detach().clone() for name in masks}
-        self.masker.add_masks(masks)
-        self.frozen_at = (self.epoch + 1, self.steps)
 
     @contextmanager
     def step(self, images: torch.Tensor, labels: torch.Tensor) -> Iterator[None]:
@@ -93,32 +83,27 @@ class EDropoutTraining(RunHooks):
         state and give the dropped units' weights back their values after the optimiser step
         (momentum and weight decay would otherwise move them); once frozen, do nothing (the
         masker keeps the pruned weights at zero)."""
-        self.steps += 1
-        if not self.frozen and self.search.maybe_freeze(self.epoch, self.warmup_epochs):
+        step_in_epoch = self.step_in_epoch
+        self.step_in_epoch += 1
+        if not self.frozen and self.search.maybe_freeze(self.epoch, step_in_epoch, self.warmup_epochs):
             self._freeze()
         if self.frozen:
             yield
             return
         state = self.search.step(self.model, images, labels).to(images.device)
-        kept = {
-            name: (
-                weight,
-                index,
-                weight.detach()[index].clone() if self._is_rows(name) else weight.detach()[:, index].clone(),
-            )
-            for name, (weight, index) in self._dropped_weights(state).items()
-        }
+        self.epoch_of_step.append(self.epoch + 1)
+        kept = [
+            (weight, index, rows, (weight.detach()[index] if rows else weight.detach()[:, index]).clone())
+            for weight, index, rows in self._dropped_weights(state)
+        ]
         with gated(self.model, self.search.layout, state):
             yield
         with torch.no_grad():
-            for name, (weight, index, values) in kept.items():
-                if self._is_rows(name):
+            for weight, index, rows, values in kept:
+                if rows:
                     weight[index] = values
                 else:
                     weight[:, index] = values
-
-    def _is_rows(self, name: str) -> bool:
-        return next(layer.kind for layer in self.search.layout.layers if layer.name == name) == FILTERS
 
     def pruned(self):
         """Context for evaluating the pruned network: the best state gates the model."""
@@ -126,30 +111,18 @@ class EDropoutTraining(RunHooks):
             return nullcontext()
         return gated(self.model, self.search.layout, self.search.best.to(next(self.model.parameters()).device))
 
-    @contextmanager
-    def unpruned(self) -> Iterator[None]:
-        """Context for evaluating the same weights with every bit on (the paper's "no pruning"):
-        before the freeze the model as it is; after it, with the zeroed weights' values restored."""
-        if not self.frozen:
-            yield
-            return
-        saved = {name: self.model.get_submodule(name).weight.detach().clone() for name in self._dropped_values}
-        with torch.no_grad():
-            for name, values in self._dropped_values.items():
-                weight = self.model.get_submodule(name).weight
-                mask = self.masker.masks[name].to(weight.device)
-                weight.copy_(torch.where(mask, weight, values))
-        try:
-            yield
-        finally:
-            with torch.no_grad():
-                for name, values in saved.items():
-                    self.model.get_submodule(name).weight.copy_(values)
-
     # --- the run hooks (trainer.hooks) -------------------------------------------------------
 
+    def describe(self) -> str:
+        config, layout = self.search.config, self.search.layout
+        covered = "the --include layers" if config.include else f"coverage {config.coverage}"
+        return (
+            f"EDropout: {layout.bits:,} bits over {len(layout.layers)} layers ({covered}); batch norm in the "
+            f"energies: {config.energy_bn}; freeze rule {config.freeze} after {self.warmup_epochs} epoch(s)"
+        )
+
     def begin_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.epoch, self.step_in_epoch = epoch, 0
 
     @property
     def step_context(self):
@@ -159,30 +132,62 @@ class EDropoutTraining(RunHooks):
         return self.pruned()
 
     def extra_evaluation(self, evaluate_test) -> dict:
-        with self.unpruned():
-            unpruned = evaluate_test()
+        """The paper's "no pruning" evaluation: every gate on, the weights as they are (after the
+        freeze the pruned weights are zero, so it equals the pruned network by construction)."""
         return {
-            "test_acc_unpruned": unpruned.accuracy,
+            "test_acc_no_pruning": evaluate_test().accuracy,
             "edropout_frozen": self.frozen,
             "edropout_best_energy": self.search.best_energy,
             "edropout_units_kept": int(self.search.best.sum()),
         }
 
+    def selectable(self) -> bool:
+        """Only an epoch evaluated with the frozen state, the network the row's costs describe, may
+        be selected."""
+        return self.frozen
+
     def best_masks(self) -> dict[str, torch.Tensor] | None:
         """Before the freeze, the best state's masks (so ``best.pt`` holds the evaluated network)."""
         return None if self.frozen else self.masks()
 
-    def finish(self, run_dir, model: nn.Module, input_shape: tuple[int, ...], best: dict) -> tuple[PruneResult, dict]:
+    def step_log(self) -> list[dict]:
+        """One line per search step: epoch, step, best and re-scored incumbent energies, Hamming
+        distance of the population, whether the best state changed, whether it froze after it."""
+        frozen_step = self.frozen_at[1] if self.frozen_at else None
+        return [
+            {"epoch": epoch, **asdict(record), "frozen_after": record.step == frozen_step}
+            for epoch, record in zip(self.epoch_of_step, self.search.records)
+        ]
+
+    def state_dict(self) -> dict:
+        return {"search": self.search.state_dict(), "frozen_at": self.frozen_at, "epoch_of_step": self.epoch_of_step}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a checkpoint; a frozen state's masks go back into the masker."""
+        self.search.load_state_dict(state["search"])
+        self.frozen_at = tuple(state["frozen_at"]) if state["frozen_at"] is not None else None
+        self.epoch_of_step = list(state["epoch_of_step"])
+        if self.frozen:
+            self.masker.add_masks(self.masks())
+
+    def finish(
+        self, run_dir, model: nn.Module, input_shape: tuple[int, ...], best: dict, final: dict
+    ) -> tuple[PruneResult, dict]:
         """The final state's masks with their counted costs, and the EDropout columns of the row."""
         masks = {name: mask.cpu() for name, mask in self.masks().items()}
         summary = summarize(apply_masks(copy.deepcopy(model).cpu(), masks), input_shape)
-        return PruneResult(masks, summary, []), {**self.summary(), "best_acc_unpruned": best["test_acc_unpruned"]}
+        return PruneResult(masks, summary, []), {
+            **self.summary(),
+            "best_acc_no_pruning": best["test_acc_no_pruning"],
+            "final_acc_no_pruning": final["test_acc_no_pruning"],
+            "edropout_selection": AFTER_FREEZE if best["selectable"] else NEVER_FROZE,
+        }
 
     def summary(self) -> dict:
         """Columns for the results row."""
         best = self.search.best
         return {
-            "edropout_paper_r": paper_keep_ratio(self.model, self.search, best),
+            "edropout_paper_r": paper_keep_ratio(self.model, self.search.layout, best),
             "edropout_units_kept": int(best.sum()),
             "edropout_units": int(best.numel()),
             "edropout_frozen_epoch": self.frozen_at[0] if self.frozen_at else None,

@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from common.columns import RECIPE_OPTIONS, RECIPE_OUTCOMES
+from common.columns import RECIPE_OPTIONS, RECIPE_OUTCOMES, RECIPE_SETTINGS
 from common.registry import Registry
 from common.seeding import derive_seed
-from pruning.edropout import EDropoutConfig, random_unit_masks
+from pruning.edropout import EDropoutConfig
+from pruning.edropout_units import random_unit_masks
+from pruning.errors import PruningError
 from pruning.layers import LayerSelection
 from pruning.recipes import DENSE, MODEL_WIRING, PER_LAYER_RECIPES, RELATIONAL, MaskConfig
 from pruning.sources import load_mask_source
@@ -84,7 +86,6 @@ class Recipe:
     per_layer: bool = False
     mask_recipe: str = DENSE
     refusal: str = field(default="", compare=False)  # why other source options are refused
-    resumable: bool = True  # an interrupted run can continue from its checkpoint
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -165,44 +166,73 @@ class MasksRecipe(Recipe):
         return RunInputs(masks=masks, masks_sha256=masks_sha256(masks))
 
 
+def replicate_seed(config: TrainConfig, purpose: str) -> int:
+    """The seed of a draw that is a replicate, not a treatment (EDropout's search, the random
+    filters of its control): from the mask seed and the training seed, so the seeds of one
+    configuration are independent draws and one experiment in the report."""
+    return derive_seed(config.mask_seed, purpose, str(config.train_seed))
+
+
 class RandomFiltersRecipe(Recipe):
     def inputs(self, config: TrainConfig) -> RunInputs:
         reference = load_mask_source(config.like)
-        return RunInputs(masks=random_unit_masks(reference, config.mask_seed), masks_sha256=masks_sha256(reference))
+        masks = random_unit_masks(reference, replicate_seed(config, self.name))
+        return RunInputs(masks=masks, masks_sha256=masks_sha256(reference))
+
+    def identity_extra(self, config: TrainConfig) -> dict:
+        (key,) = RECIPE_SETTINGS[self.name]
+        return {key: "per training seed"}  # the draws used to come from the mask seed alone
 
 
 class EDropoutRecipe(Recipe):
     def validate(self, config: TrainConfig) -> None:
         super().validate(config)
-        checks = [
-            (
-                config.edropout_population >= 4,
-                f"EDropout needs a population of at least 4, got {config.edropout_population}",
-            ),
-            (
-                config.edropout_patience >= 1,
-                f"EDropout patience must be at least 1 step, got {config.edropout_patience}",
-            ),
-            (
-                config.edropout_warmup is None or 0 <= config.edropout_warmup <= config.epochs,
-                f"EDropout warm-up must be between 0 and the {config.epochs} epochs, got {config.edropout_warmup}",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise TrainError(message)
+        if not (config.edropout_warmup is None or 0 <= config.edropout_warmup <= config.epochs):
+            raise TrainError(
+                f"EDropout warm-up must be between 0 and the {config.epochs} epochs, got {config.edropout_warmup}"
+            )
+        try:
+            self.search_config(config)
+        except PruningError as error:
+            raise TrainError(str(error)) from None
 
     @staticmethod
     def warmup(config: TrainConfig) -> int:
         """Epochs before the state may freeze: as given, else half the epochs (rounded down)."""
         return config.edropout_warmup if config.edropout_warmup is not None else config.epochs // 2
 
+    @staticmethod
+    def search_config(config: TrainConfig) -> EDropoutConfig:
+        """The search the run's ``--edropout-*`` options describe (validated)."""
+        return EDropoutConfig(
+            population=config.edropout_population,
+            keep_probability=config.edropout_keep_probability,
+            mutation=config.edropout_mutation,
+            crossover=config.edropout_crossover,
+            energy_scale=config.edropout_energy_scale,
+            patience=config.edropout_patience,
+            coverage=config.edropout_coverage,
+            energy_bn=config.edropout_energy_bn,
+            freeze=config.edropout_freeze,
+            include=config.include,
+            exclude=config.exclude,
+        ).validate()
+
     def identity_extra(self, config: TrainConfig) -> dict:
+        search = self.search_config(config)
+        (key,) = RECIPE_SETTINGS[self.name]
         return {
-            "edropout": {
-                "population": config.edropout_population,
-                "patience": config.edropout_patience,
+            key: {
+                "population": search.population,
+                "patience": search.patience,
                 "warmup": self.warmup(config),
+                "coverage": search.coverage,
+                "energy_bn": search.energy_bn,
+                "freeze": search.freeze,
+                "keep_probability": search.keep_probability,
+                "mutation": search.mutation,
+                "crossover": search.crossover,
+                "energy_scale": search.energy_scale,
             }
         }
 
@@ -211,18 +241,8 @@ class EDropoutRecipe(Recipe):
     ) -> RunHooks:
         if world > 1:
             raise TrainError(f"--recipe {self.name} runs in one process; drop --ddp")
-        if resume_dir is not None:
-            raise TrainError(
-                f"{resume_dir}: an EDropout run cannot be resumed yet (its search state is not checkpointed); start "
-                "it again"
-            )
-        search = EDropoutConfig(
-            config.edropout_population,
-            patience=config.edropout_patience,
-            include=config.include,
-            exclude=config.exclude,
-        )
-        return EDropoutTraining(model, masker, search, derive_seed(config.mask_seed, self.name), self.warmup(config))
+        seed = replicate_seed(config, self.name)
+        return EDropoutTraining(model, masker, self.search_config(config), seed, self.warmup(config))
 
 
 RECIPES: Registry[Recipe] = Registry("recipe")
@@ -281,7 +301,6 @@ register(
         frozenset({"include", "exclude", "mask_seed"}),
         takes=frozenset(),
         refusal="finds its own masks",
-        resumable=False,
     )
 )
 register(

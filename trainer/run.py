@@ -182,6 +182,8 @@ def set_up(config: TrainConfig, run_id: str | None, resume_dir: Path | None) -> 
             file=sys.stderr,
             flush=True,
         )
+        if hooks.describe():
+            print(hooks.describe(), file=sys.stderr, flush=True)
     return run
 
 
@@ -228,6 +230,7 @@ def _restore(run: Run) -> None:
     run.rule.optimizer.load_state_dict(state["optimizer"])
     run.rule.scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["rng"])
+    run.hooks.load_state_dict(state.get("hooks", {}))
     run.history, run.start_epoch = list(state["history"]), int(state["epoch"]) + 1
     if run.start_epoch >= run.config.epochs:
         raise TrainError(f"{run.run_dir}: run already finished all {run.config.epochs} epochs")
@@ -288,10 +291,6 @@ def train_epochs(run: Run, stop_after_epochs: int | None = None) -> bool:
                     stop.check()  # a Ctrl-C during evaluation or saving stops before the next epoch
     except KeyboardInterrupt:
         done = f"interrupted after {len(run.history)} finished epoch(s)"
-        if not recipe_of(run.config).resumable:
-            raise TrainInterrupted(
-                f"{done}; a --recipe {run.config.resolved_recipe} run cannot be resumed: start it again"
-            ) from None
         raise TrainInterrupted(f"{done}; continue with: train --resume {run.run_dir}") from None
     finally:
         if writer is not None:
@@ -324,6 +323,7 @@ def run_epoch(run: Run, epoch: int, writer=None) -> None:
         {
             **_log_line(epoch, run.rule.optimizer, train, val, test),
             **run.hooks.extra_evaluation(lambda: _evaluate(run, "test")),
+            "selectable": run.hooks.selectable(),
         }
     )
     if not run.is_main:
@@ -361,13 +361,23 @@ def _log_line(epoch: int, optimizer, train: PassStats, val: PassStats, test: Pas
     }
 
 
+def selected_epoch(history: list[dict]) -> dict:
+    """The log line model selection chooses: the best validation accuracy among the epochs that
+    may be selected (the first wins ties); the last epoch when none may."""
+    eligible = [i for i, line in enumerate(history) if line.get("selectable", True)]
+    if not eligible:
+        return history[-1]
+    return history[max(eligible, key=lambda i: (history[i]["val_acc"], -i))]
+
+
 def _checkpoint(run: Run, epoch: int) -> None:
-    """Checkpoint, best model (when this epoch has the best validation accuracy so far) and log.
+    """Checkpoint, best model (when this epoch is the one selected so far), the log and the hooks'
+    step log.
 
     The hooks' best masks (EDropout before its freeze: the best state's) go into ``best.pt``
     beside the masker's own, so it holds the pruned network that was evaluated.
     """
-    if max(run.history, key=lambda h: h["val_acc"]) is run.history[-1]:  # the first epoch wins ties
+    if selected_epoch(run.history) is run.history[-1]:
         rundir.save_best(run.run_dir, {"model": run.masker.state_dict(run.hooks.best_masks()), "epoch": epoch})
     rundir.save_checkpoint(
         run.run_dir,
@@ -378,9 +388,13 @@ def _checkpoint(run: Run, epoch: int) -> None:
             "epoch": epoch,
             "history": run.history,
             "rng": torch.get_rng_state(),
+            "hooks": run.hooks.state_dict(),
         },
     )
     rundir.write_log(run.run_dir, run.history)
+    step_log = run.hooks.step_log()
+    if step_log is not None:
+        rundir.write_step_log(run.run_dir, step_log)
 
 
 def _tensorboard(run_dir: Path):
@@ -397,8 +411,8 @@ def _tensorboard(run_dir: Path):
 def finish(run: Run) -> RunOutcome | None:
     """The results row of the finished run, appended to ``results.csv`` by rank 0."""
     history = run.history
-    best = history[max(range(len(history)), key=lambda i: (history[i]["val_acc"], -i))]
-    final_masks, extra = run.hooks.finish(run.run_dir, run.model, run.data.input_shape, best)
+    best = selected_epoch(history)
+    final_masks, extra = run.hooks.finish(run.run_dir, run.model, run.data.input_shape, best, history[-1])
     pruned = run.built.pruned
     if final_masks is not None:  # masks found during training replace those the run started with
         pruned = final_masks

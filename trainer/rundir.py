@@ -10,10 +10,12 @@ own directory ``OUT/<run id>/`` with (docs/architecture.md, "Run directory"):
 * ``checkpoint.pt`` — the last finished epoch (model, optimiser, scheduler, RNG, history);
 * ``best.pt`` — the model of the epoch with the best validation accuracy, masks included;
 * ``log.csv`` — one line per finished epoch;
+* ``search_log.csv`` — one line per step of a recipe's search (EDropout), when it has one;
 * ``result.json`` — the run's results row, written before it is appended to ``results.csv``, so a
   row whose append failed is never lost (``train --resume`` appends it).
 
-Nothing outside this module spells these names.
+Nothing outside this module spells these names (``search_log.csv``'s is in :mod:`common.columns`,
+because the report reads it too).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pandas as pd
 import torch
 
 from common.atomic import atomic_write_text
+from common.columns import STEP_LOG_FILE
 from common.jsonio import json_text
 from pruning.accounting import PruneSummary
 from pruning.outputs import MASKS_CSV, MASKS_FILE, MASKS_JSON, write_run_masks
@@ -182,3 +185,8 @@ def read_result(run_dir: Path) -> dict | None:
 def write_log(run_dir: Path, history: list[dict]) -> None:
     """``log.csv``: one line per finished epoch."""
     atomic_write_text(Path(run_dir) / LOG_FILE, pd.DataFrame(history).to_csv(index=False, lineterminator="\n"))
+
+
+def write_step_log(run_dir: Path, lines: list[dict]) -> None:
+    """The recipe's per-step log (``search_log.csv``)."""
+    atomic_write_text(Path(run_dir) / STEP_LOG_FILE, pd.DataFrame(lines).to_csv(index=False, lineterminator="\n"))

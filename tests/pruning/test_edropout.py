@@ -1,4 +1,5 @@
-"""EDropout's state search: a hand-checked evolution step, batched energies, gating and masks."""
+"""EDropout's state search: a hand-checked evolution step, batched energies in both batch-norm
+modes, coverage presets, the freeze rules, gating, masks and the paper's R."""
 
 import pytest
 import torch
@@ -6,19 +7,28 @@ from torch import nn
 
 from pruning.accounting import summarize
 from pruning.edropout import (
-    FILTERS,
-    INPUTS,
+    RESCORE_FREEZE,
     EDropoutConfig,
     EDropoutSearch,
     StepDraws,
     de_trials,
     draw_step,
-    energy,
-    gated,
-    population_energies,
+    mean_hamming,
+    public_rule_converged,
     select,
+)
+from pruning.edropout_energy import RUNNING_STATISTICS, energy, population_energies
+from pruning.edropout_units import (
+    ALL_CONVS,
+    FILTERS,
+    HIDDEN,
+    INPUTS,
+    gated,
+    paper_keep_ratio,
+    random_unit_masks,
     state_layout,
     state_masks,
+    unit_structure,
 )
 from pruning.errors import PruningError
 from pruning.masking import apply_masks
@@ -83,7 +93,7 @@ def test_energy_is_minus_ten_times_the_mean_margin():
     assert float(energy(logits, torch.tensor([0, 2]), 10.0)) == pytest.approx(-10 * ((2 - 1) + (1 - 3)) / 2)
 
 
-def test_default_layout_covers_every_conv_and_the_classifier_inputs():
+def test_default_layout_of_a_net_without_residual_blocks_covers_every_conv_and_linear_input():
     layout = state_layout(small_net())
     assert [(x.name, x.kind, x.offset, x.units) for x in layout.layers] == [
         ("0", FILTERS, 0, 4),
@@ -96,18 +106,46 @@ def test_default_layout_covers_every_conv_and_the_classifier_inputs():
         state_layout(small_net(), include=("nothing*",))
 
 
-def test_batched_population_energies_equal_separate_masked_forwards():
+def buffers(model):
+    return {name: b.clone() for name, b in model.named_buffers()}
+
+
+@pytest.mark.parametrize("chunk", [0, 1, 2])
+def test_batch_statistics_energies_equal_training_mode_forwards_and_leave_buffers_untouched(chunk):
     model = warm(small_net())
     layout = state_layout(model)
     states = torch.rand(5, layout.bits, generator=torch.Generator().manual_seed(1)) < 0.6
     images, labels = torch.randn(7, 1, 8, 8), torch.randint(0, 3, (7,))
-    batched = population_energies(model, layout, states, images, labels, 10.0)
+    before = buffers(model)
+    energies = population_energies(model, layout, states, images, labels, 10.0, chunk)
+    after = buffers(model)
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert model.training  # the mode it found
+    for m in range(5):
+        copy = warm(small_net())  # same weights (seeded); a training forward moves its buffers, not the model's
+        copy.train()
+        with torch.no_grad(), gated(copy, layout, states[m]):
+            by_hand = energy(copy(images), labels, 10.0)
+        assert float(energies[m]) == pytest.approx(float(by_hand), rel=1e-5, abs=1e-5)
+    model.eval()
+    with torch.no_grad(), gated(model, layout, states[0]):
+        running = energy(model(images), labels, 10.0)
+    assert float(running) != pytest.approx(float(energies[0]), rel=1e-3)  # the two modes do differ here
+
+
+def test_eval_mode_energies_equal_separate_masked_forwards():
+    model = warm(small_net())
+    layout = state_layout(model)
+    states = torch.rand(5, layout.bits, generator=torch.Generator().manual_seed(1)) < 0.6
+    images, labels = torch.randn(7, 1, 8, 8), torch.randint(0, 3, (7,))
+    before = buffers(model)
+    batched = population_energies(model, layout, states, images, labels, 10.0, bn_mode=RUNNING_STATISTICS)
+    assert all(torch.equal(before[k], v) for k, v in buffers(model).items())
     model.eval()
     for m in range(5):
         with torch.no_grad(), gated(model, layout, states[m]):
             separate = energy(model(images), labels, 10.0)
         assert float(batched[m]) == pytest.approx(float(separate), rel=1e-5, abs=1e-5)
-    assert model.training is False  # population_energies restores the mode it found (eval here)
 
 
 def test_dropped_filters_get_zero_gradient_and_keep_their_values():
@@ -156,40 +194,103 @@ def test_a_frozen_state_as_masks_zeroes_exactly_its_weights_and_counts_by_hand()
     )
 
 
-def test_the_search_is_seeded_improves_monotonically_and_freezes():
+def test_the_search_is_seeded_improves_monotonically_and_logs_each_step():
     images, labels = torch.randn(16, 1, 8, 8), torch.randint(0, 3, (16,))
     runs = []
     for _ in range(2):
         model = warm(small_net())
-        search = EDropoutSearch(model, EDropoutConfig(patience=2), seed=7)
-        bests = []
+        search = EDropoutSearch(model, EDropoutConfig(), seed=7)
         for _ in range(6):
+            incumbent = search.best.clone()
             search.step(model, images, labels)
-            bests.append(float(search.energies.min()))
-        runs.append((search.states.clone(), bests))
+            record = search.records[-1]
+            rescored = population_energies(model, search.layout, incumbent[None], images, labels, 10.0)
+            assert record.incumbent_energy == pytest.approx(float(rescored[0]), abs=1e-5)
+            assert record.best_changed == (not torch.equal(search.best, incumbent))
+            assert record.hamming == pytest.approx(mean_hamming(search.states))
+        runs.append((search.states.clone(), search.best_energies))
     assert torch.equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
-    assert all(
-        b <= a for a, b in zip(runs[0][1], runs[0][1][1:])
-    )  # same minibatch: greedy selection never loses the best
-    assert not search.maybe_freeze(epoch=0, warmup_epochs=1)  # still warming up
-    search.steps_since_improvement = 2
-    assert search.maybe_freeze(epoch=1, warmup_epochs=1)
-    frozen = search.best.clone()
-    search.step(model, torch.randn(16, 1, 8, 8), labels)
-    assert torch.equal(search.best, frozen)
+    bests = runs[0][1]
+    assert all(b <= a for a, b in zip(bests, bests[1:]))  # same minibatch: greedy selection never loses the best
+    assert [r.step for r in search.records] == [1, 2, 3, 4, 5, 6]
     with pytest.raises(PruningError, match="at least 4"):
         EDropoutConfig(population=3).validate()
+    with pytest.raises(PruningError, match="coverage must be one of"):
+        EDropoutConfig(coverage="every").validate()
 
 
-def test_energies_do_not_depend_on_how_many_states_share_a_forward():
+def test_mean_hamming_by_hand():
+    states = torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 1]], dtype=torch.bool)
+    # pairs: (0,1) 1 bit, (0,2) 4 bits, (1,2) 3 bits -> 8 / (3 pairs x 4 bits)
+    assert mean_hamming(states) == pytest.approx(8 / 12)
+
+
+def test_public_freeze_rule_on_a_hand_made_energy_sequence():
+    assert not public_rule_converged([])
+    assert not public_rule_converged([-5.0])
+    assert not public_rule_converged([-5.0, -6.0, -7.0])  # a new best at every step
+    assert public_rule_converged([-5.0, -6.0, -6.0])  # one step without a new best
+    assert public_rule_converged([-6.0] + [-7.0 - i for i in range(8)] + [-6.0])  # equal to one 9 steps back
+    assert not public_rule_converged([-6.0] + [-7.0 - i for i in range(9)] + [-6.0])  # 10 back: outside the window
+
+
+def test_public_freeze_waits_for_the_warm_up_and_the_twelfth_step_of_an_epoch():
+    model = warm(small_net())
+    search = EDropoutSearch(model, EDropoutConfig(), seed=0)
+    search.best_energies = [-3.0, -3.0]
+    assert not search.maybe_freeze(epoch=0, step_in_epoch=50, warmup_epochs=1)
+    assert not search.maybe_freeze(epoch=1, step_in_epoch=10, warmup_epochs=1)  # public: batch_idx > 10
+    assert search.maybe_freeze(epoch=1, step_in_epoch=11, warmup_epochs=1)
+    frozen = search.best.clone()
+    search.step(model, torch.randn(16, 1, 8, 8), torch.randint(0, 3, (16,)))
+    assert torch.equal(search.best, frozen) and search.steps == 0
+
+
+def test_rescore_rule_compares_on_one_minibatch_and_freezes_only_when_the_best_state_stops_changing():
+    model = warm(small_net())
+    search = EDropoutSearch(model, EDropoutConfig(freeze=RESCORE_FREEZE, patience=3), seed=1)
+    images, labels = torch.randn(16, 1, 8, 8), torch.randint(0, 3, (16,))
+    for _ in range(4):
+        search.step(model, images, labels)
+        # every stored energy is the state's energy on this minibatch
+        rescored = population_energies(model, search.layout, search.states, images, labels, 10.0)
+        torch.testing.assert_close(search.energies, rescored, rtol=1e-5, atol=1e-5)
+    search.unchanged_steps = 2
+    assert not search.maybe_freeze(epoch=0, step_in_epoch=0, warmup_epochs=0)
+    search.best_energies = [-1.0] * 20  # the public rule's evidence does not count here
+    assert not search.maybe_freeze(epoch=0, step_in_epoch=20, warmup_epochs=0)
+    search.unchanged_steps = 3
+    assert search.maybe_freeze(epoch=0, step_in_epoch=0, warmup_epochs=0)
+
+
+def test_the_search_resumes_from_its_state_dict_to_the_same_states():
+    images, labels = torch.randn(16, 1, 8, 8), torch.randint(0, 3, (16,))
+    model = warm(small_net())
+    whole = EDropoutSearch(model, EDropoutConfig(), seed=3)
+    for _ in range(4):
+        whole.step(model, images, labels)
+    half = EDropoutSearch(model, EDropoutConfig(), seed=3)
+    for _ in range(2):
+        half.step(model, images, labels)
+    resumed = EDropoutSearch(model, EDropoutConfig(), seed=99)
+    resumed.load_state_dict(half.state_dict())
+    for _ in range(2):
+        resumed.step(model, images, labels)
+    assert torch.equal(resumed.states, whole.states) and resumed.records == whole.records
+
+
+def test_eval_mode_energies_do_not_depend_on_how_many_states_share_a_forward():
     model = warm(small_net())
     layout = state_layout(model)
     states = torch.rand(6, layout.bits, generator=torch.Generator().manual_seed(2)) < 0.5
     images, labels = torch.randn(5, 1, 8, 8), torch.randint(0, 3, (5,))
-    together = population_energies(model, layout, states, images, labels, 10.0)
+    together = population_energies(model, layout, states, images, labels, 10.0, bn_mode=RUNNING_STATISTICS)
     for chunk in (1, 4):
         torch.testing.assert_close(
-            population_energies(model, layout, states, images, labels, 10.0, chunk), together, rtol=1e-5, atol=1e-5
+            population_energies(model, layout, states, images, labels, 10.0, chunk, RUNNING_STATISTICS),
+            together,
+            rtol=1e-5,
+            atol=1e-5,
         )
 
 
@@ -199,7 +300,6 @@ def test_random_unit_masks_keep_the_same_count_per_layer_seeded():
     state = torch.ones(layout.bits, dtype=torch.bool)
     state[[0, 1, 5, 12]] = False
     reference = state_masks(model, layout, state)
-    from pruning.edropout import random_unit_masks, unit_structure
 
     drawn = random_unit_masks(reference, seed=3)
     assert {name: unit_structure(name, m) for name, m in drawn.items()} == {"0": FILTERS, "3": FILTERS, "8": INPUTS}
@@ -209,3 +309,46 @@ def test_random_unit_masks_keep_the_same_count_per_layer_seeded():
     assert any(not torch.equal(drawn[n], random_unit_masks(reference, seed=4)[n]) for n in drawn)
     with pytest.raises(PruningError, match="neither whole filters nor whole inputs"):
         random_unit_masks({"x": torch.eye(3, dtype=torch.bool)}, seed=0)
+
+
+def _names(layout):
+    return [(layer.name, layer.kind, layer.units) for layer in layout.layers]
+
+
+def test_coverage_presets_on_resnet18_cresnet18_and_mlp():
+    from trainer.models import build_model
+
+    resnet = build_model("resnet18", (3, 32, 32), 10)
+    second = [f"layer{s}.{b}.conv2" for s in range(1, 5) for b in range(2)]
+    widths = {1: 64, 2: 128, 3: 256, 4: 512}
+    paper = [(name, FILTERS, widths[int(name[5])]) for name in second[1:]] + [("fc", INPUTS, 512)]
+    assert _names(state_layout(resnet)) == paper  # layer1.0.conv2 skipped, as the public code's masking does
+    assert state_layout(resnet).bits == 64 + 2 * 128 + 2 * 256 + 2 * 512 + 512
+    every = [n for n, m in resnet.named_modules() if isinstance(m, nn.Conv2d)]
+    assert [x[0] for x in _names(state_layout(resnet, ALL_CONVS))] == every + ["fc"]
+    assert (
+        state_layout(resnet, ALL_CONVS).bits
+        == sum(m.out_channels for m in resnet.modules() if isinstance(m, nn.Conv2d)) + 512
+    )
+
+    cifar = build_model("cresnet18", (1, 28, 28), 10, width=32)
+    names = [x[0] for x in _names(state_layout(cifar))]
+    assert names == [f"layers.{s}.{b}.conv2" for s in range(4) for b in range(2)][1:] + ["linear"]
+
+    mlp = build_model("mlp", (1, 28, 28), 10)
+    linears = [n for n, m in mlp.named_modules() if isinstance(m, nn.Linear)]
+    assert _names(state_layout(mlp)) == _names(state_layout(mlp, HIDDEN))
+    assert [x[0] for x in _names(state_layout(mlp))] == linears[1:]  # the pixels feeding the first layer stay
+    assert [x[0] for x in _names(state_layout(mlp, ALL_CONVS))] == linears[-1:]
+
+
+def test_paper_r_by_hand_with_a_linear_layer():
+    model = small_net()  # conv 0: 4 filters 3x3, conv 3: 6 filters 3x3, Linear 8: 6 inputs -> 3 classes
+    layout = state_layout(model)
+    state = torch.ones(layout.bits, dtype=torch.bool)
+    state[[0, 1]] = False  # conv 0 keeps 2 of 4
+    state[[4]] = False  # conv 3 keeps 5 of 6
+    state[[10, 11, 12]] = False  # classifier keeps 3 of 6 inputs
+    kept = 2 * 9 + 5 * 9 + 3 * 3
+    total = 4 * 9 + 6 * 9 + 6 * 3
+    assert paper_keep_ratio(model, layout, state) == pytest.approx(kept / total)

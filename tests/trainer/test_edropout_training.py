@@ -1,5 +1,7 @@
-"""Training with --recipe edropout: the row, the frozen masks, reproducibility and refusals."""
+"""Training with --recipe edropout: the row, the frozen masks, model selection after the freeze,
+the search log, resuming, reproducibility and refusals."""
 
+import pandas as pd
 import pytest
 import torch
 
@@ -8,7 +10,10 @@ from pruning.storage import load_masks, load_state
 from tests.trainer.synthetic import write_fashion_like
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
-from trainer.run import resume_training, run_training
+from trainer.run import resume_training, run_training, selected_epoch
+
+#: Columns that differ between two runs of the same configuration.
+VOLATILE = {"run_id", "created", "train_seconds"}
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +28,8 @@ def config(data_dir, out, **overrides):
         model_options={"width": 32},
         data_dir=data_dir,
         epochs=3,
+        batch_size=32,  # 17 steps an epoch: the public freeze rule waits for the 12th
         lr=0.05,
-        edropout_patience=1,
         threads=1,
         quiet=True,
         out=out,
@@ -32,60 +37,121 @@ def config(data_dir, out, **overrides):
     return TrainConfig(**{**values, **overrides})
 
 
-def test_edropout_run_freezes_into_exactly_zero_masks_and_reports_both_evaluations(data_dir, tmp_path):
+def test_edropout_run_freezes_into_exactly_zero_masks_and_selects_only_after_the_freeze(data_dir, tmp_path):
     outcome = run_training(config(data_dir, tmp_path / "runs"))
     row = outcome.row
-    assert row["recipe"] == "edropout" and row["edropout_frozen_epoch"] is not None
+    assert row["recipe"] == "edropout" and row["edropout_frozen_epoch"] == 2  # the warm-up is 1 epoch
     masks = load_masks(outcome.run_dir / "masks.npz")
-    assert set(masks) == {"13"}  # the mlp's classifier inputs (no convolutions)
-    kept_inputs = masks["13"].any(dim=0)
-    assert int(kept_inputs.sum()) == row["edropout_units_kept"] and bool((masks["13"] == kept_inputs[None, :]).all())
-    assert row["density"] == pytest.approx(float(kept_inputs.float().mean()))
-    assert row["edropout_paper_r"] == pytest.approx(row["edropout_units_kept"] / row["edropout_units"])
+    assert set(masks) == {"4", "7", "10", "13"}  # paper coverage of the mlp: every Linear's inputs but the pixels
+    kept = {name: mask.any(dim=0) for name, mask in masks.items()}
+    assert sum(int(k.sum()) for k in kept.values()) == row["edropout_units_kept"]
+    assert all(bool((masks[n] == kept[n][None, :]).all()) for n in masks)
+    outputs = {name: masks[name].shape[0] for name in masks}  # the public R weighs a Linear input by its outputs
+    r = sum(outputs[n] * int(kept[n].sum()) for n in kept) / sum(outputs[n] * kept[n].numel() for n in kept)
+    assert row["edropout_paper_r"] == pytest.approx(r)
     state = load_state(outcome.run_dir / "checkpoint.pt")
     weights = state["13.parametrizations.weight.original"]  # the trained values themselves, not a masked view
-    assert (
-        torch.equal(masks_in_state_dict(state)["13"], masks["13"])
-        and float(weights[:, ~kept_inputs].abs().sum()) == 0.0
-    )
-    log = (outcome.run_dir / "log.csv").read_text().splitlines()
-    assert "test_acc_unpruned" in log[0] and len(log) == 4
-    assert "best_acc_unpruned" in row
+    assert torch.equal(masks_in_state_dict(state)["13"], masks["13"])
+    assert float(weights[:, ~kept["13"]].abs().sum()) == 0.0
+
+    log = pd.read_csv(outcome.run_dir / "log.csv")
+    assert log["selectable"].tolist() == [False, True, True]
+    assert row["best_epoch"] >= 2 and row["edropout_selection"] == "after-freeze"
+    frozen = log[log["edropout_frozen"]]  # after the freeze, every gate on is the pruned network
+    assert (frozen["test_acc_no_pruning"] == frozen["test_acc"]).all()
+    assert row["final_acc_no_pruning"] == log["test_acc_no_pruning"].iloc[-1]
+    assert row["final_acc"] == log["test_acc"].iloc[-1]
+
+    steps = pd.read_csv(outcome.run_dir / "search_log.csv")
+    assert list(steps.columns) == [
+        "epoch", "step", "best_energy", "incumbent_energy", "hamming", "best_changed", "frozen_after"
+    ]  # fmt: skip
+    assert steps["step"].tolist() == list(range(1, len(steps) + 1)) and len(steps) == row["edropout_frozen_step"]
+    assert steps["frozen_after"].tolist() == [False] * (len(steps) - 1) + [True]
+    assert (steps["epoch"] <= 2).all()
+
+    from reports.build import ReportConfig, build_report
+
+    report = build_report(ReportConfig((tmp_path / "runs" / "results.csv",), out=tmp_path / "report", bootstrap=50))
+    figures = [part for heading, part in report.sections[0].content if heading.startswith("Search per step")]
+    assert figures == [tmp_path / "report" / "figures" / "search.png"] and figures[0].stat().st_size > 10_000
 
 
-def test_edropout_runs_are_reproducible(data_dir, tmp_path):
+def test_model_selection_chooses_among_selectable_epochs_and_else_the_last():
+    history = [
+        {"epoch": 1, "val_acc": 90.0, "selectable": False},
+        {"epoch": 2, "val_acc": 50.0, "selectable": True},
+        {"epoch": 3, "val_acc": 60.0, "selectable": True},
+        {"epoch": 4, "val_acc": 60.0, "selectable": True},
+    ]
+    assert selected_epoch(history)["epoch"] == 3  # epoch 1 is better but not selectable; ties go to the first
+    assert selected_epoch([dict(h, selectable=False) for h in history])["epoch"] == 4
+    assert selected_epoch([{"epoch": 1, "val_acc": 3.0}, {"epoch": 2, "val_acc": 2.0}])["epoch"] == 1
+
+
+def test_an_unfrozen_run_reports_its_final_epoch(data_dir, tmp_path):
+    row = run_training(config(data_dir, tmp_path / "runs", epochs=2, edropout_warmup=2)).row
+    assert row["edropout_frozen_epoch"] is None and row["best_epoch"] == 2
+    assert row["edropout_selection"] == "final-epoch (never froze)"
+
+
+def test_edropout_runs_are_reproducible_and_resume_to_the_identical_row(data_dir, tmp_path):
     rows = [run_training(config(data_dir, tmp_path / f"runs{i}")).row for i in range(2)]
-    for key in (
-        "applied_masks_sha256",
-        "best_acc",
-        "best_acc_unpruned",
-        "edropout_frozen_step",
-        "edropout_best_energy",
-        "config_hash",
-    ):
-        assert rows[0][key] == rows[1][key], key
+    assert {k: v for k, v in rows[0].items() if k not in VOLATILE} == {
+        k: v for k, v in rows[1].items() if k not in VOLATILE
+    }
     other = run_training(config(data_dir, tmp_path / "runs2", mask_seed=5)).row
     assert other["config_hash"] != rows[0]["config_hash"]
+    for stop in (1, 2):  # before and after the freeze
+        out = tmp_path / f"resumed{stop}"
+        assert run_training(config(data_dir, out), run_id="stopped", stop_after_epochs=stop) is None
+        resumed = resume_training(out / "stopped").row
+        assert {k: v for k, v in resumed.items() if k not in VOLATILE} == {
+            k: v for k, v in rows[0].items() if k not in VOLATILE
+        }
+        first = next(p for p in (tmp_path / "runs0").iterdir() if p.is_dir())
+        assert (out / "stopped" / "search_log.csv").read_text() == (first / "search_log.csv").read_text()
 
 
-def test_edropout_refusals(data_dir, tmp_path):
+def test_edropout_options_are_checked_and_in_the_identity(data_dir, tmp_path):
     with pytest.raises(TrainError, match="finds its own masks"):
         config(data_dir, tmp_path, degree=4).validate()
     with pytest.raises(TrainError, match="population of at least 4"):
         config(data_dir, tmp_path, edropout_population=3).validate()
-    assert run_training(config(data_dir, tmp_path / "runs", epochs=2), run_id="stopped", stop_after_epochs=1) is None
-    with pytest.raises(TrainError, match="cannot be resumed yet"):
-        resume_training(tmp_path / "runs" / "stopped")
+    with pytest.raises(TrainError, match="freeze rule must be one of"):
+        config(data_dir, tmp_path, edropout_freeze="never").validate()
+    from trainer.identity import config_hash, identify
+
+    base = config_hash(identify(config(data_dir, tmp_path))[1])
+    for change in (
+        {"edropout_keep_probability": 0.3},
+        {"edropout_mutation": 0.5},
+        {"edropout_crossover": 0.5},
+        {"edropout_energy_scale": 1.0},
+        {"edropout_coverage": "all-convs"},
+        {"edropout_energy_bn": "eval"},
+        {"edropout_freeze": "rescore"},
+        {"edropout_patience": 3},
+    ):
+        assert config_hash(identify(config(data_dir, tmp_path, **change))[1]) != base, change
 
 
-def test_edropout_gates_every_conv_and_best_pt_holds_the_pruned_network(data_dir, tmp_path):
+def test_edropout_all_convs_gates_every_conv_and_best_pt_holds_the_pruned_network(data_dir, tmp_path):
     from pruning.masking import load_masked_state_dict
     from trainer.models import build_model
 
     outcome = run_training(
-        config(data_dir, tmp_path / "runs", model="cnn", model_options={"width": 4}, epochs=2, edropout_patience=50)
+        config(
+            data_dir,
+            tmp_path / "runs",
+            model="cnn",
+            model_options={"width": 4},
+            epochs=2,
+            batch_size=128,
+            edropout_coverage="all-convs",
+        )
     )
-    assert outcome.row["edropout_frozen_epoch"] is None  # patience not reached: the best state is the mask
+    assert outcome.row["edropout_frozen_epoch"] is None  # 5 steps an epoch: the public rule never tests
     masks = load_masks(outcome.run_dir / "masks.npz")
     convs = [
         name
@@ -103,9 +169,11 @@ def test_edropout_gates_every_conv_and_best_pt_holds_the_pruned_network(data_dir
 
 
 def test_random_filters_like_an_edropout_run_keeps_its_counts_per_layer(data_dir, tmp_path):
-    from pruning.edropout import unit_structure
+    from pruning.edropout_units import unit_structure
 
-    edropout = run_training(config(data_dir, tmp_path / "runs", model="cnn", model_options={"width": 4}, epochs=2))
+    edropout = run_training(
+        config(data_dir, tmp_path / "runs", model="cnn", model_options={"width": 4}, epochs=2, batch_size=128)
+    )
     reference = load_masks(edropout.run_dir / "masks.npz")
     control = TrainConfig(
         recipe="random-filters",

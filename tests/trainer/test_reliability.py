@@ -117,15 +117,14 @@ def test_the_row_and_config_record_the_torch_version(data_dir, tmp_path):
     assert rundir.read_config_document(outcome.run_dir)["torch_version"] == torch.__version__
 
 
-def test_an_interrupted_edropout_run_does_not_offer_a_resume_it_would_refuse(data_dir, tmp_path, monkeypatch):
+def test_an_interrupted_run_of_every_kind_offers_the_resume_it_accepts(data_dir, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("trainer.run.train_epoch", interrupted)
-    with pytest.raises(TrainInterrupted, match="a --recipe edropout run cannot be resumed: start it again"):
-        run_training(tiny(data_dir, tmp_path / "runs", recipe="edropout"))
-    with pytest.raises(TrainInterrupted, match="continue with: train --resume"):
-        run_training(tiny(data_dir, tmp_path / "runs"))
+    for recipe in ("edropout", None):
+        with pytest.raises(TrainInterrupted, match="continue with: train --resume"):
+            run_training(tiny(data_dir, tmp_path / "runs", recipe=recipe))
 
 
 def test_a_mac_budget_no_width_reaches_is_refused_before_any_wide_model(data_dir, tmp_path):

@@ -1,0 +1,88 @@
+"""Recipes compared seed by seed: each recipe's accuracy against a reference recipe's run with
+the same training seed (``report --pair-recipes REFERENCE``).
+
+Seeds are the unit: a pair is the two recipes' runs with one ``train_seed``. Each difference
+gets its mean, a 95% t-interval from :data:`reports.inference.MIN_PAIRS` pairs on, the test the
+pairs allow (:func:`reports.inference.paired_test`), Holm's adjustment over every difference in
+the table, and the smallest true difference a paired t-test would detect with 80% power.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from reports.compare import paired_difference
+from reports.inference import ALPHA, detectable_difference, holm
+from reports.table import ReportError
+
+#: Accuracy columns compared by default: at the selected epoch and at the last.
+ACCURACIES = ("best_acc", "final_acc")
+
+
+def _by_seed(rows: pd.DataFrame, recipe: str, accuracy: str) -> pd.Series:
+    chosen = rows[rows["recipe"].astype(str) == recipe]
+    repeated = chosen["train_seed"].duplicated()
+    if repeated.any():
+        seed = chosen.loc[repeated, "train_seed"].iloc[0]
+        raise ReportError(
+            f"--pair-recipes needs one row per recipe and seed; recipe {recipe} has several with train_seed {seed} "
+            "(narrow the rows with --model, --dataset or --epochs)"
+        )
+    return pd.to_numeric(chosen.set_index("train_seed")[accuracy], errors="coerce").dropna()
+
+
+def pair_recipes(rows: pd.DataFrame, reference: str, accuracies: tuple[str, ...] = ACCURACIES) -> pd.DataFrame:
+    """One line per (accuracy column, recipe): its mean and std over seeds and, for every recipe
+    but ``reference``, the paired difference to ``reference`` (points) with its test.
+
+    Raises
+    ------
+    ReportError
+        If ``reference`` has no rows, or a recipe has two rows with one seed.
+    """
+    recipes = list(dict.fromkeys(rows["recipe"].astype(str)))
+    if reference not in recipes:
+        raise ReportError(f"--pair-recipes {reference}: no rows of that recipe (the table has {', '.join(recipes)})")
+    lines = []
+    for accuracy in accuracies:
+        base = _by_seed(rows, reference, accuracy)
+        for recipe in recipes:
+            values = _by_seed(rows, recipe, accuracy)
+            line = {
+                "accuracy": accuracy,
+                "recipe": recipe,
+                "n_seeds": len(values),
+                "acc_mean": float(values.mean()),
+                "acc_std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+            }
+            if recipe != reference:
+                line.update(paired_difference(values, base))
+                line["detectable_diff"] = detectable_difference(line["diff_sd"], line["n_pairs"])
+            lines.append(line)
+    table = pd.DataFrame(lines)
+    table["p_holm"] = holm(table["p"]) if "p" in table else np.nan
+    return table
+
+
+def pairing_findings(table: pd.DataFrame, reference: str, alpha: float = ALPHA) -> list[str]:
+    """One sentence per difference: its interval and what the seeds can and cannot show."""
+    findings = []
+    for _, line in table[table["recipe"] != reference].iterrows():
+        head = f"{line['recipe']} - {reference} ({line['accuracy']}, {int(line['n_pairs'])} paired seeds):"
+        if line["test"] == "none":
+            findings.append(f"{head} {line['diff']:+.2f} points; too few seeds to test anything.")
+            continue
+        verdict = (
+            "a difference at the 5% level after Holm"
+            if line["p_holm"] < alpha
+            else f"no difference shown (Holm p = {line['p_holm']:.2g}; the {line['test']} test's smallest p with "
+            f"these pairs is {line['smallest_p']:.2g})"
+        )
+        detectable = line["detectable_diff"]
+        power = f"; a true difference under {detectable:.2f} points would likely be missed" if detectable > 0 else ""
+        findings.append(
+            f"{head} {line['diff']:+.2f} points, 95% t-interval [{line['diff_ci_low']:+.2f}, "
+            f"{line['diff_ci_high']:+.2f}]: {verdict}{power}."
+        )
+    return findings
