@@ -83,6 +83,7 @@ bench: install
 	$(PY) bench/shared_basis_costs.py
 	$(PY) bench/compile_bench.py
 	$(PY) bench/edropout_bench.py --steps 4
+	$(PY) bench/executor_bench.py
 
 demo-plans: install
 	$(BIN)/topo gen -g swap-chain -n 64 -d 4 --count 7 --out $(DEMO_OUT)/plans -q --format csv > /dev/null

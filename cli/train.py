@@ -11,6 +11,7 @@ import click
 from click.core import ParameterSource
 from tqdm import tqdm
 
+from cli.executors import executor_config, executor_options, run_jobs, show_status
 from cli.options import comma_list as comma_list_option
 from cli.options import friendly_errors, model_option
 from common import __version__
@@ -29,7 +30,7 @@ from trainer.models.orthogonality import ORTH_SCOPES
 from trainer.recipes import RECIPES, grid_recipes
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
 from trainer.rundir import results_path
-from trainer.sweep import SweepGrid, run_sweep, shard_of, sweep_jobs, sweep_status, unusable_jobs
+from trainer.sweep import SweepGrid, shard_of, sweep_jobs, sweep_status, unusable_jobs
 from trainer.widths import parse_mac_budget
 
 #: Results columns printed after a run (all of them are in results.csv).
@@ -493,13 +494,13 @@ def _shard(_ctx, _param, value: str | None) -> tuple[int, int] | None:
     callback=comma_list_option,
     help="With --recipes: kept fractions, comma-separated, e.g. 0.0625,0.125.",
 )
+@executor_options
 @click.option(
-    "--jobs",
-    "-j",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Trainings at once on this machine (threads are split).",
+    "--status",
+    "status_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Only say what the sweep in this folder has done, is running, has failed, has queued or still needs, "
+    "then exit.",
 )
 @click.option(
     "--shard", callback=_shard, help="Run only the i-th of N slices (1-based), e.g. 2/8 for a cluster job array."
@@ -513,7 +514,7 @@ def _shard(_ctx, _param, value: str | None) -> tuple[int, int] | None:
 @friendly_errors
 @handle_interrupt
 def sweep_command(
-    plans_dir, seeds, baseline, recipes, grid_degrees, grid_densities, jobs, shard, skip_unusable, **options
+    plans_dir, seeds, baseline, recipes, grid_degrees, grid_densities, status_dir, shard, skip_unusable, **options
 ) -> None:
     """Train every plan in a directory (plus the dense baseline), or the given configuration, for each seed.
 
@@ -528,7 +529,14 @@ def sweep_command(
       train sweep --plans plans/ --model mlp --dataset fashion-mnist --seeds 3 --epochs 3 --jobs 2
       train sweep --model xmobilenet --model-option expand=4 --seeds 2 --epochs 3   # an X-Net model
       train sweep --recipes xnet,rreg-bipartite,random-bipartite --degrees 2,4,8,16 --model cnn --seeds 3
+      train sweep --plans plans/ --executor ray --ray-address auto --gpus-per-job 0.25
+      train sweep --plans plans/ --executor slurm --slurm-partition gpu --slurm-gpus-per-job 1
+      train sweep --status runs/
     """
+    if status_dir is not None:
+        show_status(status_dir)
+        return
+    executor = executor_config(options)
     template = config_from_options(options, recipe=options.get("recipe"))
     try:
         grid = SweepGrid(
@@ -555,7 +563,7 @@ def sweep_command(
         file=sys.stderr,
         disable=template.quiet and not sys.stderr.isatty(),
     ) as bar:
-        run_sweep(dataclasses.replace(template, quiet=True), todo, jobs, on_done=lambda job: bar.update(1))
+        run_jobs(dataclasses.replace(template, quiet=True), todo, executor, bar)
     click.echo(f"results: {results_path(template.out)}")
 
 

@@ -73,16 +73,23 @@ def pairing_findings(table: pd.DataFrame, reference: str, alpha: float = ALPHA) 
         if line["test"] == "none":
             findings.append(f"{head} {line['diff']:+.2f} points; too few seeds to test anything.")
             continue
-        verdict = (
-            "a difference at the 5% level after Holm"
-            if line["p_holm"] < alpha
-            else f"no difference shown (Holm p = {line['p_holm']:.2g}; the {line['test']} test's smallest p with "
-            f"these pairs is {line['smallest_p']:.2g})"
+        interval = (
+            f"{line['diff']:+.2f} points, 95% t-interval [{line['diff_ci_low']:+.2f}, {line['diff_ci_high']:+.2f}]"
         )
+        if line["smallest_p"] >= alpha:
+            findings.append(
+                f"{head} {interval} (descriptive): with {int(line['n_pairs'])} pairs the {line['test']} test cannot "
+                f"reach the 5% level whatever the difference (its smallest p is {line['smallest_p']:.2g}), so "
+                "nothing is called a difference."
+            )
+            continue
+        verdict = (
+            f"a difference at the 5% level (Holm p = {line['p_holm']:.2g})"
+            if line["p_holm"] < alpha
+            else f"no difference shown (Holm p = {line['p_holm']:.2g})"
+        )
+        verdict += f", by the {line['test']} test"
         detectable = line["detectable_diff"]
         power = f"; a true difference under {detectable:.2f} points would likely be missed" if detectable > 0 else ""
-        findings.append(
-            f"{head} {line['diff']:+.2f} points, 95% t-interval [{line['diff_ci_low']:+.2f}, "
-            f"{line['diff_ci_high']:+.2f}]: {verdict}{power}."
-        )
+        findings.append(f"{head} {interval}: {verdict}{power}.")
     return findings

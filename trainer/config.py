@@ -151,6 +151,11 @@ class TrainConfig:
             augment=self.augment,
         )
 
+    def with_absolute_paths(self) -> TrainConfig:
+        """The same configuration with every path absolute (for workers that start elsewhere)."""
+        paths = {key: getattr(self, key) for key in ("data_dir", "plan", "masks", "like", "out")}
+        return dataclasses.replace(self, **{k: v.resolve() for k, v in paths.items() if v is not None})
+
     def to_dict(self) -> dict:
         """JSON-ready dict (paths as strings, tuples as lists)."""
         data = dataclasses.asdict(self)

@@ -194,13 +194,17 @@ def append_row(directory: str | Path, row: dict) -> Path:
     :data:`COLUMNS` are kept after them (a table merged from other versions stays readable). A
     torn last row (fewer fields than the header, from a writer that did not use this function) is
     repaired from its run's ``result.json`` when there is one, else moved, as it was, to
-    ``results.csv.torn`` with a warning: never rewritten as an empty row.
+    ``results.csv.torn`` with a warning: never rewritten as an empty row. A row whose run id is
+    already in the table is not appended again (a driver collecting rows from run directories and
+    the worker appending its own may race for it).
     """
     path = results_path(directory)
     with locked(path):
         existing_rows, header = [], list(COLUMNS)
         if path.exists():
             existing_rows, fieldnames = _existing_rows(path)
+            if any(existing.get("run_id") == str(row.get("run_id")) for existing in existing_rows):
+                return path
             header += [c for c in fieldnames if c not in header]
         header += [c for c in row if c not in header]
         buffer = io.StringIO()

@@ -25,16 +25,14 @@ from pruning.recipes import compute_mask_set
 from topology.discovery import find_plans
 from topology.graph import GRAPH
 from topology.plans import load_plan
-from trainer import rundir
-from trainer.claims import claim_path, claimed
 from trainer.config import TrainConfig
 from trainer.data import load_dataset
 from trainer.errors import TrainError
 from trainer.identity import canonical_json, config_hash, identify
+from trainer.jobs import JobSpec, run_job
 from trainer.models import build_model
 from trainer.recipes import DENSE, grid_recipes, recipe_of
 from trainer.results import read_rows
-from trainer.run import resume_training, run_training
 
 
 @dataclass(frozen=True)
@@ -254,45 +252,20 @@ def sweep_status(jobs: list[SweepJob], template: TrainConfig) -> SweepStatus:
     return SweepStatus(pending, len(jobs) - len(pending), by_legacy)
 
 
-def unfinished_runs(out: Path) -> dict[tuple[str, str], Path]:
-    """(config_hash, train seed) -> run directory, for runs in ``out`` with a checkpoint but no row.
-
-    These are runs a killed sweep left half-done; the sweep continues them from their checkpoint.
-    When several exist for one key, the newest (by name) is continued.
-    """
-    finished = {row["run_id"] for row in read_rows(out)}
-    found: dict[tuple[str, str], Path] = {}
-    for run_dir in rundir.run_dirs(out):
-        if run_dir.name in finished or not rundir.has_checkpoint(run_dir):
-            continue
-        try:
-            stored = rundir.read_config_document(run_dir)
-            key = (stored["config_hash"], str(stored["config"]["train_seed"]))
-        except (TrainError, KeyError, TypeError):
-            continue  # a run directory of another version, or damaged: not continued
-        found[key] = run_dir
-    return found
-
-
 def pending_jobs(jobs: list[SweepJob], template: TrainConfig) -> list[SweepJob]:
     """Jobs without a row in ``template.out/results.csv`` (see :func:`sweep_status`)."""
     return sweep_status(jobs, template).pending
 
 
-def _run_job(config: TrainConfig, config_hash: str, resume_dir: Path | None = None) -> str | None:
-    """Train one job unless another sweep process holds its claim or has finished it; the run id, or None."""
-    with claimed(claim_path(config.out, config_hash, config.train_seed)) as ours:
-        if not ours or (config_hash, str(config.train_seed)) in _done(config.out):
-            return None
-        if resume_dir is None:  # holding the claim, no one else trains this job: what a killed run left goes
-            for orphan in rundir.orphans(config.out, config_hash, config.train_seed):
-                rundir.remove_orphan(orphan)
-        outcome = resume_training(resume_dir) if resume_dir is not None else run_training(config)
-        return outcome.run_id
-
-
-def _done(out: Path) -> set[tuple[str, str]]:
-    return {(row["config_hash"], row["train_seed"]) for row in read_rows(out) if row.get("config_hash")}
+def job_specs(template: TrainConfig, jobs: list[SweepJob], threads: int | None, quiet: bool) -> list[JobSpec]:
+    """Each job's configuration (with ``threads`` per training unless the template sets them) and
+    the ``config_hash`` its row will carry."""
+    hashes = JobHashes()
+    specs = []
+    for job in jobs:
+        config = dataclasses.replace(job.config(template), threads=template.threads or threads, quiet=quiet)
+        specs.append(JobSpec(config, hashes(config)))
+    return specs
 
 
 def run_sweep(
@@ -301,35 +274,27 @@ def run_sweep(
     workers: int = 1,
     on_done: Callable[[SweepJob], None] = lambda job: None,
 ) -> int:
-    """Run ``jobs`` (already filtered by :func:`pending_jobs`), ``workers`` at a time.
+    """Run ``jobs`` (already filtered by :func:`pending_jobs`) on this machine, ``workers`` at a time
+    (the local executor; :mod:`trainer.executors` has the others).
 
-    Each training gets ``cores // workers`` threads unless the template sets ``threads``. A job
-    whose run a killed sweep left half-done (see :func:`unfinished_runs`) continues from its
-    last checkpoint instead of starting again. Each job is claimed first (:mod:`trainer.claims`):
-    one that another sweep process is running, or has finished meanwhile, is skipped, so several
-    sweeps over one folder train every job once. Returns the number of jobs this process
-    trained; the first failing job stops the sweep with its error.
+    Each training gets ``cores // workers`` threads unless the template sets ``threads``. Every job
+    goes through :func:`trainer.jobs.run_job`: claimed first, so several sweeps over one folder
+    train every job once, and continued from its last checkpoint when a killed sweep left it
+    half-done. Returns the number of jobs this process trained; the first failing job stops the
+    sweep with its error.
     """
     if workers < 1:
         raise TrainError(f"jobs must be at least 1, got {workers}")
-    threads = template.threads or max(1, (os.cpu_count() or 1) // workers)
-    unfinished = unfinished_runs(template.out)
-    hashes = JobHashes()
-    configs = []
-    for job in jobs:
-        config = dataclasses.replace(
-            job.config(template), threads=threads, quiet=True if workers > 1 else template.quiet
-        )
-        key = hashes(config)
-        configs.append((job, config, key, unfinished.get((key, str(job.train_seed)))))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    specs = job_specs(template, jobs, threads, quiet=True if workers > 1 else template.quiet)
     trained = 0
     if workers == 1:
-        for job, config, key, resume_dir in configs:
-            trained += _run_job(config, key, resume_dir) is not None
+        for job, spec in zip(jobs, specs):
+            trained += run_job(spec) is not None
             on_done(job)
         return trained
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_run_job, config, key, resume_dir): job for job, config, key, resume_dir in configs}
+        futures = {pool.submit(run_job, spec): job for job, spec in zip(jobs, specs)}
         remaining = set(futures)
         while remaining:
             finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)

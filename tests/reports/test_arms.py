@@ -52,7 +52,11 @@ def test_differences_intervals_and_holm_by_hand():
     assert table["p_holm"].tolist() == pytest.approx(holm(table["p"]).tolist(), nan_ok=True)
     assert len(table) == 6  # 3 recipes x best_acc, final_acc
     findings = pairing_findings(table, "random-filters")
-    assert len(findings) == 4 and "95% t-interval" in findings[0] and "no difference shown" in findings[0]
+    assert len(findings) == 4 and "95% t-interval" in findings[0] and "cannot reach the 5% level" in findings[0]
+    more = rows().assign(train_seed=lambda t: t["train_seed"] + 4, run_id=lambda t: t["run_id"] + "b")
+    eight = pair_recipes(pd.concat([rows(), more]), "random-filters")  # 8 pairs: Wilcoxon can reach 5%
+    line = next(f for f in pairing_findings(eight, "random-filters") if f.startswith("edropout"))
+    assert "Holm p =" in line and "by the Wilcoxon signed-rank test" in line
 
 
 def test_too_few_seeds_are_not_tested_and_bad_tables_are_refused():

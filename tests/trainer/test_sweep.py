@@ -10,6 +10,7 @@ from topology.build import GenerateConfig, make_plans
 from trainer.config import TrainConfig
 from trainer.data.mnist_like import SYSTEM_FASHION_MNIST
 from trainer.errors import TrainError
+from trainer.jobs import unfinished_runs
 from trainer.results import read_rows
 from trainer.run import run_training
 from trainer.sweep import (
@@ -20,7 +21,6 @@ from trainer.sweep import (
     shard_of,
     sweep_jobs,
     sweep_status,
-    unfinished_runs,
 )
 
 

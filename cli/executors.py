@@ -1,0 +1,149 @@
+"""``train sweep``'s executor options and what each executor does with the jobs
+(trainer.executors; docs/architecture.md, "Sweeps")."""
+
+from __future__ import annotations
+
+import click
+
+from trainer.config import TrainConfig
+from trainer.executors import EXECUTORS, LOCAL, RAY, ExecutorConfig
+from trainer.executors.status import FAILED, PENDING, sweep_state
+from trainer.sweep import job_specs, run_sweep
+
+#: The options :func:`executor_options` adds, as ExecutorConfig fields.
+_FIELDS = {
+    "executor": "kind",
+    "jobs": "jobs",
+    "max_retries": "max_retries",
+    "ray_address": "ray_address",
+    "cpus_per_job": "cpus_per_job",
+    "gpus_per_job": "gpus_per_job",
+    "slurm_partition": "slurm_partition",
+    "slurm_time": "slurm_time",
+    "slurm_gpus_per_job": "slurm_gpus_per_job",
+    "slurm_cpus_per_job": "slurm_cpus_per_job",
+    "slurm_array_parallelism": "slurm_array_parallelism",
+    "slurm_option": "slurm_options",
+}
+
+
+def _key_value(_ctx, _param, values) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE (an sbatch option without its dashes), got {value!r}")
+        pairs.append((key.strip(), setting.strip()))
+    return tuple(pairs)
+
+
+def executor_options(func):
+    """Add ``--executor`` and its options to a click command."""
+    options = [
+        click.option(
+            "--executor",
+            type=click.Choice(EXECUTORS),
+            default=LOCAL,
+            show_default=True,
+            help="Where the jobs run: this machine; a Ray cluster (pip install 'topoprune[ray]'); or one Slurm "
+            "array job through submitit (pip install 'topoprune[slurm]'), which returns after submitting.",
+        ),
+        click.option(
+            "--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
+            help="local: trainings at once on this machine (threads are split).",
+        ),
+        click.option(
+            "--max-retries", type=click.IntRange(0), default=2, show_default=True,
+            help="ray: reruns of a job whose worker died; slurm: requeues after pre-emption or time-out. A retried "
+            "job continues from its last checkpoint.",
+        ),
+        click.option("--ray-address", help="ray: 'auto' or HOST:PORT of a running cluster (default: start one here)."),
+        click.option(
+            "--cpus-per-job", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True,
+            help="ray: CPUs each job asks for (also its torch threads).",
+        ),
+        click.option(
+            "--gpus-per-job", type=click.FloatRange(0), default=0.0, show_default=True,
+            help="ray: GPUs each job asks for (fractions share a GPU).",
+        ),
+        click.option("--slurm-partition", help="slurm: the partition."),
+        click.option(
+            "--slurm-time", type=click.IntRange(1), default=60, show_default=True,
+            help="slurm: minutes per array task (a task that reaches it is requeued and resumes).",
+        ),
+        click.option(
+            "--slurm-gpus-per-job", type=click.IntRange(0), default=0, show_default=True, help="slurm: GPUs per task."
+        ),
+        click.option(
+            "--slurm-cpus-per-job", type=click.IntRange(1), default=1, show_default=True,
+            help="slurm: CPUs per task (also its torch threads).",
+        ),
+        click.option(
+            "--slurm-array-parallelism", type=click.IntRange(1), default=64, show_default=True,
+            help="slurm: array tasks running at once.",
+        ),
+        click.option(
+            "--slurm-option", multiple=True, callback=_key_value, metavar="KEY=VALUE",
+            help="slurm: a further #SBATCH option, e.g. account=lab or qos=high (repeatable).",
+        ),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def executor_config(options: dict) -> ExecutorConfig:
+    """Take the executor options out of ``options`` (in place) as a validated ExecutorConfig."""
+    values = {field: options.pop(name) for name, field in _FIELDS.items()}
+    config = ExecutorConfig(**values)
+    if config.kind != LOCAL and config.jobs != 1:
+        raise click.UsageError(
+            f"--jobs is for --executor local; with {config.kind}, the cluster runs jobs side by side"
+        )
+    return config.validate()
+
+
+def show_status(out) -> None:
+    """``train sweep --status DIR``."""
+    for line in sweep_state(out).describe():
+        click.echo(line)
+
+
+def run_jobs(template: TrainConfig, todo: list, executor: ExecutorConfig, bar) -> None:
+    """Run (or, for Slurm, submit) the pending jobs with the chosen executor."""
+    if executor.kind == LOCAL:
+        run_sweep(template, todo, executor.jobs, on_done=lambda job: bar.update(1))
+        return
+    absolute = template.with_absolute_paths()
+    if executor.kind == RAY:
+        from trainer.executors.ray_cluster import run_on_ray
+
+        specs = job_specs(absolute, todo, threads=max(1, int(executor.cpus_per_job)), quiet=True)
+        outcome = run_on_ray(specs, executor, on_done=lambda spec: bar.update(1))
+        if outcome.failed:
+            for spec, why in outcome.failed:
+                click.echo(f"failed: {spec.describe()}: {why}", err=True)
+            raise click.ClickException(f"{len(outcome.failed)} of {len(specs)} job(s) failed (listed above)")
+        return
+    _submit(absolute, todo, executor)
+
+
+def _submit(template: TrainConfig, todo: list, executor: ExecutorConfig) -> None:
+    from trainer.executors.slurm_array import submit
+
+    specs = job_specs(template, todo, threads=executor.slurm_cpus_per_job, quiet=True)
+    state = sweep_state(template.out, [spec.key for spec in specs])
+    again = set(state.keys[PENDING]) | set(state.keys[FAILED])
+    specs = [spec for spec in specs if spec.key in again]
+    waiting = len(todo) - len(specs)
+    if not specs:
+        click.echo(f"nothing to submit: {waiting} job(s) are running or queued", err=True)
+        return
+    submitted = submit(specs, executor, template.out).submissions
+    ids = sorted({s.job_id.split("_")[0] for s in submitted})
+    click.echo(
+        f"submitted {len(submitted)} job(s) as Slurm job {', '.join(ids)}"
+        + (f" ({waiting} more are running or queued)" if waiting else ""),
+        err=True,
+    )
+    click.echo(f"follow it with: train sweep --status {template.out}", err=True)

@@ -1,0 +1,146 @@
+"""Sweep jobs as one Slurm array job through submitit (``train sweep --executor slurm``).
+
+The sweep command submits and returns with the job ids; each array task runs one job through
+:func:`trainer.jobs.run_job` (claimed, continued from its last checkpoint when an earlier attempt
+died). A task that is pre-empted or reaches its time limit checkpoints through submitit and is
+requeued, up to ``max_retries`` times. What was submitted is recorded in ``OUT/slurm/`` (the
+submission record beside submitit's own files), which ``train sweep --status OUT`` reads;
+rerunning the same sweep command submits again only the jobs that are neither done, running nor
+queued, so a failed or lost job is retried by rerunning it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.atomic import atomic_write_text
+from trainer.errors import TrainError
+from trainer.executors import SLURM, ExecutorConfig, optional_module
+from trainer.jobs import JobSpec, run_job
+
+#: Folder of submitit's files and of the submission record, inside the sweep folder.
+SLURM_DIR = "slurm"
+SUBMISSIONS_FILE = "submissions.json"
+
+
+class SweepTask:
+    """The callable each array task runs: one job. Its ``checkpoint`` makes submitit requeue the
+    task when it is pre-empted or times out (the run itself is checkpointed every epoch)."""
+
+    def __call__(self, spec: JobSpec) -> str | None:
+        return run_job(spec)
+
+    def checkpoint(self, spec: JobSpec):
+        submitit = optional_module("submitit", SLURM)
+        return submitit.helpers.DelayedSubmission(self, spec)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One submitted job: its row's key, the scheduler's job id and when it was submitted."""
+
+    config_hash: str
+    train_seed: str
+    job_id: str
+    what: str
+    submitted: float
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.config_hash, self.train_seed
+
+
+def slurm_parameters(config: ExecutorConfig) -> dict:
+    """submitit's ``SlurmExecutor`` parameters (sbatch options) for the sweep's array tasks."""
+    parameters = {
+        "time": config.slurm_time,
+        "gpus_per_node": config.slurm_gpus_per_job or None,
+        "cpus_per_task": config.slurm_cpus_per_job,
+        "array_parallelism": config.slurm_array_parallelism,
+        "job_name": "topoprune-sweep",
+    }
+    if config.slurm_partition:
+        parameters["partition"] = config.slurm_partition
+    if config.slurm_options:
+        parameters["additional_parameters"] = dict(config.slurm_options)
+    return {key: value for key, value in parameters.items() if value is not None}
+
+
+def _executor(folder: Path, config: ExecutorConfig, cluster: str):
+    submitit = optional_module("submitit", SLURM)
+    if cluster == "local":  # submitit's local executor: the same tasks as local processes (tests)
+        executor = submitit.LocalExecutor(folder, max_num_timeout=config.max_retries)
+        executor.update_parameters(timeout_min=config.slurm_time)
+        return executor
+    try:
+        executor = submitit.SlurmExecutor(folder, max_num_timeout=config.max_retries)
+    except RuntimeError:
+        raise TrainError(
+            "--executor slurm: no Slurm here (srun and sbatch not found); run the sweep on a Slurm login node"
+        ) from None
+    executor.update_parameters(**slurm_parameters(config))
+    return executor
+
+
+@dataclass
+class Submitted:
+    """What :func:`submit` submitted: the recorded submissions and submitit's job handles (to wait
+    on them in this process)."""
+
+    submissions: list[Submission]
+    jobs: list
+
+
+def submit(specs: list[JobSpec], config: ExecutorConfig, out: Path, cluster: str = "slurm") -> Submitted:
+    """Submit every job as one array job (``cluster="local"``: submitit's local executor, which runs
+    the same tasks as local processes) and record the submissions in ``out/slurm``."""
+    folder = Path(out) / SLURM_DIR
+    executor = _executor(folder, config, cluster)  # first: without Slurm, nothing is written
+    folder.mkdir(parents=True, exist_ok=True)
+    task = SweepTask()
+    jobs = executor.map_array(task, specs) if len(specs) > 1 else [executor.submit(task, spec) for spec in specs]
+    now = time.time()
+    submitted = [
+        Submission(spec.config_hash, str(spec.config.train_seed), str(job.job_id), spec.describe(), now)
+        for spec, job in zip(specs, jobs)
+    ]
+    record_submissions(out, submitted)
+    return Submitted(submitted, list(jobs))
+
+
+def read_submissions(out: Path) -> list[Submission]:
+    """Every submission recorded in ``out/slurm`` (oldest first; empty when none)."""
+    path = Path(out) / SLURM_DIR / SUBMISSIONS_FILE
+    if not path.is_file():
+        return []
+    return [Submission(**entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def record_submissions(out: Path, submitted: list[Submission]) -> None:
+    entries = [vars(s) for s in read_submissions(out)] + [vars(s) for s in submitted]
+    atomic_write_text(Path(out) / SLURM_DIR / SUBMISSIONS_FILE, json.dumps(entries, indent=1) + "\n")
+
+
+def task_outcome(out: Path, job_id: str) -> str | None:
+    """What submitit recorded for a finished task: ``"success"``, ``"error"``, or None (no result yet)."""
+    submitit = optional_module("submitit", SLURM)
+    path = submitit.core.utils.JobPaths(Path(out) / SLURM_DIR, job_id).result_pickle
+    if not path.is_file():
+        return None
+    try:
+        outcome = submitit.core.utils.pickle_load(path)
+    except Exception:  # a result pickle cut short by a dying task
+        return "error"
+    return outcome[0] if isinstance(outcome, tuple) and outcome else "error"
+
+
+def scheduler_state(out: Path, job_id: str) -> str:
+    """Slurm's state of a task (``PENDING``, ``RUNNING``, ``FAILED``, ...; ``UNKNOWN`` without Slurm)."""
+    submitit = optional_module("submitit", SLURM)
+    try:
+        return str(submitit.SlurmJob(Path(out) / SLURM_DIR, job_id).state)
+    except Exception:  # sacct unavailable (not on a Slurm cluster) or the job long gone
+        return "UNKNOWN"
