@@ -132,15 +132,17 @@ def test_a_ray_worker_killed_mid_job_is_retried_to_the_identical_row(data_dir, t
         os.kill(killed, 0)
 
 
-def test_slurm_array_through_submitits_local_executor(data_dir, tmp_path, local_rows):
+def test_slurm_array_through_submitits_local_executor_twice_trains_each_job_once(data_dir, tmp_path, local_rows):
     config = template(data_dir, tmp_path).with_absolute_paths()
     specs = job_specs(config, six_jobs(), threads=1, quiet=True)
-    submitted = submit(specs, ExecutorConfig("slurm"), tmp_path, cluster="local")
-    assert [s.key for s in submitted.submissions] == [spec.key for spec in specs]
-    assert [s.key for s in read_submissions(tmp_path)] == [spec.key for spec in specs]
-    for job in submitted.jobs:
+    first = submit(specs, ExecutorConfig("slurm"), tmp_path, cluster="local")
+    second = submit(specs, ExecutorConfig("slurm"), tmp_path, cluster="local")  # a resubmitted array, at once
+    assert [s.key for s in first.submissions] == [spec.key for spec in specs]
+    assert [s.key for s in read_submissions(tmp_path)] == [spec.key for spec in specs] * 2
+    for job in first.jobs + second.jobs:
         job.wait()
     assert stable(read_rows(tmp_path)) == local_rows
+    assert len([p for p in tmp_path.iterdir() if (p / "config.json").exists()]) == 6  # each job trained once
     state = sweep_state(tmp_path)
     assert len(state.keys[DONE]) == 6 and not state.keys[FAILED]
 
