@@ -11,6 +11,7 @@ import click
 from click.core import ParameterSource
 from tqdm import tqdm
 
+from cli.config_files import config_file_options, config_text
 from cli.executors import executor_config, executor_options, run_jobs, show_status
 from cli.options import comma_list as comma_list_option
 from cli.options import friendly_errors, model_option
@@ -25,6 +26,7 @@ from trainer.data import DATASETS
 from trainer.ddp import distributed_from_environment, launch
 from trainer.errors import TrainError
 from trainer.evaluation import CheckpointEvaluation, evaluate_checkpoint
+from trainer.identity import config_hash, identify
 from trainer.models import MODELS, model_option_names
 from trainer.models.orthogonality import ORTH_SCOPES
 from trainer.recipes import RECIPES, grid_recipes
@@ -421,9 +423,10 @@ def train() -> None:
     help="Evaluate this checkpoint or run directory (top-1, top-5, loss on val and test) without training.",
 )
 @click.option("--ddp", type=int, help="Train with N local processes through DDP (gloo on CPU).")
+@config_file_options
 @friendly_errors
 @handle_interrupt
-def run_command(plan, masks, resume, eval_only, ddp, **options) -> None:
+def run_command(plan, masks, resume, eval_only, ddp, print_config, **options) -> None:
     """Train one model, evaluate it, append its row to OUT/results.csv.
 
     \b
@@ -435,7 +438,13 @@ def run_command(plan, masks, resume, eval_only, ddp, **options) -> None:
       train --masks pruned/masks.npz --model cresnet18       # retrain masks made elsewhere
       train --eval-only runs/20261122-101500-mlp-1a2b3c      # top-1/top-5/loss of its best.pt
       torchrun --nproc-per-node 2 -m cli.train --plan P      # DDP, or: train --ddp 2 --plan P
+      train --config configs/edropout/resnet18_fashion.yaml --epochs 3   # a file, one option changed
     """
+    if print_config:
+        config = config_from_options(_like_its_run(options), plan=plan, masks=masks)
+        hash_line = f"# train configuration; config_hash {config_hash(identify(config)[1])}"
+        click.echo(config_text(click.get_current_context(), hash_line), nl=False)
+        return
     if resume is not None:
         _report(resume_training(resume))
         return
@@ -511,10 +520,21 @@ def _shard(_ctx, _param, value: str | None) -> tuple[int, int] | None:
     help="Train the usable jobs when some cannot be masked (they are listed either way; without this flag, none runs).",
 )
 @training_options
+@config_file_options
 @friendly_errors
 @handle_interrupt
 def sweep_command(
-    plans_dir, seeds, baseline, recipes, grid_degrees, grid_densities, status_dir, shard, skip_unusable, **options
+    plans_dir,
+    seeds,
+    baseline,
+    recipes,
+    grid_degrees,
+    grid_densities,
+    status_dir,
+    shard,
+    skip_unusable,
+    print_config,
+    **options,
 ) -> None:
     """Train every plan in a directory (plus the dense baseline), or the given configuration, for each seed.
 
@@ -535,6 +555,9 @@ def sweep_command(
     """
     if status_dir is not None:
         show_status(status_dir)
+        return
+    if print_config:
+        click.echo(config_text(click.get_current_context(), "# train sweep configuration"), nl=False)
         return
     executor = executor_config(options)
     template = config_from_options(options, recipe=options.get("recipe"))

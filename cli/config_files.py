@@ -1,0 +1,122 @@
+"""Experiments as YAML files: ``--config FILE.yaml`` gives a command's options from a file (the
+command line overrides it), ``--print-config`` writes a command line's options as such a file.
+
+A file is a mapping of option names (``epochs``, ``mask-seed`` or ``mask_seed``, ``seed``) to
+values: lists for repeatable options, and ``model-option`` as a mapping (``{width: 32}``). An
+unknown key is an error naming the key and the closest valid one. PyYAML is an optional extra
+(``pip install 'topoprune[yaml]'``). The run's ``config.json`` stays the record of what ran.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import click
+
+#: Options that are about the command itself, never written to or read from a file.
+NOT_IN_FILES = frozenset({"config", "print_config", "debug", "resume", "eval_only", "status_dir", "shard", "help"})
+
+
+def _yaml():
+    try:
+        import yaml
+    except ImportError:
+        raise click.UsageError("--config and --print-config need PyYAML: pip install 'topoprune[yaml]'") from None
+    return yaml
+
+
+def _names(command: click.Command) -> dict[str, click.Parameter]:
+    """Every spelling a file may use for each option (``mask-seed``, ``mask_seed``, the dest name)."""
+    names = {}
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.name in NOT_IN_FILES:
+            continue
+        for spelling in [*param.opts, param.name]:
+            if spelling.startswith("--") or not spelling.startswith("-"):
+                bare = spelling.lstrip("-")
+                names[bare] = names[bare.replace("-", "_")] = names[bare.replace("_", "-")] = param
+    return names
+
+
+def _value(param: click.Option, key: str, value, path: Path):
+    """A file's value as the option expects it (lists for repeatable options, ``k=v`` model options)."""
+    if param.name == "model_options" and isinstance(value, dict):
+        return [f"{k}={v}" for k, v in value.items()]
+    if param.multiple:
+        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    if isinstance(value, (dict, list)):
+        raise click.BadParameter(f"{path}: {key} takes one value, got {value!r}")
+    return value
+
+
+def read_config_file(command: click.Command, path: Path) -> dict:
+    """The file's options as ``{dest name: value}`` for ``ctx.default_map``."""
+    try:
+        loaded = _yaml().safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise click.BadParameter(f"{path}: cannot read it ({error.strerror})") from None
+    except _yaml().YAMLError as error:
+        raise click.BadParameter(f"{path}: not YAML ({str(error).splitlines()[0]})") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise click.BadParameter(f"{path}: expected a mapping of option names to values")
+    names, values = _names(command), {}
+    for key, value in loaded.items():
+        param = names.get(str(key))
+        if param is None:
+            close = difflib.get_close_matches(str(key), sorted(names), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise click.BadParameter(f"{path}: unknown option '{key}'{hint}")
+        values[param.name] = _value(param, str(key), value, path)
+    return values
+
+
+def _load(ctx: click.Context, _param, value: Path | None) -> Path | None:
+    if value is not None:
+        ctx.default_map = {**(ctx.default_map or {}), **read_config_file(ctx.command, value)}
+    return value
+
+
+def config_file_options(func):
+    """Add ``--config`` and ``--print-config`` to a click command (``--config`` is read first)."""
+    func = click.option(
+        "--print-config",
+        is_flag=True,
+        help="Print this command line's options as a YAML file for --config, and exit.",
+    )(func)
+    return click.option(
+        "--config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        is_eager=True,
+        expose_value=False,
+        callback=_load,
+        help="Read options from this YAML file (options given on the command line win).",
+    )(func)
+
+
+def _plain(param: click.Option, value):
+    """A resolved value in the form the option reads back: a model-option mapping, a list for a
+    repeatable option, ``a,b`` for a single option whose callback made a list (``--milestones``)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(param, v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        if param.multiple:
+            return ["=".join(map(str, v)) if isinstance(v, tuple) else _plain(param, v) for v in value]
+        return ",".join(str(v) for v in value)
+    return str(value) if isinstance(value, Path) else value
+
+
+def config_text(ctx: click.Context, header: str = "") -> str:
+    """The command's resolved options as YAML: what ``--config`` reads back into the same command."""
+    values = {}
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name in NOT_IN_FILES:
+            continue
+        value = ctx.params.get(param.name)
+        if value is None or (isinstance(value, (tuple, list, dict)) and not value):
+            continue
+        values[max(param.opts, key=len).lstrip("-")] = _plain(param, value)
+    body = _yaml().safe_dump(values, sort_keys=False, default_flow_style=False)
+    return (header + "\n" if header else "") + body
