@@ -37,3 +37,24 @@ def test_model_errors():
         build_model("nope", (1, 28, 28), 10)
     with pytest.raises(ParameterError, match="model 'cnn' does not take depth"):
         build_model("cnn", (1, 28, 28), 10, depth=3)
+
+
+def _wrn_parameters_by_hand(depth: int, widen: int, classes: int, in_channels: int = 3) -> int:
+    """Stem, three stages of (depth - 4) / 6 pre-activation blocks, final BN and classifier."""
+    blocks, count, c_in = (depth - 4) // 6, in_channels * 16 * 9, 16
+    for width in (16 * widen, 32 * widen, 64 * widen):
+        for _ in range(blocks):
+            count += 2 * c_in + c_in * width * 9 + 2 * width + width * width * 9  # bn1, conv1, bn2, conv2
+            count += c_in * width if c_in != width else 0  # 1x1 shortcut where the channels change
+            c_in = width
+    return count + 2 * c_in + c_in * classes + classes
+
+
+@pytest.mark.parametrize("depth, widen, published", [(28, 10, 36.5e6), (16, 8, 11.0e6)])
+def test_wide_resnets_against_a_hand_count_and_the_papers_sizes(depth, widen, published):
+    model = build_model("wrn", (3, 32, 32), 10, depth=depth, widen=widen)
+    counted = sum(p.numel() for p in model.parameters())
+    assert counted == _wrn_parameters_by_hand(depth, widen, 10)
+    assert round(counted / 1e5) == round(published / 1e5)  # the paper's table, to its 0.1M
+    with pytest.raises(ParameterError, match="6n \\+ 4"):
+        build_model("wrn", (3, 32, 32), 10, depth=20)

@@ -11,6 +11,7 @@ from trainer.models import (  # noqa: F401  (registration)
     small,
     torchvision_models,
     vgg,
+    wide_resnet,
     xnets,
 )
 from trainer.models.registry import (
