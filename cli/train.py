@@ -82,6 +82,16 @@ def _int_tuple(_ctx, _param, value: str) -> tuple[int, ...]:
         raise click.BadParameter(f"expected comma-separated epochs, got {value!r}") from None
 
 
+def _renames(_ctx, _param, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        old, sep, new = value.partition("=")
+        if not sep or not old:
+            raise click.BadParameter(f"expected OLD=NEW (key prefixes), got {value!r}")
+        pairs.append((old, new))
+    return tuple(pairs)
+
+
 def _mac_budget(_ctx, _param, value: str | None):
     if value is None:
         return None
@@ -307,6 +317,19 @@ def training_options(func):
             default=10.0,
             show_default=True,
             help="EDropout: the energy is -scale x the mean logit margin.",
+        ),
+        click.option(
+            "--init-from",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Start from these weights (a checkpoint from anywhere: torchvision's weight files, training-script "
+            "wrappers, DataParallel prefixes), loaded before the recipe masks the model.",
+        ),
+        click.option(
+            "--key-map",
+            multiple=True,
+            callback=_renames,
+            metavar="OLD=NEW",
+            help="Rename checkpoint keys starting with OLD to start with NEW (repeatable; --init-from, --eval-only).",
         ),
         click.option(
             "--out",

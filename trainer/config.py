@@ -44,6 +44,8 @@ class TrainConfig:
     masks: Path | None = None  # train under these masks (masks.npz, run or export directory, .pt) instead of a recipe
     like: Path | None = None  # random-filters: the run (or masks) whose kept filters per layer are matched
     model_options: dict = field(default_factory=dict)  # e.g. {"width": 512, "depth": 3} for mlp
+    init_from: Path | None = None  # weights loaded into the model before it is masked (a checkpoint from anywhere)
+    key_map: tuple[tuple[str, str], ...] = ()  # prefix renames (old, new) for --init-from and --eval-only
     match_macs: str | float | None = (
         None  # "dense" or MACs per example: choose the width whose counted MACs are closest
     )
@@ -124,6 +126,7 @@ class TrainConfig:
                 "--masks replaces --plan and --recipe; give only one of them",
             ),
             (self.best_of >= 1, f"best-of must be at least 1, got {self.best_of}"),
+            (self.init_from is None or Path(self.init_from).is_file(), f"--init-from {self.init_from}: no such file"),
             (self.width_step >= 1, f"width step must be at least 1 channel, got {self.width_step}"),
             (
                 self.match_macs is None
@@ -153,7 +156,7 @@ class TrainConfig:
 
     def with_absolute_paths(self) -> TrainConfig:
         """The same configuration with every path absolute (for workers that start elsewhere)."""
-        paths = {key: getattr(self, key) for key in ("data_dir", "plan", "masks", "like", "out")}
+        paths = {key: getattr(self, key) for key in ("data_dir", "plan", "masks", "like", "out", "init_from")}
         return dataclasses.replace(self, **{k: v.resolve() for k, v in paths.items() if v is not None})
 
     def to_dict(self) -> dict:
@@ -163,7 +166,7 @@ class TrainConfig:
             if isinstance(value, Path):
                 data[key] = str(value)
             elif isinstance(value, tuple):
-                data[key] = list(value)
+                data[key] = [list(item) if isinstance(item, tuple) else item for item in value]
         return data
 
     @classmethod
@@ -174,10 +177,12 @@ class TrainConfig:
         if unknown:
             raise TrainError(f"unknown configuration keys: {', '.join(unknown)}")
         values = dict(data)
-        for key in ("data_dir", "plan", "out", "masks", "like"):
+        for key in ("data_dir", "plan", "out", "masks", "like", "init_from"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         for key in ("include", "exclude", "milestones"):
             if key in values:
                 values[key] = tuple(values[key])
+        if "key_map" in values:
+            values["key_map"] = tuple((str(old), str(new)) for old, new in values["key_map"])
         return cls(**values)

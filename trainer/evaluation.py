@@ -8,8 +8,8 @@ from pathlib import Path
 
 from torch import nn
 
-from pruning.masking import current_masks, load_masked_state_dict
-from pruning.storage import load_state, masks_sha256
+from pruning.checkpoints import load_checkpoint
+from pruning.storage import masks_sha256
 from trainer import rundir
 from trainer.config import TrainConfig
 from trainer.data import load_dataset
@@ -71,17 +71,17 @@ def evaluate_checkpoint(source: Path, config: TrainConfig) -> CheckpointEvaluati
     ----------
     source : Path
         A run directory, or a checkpoint: a run's ``best.pt`` / ``checkpoint.pt``, ``prune apply``'s
-        ``model.pt`` or a ``torch.nn.utils.prune`` state_dict (read with ``weights_only=True``).
+        ``model.pt``, a ``torch.nn.utils.prune`` state_dict, or any checkpoint
+        :mod:`pruning.checkpoints` reads (torchvision's weight files, training-script wrappers,
+        ``module.`` prefixes, ``config.key_map`` renames), always with ``weights_only=True``.
     config : TrainConfig
         Model, model options and data set, when ``source`` is not in a run directory.
     """
     checkpoint, config = resolve_checkpoint(source, config)
-    state = load_state(checkpoint)
     device = setup_environment(config.train_seed, config.threads, config.device)
     data = load_dataset(config.data_config())
     model = build_model(config.model, data.input_shape, data.num_classes, **config.model_options)
-    load_masked_state_dict(model, state)
-    masks = current_masks(model)
+    masks = load_checkpoint(model, checkpoint, config.key_map)
     model.to(device)
     loss_fn = nn.CrossEntropyLoss()
     scores = []

@@ -27,6 +27,7 @@ import inspect
 import json
 import math
 
+from pruning.checkpoints import read_checkpoint, state_sha256
 from trainer.config import TrainConfig
 from trainer.models import MODELS, STRUCTURE_OPTIONS, WIDTH_OPTIONS
 from trainer.recipes import MASKING_FIELDS, RECIPES, RunInputs
@@ -106,6 +107,8 @@ def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha2
     }
     if config.max_test is not None:  # only then, so that every other run keeps the hash it always had
         identity["max_test"] = config.max_test
+    if config.init_from is not None:  # likewise: what the weights started from, by content (renames applied)
+        identity["init_from_sha256"] = state_sha256(read_checkpoint(config.init_from, config.key_map))
     identity.update(recipe.identity_extra(config))  # only the recipe's own keys: every other run keeps its hash
     if config.match_macs is not None:  # the width is chosen from the rest of the identity, so it is not part of it
         option = WIDTH_OPTIONS.get(config.model)

@@ -43,6 +43,7 @@ CONFIG_COLUMNS = [
     "model_structure",
     "max_train",
     "max_test",
+    "init_from_sha256",
     "val_fraction",
     "split_seed",
     "augment",

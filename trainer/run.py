@@ -22,6 +22,7 @@ from common import __version__
 from common.seeding import derive_seed
 from pruning.accounting import layer_graph_columns
 from pruning.apply import PruneResult, prune_model
+from pruning.checkpoints import load_checkpoint
 from pruning.expander import refuse_dense_label
 from pruning.recipes import DENSE
 from topology.analysis import reference_mismatches
@@ -193,12 +194,20 @@ def build_masked_model(config: TrainConfig, inputs: RunInputs, data: DataBundle,
     if width is not None and announce:
         print(f"width for the MAC budget: {width.describe()}", file=sys.stderr, flush=True)
     model = build_model(config.model, data.input_shape, data.num_classes, **options)
+    notices = []
+    if config.init_from is not None:  # trained weights first, then the recipe's masks on top
+        held = load_checkpoint(model, config.init_from, config.key_map, with_masks=False)
+        if held:
+            notices.append(
+                f"{config.init_from} holds masks on {len(held)} layer(s): its masked weights start at zero, its masks "
+                "are not kept (add --masks with the same file to keep them)"
+            )
     if config.resolved_recipe == DENSE:
         refuse_dense_label(model, config.model, TrainError)
     mask_config = recipe_of(config).mask_config(config, inputs.plan)
     source = config.masks or config.like or "masks"
     pruned = prune_model(model, mask_config, data.input_shape, masks=inputs.masks, source=source)
-    notices = pruned.notices + reference_mismatches(inputs.plan)
+    notices += pruned.notices + reference_mismatches(inputs.plan)
     if announce:
         for notice in notices:
             print(f"notice: {notice}", file=sys.stderr, flush=True)

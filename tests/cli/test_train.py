@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from cli.train import train
@@ -309,3 +310,65 @@ def test_random_filters_rebuilds_the_model_of_the_run_it_copies(run, data_dir, t
     assert row["params_kept"] == reference["params_kept"]  # the same kept counts, on the same network
     other = run("--recipe", "random-filters", "--like", f"runs/{reference['run_id']}", "--model", "mlp", *args)
     assert other.exit_code == 1 and "which the model has no prunable layer of" in other.output  # told otherwise
+
+
+def test_init_from_a_foreign_checkpoint_then_prune_and_evaluate_it(run, data_dir, tmp_path):
+    from trainer.config import TrainConfig
+    from trainer.data import load_dataset
+    from trainer.identity import config_hash, identify
+    from trainer.models import build_model
+    from trainer.recipes import recipe_of
+    from trainer.run import build_masked_model
+
+    torch.manual_seed(5)
+    source = build_model("mlp", (1, 28, 28), 10, width=16)
+    wrapped = {"model_state_dict": {f"module.{k}": v for k, v in source.state_dict().items()}, "epoch": 9}
+    torch.save(wrapped, tmp_path / "foreign.pt")
+    config = TrainConfig(
+        model="mlp",
+        model_options={"width": 16},
+        data_dir=data_dir,
+        recipe="xnet",
+        degree=4,
+        init_from=tmp_path / "foreign.pt",
+    )
+    data = load_dataset(config.data_config())
+    built = build_masked_model(config, recipe_of(config).inputs(config), data, announce=False)
+    masks = built.pruned.masks
+    for name, value in source.state_dict().items():
+        layer, _, kind = name.rpartition(".")
+        got = built.model.state_dict().get(name)
+        if got is None:  # a masked weight: the checkpoint's values where kept
+            got = built.model.get_submodule(layer).weight
+            value = value * masks[layer].to(value.dtype)
+        torch.testing.assert_close(got.detach(), value, rtol=0, atol=0)
+    plain = config_hash(identify(TrainConfig(**{**config.__dict__, "init_from": None}))[1])
+    assert config_hash(identify(config)[1]) != plain
+    torch.save(wrapped, tmp_path / "copy.pt")  # the same bytes elsewhere: the same run
+    assert config_hash(identify(TrainConfig(**{**config.__dict__, "init_from": tmp_path / "copy.pt"}))[1]) == (
+        config_hash(identify(config)[1])
+    )
+    # the command line: train from it, and evaluate it as it is
+    args = ["--model", "mlp", "--model-option", "width=16", "--data-dir", data_dir, "-q", "--threads", 1]
+    result = run("--init-from", tmp_path / "foreign.pt", "--recipe", "xnet", "--degree", 4, "--epochs", 1, *args)
+    assert result.exit_code == 0, result.output
+    assert read_rows(tmp_path / "runs")[0]["init_from_sha256"]
+    evaluated = run("--eval-only", tmp_path / "foreign.pt", *args)
+    assert evaluated.exit_code == 0, evaluated.output
+    assert_error(run("--init-from", tmp_path / "nope.pt", *args), "--init-from", "nope.pt: no such file")
+    assert_error(
+        run(
+            "--init-from",
+            tmp_path / "foreign.pt",
+            "--model-option",
+            "width=32",
+            "--model",
+            "mlp",
+            "--data-dir",
+            data_dir,
+        ),
+        "foreign.pt: the weights do not fit the model",
+        "mis-shaped",
+    )
+    bad = run("--key-map", "nothing", *args)
+    assert bad.exit_code == 2 and "expected OLD=NEW" in bad.output

@@ -1,0 +1,122 @@
+"""Checkpoints saved elsewhere: torchvision's weight files, the usual training-script wrappers,
+DataParallel/DDP prefixes, renamed modules, and masked formats, read into a zoo model.
+
+Always ``torch.load(weights_only=True)``: a pickle that carries code is refused. A checkpoint is
+unwrapped (``{"state_dict": ...}``, ``{"model": ...}``, ``{"net": ...}``, ``{"model_state_dict":
+...}``, nested), a ``module.`` prefix on every key is dropped, ``key_map`` prefix renames
+(``OLD=NEW``) are applied, and masks in our parametrized names or ``torch.nn.utils.prune``'s
+``weight_orig`` / ``weight_mask`` come along. A key or shape mismatch is one line naming the first
+missing, unexpected and mis-shaped keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pruning.errors import PruningError
+from pruning.masking import load_masked_state_dict, masks_in_state_dict, to_plain_state_dict
+from pruning.storage import torch_load
+
+#: Keys under which training scripts store the state_dict, tried in this order (and nested).
+WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "module")
+#: How many keys of each kind a mismatch error names.
+SHOWN = 3
+
+
+def _is_state(value) -> bool:
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, torch.Tensor) for v in value.values())
+
+
+def unwrap(loaded, path: Path) -> dict[str, torch.Tensor]:
+    """The state_dict inside what ``torch.load`` returned (see module doc)."""
+    while isinstance(loaded, dict) and not _is_state(loaded):
+        inner = next((loaded[key] for key in WRAPPERS if isinstance(loaded.get(key), dict)), None)
+        if inner is None:
+            break
+        loaded = inner
+    if not _is_state(loaded):
+        keys = ", ".join(sorted(map(str, loaded))[:6]) if isinstance(loaded, dict) else type(loaded).__name__
+        raise PruningError(
+            f"{path}: no state_dict of tensors found (top-level keys: {keys}; looked under {', '.join(WRAPPERS)})"
+        )
+    return dict(loaded)
+
+
+def rename(state: dict[str, torch.Tensor], key_map: tuple[tuple[str, str], ...] = ()) -> dict[str, torch.Tensor]:
+    """Drop a ``module.`` prefix every key has (DataParallel, DDP), then apply prefix renames."""
+    if state and all(key.startswith("module.") for key in state):
+        state = {key[len("module.") :]: value for key, value in state.items()}
+    for old, new in key_map:
+        state = {(new + key[len(old) :] if key.startswith(old) else key): value for key, value in state.items()}
+    return state
+
+
+def read_checkpoint(path: str | Path, key_map: tuple[tuple[str, str], ...] = ()) -> dict[str, torch.Tensor]:
+    """The state_dict of a checkpoint file, unwrapped and renamed (masks kept in their format)."""
+    path = Path(path)
+    return rename(unwrap(torch_load(path), path), key_map)
+
+
+def state_sha256(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state_dict's content: each key (sorted), dtype, shape and bytes. Files that
+    hold the same tensors under the same names hash alike, whatever their wrapper or file name
+    (``torch.save`` writes the file's name into it)."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous()
+        digest.update(f"{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    return "x".join(map(str, tensor.shape)) or "scalar"
+
+
+def mismatches(model: nn.Module, state: dict[str, torch.Tensor]) -> str | None:
+    """What keeps ``state`` (plain or masked) from loading into the unmasked ``model``, or None."""
+    plain = to_plain_state_dict(state)
+    expected = model.state_dict()  # (batch norm fills a missing num_batches_tracked, as older files lack it)
+    missing = [key for key in expected if key not in plain and not key.endswith("num_batches_tracked")]
+    unexpected = [key for key in plain if key not in expected]
+    misshaped = [key for key in plain if key in expected and plain[key].shape != expected[key].shape]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing ({', '.join(missing[:SHOWN])}{', ...' if len(missing) > SHOWN else ''})")
+    if unexpected:
+        shown = ", ".join(f"{key} {_shape(plain[key])}" for key in unexpected[:SHOWN])
+        parts.append(f"{len(unexpected)} unexpected ({shown}{', ...' if len(unexpected) > SHOWN else ''})")
+    if misshaped:
+        shown = ", ".join(f"{key} {_shape(plain[key])} vs {_shape(expected[key])}" for key in misshaped[:SHOWN])
+        parts.append(f"{len(misshaped)} mis-shaped ({shown}{', ...' if len(misshaped) > SHOWN else ''})")
+    return "; ".join(parts) or None
+
+
+def load_checkpoint(
+    model: nn.Module, path: str | Path, key_map: tuple[tuple[str, str], ...] = (), with_masks: bool = True
+) -> dict[str, torch.Tensor]:
+    """Load the checkpoint at ``path`` into ``model`` (in place); returns the masks it held.
+
+    With ``with_masks`` the checkpoint's masks are applied to the model; without, its weights are
+    loaded plain (masked entries as zeros) and the masks only returned.
+
+    Raises
+    ------
+    PruningError
+        One line naming the file and the first missing, unexpected and mis-shaped keys; add
+        ``key_map`` renames (``--key-map OLD=NEW``) for modules named differently.
+    """
+    state = read_checkpoint(path, key_map)
+    problem = mismatches(model, state)
+    if problem is not None:
+        raise PruningError(f"{path}: the weights do not fit the model: {problem} (rename with --key-map OLD=NEW)")
+    masks = masks_in_state_dict(state)
+    if with_masks:
+        load_masked_state_dict(model, state)
+    else:
+        model.load_state_dict(to_plain_state_dict(state))
+    return masks
