@@ -309,6 +309,8 @@ def ranking_for_people(ranking: pd.DataFrame) -> pd.DataFrame:
             return f"{row['diff']:+.2f} [{row['diff_ci_low']:+.2f}, {row['diff_ci_high']:+.2f}]"
         if row["n_pairs"] > 1:
             return f"{row['diff']:+.2f} (range {row['diff_min']:+.2f} to {row['diff_max']:+.2f})"
+        if not np.isfinite(row["diff"]):
+            return "— (no seed in common)"
         return f"{row['diff']:+.2f}"
 
     cost_name = "MACs" if (ranking["level_by"] == "macs").all() else "density"

@@ -101,3 +101,16 @@ def test_edropout_its_control_and_dense_are_one_experiment():
     other = table.assign(edropout=['{"coverage":"all-convs"}' if r == "edropout" else None for r in table["recipe"]])
     both = pd.concat([table, other[other["recipe"] == "edropout"].assign(run_id=lambda t: t["run_id"] + "x")])
     assert len(split_experiments(both)) == 2  # two EDropout settings are two experiments
+
+
+def test_a_ranked_configuration_without_a_seed_in_common_shows_no_number():
+    from reports.compare import rank_at_equal_cost, ranking_for_people
+
+    table = rows()[rows()["recipe"] != "dense"].copy()
+    table["masks_sha256"] = [
+        f"m{s}" if r == "random-filters" else "" for r, s in zip(table["recipe"], table["train_seed"])
+    ]
+    table["density"] = 0.6
+    shown = ranking_for_people(rank_at_equal_cost(table)).astype(str)
+    assert not shown.apply(lambda column: column.str.contains("nan")).any().any()
+    assert shown.apply(lambda column: column.str.contains("no seed in common")).any().any()
