@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from common.errors import TopopruneError
+from common.errors import RegistryError, TopopruneError
 from common.memory import ENVIRONMENT_VARIABLE, set_memory_budget
 from common.memory import parse_size as parse_memory_size
 
@@ -263,4 +263,32 @@ def model_option():
         multiple=True,
         callback=parse_model_options,
         help="Model option KEY=VALUE, e.g. width=256 or expand=4 (repeatable).",
+    )
+
+
+class ModelName(click.ParamType):
+    """A zoo model's name, or ``tv:NAME`` / ``timm:NAME`` (torchvision's and timm's models)."""
+
+    name = "model"
+
+    def __init__(self, zoo) -> None:
+        self.zoo = zoo
+
+    def get_metavar(self, param, ctx=None) -> str:
+        return "NAME|tv:NAME|timm:NAME"
+
+    def convert(self, value, param, ctx):
+        try:
+            self.zoo.get(value)
+        except RegistryError as error:
+            self.fail(f"{error}; or tv:NAME (torchvision), timm:NAME (timm)", param, ctx)
+        except TopopruneError as error:
+            self.fail(str(error), param, ctx)
+        return value
+
+
+def model_name_help(zoo) -> str:
+    return (
+        f"Model: one of the zoo's ({', '.join(sorted(zoo))}), tv:NAME for any torchvision classification model "
+        "(torchvision.models.list_models(); no weights are downloaded) or timm:NAME (pip install 'topoprune[timm]')."
     )

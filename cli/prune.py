@@ -9,7 +9,16 @@ import click
 import pandas as pd
 from tqdm import tqdm
 
-from cli.options import comma_list, format_option, friendly_errors, input_size_option, model_option, seed_option
+from cli.options import (
+    ModelName,
+    comma_list,
+    format_option,
+    friendly_errors,
+    input_size_option,
+    model_name_help,
+    model_option,
+    seed_option,
+)
 from common import __version__
 from common.jsonio import json_text
 from common.tables import to_table
@@ -122,7 +131,7 @@ def prune() -> None:
     type=click.Path(path_type=Path),
     help=f"Plan file (any of {'/'.join(EXTENSIONS)}); required by --recipe relational.",
 )
-@click.option("--model", "model_name", type=click.Choice(sorted(MODELS)), required=True, help="Model from the zoo.")
+@click.option("--model", "model_name", type=ModelName(MODELS), required=True, help=model_name_help(MODELS))
 @model_option()
 @click.option(
     "--recipe",
@@ -255,8 +264,8 @@ def apply(
 @click.option(
     "--model",
     "model_name",
-    type=click.Choice(sorted(MODELS)),
-    help="Rebuild this model to count MACs (needs a checkpoint).",
+    type=ModelName(MODELS),
+    help="Rebuild this model to count MACs (needs a checkpoint); a zoo name, tv:NAME or timm:NAME.",
 )
 @model_option()
 @input_size_option(default=None)
@@ -387,8 +396,8 @@ def _render_compile(record: dict, fmt: str, table: bool) -> str:
 @click.option(
     "--model",
     "model_name",
-    type=click.Choice(sorted(MODELS)),
-    help="Zoo model of a bare checkpoint (runs and prune apply outputs record theirs).",
+    type=ModelName(MODELS),
+    help="Model of a bare checkpoint (runs and prune apply outputs record theirs): a zoo name, tv:NAME or timm:NAME.",
 )
 @model_option()
 @input_size_option(

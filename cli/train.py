@@ -13,8 +13,8 @@ from tqdm import tqdm
 
 from cli.config_files import config_file_options, config_text
 from cli.executors import executor_config, executor_options, run_jobs, show_status
+from cli.options import ModelName, friendly_errors, model_name_help, model_option
 from cli.options import comma_list as comma_list_option
-from cli.options import friendly_errors, model_option
 from common import __version__
 from pruning.edropout import FREEZE_RULES
 from pruning.edropout_energy import ENERGY_BN_MODES
@@ -104,9 +104,7 @@ def _mac_budget(_ctx, _param, value: str | None):
 def training_options(func):
     """The options that describe one training configuration (shared by ``train`` and ``train sweep``)."""
     options = [
-        click.option(
-            "--model", type=click.Choice(sorted(MODELS)), default="mlp", show_default=True, help="Model from the zoo."
-        ),
+        click.option("--model", type=ModelName(MODELS), default="mlp", show_default=True, help=model_name_help(MODELS)),
         model_option(),
         click.option(
             "--match-macs",

@@ -61,7 +61,8 @@ class RunOutcome:
 
 def new_run_id(config: TrainConfig) -> str:
     """``<UTC time>-<model>-<short unique suffix>``, unique across parallel runs."""
-    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{config.model}-{uuid.uuid4().hex[:6]}"
+    model = config.model.replace(":", "-")  # tv:resnet18 -> tv-resnet18: no colon in a folder name
+    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{model}-{uuid.uuid4().hex[:6]}"
 
 
 def _agreed_run_id(config: TrainConfig, world: int) -> str:

@@ -133,7 +133,7 @@ def test_inspect_reads_torch_prune_checkpoints(run, tmp_path):
     [
         (["--plan", "missing.npy", "--model", "cnn"], ["missing.npy: no such file"], 1),
         (["--plan", "{bad}", "--model", "cnn"], ["bad.npy", "not symmetric"], 1),
-        (["--plan", "{plan}", "--model", "nope"], ["'nope' is not one of", "cresnet18"], 2),
+        (["--plan", "{plan}", "--model", "nope"], ["unknown model 'nope'", "cresnet18", "tv:NAME"], 2),
         (["--plan", "{plan}", "--model", "cnn", "--recipe", "nope"], ["'nope' is not one of", "xnet"], 2),
         (["--model", "cnn"], ["the relational recipe needs a plan (--plan)"], 2),
         (

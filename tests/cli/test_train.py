@@ -61,7 +61,7 @@ def test_errors(run, data_dir, tmp_path):
         str(tmp_path / "none"),
         "apt-get install dataset-fashion-mnist",
     )
-    assert_error(run("--model", "nope"), "'nope' is not one of", code=2)
+    assert_error(run("--model", "nope"), "unknown model 'nope'; valid:", code=2)
     big = save_plan(Plan(generate("rreg", nodes=64, degree=4, seed=0)), tmp_path, "big")
     assert_error(run("--plan", big, *quick(data_dir)), "fewer than the plan's 64 nodes")
     assert_error(run("--plan", big, "--recipe", "xnet", *quick(data_dir)), "--plan is only used by --recipe relational")
@@ -372,3 +372,12 @@ def test_init_from_a_foreign_checkpoint_then_prune_and_evaluate_it(run, data_dir
     )
     bad = run("--key-map", "nothing", *args)
     assert bad.exit_code == 2 and "expected OLD=NEW" in bad.output
+
+
+def test_a_torchvision_model_by_name_trains_from_the_command_line(run, data_dir, tmp_path):
+    args = ["--data-dir", data_dir, "--epochs", 1, "--max-train", 100, "--max-test", 50, "-q", "--threads", 1]
+    result = run("--model", "tv:resnet18", "--recipe", "xnet", "--degree", 4, *args)
+    assert result.exit_code == 0, result.output
+    (row,) = read_rows(tmp_path / "runs")
+    assert row["model"] == "tv:resnet18" and ":" not in row["run_id"] and float(row["density"]) < 1
+    assert_error(run("--model", "tv:resnet7", *args), "tv:resnet7 is not a torchvision classification model", code=2)

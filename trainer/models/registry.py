@@ -10,8 +10,26 @@ from torch import nn
 
 from common.registry import Registry
 from trainer.models.errors import ModelError, option_flag
+from trainer.models.external import external_constructor, is_external
 
-MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+
+class ModelRegistry(Registry):
+    """The zoo's registry; ``tv:NAME`` and ``timm:NAME`` resolve to torchvision's and timm's models
+    (:mod:`trainer.models.external`) without being listed."""
+
+    def __init__(self) -> None:
+        super().__init__("model")
+        self._external: dict[str, Callable[..., nn.Module]] = {}
+
+    def get(self, name: str) -> Callable[..., nn.Module]:  # type: ignore[override]
+        if is_external(name):
+            if name not in self._external:
+                self._external[name] = external_constructor(name)
+            return self._external[name]
+        return super().get(name)
+
+
+MODELS: Registry[Callable[..., nn.Module]] = ModelRegistry()
 
 
 #: Model name -> the options that set its own wiring (X-Net models: expand, degrees, ...).
