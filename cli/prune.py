@@ -94,7 +94,8 @@ def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None, dense:
     if summary.macs_total:
         lines.append(
             f"MACs kept {summary.macs_kept:,} of {summary.macs_total:,} per example "
-            f"({100 * summary.macs_kept / summary.macs_total:.2f}%)"
+            f"({100 * summary.macs_kept / summary.macs_total:.2f}%); FLOPs (2 x MACs) kept {summary.flops_kept:,} "
+            f"of {summary.flops_total:,}"
         )
     shared = summary.shared_layers
     if shared:

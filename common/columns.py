@@ -38,6 +38,8 @@ OUTCOME = (
     "params_total",
     "macs_kept",
     "macs_total",
+    "flops_kept",
+    "flops_total",
     "layer_spectral_gap",
     "layer_ramanujan_margin",
     "layer_vertex_expansion",

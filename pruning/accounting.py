@@ -74,6 +74,16 @@ class PruneSummary:
         return self.params_kept / self.params_total if self.params_total else 1.0
 
     @property
+    def flops_kept(self) -> int | None:
+        """Floating-point operations of the kept multiply-accumulates: 2 x MACs (a multiply and an
+        add each), the convention of papers that count FLOPs (others call MACs "FLOPs")."""
+        return None if self.macs_kept is None else 2 * self.macs_kept
+
+    @property
+    def flops_total(self) -> int | None:
+        return None if self.macs_total is None else 2 * self.macs_total
+
+    @property
     def shared_layers(self) -> list[LayerSummary]:
         """Layers whose module is called more than once per forward pass (shared modules)."""
         return [layer for layer in self.layers if (layer.uses or 0) > 1]
@@ -92,6 +102,8 @@ class PruneSummary:
             "params_fraction": self.params_fraction,
             "macs_kept": self.macs_kept,
             "macs_total": self.macs_total,
+            "flops_kept": self.flops_kept,
+            "flops_total": self.flops_total,
             "layers": [asdict(layer) for layer in self.layers],
         }
 

@@ -92,6 +92,8 @@ COLUMNS = [
     "params_total",
     "macs_kept",
     "macs_total",
+    "flops_kept",
+    "flops_total",
     "width",
     "macs_budget",
     "layer_spectral_gap",

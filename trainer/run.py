@@ -472,6 +472,8 @@ def _cost_columns(run: Run, pruned: PruneResult) -> dict:
         "params_total": summary.params_total,
         "macs_kept": summary.macs_kept,
         "macs_total": summary.macs_total,
+        "flops_kept": summary.flops_kept,
+        "flops_total": summary.flops_total,
         "width": resolved_model_options(config.model, run.built.options)[option.name] if option else None,
         "macs_budget": run.built.width.budget if run.built.width else None,
         **layer_graph_columns(summary),

@@ -39,6 +39,9 @@ def test_hand_counted_small_model():
     assert summary.params_kept == all_params - (288 - 36)
     assert summary.macs_kept == 216 * 100 + 36 * 25 + 500
     assert summary.macs_total == 216 * 100 + 288 * 25 + 500
+    # FLOPs as the papers that count them do: a multiply and an add per MAC
+    assert (summary.flops_kept, summary.flops_total) == (2 * (21_600 + 900 + 500), 2 * (21_600 + 7_200 + 500))
+    assert summary.to_dict()["flops_total"] == 2 * 29_300
 
 
 def test_cifar_resnet18_under_a_64_node_4_regular_plan():

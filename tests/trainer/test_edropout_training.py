@@ -41,6 +41,7 @@ def test_edropout_run_freezes_into_exactly_zero_masks_and_selects_only_after_the
     outcome = run_training(config(data_dir, tmp_path / "runs"))
     row = outcome.row
     assert row["recipe"] == "edropout" and row["edropout_frozen_epoch"] == 2  # the warm-up is 1 epoch
+    assert (row["flops_kept"], row["flops_total"]) == (2 * row["macs_kept"], 2 * row["macs_total"])
     masks = load_masks(outcome.run_dir / "masks.npz")
     assert set(masks) == {"4", "7", "10", "13"}  # paper coverage of the mlp: every Linear's inputs but the pixels
     kept = {name: mask.any(dim=0) for name, mask in masks.items()}
