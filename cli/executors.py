@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from cli.options import equals_pairs
 from trainer.config import TrainConfig
 from trainer.executors import EXECUTORS, LOCAL, RAY, ExecutorConfig
 from trainer.executors.status import FAILED, PENDING, sweep_state
@@ -25,16 +26,6 @@ _FIELDS = {
     "slurm_array_parallelism": "slurm_array_parallelism",
     "slurm_option": "slurm_options",
 }
-
-
-def _key_value(_ctx, _param, values) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for value in values:
-        key, sep, setting = value.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"expected KEY=VALUE (an sbatch option without its dashes), got {value!r}")
-        pairs.append((key.strip(), setting.strip()))
-    return tuple(pairs)
 
 
 def executor_options(func):
@@ -83,7 +74,8 @@ def executor_options(func):
             help="slurm: array tasks running at once.",
         ),
         click.option(
-            "--slurm-option", multiple=True, callback=_key_value, metavar="KEY=VALUE",
+            "--slurm-option", multiple=True, metavar="KEY=VALUE",
+            callback=equals_pairs("KEY=VALUE", "an sbatch option without its dashes"),
             help="slurm: a further #SBATCH option, e.g. account=lab or qos=high (repeatable).",
         ),
     ]  # fmt: skip

@@ -292,3 +292,19 @@ def model_name_help(zoo) -> str:
         f"Model: one of the zoo's ({', '.join(sorted(zoo))}), tv:NAME for any torchvision classification model "
         "(torchvision.models.list_models(); no weights are downloaded) or timm:NAME (pip install 'topoprune[timm]')."
     )
+
+
+def equals_pairs(form: str, meaning: str):
+    """A callback for a repeatable ``A=B`` option: ``("a=b", ...)`` -> ``(("a", "b"), ...)``;
+    anything without ``=`` or with an empty left side is one error naming ``form`` and ``meaning``."""
+
+    def parse(_ctx, _param, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        pairs = []
+        for value in values:
+            left, sep, right = value.partition("=")
+            if not sep or not left.strip():
+                raise click.BadParameter(f"expected {form} ({meaning}), got {value!r}")
+            pairs.append((left.strip(), right.strip()))
+        return tuple(pairs)
+
+    return parse

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from cli.config_files import config_file_options, config_text
 from cli.executors import executor_config, executor_options, run_jobs, show_status
-from cli.options import ModelName, friendly_errors, model_name_help, model_option
+from cli.options import ModelName, equals_pairs, friendly_errors, model_name_help, model_option
 from cli.options import comma_list as comma_list_option
 from common import __version__
 from pruning.edropout import FREEZE_RULES
@@ -80,16 +80,6 @@ def _int_tuple(_ctx, _param, value: str) -> tuple[int, ...]:
         return tuple(int(v) for v in value.split(",") if v.strip())
     except ValueError:
         raise click.BadParameter(f"expected comma-separated epochs, got {value!r}") from None
-
-
-def _renames(_ctx, _param, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for value in values:
-        old, sep, new = value.partition("=")
-        if not sep or not old:
-            raise click.BadParameter(f"expected OLD=NEW (key prefixes), got {value!r}")
-        pairs.append((old, new))
-    return tuple(pairs)
 
 
 def _mac_budget(_ctx, _param, value: str | None):
@@ -325,7 +315,7 @@ def training_options(func):
         click.option(
             "--key-map",
             multiple=True,
-            callback=_renames,
+            callback=equals_pairs("OLD=NEW", "key prefixes"),
             metavar="OLD=NEW",
             help="Rename checkpoint keys starting with OLD to start with NEW (repeatable; --init-from, --eval-only).",
         ),

@@ -4,6 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.train import train
+from tests.imports import hide_module
 from tests.trainer.synthetic import write_fashion_like
 from trainer.results import read_rows
 
@@ -79,15 +80,6 @@ def test_sweeps_read_and_print_files_too(tmp_path):
 
 
 def test_without_pyyaml_one_line_names_the_extra(monkeypatch, tmp_path):
-    import builtins
-
-    real = builtins.__import__
-
-    def no_yaml(name, *args, **kwargs):
-        if name == "yaml":
-            raise ImportError(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_yaml)
+    hide_module(monkeypatch, "yaml")
     result = invoke("--print-config")
     assert result.exit_code == 2 and "pip install 'topoprune[yaml]'" in result.output

@@ -4,6 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.train import train
+from tests.imports import hide_module
 from tests.trainer.synthetic import write_fashion_like
 from trainer.results import append_row, read_rows
 
@@ -42,14 +43,7 @@ def test_executor_errors_are_one_line(data_dir, tmp_path, monkeypatch):
     pytest.importorskip("submitit", reason="the slurm extra is not installed (pip install 'topoprune[slurm]')")
     no_slurm = sweep(data_dir, "--executor", "slurm", "--out", tmp_path / "c")
     assert no_slurm.exit_code == 1 and "no Slurm here" in no_slurm.output and "Traceback" not in no_slurm.output
-    real_import = __import__("importlib").import_module
-
-    def without_ray(name, *args):
-        if name == "ray":
-            raise ImportError("No module named 'ray'")
-        return real_import(name, *args)
-
-    monkeypatch.setattr("trainer.executors.importlib.import_module", without_ray)
+    hide_module(monkeypatch, "ray")
     missing = sweep(data_dir, "--executor", "ray", "--out", tmp_path / "d")
     assert missing.exit_code == 1 and "pip install 'topoprune[ray]'" in missing.output
     assert len(missing.output.strip().splitlines()[-1]) < 200 and "Traceback" not in missing.output

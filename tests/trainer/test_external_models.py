@@ -7,6 +7,7 @@ import torchvision
 
 from pruning import MaskConfig
 from pruning.apply import prune_model
+from tests.imports import hide_module
 from trainer.models import build_model, checked_model_options
 from trainer.models.errors import ModelError
 
@@ -44,16 +45,7 @@ def test_unknown_names_options_and_a_missing_timm_are_one_line_errors(monkeypatc
         build_model("tv:resnet7", (3, 32, 32), 10)
     with pytest.raises(ModelError, match="does not take width"):
         checked_model_options("tv:resnet18", {"width": 3})
-    import builtins
-
-    real = builtins.__import__
-
-    def no_timm(name, *args, **kwargs):
-        if name == "timm":
-            raise ImportError(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_timm)
+    hide_module(monkeypatch, "timm")
     with pytest.raises(ModelError, match=r"pip install 'topoprune\[timm\]'"):
         build_model("timm:resnet18", (3, 32, 32), 10)
 
