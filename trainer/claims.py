@@ -1,9 +1,10 @@
 """Claiming sweep jobs, so that any number of sweep processes (on one machine, or on several that
 share the output folder) train each job once (docs/architecture.md, "Sweeps").
 
-A job is claimed by creating ``OUT/claims/<config_hash>-<seed>.lock`` with ``O_CREAT | O_EXCL``
-(atomic on local and network file systems alike); the file names its holder: host, process id
-and start time. While the job runs, the holder touches the file every :data:`HEARTBEAT_SECONDS`.
+A job is claimed by creating ``OUT/claims/<config_hash>-<seed>.lock`` as a hard link to a file
+already holding its holder (host, process id, start time); the link fails when the claim exists
+(atomic on local and network file systems alike), and no reader ever sees a half-written claim.
+While the job runs, the holder touches the file every :data:`HEARTBEAT_SECONDS`.
 A claim is stale, and taken over, when its holder is gone: on the same host its process no
 longer exists; on another host its heartbeat is older than :data:`STALE_SECONDS`.
 """
@@ -62,18 +63,24 @@ def is_stale(path: Path, now: float | None = None) -> bool:
 def try_claim(path: Path) -> bool:
     """Create the claim at ``path`` for this process; False when a live holder has it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):  # a second try after taking over a stale claim
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            if not is_stale(path):
-                return False
-            _take_over(path)
-            continue
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(_holder(), handle)
-        return True
-    return False
+    # The holder is written to a file of this process first and hard-linked into place: the link
+    # fails if the claim exists, and a claim is never seen before its holder is in it (a reader
+    # would take a half-written claim for a dead holder's and take it over).
+    draft = path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.{threading.get_ident()}")
+    draft.write_text(json.dumps(_holder()), encoding="utf-8")
+    try:
+        for _ in range(2):  # a second try after taking over a stale claim
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                if not is_stale(path):
+                    return False
+                _take_over(path)
+                continue
+            return True
+        return False
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def _take_over(path: Path) -> None:

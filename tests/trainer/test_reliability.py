@@ -74,6 +74,15 @@ def test_a_live_claim_blocks_and_a_dead_holders_claim_is_taken_over(tmp_path):
     assert claims.is_stale(path, now=time.time() + claims.STALE_SECONDS + 1)
 
 
+def test_a_claim_appears_with_its_holder_in_it_and_a_held_one_is_refused(tmp_path):
+    path = tmp_path / "claims" / "abc-0.lock"
+    assert claims.try_claim(path)
+    assert json.loads(path.read_text())["pid"] == os.getpid()  # complete the moment it exists
+    assert [p.name for p in path.parent.iterdir()] == ["abc-0.lock"]  # no draft left behind
+    assert not claims.try_claim(path)  # held by a live process (this one)
+    assert [p.name for p in path.parent.iterdir()] == ["abc-0.lock"]
+
+
 def test_a_torn_tail_is_repaired_from_its_run_or_set_aside(data_dir, tmp_path, capsys):
     out = tmp_path / "runs"
     first = run_training(tiny(data_dir, out))
