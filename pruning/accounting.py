@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from pruning.errors import PruningError
-from pruning.layers import PRUNABLE_TYPES
+from pruning.layers import PRUNABLE_TYPES, grouped_connections, module_groups
 from pruning.masking import ORIGINAL_SUFFIX, current_masks, weight_of
 from topology.metrics import compute_metrics
 
@@ -210,14 +210,16 @@ def layer_summary(
     mask: torch.Tensor | None,
     positions: int | None,
     uses: int | None = None,
+    groups: int = 1,
 ) -> LayerSummary:
     """Account for one layer with weight of ``weight_shape`` under ``mask`` (None: dense);
-    ``positions`` are its output positions per example summed over its ``uses`` calls."""
+    ``positions`` are its output positions per example summed over its ``uses`` calls; a
+    grouped convolution's isolated channels are counted on its (C_out, C_in) connections."""
     total = math.prod(weight_shape)
     if mask is not None:
         full = mask.to(torch.bool).expand(weight_shape)
         kept = int(full.sum())
-        channels = channel_view(full)
+        channels = grouped_connections(channel_view(full), groups)
     else:
         kept = total
         channels = torch.ones(weight_shape[0], weight_shape[1] if len(weight_shape) > 1 else 1, dtype=torch.bool)
@@ -238,14 +240,20 @@ def layer_summary(
 
 
 def _attach_graph_metrics(
-    layers: list[LayerSummary], masks: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ...]]
+    layers: list[LayerSummary],
+    masks: dict[str, torch.Tensor],
+    shapes: dict[str, tuple[int, ...]],
+    groups: dict[str, int],
 ) -> None:
-    """Fill ``layer.graph`` with the bipartite metrics of each masked layer's channel mask."""
+    """Fill ``layer.graph`` with the bipartite metrics of each masked layer's (C_out, C_in) connections."""
     masked = [layer.name for layer in layers if layer.masked]
     if not masked:
         return
     channel_masks = [
-        channel_view(masks[name].to(torch.bool).expand(shapes[name])).cpu().numpy().astype("uint8") for name in masked
+        grouped_connections(channel_view(masks[name].to(torch.bool).expand(shapes[name])).cpu(), groups[name])
+        .numpy()
+        .astype("uint8")
+        for name in masked
     ]
     for name, metrics in zip(masked, compute_metrics(channel_masks, kind="bipartite", names=LAYER_GRAPH_METRICS)):
         next(layer for layer in layers if layer.name == name).graph = metrics
@@ -263,10 +271,10 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> P
     """
     masks = current_masks(model)
     positions, calls = forward_counts(model, input_shape) if input_shape else ({}, {})
-    layers, shapes = [], {}
+    layers, shapes, groups = [], {}, {}
     for name, module in model.named_modules():
         if isinstance(module, PRUNABLE_TYPES):
-            shapes[name] = tuple(weight_of(module).shape)
+            shapes[name], groups[name] = tuple(weight_of(module).shape), module_groups(module)
             layer_type = type(module).__name__.removeprefix("Parametrized")
             layers.append(
                 layer_summary(
@@ -276,9 +284,10 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> P
                     masks.get(name),
                     positions.get(name),
                     calls.get(name, 0) if input_shape else None,
+                    groups[name],
                 )
             )
-    _attach_graph_metrics(layers, masks, shapes)
+    _attach_graph_metrics(layers, masks, shapes, groups)
     return _totals(layers, sum(p.numel() for p in model.parameters()), input_shape)
 
 
@@ -305,7 +314,9 @@ def summarize_state_dict(state_dict: dict[str, torch.Tensor], masks: dict[str, t
     Every masked layer is listed once (a shared module's mask, saved under each of its names, by
     its first name). Parameters are the state_dict's tensors other than masks and
     BatchNorm running statistics, a tensor saved under several names (a shared module's) once;
-    with an empty state_dict (masks only) they are the masked layers' weights.
+    with an empty state_dict (masks only) they are the masked layers' weights. Without the model
+    a layer's groups are unknown: a grouped convolution's (C_out, C_in / G) mask is read as its
+    graph (``summarize`` with the model places each row in its group).
     """
     layers, shapes = [], {}
     seen = set()
@@ -316,7 +327,7 @@ def summarize_state_dict(state_dict: dict[str, torch.Tensor], masks: dict[str, t
         weight = state_dict.get(name + ORIGINAL_SUFFIX, state_dict.get(name + ".weight"))
         shapes[name] = tuple(weight.shape) if weight is not None else tuple(mask.shape)
         layers.append(layer_summary(name, "layer", shapes[name], mask, None))
-    _attach_graph_metrics(layers, {layer.name: masks[layer.name] for layer in layers}, shapes)
+    _attach_graph_metrics(layers, {layer.name: masks[layer.name] for layer in layers}, shapes, dict.fromkeys(shapes, 1))
     total = sum(
         tensor.numel()
         for tensor in _distinct_tensors(v for k, v in state_dict.items() if not k.endswith(BUFFER_SUFFIXES))

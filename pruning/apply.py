@@ -10,7 +10,7 @@ from torch import nn
 
 from pruning.accounting import PruneSummary, channel_view, layer_summary, output_positions, summarize
 from pruning.expander import expander_layers, expander_masks
-from pruning.layers import PRUNABLE_TYPES
+from pruning.layers import PRUNABLE_TYPES, grouped_connections, module_groups
 from pruning.masking import apply_masks, broadcastable_mask, weight_of
 from pruning.outputs import write_apply_outputs
 from pruning.recipes import MaskConfig, compute_mask_set, unconnected_notices
@@ -63,6 +63,11 @@ def with_model_wiring(
     return combined, [notice]
 
 
+def _connections(module: nn.Module, mask: torch.Tensor):
+    """A layer's (C_out, C_in) connections under ``mask`` (grouped convolutions: per group, placed)."""
+    return grouped_connections(channel_view(mask.expand(weight_of(module).shape)), module_groups(module)).numpy()
+
+
 def prune_model(
     model: nn.Module,
     config: MaskConfig,
@@ -93,9 +98,7 @@ def prune_model(
         notices = [
             line
             for name, mask in masks.items()
-            for line in unconnected_notices(
-                name, channel_view(mask.expand(weight_of(model.get_submodule(name)).shape)).numpy()
-            )
+            for line in unconnected_notices(name, _connections(model.get_submodule(name), mask))
         ]
         draws = {}
     masks, wiring_notices = with_model_wiring(model, masks, config.seed)

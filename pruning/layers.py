@@ -1,10 +1,18 @@
-"""Which modules of a model are pruned: Conv1d/Conv2d with groups=1 and Linear layers."""
+"""Which modules of a model are pruned: Conv1d/Conv2d and Linear layers.
+
+A grouped convolution (``groups`` = G > 1) is masked per group: its weight is (C_out, C_in / G,
+...), so its channel mask is (C_out, C_in / G), row o holding output o's connections to the
+inputs of its own group. A depthwise convolution (one input channel per group) has no wiring
+to choose and stays dense, with a notice. See docs/architecture.md, "Grouped convolutions".
+"""
 
 from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
 
+import numpy as np
+import torch
 from torch import nn
 
 PRUNABLE_TYPES = (nn.Conv1d, nn.Conv2d, nn.Linear)
@@ -30,17 +38,51 @@ class PrunableLayer:
         Qualified module name (``layers.0.0.conv1``).
     module : nn.Module
     out_channels, in_channels : int
-        C_out and C_in: a mask has shape (C_out, C_in) or the weight's full shape.
+        C_out and C_in: a mask has shape (C_out, C_in / groups) or the weight's full shape.
+    groups : int
+        The convolution's groups (1 for Linear and ordinary convolutions).
     """
 
     name: str
     module: nn.Module
     out_channels: int
     in_channels: int
+    groups: int = 1
 
     @property
     def weight_shape(self) -> tuple[int, ...]:
         return tuple(self.module.weight.shape)
+
+    def group_views(self) -> list[PrunableLayer]:
+        """One (C_out / G, C_in / G) layer per group, named ``<name>[group j]``: what a recipe
+        wires; their masks stacked by rows are this layer's mask. ``[self]`` when G = 1."""
+        if self.groups == 1:
+            return [self]
+        outputs, inputs = self.out_channels // self.groups, self.in_channels // self.groups
+        return [PrunableLayer(f"{self.name}[group {j}]", self.module, outputs, inputs) for j in range(self.groups)]
+
+
+def module_groups(module: nn.Module) -> int:
+    """A convolution's ``groups``; 1 for any other module."""
+    return int(getattr(module, "groups", 1)) if isinstance(module, (nn.Conv1d, nn.Conv2d)) else 1
+
+
+def grouped_connections(per_group, groups: int):
+    """(C_out, C_in) connections of a layer whose channel mask is ``per_group`` (C_out, C_in / G):
+    output o reaches input ``g(o) * C_in / G + i`` where ``per_group[o, i]``, g(o) its group.
+
+    Works on numpy arrays and torch tensors alike (returns the same kind); G = 1 returns the input.
+    """
+    if groups == 1:
+        return per_group
+    outputs, inputs = per_group.shape
+    if isinstance(per_group, torch.Tensor):
+        full = per_group.new_zeros((outputs, groups, inputs))
+    else:
+        full = np.zeros((outputs, groups, inputs), dtype=per_group.dtype)
+    rows = np.arange(outputs)
+    full[rows, rows // (outputs // groups), :] = per_group
+    return full.reshape(outputs, groups * inputs)
 
 
 def _channels(module: nn.Module) -> tuple[int, int]:
@@ -60,16 +102,17 @@ def module_names(model: nn.Module) -> dict[str, list[str]]:
 
 
 def candidate_layers(model: nn.Module) -> tuple[list[PrunableLayer], list[str]]:
-    """Every prunable layer in registration order, and notices for skipped grouped convolutions."""
+    """Every prunable layer in registration order, and notices for skipped depthwise convolutions."""
     layers, notices = [], []
     for name, module in model.named_modules():
         if not isinstance(module, PRUNABLE_TYPES):
             continue
-        if isinstance(module, (nn.Conv1d, nn.Conv2d)) and module.groups != 1:
-            notices.append(f"{name}: grouped convolution (groups={module.groups}) left dense")
-            continue
         out_channels, in_channels = _channels(module)
-        layers.append(PrunableLayer(name, module, out_channels, in_channels))
+        groups = module_groups(module)
+        if groups > 1 and in_channels == groups:
+            notices.append(f"{name}: depthwise convolution (one input channel per group) left dense: nothing to wire")
+            continue
+        layers.append(PrunableLayer(name, module, out_channels, in_channels, groups))
     return layers, notices
 
 

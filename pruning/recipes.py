@@ -21,7 +21,7 @@ from common.registry import Registry
 from common.seeding import derive_seed
 from pruning.blocks import relational_mask
 from pruning.errors import PruningError
-from pruning.layers import LayerSelection, PrunableLayer, find_prunable_layers
+from pruning.layers import LayerSelection, PrunableLayer, find_prunable_layers, grouped_connections
 from topology.generators import generate
 from topology.graph import BIPARTITE, GRAPH, as_dense
 from topology.metrics import compute_metrics
@@ -172,9 +172,9 @@ class MaskSet:
     Attributes
     ----------
     masks : dict of str to torch.BoolTensor
-        ``{qualified module name: (C_out, C_in) mask}``, broadcast over the kernel when applied.
+        ``{qualified module name: (C_out, C_in / groups) mask}``, broadcast over the kernel when applied.
     notices : list of str
-        One line per skipped layer (e.g. grouped convolutions), per layer that leaves input
+        One line per skipped layer (e.g. depthwise convolutions), per layer that leaves input
         channels unconnected, and per best-of choice.
     draws : dict of str to dict
         With ``best_of > 1``: per layer, the kept draw and every draw's score.
@@ -221,9 +221,18 @@ def unconnected_notices(name: str, mask: np.ndarray) -> list[str]:
     return lines
 
 
+def _layer_mask(layer: PrunableLayer, recipe: MaskRecipe, config: MaskConfig) -> tuple[np.ndarray, dict | None]:
+    """One (group of a) layer's channel mask, and the best-of record when ``config.best_of > 1``."""
+    if config.best_of > 1:
+        return _best_draw(layer, recipe, config)
+    return np.asarray(recipe(layer, config), dtype=bool), None
+
+
 def compute_mask_set(model: nn.Module, config: MaskConfig) -> MaskSet:
     """Channel masks for the layers of ``model`` selected by ``config.selection``, with notices.
 
+    A grouped convolution's mask is made group by group (each group a layer of
+    C_out / G x C_in / G channels named ``<layer>[group j]``) and stacked: (C_out, C_in / G).
     With ``config.best_of > 1`` each layer's graph is drawn that many times (draw 0 is the
     graph ``best_of = 1`` gives) and the draw with the largest ``config.select_by`` is kept.
     """
@@ -234,18 +243,20 @@ def compute_mask_set(model: nn.Module, config: MaskConfig) -> MaskSet:
         raise PruningError("no layer to prune: check --include/--exclude and --prune-first/--prune-last")
     masks, draws = {}, {}
     for layer in layers:
-        if config.best_of > 1:
-            matrix, draws[layer.name] = _best_draw(layer, recipe, config)
-            chosen = draws[layer.name]
-            notices.append(
-                f"{layer.name}: kept draw {chosen['kept_draw']} of {config.best_of} by {config.select_by} "
-                f"({chosen['scores'][chosen['kept_draw']]:.4g}; every draw: "
-                f"{', '.join(f'{score:.4g}' for score in chosen['scores'])})"
-            )
-        else:
-            matrix = recipe(layer, config)
+        rows = []
+        for view in layer.group_views():
+            matrix, chosen = _layer_mask(view, recipe, config)
+            rows.append(matrix)
+            if chosen is not None:
+                draws[view.name] = chosen
+                notices.append(
+                    f"{view.name}: kept draw {chosen['kept_draw']} of {config.best_of} by {config.select_by} "
+                    f"({chosen['scores'][chosen['kept_draw']]:.4g}; every draw: "
+                    f"{', '.join(f'{score:.4g}' for score in chosen['scores'])})"
+                )
+        matrix = np.concatenate(rows, axis=0)
         masks[layer.name] = torch.from_numpy(np.ascontiguousarray(matrix))
-        notices += unconnected_notices(layer.name, matrix)
+        notices += unconnected_notices(layer.name, grouped_connections(matrix, layer.groups))
     return MaskSet(masks, notices, draws)
 
 

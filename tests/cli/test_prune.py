@@ -97,7 +97,7 @@ def test_apply_on_zoo_and_torchvision_models(run, plan, model):
     )
     assert result.exit_code == 0, result.output
     if model == "mobilenet_v2":
-        assert "grouped convolution" in result.output  # depthwise convs are skipped with a notice
+        assert "depthwise convolution" in result.output  # depthwise convs are skipped with a notice
 
 
 def test_inspect_checkpoint_masks_and_export(run, plan, tmp_path):

@@ -104,7 +104,7 @@ def test_dense_recipe_keeps_everything():
 
 def test_layer_selection():
     model = nn.Sequential(
-        nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3, groups=2), nn.Conv2d(8, 8, 1), nn.Conv1d(8, 8, 3), nn.Linear(8, 4)
+        nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3, groups=8), nn.Conv2d(8, 8, 1), nn.Conv1d(8, 8, 3), nn.Linear(8, 4)
     )
     names = lambda selection: [layer.name for layer in find_prunable_layers(model, selection)[0]]  # noqa: E731
     assert names(LayerSelection()) == ["2", "3"]
@@ -112,4 +112,4 @@ def test_layer_selection():
     assert names(LayerSelection(include=("3",))) == ["3"]
     assert names(LayerSelection(exclude=("2",))) == ["3"]
     _, notices = find_prunable_layers(model)
-    assert notices == ["1: grouped convolution (groups=2) left dense"]
+    assert notices == ["1: depthwise convolution (one input channel per group) left dense: nothing to wire"]

@@ -35,9 +35,21 @@ def test_a_torchvision_model_takes_the_data_sets_channels_and_is_masked_and_coun
     assert not layers["conv1"].masked and not layers["fc"].masked  # first and last stay dense by default
 
 
-def test_grouped_convolutions_of_a_torchvision_model_stay_dense_and_are_named():
-    result = prune_model(build_model("tv:resnext50_32x4d", (3, 32, 32), 10), MaskConfig("xnet", degree=4), (3, 32, 32))
-    assert any("grouped convolution (groups=32) left dense" in notice for notice in result.notices)
+def test_grouped_convolutions_of_a_torchvision_model_are_masked_per_group_and_depthwise_ones_stay_dense():
+    model = build_model("tv:resnext50_32x4d", (3, 32, 32), 10)
+    result = prune_model(model, MaskConfig("xnet", degree=2), (3, 32, 32))
+    mask = result.masks["layer1.0.conv2"]  # 128 -> 128 channels in 32 groups of 4
+    assert mask.shape == (128, 4) and (mask.sum(dim=1) == 2).all()
+    layer = next(layer for layer in result.summary.layers if layer.name == "layer1.0.conv2")
+    assert (layer.weights_kept, layer.weights_total) == (128 * 2 * 9, 128 * 4 * 9)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.isfinite(model.eval()(x)).all()
+    mobile = prune_model(
+        build_model("tv:mobilenet_v3_small", (3, 32, 32), 10), MaskConfig("xnet", degree=4), (3, 32, 32)
+    )
+    assert any("features.1.block.0.0: depthwise convolution" in notice for notice in mobile.notices)
+    assert "features.1.block.0.0" not in mobile.masks and "features.1.block.2.0" in mobile.masks
 
 
 def test_unknown_names_options_and_a_missing_timm_are_one_line_errors(monkeypatch):

@@ -3,8 +3,8 @@
 ``tv:resnet101`` is ``torchvision.models.get_model("resnet101", weights=None, num_classes=N)``
 with its first convolution rebuilt for the data set's channels; ``timm:NAME`` is
 ``timm.create_model(NAME, pretrained=False, num_classes=N, in_chans=C)`` (timm is an optional
-extra). Nothing is downloaded. Grouped and depthwise convolutions (ResNeXt, MobileNet, ...) are
-left dense by the masking recipes, which say so.
+extra). Nothing is downloaded. Grouped convolutions (ResNeXt) are masked per group; depthwise
+ones (MobileNet) stay dense, with a notice (pruning/layers.py).
 """
 
 from __future__ import annotations
