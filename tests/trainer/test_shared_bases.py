@@ -105,7 +105,7 @@ def test_a_shared_basis_is_one_object_and_gets_the_summed_gradient():
 
 def test_double_bases_start_mutually_orthogonal_and_other_convs_are_kaiming():
     torch.manual_seed(1)
-    model = build_model("resnet56_shared", (3, 32, 32), 10, shared_rank=16, bases="double")
+    model = build_model("resnet56_shared", (3, 32, 32), 10, shared_rank=16, bases="double", orth_scope="shared")
     for stage in model.layers:
         rows = torch.cat([b.weight.reshape(b.weight.shape[0], -1) for b in stage.bases])
         assert rows.shape[0] == 2 * 16 * stage.bases[0].in_channels // 16
@@ -123,10 +123,12 @@ def test_penalty_is_zero_for_orthonormal_rows_and_positive_otherwise():
     unique_inside_span = shared[:1] * 2  # not orthogonal to the shared rows
     assert float(orthogonality_penalty(shared, [unique_inside_span])) > 0
     complement = torch.linalg.qr(torch.randn(12, 12, dtype=torch.float64))[0]
-    orthogonal_unique = (complement - shared.T @ (shared @ complement))[:, :2].T  # projected out of the span
+    projected = (complement - shared.T @ (shared @ complement))[:, :2]  # out of the shared span
+    orthogonal_unique = torch.linalg.qr(projected)[0].T  # and orthonormal
     assert float(orthogonality_penalty(shared, [orthogonal_unique])) == pytest.approx(0, abs=1e-20)
-    # 5 x 5 Gram entries plus 1 x 5 cross entries
-    assert gram_deviation(shared, [unique_inside_span]).shape == (25 + 5,)
+    # 5 x 5 Gram entries, then 1 x 5 cross entries and the unique row's own 1 x 1 entry
+    assert gram_deviation(shared, [unique_inside_span]).shape == (25 + 5 + 1,)
+    assert gram_deviation(shared, [unique_inside_span])[-1].item() == pytest.approx(4 - 1)  # |2 s_0|^2 - 1
 
 
 def test_penalty_gradient_matches_the_analytic_gradient():
@@ -137,17 +139,20 @@ def test_penalty_gradient_matches_the_analytic_gradient():
         torch.randn(1, 7, dtype=torch.float64, requires_grad=True),
     ]
     orthogonality_penalty(shared, uniques).backward()
-    entries = 3 * 3 + 3 * (2 + 1)
-    gram = shared.detach() @ shared.detach().T - torch.eye(3, dtype=torch.float64)
-    cross = shared.detach() @ sum(u.detach().T @ u.detach() for u in uniques)
-    assert torch.allclose(shared.grad, (4 * gram @ shared.detach() + 2 * cross) / entries)
+    entries = 3 * 3 + 3 * (2 + 1) + (2 * 2 + 1 * 1)
+    s = shared.detach()
+    gram = s @ s.T - torch.eye(3, dtype=torch.float64)
+    cross = s @ sum(u.detach().T @ u.detach() for u in uniques)
+    assert torch.allclose(shared.grad, (4 * gram @ s + 2 * cross) / entries)
     for unique in uniques:
-        assert torch.allclose(unique.grad, 2 * unique.detach() @ shared.detach().T @ shared.detach() / entries)
+        u = unique.detach()
+        own = u @ u.T - torch.eye(u.shape[0], dtype=torch.float64)
+        assert torch.allclose(unique.grad, (2 * u @ s.T @ s + 4 * own @ u) / entries)
 
 
 def test_scope_all_adds_unique_filters_and_lambda_scales_the_extra_loss():
     torch.manual_seed(3)
-    shared_scope = build_model("resnet32_shared", (3, 32, 32), 10, orth_lambda=10)
+    shared_scope = build_model("resnet32_shared", (3, 32, 32), 10, orth_lambda=10, orth_scope="shared")
     all_scope = copy.deepcopy(shared_scope)
     all_scope.orth_scope = "all"
     with torch.no_grad():
@@ -277,3 +282,21 @@ def test_bad_options_are_clear_errors():
         build_model("resnet32_shared", (3, 32, 32), 10, shared_rank=0)
     with pytest.raises(ParameterError, match="orth_scope"):
         build_model("resnet56_shared", (3, 32, 32), 10, orth_scope="unique")
+
+
+def test_the_penalty_pools_every_stage_as_the_public_scripts_do():
+    """``sim / cnt_sim`` over all stages: the sum of every stage's squared entries over their count."""
+    torch.manual_seed(5)
+    model = build_model("resnet32_shared", (3, 32, 32), 10, orth_scope="shared")
+    with torch.no_grad():
+        for factor, stage in zip((1.1, 1.5, 2.0), model.layers):
+            stage.bases[0].weight.mul_(factor)
+    squares, count = 0.0, 0
+    for stage in model.layers:
+        rows = stage.bases[0].weight.reshape(stage.bases[0].weight.shape[0], -1).double()
+        deviation = rows @ rows.T - torch.eye(rows.shape[0], dtype=torch.float64)
+        squares, count = squares + float(deviation.square().sum()), count + deviation.numel()
+    assert model.orthogonality_penalty().item() == pytest.approx(squares / count, rel=1e-5)
+    # the CIFAR-10 models default to the public CIFAR-10 script's scope: unique filters included
+    assert build_model("resnet32_shared", (3, 32, 32), 10).orth_scope == "all"
+    assert build_model("resnet34_shared", (3, 32, 32), 100).orth_scope == "shared"

@@ -3,7 +3,9 @@ Filter Bases for Efficient ConvNets").
 
 A basis of R filters of shape (C_in, k, k) is a matrix B of R rows of length C_in k k. It is
 orthonormal when B B^T = I; the regulariser is the mean squared deviation from that over the
-selected entries of the Gram matrix.
+selected entries of the Gram matrix, pooled over every stage of the model: the public training
+scripts sum the squared entries of all stages and divide by their count (``sim / cnt_sim``),
+which is not the sum of per-stage means.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from collections.abc import Sequence
 
 import torch
 
-#: ``shared``: only the shared basis against itself; ``all``: also each layer's unique filters
-#: against the shared ones.
+#: ``shared``: only the shared basis against itself (the public CIFAR-100 and ILSVRC scripts);
+#: ``all``: also each layer's unique filters against the shared ones and against themselves (the
+#: public CIFAR-10 script's ``include_unique_basis=True``).
 ORTH_SCOPES = ("shared", "all")
 
 
@@ -31,22 +34,29 @@ def gram_deviation(shared: torch.Tensor, uniques: Sequence[torch.Tensor] = ()) -
         (R_s, D): the shared filters as rows.
     uniques : sequence of torch.Tensor
         Each (R_u, D): one layer's unique filters. Their entries against the shared filters,
-        ``U S^T`` (which is zero when they are orthogonal to the shared basis), are added; the
-        unique filters are not compared with each other.
+        ``U S^T`` (zero when they are orthogonal to the shared basis), and their own
+        ``U U^T - I`` are added; the unique filters of different layers are not compared.
 
     Returns
     -------
     torch.Tensor
-        1-D: the R_s^2 entries of ``S S^T - I``, then R_u R_s entries per unique block.
+        1-D: the R_s^2 entries of ``S S^T - I``, then per unique block its R_u R_s entries
+        against the shared rows and its R_u^2 entries of ``U U^T - I``.
     """
-    gram = shared @ shared.T - torch.eye(shared.shape[0], dtype=shared.dtype, device=shared.device)
-    parts = [gram.reshape(-1)] + [(unique @ shared.T).reshape(-1) for unique in uniques]
+    parts = [_identity_deviation(shared).reshape(-1)]
+    for unique in uniques:
+        parts += [(unique @ shared.T).reshape(-1), _identity_deviation(unique).reshape(-1)]
     return torch.cat(parts)
+
+
+def _identity_deviation(rows: torch.Tensor) -> torch.Tensor:
+    return rows @ rows.T - torch.eye(rows.shape[0], dtype=rows.dtype, device=rows.device)
 
 
 def orthogonality_penalty(shared: torch.Tensor, uniques: Sequence[torch.Tensor] = ()) -> torch.Tensor:
     """``mean((B B^T - I)^2)`` over the entries :func:`gram_deviation` selects (a 0-d tensor).
 
-    Zero exactly when the shared rows are orthonormal (and the unique rows orthogonal to them).
+    Zero exactly when the shared rows are orthonormal (and the unique rows orthonormal and
+    orthogonal to them).
     """
     return gram_deviation(shared, uniques).square().mean()

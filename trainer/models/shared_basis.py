@@ -141,8 +141,8 @@ class SharedBasisStage(nn.Module):
 class SharedBasisResNet(nn.Module):
     """3x3 stride-1 stem, stages of :class:`SharedBasisStage`, global average pooling, linear.
 
-    :meth:`extra_loss` is the training hook: ``orth_lambda`` times the sum over stages of
-    ``mean((B B^T - I)^2)`` over the selected entries (:mod:`trainer.models.orthogonality`).
+    :meth:`extra_loss` is the training hook: ``orth_lambda`` times ``mean((B B^T - I)^2)`` over
+    the selected entries of every stage, pooled (:mod:`trainer.models.orthogonality`).
     """
 
     def __init__(
@@ -200,10 +200,11 @@ class SharedBasisResNet(nn.Module):
         return self.linear(torch.flatten(F.adaptive_avg_pool2d(out, 1), 1))
 
     def orthogonality_penalty(self) -> torch.Tensor:
-        """Sum over stages of the mean squared Gram deviation (0-d tensor; unweighted)."""
+        """The mean squared Gram deviation over the selected entries of all stages together, as
+        the public scripts pool them (0-d tensor; unweighted)."""
         terms = [stage.orthogonality_terms(self.orth_scope) for stage in self.layers]
-        terms = [term.square().mean() for term in terms if term is not None]
-        return torch.stack(terms).sum() if terms else self.linear.weight.new_zeros(())
+        terms = [term for term in terms if term is not None]
+        return torch.cat(terms).square().mean() if terms else self.linear.weight.new_zeros(())
 
     def extra_loss(self) -> torch.Tensor | None:
         """The term the trainer adds to the loss at every step: ``orth_lambda`` x the penalty
@@ -237,7 +238,7 @@ def _cifar_shared(depth: int):
         unique_rank: int = 1,
         bases: str = "single",
         orth_lambda: float = 10.0,
-        orth_scope: str = "shared",
+        orth_scope: str = "all",
     ) -> nn.Module:
         _check_options(shared_rank, unique_rank, bases, orth_lambda, orth_scope)
         widths = stage_widths(16, 3)
@@ -260,7 +261,8 @@ def _cifar_shared(depth: int):
     constructor.__doc__ = (
         f"CIFAR ResNet-{depth} with shared filter bases (Kang & Kim): stages of 16/32/64 channels, m = 1/2/4, "
         f"{(depth - 2) // 6} blocks per stage, padding shortcuts. Options: shared_rank (s), unique_rank (u; 0 is the "
-        "shared-only ablation), bases=single|double|non_shared, orth_lambda (10) and orth_scope=shared|all."
+        "shared-only ablation), bases=single|double|non_shared, orth_lambda (10) and orth_scope=all|shared (all: the "
+        "public CIFAR-10 script's default)."
     )
     return constructor
 
