@@ -3,10 +3,14 @@ DataParallel/DDP prefixes, renamed modules, and masked formats, read into a zoo 
 
 Always ``torch.load(weights_only=True)``: a pickle that carries code is refused. A checkpoint is
 unwrapped (``{"state_dict": ...}``, ``{"model": ...}``, ``{"net": ...}``, ``{"model_state_dict":
-...}``, nested), a ``module.`` prefix on every key is dropped, ``key_map`` prefix renames
-(``OLD=NEW``) are applied, and masks in our parametrized names or ``torch.nn.utils.prune``'s
-``weight_orig`` / ``weight_mask`` come along. A key or shape mismatch is one line naming the first
-missing, unexpected and mis-shaped keys.
+...}``, ``{"net_state_dict": ...}``, nested), a ``module.`` prefix on every key is dropped,
+``key_map`` prefix renames (``OLD=NEW``) are applied, and masks come along: ours (parametrized
+names), ``torch.nn.utils.prune``'s ``weight_orig`` / ``weight_mask``, and a mask kept beside the
+weight as ``X.mask`` (a buffer or a frozen parameter, as the X-Nets code stores it, its weight
+named ``X.fpWeight`` or ``X.weight``). Then, if the keys still do not fit, a DataParallel wrapper
+inside the model (``features.module.0.weight``) is unwrapped, and a zoo model that knows its
+paper's public names renames them (``adapt_foreign_state_dict``). A key or shape mismatch is one
+line naming the first missing, unexpected and mis-shaped keys.
 """
 
 from __future__ import annotations
@@ -18,11 +22,17 @@ import torch
 from torch import nn
 
 from pruning.errors import PruningError
-from pruning.masking import load_masked_state_dict, masks_in_state_dict, to_plain_state_dict
+from pruning.masking import (
+    MASK_SUFFIX,
+    ORIGINAL_SUFFIX,
+    load_masked_state_dict,
+    masks_in_state_dict,
+    to_plain_state_dict,
+)
 from pruning.storage import torch_load
 
 #: Keys under which training scripts store the state_dict, tried in this order (and nested).
-WRAPPERS = ("state_dict", "model_state_dict", "model", "net", "network", "module")
+WRAPPERS = ("state_dict", "model_state_dict", "net_state_dict", "model", "net", "network", "module")
 #: How many keys of each kind a mismatch error names.
 SHOWN = 3
 
@@ -55,10 +65,52 @@ def rename(state: dict[str, torch.Tensor], key_map: tuple[tuple[str, str], ...] 
     return state
 
 
+def masks_beside_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``X.mask`` kept beside ``X.weight`` (or the X-Nets code's ``X.fpWeight``) rewritten in our
+    masked format; other entries unchanged. A ``.mask`` that does not fit its weight is left as
+    it is (the mismatch check then names it)."""
+    converted = dict(state)
+    for key in [key for key in state if key.endswith(".mask") and not key.endswith(MASK_SUFFIX)]:
+        layer = key[: -len(".mask")]
+        weight_key = next((f"{layer}.{name}" for name in ("fpWeight", "weight") if f"{layer}.{name}" in state), None)
+        if weight_key is None:
+            continue
+        weight, mask = state[weight_key], state[key]
+        if mask.dim() != weight.dim() or any(m not in (1, w) for m, w in zip(mask.shape, weight.shape)):
+            continue
+        converted.pop(key), converted.pop(weight_key)
+        converted[layer + ORIGINAL_SUFFIX] = weight
+        converted[layer + MASK_SUFFIX] = mask != 0
+    return converted
+
+
 def read_checkpoint(path: str | Path, key_map: tuple[tuple[str, str], ...] = ()) -> dict[str, torch.Tensor]:
-    """The state_dict of a checkpoint file, unwrapped and renamed (masks kept in their format)."""
+    """The state_dict of a checkpoint file, unwrapped and renamed, with its masks in our format."""
     path = Path(path)
-    return rename(unwrap(torch_load(path), path), key_map)
+    return masks_beside_weights(rename(unwrap(torch_load(path), path), key_map))
+
+
+def without_inner_wrappers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Every ``.module.`` path segment dropped: a DataParallel around a submodule, as the X-Nets
+    code wraps ``features`` (``features.module.0.weight`` -> ``features.0.weight``)."""
+    return {".".join(part for part in key.split(".") if part != "module"): value for key, value in state.items()}
+
+
+def fitted_state(model: nn.Module, state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str | None]:
+    """``state`` as it fits ``model``: as read, without inner DataParallel wrappers, or renamed by
+    the model's ``adapt_foreign_state_dict`` (its paper's public names); and the first attempt's
+    mismatch when none fits (None when one does)."""
+    problem = mismatches(model, state)
+    if problem is None:
+        return state, None
+    candidates = [without_inner_wrappers(state)]
+    adapt = getattr(model, "adapt_foreign_state_dict", None)
+    if adapt is not None:
+        candidates += [adapted for source in (state, candidates[0]) if (adapted := adapt(source)) is not None]
+    for candidate in candidates:
+        if mismatches(model, candidate) is None:
+            return candidate, None
+    return state, problem
 
 
 def state_sha256(state: dict[str, torch.Tensor]) -> str:
@@ -110,8 +162,7 @@ def load_checkpoint(
         One line naming the file and the first missing, unexpected and mis-shaped keys; add
         ``key_map`` renames (``--key-map OLD=NEW``) for modules named differently.
     """
-    state = read_checkpoint(path, key_map)
-    problem = mismatches(model, state)
+    state, problem = fitted_state(model, read_checkpoint(path, key_map))
     if problem is not None:
         raise PruningError(f"{path}: the weights do not fit the model: {problem} (rename with --key-map OLD=NEW)")
     masks = masks_in_state_dict(state)

@@ -45,8 +45,9 @@ def trained():
         lambda sd: {"net": sd, "acc": 91.2},
         lambda sd: {"model": {"state_dict": sd}},
         lambda sd: {f"module.{k}": v for k, v in sd.items()},  # DataParallel / DDP
+        lambda sd: {"net_state_dict": sd, "optimizer_state_dict": {}, "acc": torch.tensor(93.1), "epoch": 4},
     ],
-    ids=["plain", "state_dict", "model_state_dict", "net", "nested", "module-prefix"],
+    ids=["plain", "state_dict", "model_state_dict", "net", "nested", "module-prefix", "net_state_dict"],
 )
 def test_every_wrapper_loads_to_the_same_logits(wrap, tmp_path):
     source = trained()

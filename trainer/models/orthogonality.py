@@ -60,3 +60,9 @@ def orthogonality_penalty(shared: torch.Tensor, uniques: Sequence[torch.Tensor] 
     orthogonal to them).
     """
     return gram_deviation(shared, uniques).square().mean()
+
+
+def pooled_penalty(bases: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``mean((S S^T - I)^2)`` over the entries of every basis in ``bases`` together (each (R, D)
+    rows), as the public scripts pool their stages; a 0-d tensor."""
+    return torch.cat([_identity_deviation(rows).reshape(-1) for rows in bases]).square().mean()

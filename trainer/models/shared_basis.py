@@ -18,6 +18,8 @@ References
 
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,6 +33,8 @@ from trainer.models.registry import register_model
 #: one for all second convs (the paper's ``*`` models); non_shared: every layer has its own basis
 #: of the same rank (the ablation without sharing).
 BASES = ("single", "double", "non_shared")
+#: cifar: a 3x3 stride-1 stem; imagenet: 7x7 stride 2 and a 3x3 stride-2 max-pool (the public ILSVRC models).
+STEMS = ("cifar", "imagenet")
 
 
 class SharedBasisConv(nn.Module):
@@ -63,7 +67,8 @@ class SharedBasisConv(nn.Module):
         self.bn = nn.BatchNorm2d(c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        responses = [basis(x) for basis in (self.shared, self.unique) if basis is not None]
+        # the layer's own filters first, as the public code concatenates them (its checkpoints load as they are)
+        responses = [basis(x) for basis in (self.unique, self.shared) if basis is not None]
         basis = responses[0] if len(responses) == 1 else torch.cat(responses, dim=1)
         return self.bn(self.coefficients(self.basis_bn(basis)))
 
@@ -138,8 +143,42 @@ class SharedBasisStage(nn.Module):
         return gram_deviation(shared, uniques)
 
 
+#: Public module names (models/{cifar10,cifar100,ilsvrc}/resnet.py of Kang & Kim's repository) -> ours.
+PUBLIC_NAMES = (
+    (re.compile(r"^shared_basis_(\d+)\.(.*)$"), lambda m: f"layers.{int(m[1]) - 1}.bases.0.{m[2]}"),
+    (
+        re.compile(r"^shared_basis_(\d+)_([12])\.(.*)$"),
+        lambda m: f"layers.{int(m[1]) - 1}.bases.{int(m[2]) - 1}.{m[3]}",
+    ),
+    (re.compile(r"^layer(\d+)\.(\d+)\.shared_basis(_[12])?\..*$"), lambda m: None),  # a block's alias of a basis
+    (re.compile(r"^layer(\d+)\.0\.(.*)$"), lambda m: f"layers.{int(m[1]) - 1}.blocks.0.{m[2]}"),
+    (
+        re.compile(r"^layer(\d+)\.(\d+)\.(basis_conv|basis_bn|coeff_conv|bn)([12])\.(.*)$"),
+        lambda m: f"layers.{int(m[1]) - 1}.blocks.{m[2]}.conv{m[4]}.{PUBLIC_PARTS[m[3]]}.{m[5]}",
+    ),
+    (re.compile(r"^fc\.(.*)$"), lambda m: f"linear.{m[1]}"),
+)
+PUBLIC_PARTS = {"basis_conv": "unique", "basis_bn": "basis_bn", "coeff_conv": "coefficients", "bn": "bn"}
+
+
+def from_public_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+    """A state_dict saved by the paper's public code, in this module's names (None when no key has a
+    public name). Keys matching no rule (``conv1``, ``bn1``) keep theirs; a block's alias of its
+    stage's basis is dropped (the stage's own key holds the same tensor)."""
+    renamed, recognised = {}, False
+    for key, value in state.items():
+        for pattern, target in PUBLIC_NAMES:
+            if (match := pattern.match(key)) is not None:
+                recognised, key = True, target(match)
+                break
+        if key is not None:
+            renamed[key] = value
+    return renamed if recognised else None
+
+
 class SharedBasisResNet(nn.Module):
-    """3x3 stride-1 stem, stages of :class:`SharedBasisStage`, global average pooling, linear.
+    """A stem (3x3 stride 1, or ImageNet's 7x7 stride 2 + max-pool), stages of
+    :class:`SharedBasisStage`, global average pooling, linear.
 
     :meth:`extra_loss` is the training hook: ``orth_lambda`` times ``mean((B B^T - I)^2)`` over
     the selected entries of every stage, pooled (:mod:`trainer.models.orthogonality`).
@@ -158,10 +197,15 @@ class SharedBasisResNet(nn.Module):
         conv_shortcut: bool,
         orth_lambda: float,
         orth_scope: str,
+        stem: str = "cifar",
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
+        imagenet = stem == "imagenet"
+        self.conv1 = nn.Conv2d(
+            in_channels, widths[0], 7 if imagenet else 3, 2 if imagenet else 1, 3 if imagenet else 1, bias=False
+        )
         self.bn1 = nn.BatchNorm2d(widths[0])
+        self.maxpool = nn.MaxPool2d(3, 2, 1) if imagenet else nn.Identity()
         stages, c_in = [], widths[0]
         for index, (width, count, m) in enumerate(zip(widths, blocks, per_rank)):
             stages.append(
@@ -196,7 +240,7 @@ class SharedBasisResNet(nn.Module):
                         conv.weight.copy_(rows.reshape(conv.weight.shape))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.layers(F.relu(self.bn1(self.conv1(x))))
+        out = self.layers(self.maxpool(F.relu(self.bn1(self.conv1(x)))))
         return self.linear(torch.flatten(F.adaptive_avg_pool2d(out, 1), 1))
 
     def orthogonality_penalty(self) -> torch.Tensor:
@@ -210,6 +254,21 @@ class SharedBasisResNet(nn.Module):
         """The term the trainer adds to the loss at every step: ``orth_lambda`` x the penalty
         (None when ``orth_lambda`` is 0)."""
         return self.orth_lambda * self.orthogonality_penalty() if self.orth_lambda else None
+
+    def adapt_foreign_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+        """The checkpoint hook (pruning/checkpoints.py): the public code's names read as ours, each
+        basis also under the names of the layers that call it (our state_dict lists every alias)."""
+        renamed = from_public_names(state)
+        if renamed is None:
+            return None
+        own = self.state_dict(keep_vars=True)
+        first_key: dict[int, str] = {}
+        for key, tensor in own.items():
+            first_key.setdefault(id(tensor), key)
+        for key, tensor in own.items():
+            if key not in renamed and first_key[id(tensor)] in renamed:
+                renamed[key] = renamed[first_key[id(tensor)]]
+        return renamed
 
 
 def _check_options(shared_rank: int, unique_rank: int, bases: str, orth_lambda: float, orth_scope: str) -> None:
@@ -280,11 +339,16 @@ def resnet34_shared(
     bases: str = "single",
     orth_lambda: float = 10.0,
     orth_scope: str = "shared",
+    stem: str = "cifar",
 ) -> nn.Module:
-    """ResNet-34 for CIFAR-100-style inputs with shared filter bases: 3x3 stride-1 stem, stages of
-    64/128/256/512 channels (m = 1/2/4/8) with 3/4/6/3 blocks, 1x1 conv shortcuts where the shape
-    changes. Options as resnet32_shared; its dense equivalent is cresnet34."""
+    """ResNet-34 with shared filter bases: stages of 64/128/256/512 channels (m = 1/2/4/8) with
+    3/4/6/3 blocks, 1x1 conv shortcuts where the shape changes. stem=cifar (3x3 stride 1, the
+    CIFAR-100 models; dense equivalent cresnet34) or stem=imagenet (7x7 stride 2 + max-pool, the
+    ILSVRC models ResNet34-S32U1/S48U1/S32U1*; dense equivalent resnet34). Other options as
+    resnet32_shared."""
     _check_options(shared_rank, unique_rank, bases, orth_lambda, orth_scope)
+    if stem not in STEMS:
+        raise ModelError(f"model option stem must be one of {', '.join(STEMS)}, got {stem!r}")
     widths = stage_widths(64, 4)
     model = SharedBasisResNet(
         input_shape[0],
@@ -298,6 +362,7 @@ def resnet34_shared(
         True,
         orth_lambda,
         orth_scope,
+        stem,
     )
-    model.dense_equivalent = ("cresnet34", {})
+    model.dense_equivalent = ("resnet34" if stem == "imagenet" else "cresnet34", {})
     return model
