@@ -7,6 +7,11 @@ ResNet's parameters and MACs, the paper's published parameter count where it giv
 measured time of one training step (forward + backward, batch 32, CPU) relative to the dense
 ResNet, their steps alternating in the same run. Prints a Markdown table (docs/shared-bases.md's).
 
+A second table sets every model of the paper's tables (CIFAR-10, CIFAR-100, ILSVRC at 224x224)
+against its published parameters and FLOPs: our FLOPs are 2 x the counted conv and linear MACs;
+the public code counted with ptflops (its modelsize.py), which also counts BatchNorm (2 per
+element), activation and pooling modules and biases, so that count is shown too.
+
 Usage: python bench/shared_basis_costs.py [--no-timing]
 """
 
@@ -33,6 +38,26 @@ ROWS = [
     ("ResNet34-S16U1", "resnet34_shared", {"shared_rank": 16}, 100, None),
     ("ResNet34-S32U1", "resnet34_shared", {"shared_rank": 32}, 100, None),
 ]
+ILSVRC, IMAGENET, DOUBLE = (3, 224, 224), {"stem": "imagenet"}, {"bases": "double", "stem": "imagenet"}
+#: (label, model, options, input shape, classes, the public README's params in M and FLOPs in G).
+PAPER_ROWS = [
+    ("ResNet32-S8U1", "resnet32_shared", {"shared_rank": 8}, SHAPE, 10, 0.15, 0.10),
+    ("ResNet32-S16U1", "resnet32_shared", {"shared_rank": 16}, SHAPE, 10, 0.20, 0.16),
+    ("ResNet56-S8U1", "resnet56_shared", {"shared_rank": 8}, SHAPE, 10, 0.20, 0.17),
+    ("ResNet56-S16U1", "resnet56_shared", {"shared_rank": 16}, SHAPE, 10, 0.22, 0.30),
+    ("ResNet32-S16U1*", "resnet32_shared", {"shared_rank": 16, "bases": "double"}, SHAPE, 10, 0.24, 0.30),
+    ("ResNet56-S16U1*", "resnet56_shared", {"shared_rank": 16, "bases": "double"}, SHAPE, 10, 0.31, 0.30),
+    ("ResNet34-S8U1", "resnet34_shared", {"shared_rank": 8}, SHAPE, 100, 5.87, 0.79),
+    ("ResNet34-S16U1", "resnet34_shared", {"shared_rank": 16}, SHAPE, 100, 6.49, 1.05),
+    ("ResNet34-S32U1", "resnet34_shared", {"shared_rank": 32}, SHAPE, 100, 7.73, 1.55),
+    ("DenseNet121-S64U4", "densenet121_shared", {}, SHAPE, 100, 5.08, 1.43),
+    ("ResNeXt50-S16U1 (built: S16U4)", "resnext50_shared", {}, SHAPE, 100, 19.3, 2.38),
+    ("ResNet34-S32U1 (ILSVRC)", "resnet34_shared", {"shared_rank": 32, **IMAGENET}, ILSVRC, 1000, 8.20, 4.98),
+    ("ResNet34-S48U1 (ILSVRC)", "resnet34_shared", {"shared_rank": 48, **IMAGENET}, ILSVRC, 1000, 9.44, 6.52),
+    ("ResNet34-S32U1* (ILSVRC)", "resnet34_shared", {"shared_rank": 32, **DOUBLE}, ILSVRC, 1000, 9.76, 4.98),
+    ("ResNet34-S48U1* (ILSVRC)", "resnet34_shared", {"shared_rank": 48, **DOUBLE}, ILSVRC, 1000, 11.79, 6.52),
+    ("MobileNetV2-Shared (ILSVRC)", "mobilenetv2_shared", {}, ILSVRC, 1000, 3.24, 0.66),
+]  # fmt: skip
 #: The paper's dense counts (CIFAR-10): ResNet-32 0.46M, ResNet-56 0.85M.
 PAPER_DENSE = {"resnet32": 0.46, "resnet56": 0.85}
 
@@ -65,6 +90,50 @@ def step_time_ratio(
     return median[0] / median[1]
 
 
+def ptflops_style_macs(model: torch.nn.Module, shape: tuple[int, ...]) -> int:
+    """Operations per image as ptflops counts them: conv and linear multiply-accumulates plus
+    biases, BatchNorm 2 per output element, activation modules 1 per element, pooling modules 1 per
+    input element (functional calls, such as ``F.relu``, are not counted, as ptflops does not)."""
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, torch.nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+            total += output.numel() * k + (output.numel() if module.bias is not None else 0)
+        elif isinstance(module, torch.nn.Linear):
+            total += module.in_features * module.out_features + (module.out_features if module.bias is not None else 0)
+        elif isinstance(module, torch.nn.BatchNorm2d):
+            total += 2 * output.numel()
+        elif isinstance(module, (torch.nn.ReLU, torch.nn.ReLU6)):
+            total += output.numel()
+        elif isinstance(module, (torch.nn.MaxPool2d, torch.nn.AvgPool2d, torch.nn.AdaptiveAvgPool2d)):
+            total += inputs[0].numel()
+
+    handles = [module.register_forward_hook(hook) for module in model.modules()]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total
+
+
+def paper_table() -> None:
+    """Every model of the paper's tables beside the public README's parameters and FLOPs."""
+    print("\n| model | input | params (counted) | paper params | FLOPs = 2 x MACs | 2 x ptflops count | paper FLOPs |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for label, name, options, shape, classes, params, flops in PAPER_ROWS:
+        model = build_model(name, shape, classes, **options)
+        summary = summarize(model, shape)
+        print(
+            f"| {label} | {shape[1]}x{shape[2]}, {classes} classes | {summary.params_total / 1e6:.2f} M | "
+            f"{params:.2f} M | {summary.flops_total / 1e9:.3f} G | {2 * ptflops_style_macs(model, shape) / 1e9:.3f} G "
+            f"| {flops:.2f} G |"
+        )
+
+
 def main(timing: bool = True) -> None:
     print(
         "| model | params (shared once) | params, a copy per use | MACs (every use) | dense ResNet: params / MACs | "
@@ -84,6 +153,7 @@ def main(timing: bool = True) -> None:
             f"{ratio} | {paper_text} |"
         )
     print(f"\nThe paper's dense counts: ResNet-32 {PAPER_DENSE['resnet32']} M, ResNet-56 {PAPER_DENSE['resnet56']} M.")
+    paper_table()
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@ command line overrides it), ``--print-config`` writes a command line's options a
 
 A file is a mapping of option names (``epochs``, ``mask-seed`` or ``mask_seed``, ``seed``) to
 values: lists for repeatable options, and ``model-option`` as a mapping (``{width: 32}``). An
-unknown key is an error naming the key and the closest valid one. PyYAML is an optional extra
-(``pip install 'topoprune[yaml]'``). The run's ``config.json`` stays the record of what ran.
+unknown key is an error naming the key and the closest valid one. Input files a file names
+(``plan``, ``plans``, ``masks``, ``like``, ``init-from``) are relative to the file, so a shipped
+config finds its plan wherever it is run from; ``--print-config`` writes them absolute. PyYAML is
+an optional extra (``pip install 'topoprune[yaml]'``). The run's ``config.json`` stays the record
+of what ran.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 
 import click
 
+#: Input-file options: a relative path in a file is relative to the file.
+INPUT_FILES = frozenset({"plan", "plans", "masks", "like", "init_from"})
 #: Options that are about the command itself, never written to or read from a file.
 NOT_IN_FILES = frozenset({"config", "print_config", "debug", "resume", "eval_only", "status_dir", "shard", "help"})
 
@@ -40,7 +45,10 @@ def _names(command: click.Command) -> dict[str, click.Parameter]:
 
 
 def _value(param: click.Option, key: str, value, path: Path):
-    """A file's value as the option expects it (lists for repeatable options, ``k=v`` model options)."""
+    """A file's value as the option expects it (lists for repeatable options, ``k=v`` model options,
+    input files relative to the file)."""
+    if param.name in INPUT_FILES and isinstance(value, str):
+        return str(Path(path).parent / value) if not Path(value).is_absolute() else value
     if param.name == "model_options" and isinstance(value, dict):
         return [f"{k}={v}" for k, v in value.items()]
     if param.multiple:
@@ -117,6 +125,8 @@ def config_text(ctx: click.Context, header: str = "") -> str:
         value = ctx.params.get(param.name)
         if value is None or (isinstance(value, (tuple, list, dict)) and not value):
             continue
+        if param.name in INPUT_FILES:
+            value = Path(value).resolve()
         values[max(param.opts, key=len).lstrip("-")] = _plain(param, value)
     body = _yaml().safe_dump(values, sort_keys=False, default_flow_style=False)
     return (header + "\n" if header else "") + body

@@ -83,3 +83,25 @@ def test_without_pyyaml_one_line_names_the_extra(monkeypatch, tmp_path):
     hide_module(monkeypatch, "yaml")
     result = invoke("--print-config")
     assert result.exit_code == 2 and "pip install 'topoprune[yaml]'" in result.output
+
+
+def test_input_files_in_a_file_are_relative_to_the_file(tmp_path, monkeypatch):
+    from topology.generators import generate
+    from topology.plans import Plan, save_plan
+
+    folder = tmp_path / "configs" / "paper"
+    (folder / "plans").mkdir(parents=True)
+    save_plan(Plan(generate("rreg", nodes=8, degree=2, seed=0)), folder / "plans", "g", ("npy",))
+    config = folder / "run.yaml"
+    config.write_text("model: mlp\nmodel-option: {width: 16}\nplan: plans/g.npy\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    text = printed("--config", config)
+    assert f"plan: {folder / 'plans' / 'g.npy'}" in text  # found from another folder, written absolute
+    copy = elsewhere / "copy.yaml"
+    copy.write_text(text)
+    assert printed("--config", copy).splitlines()[0] == text.splitlines()[0]  # the same run
+    config.write_text("model: mlp\nplan: plans/missing.npy\n")
+    result = invoke("--config", config, "--epochs", "1")
+    assert result.exit_code != 0 and "missing.npy" in result.output and "Traceback" not in result.output
