@@ -79,6 +79,7 @@ bench: install
 	$(PY) bench/topology_bench.py
 	$(PY) bench/large_graph_bench.py
 	$(PY) bench/train_bench.py
+	$(PY) bench/data_bench.py
 	$(PY) bench/model_costs.py
 	$(PY) bench/shared_basis_costs.py
 	$(PY) bench/compile_bench.py

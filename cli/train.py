@@ -196,7 +196,8 @@ def training_options(func):
             type=float,
             default=0.1,
             show_default=True,
-            help="Held out of training for model selection.",
+            help="Held out of training for model selection; 0 trains on every training example and reports the final "
+            "epoch (the row's model_selection says so). Data sets with their own validation split (flowers102) use it.",
         ),
         click.option(
             "--split-seed", type=int, default=0, show_default=True, help="Seed of the train/validation split."
@@ -208,7 +209,32 @@ def training_options(func):
             help="Use only the first N test examples (quick checks; the row's identity records it, so such runs "
             "never mix with full ones).",
         ),
-        click.option("--augment/--no-augment", default=None, help="Training augmentation (default: the data set's)."),
+        click.option(
+            "--augment",
+            metavar="POLICY",
+            help="Training augmentation, steps in order, comma-separated: standard (the data set's crop and flip), "
+            "cutout[:16], rotate[:15], autoaugment, trivialaugment, or none (default: standard for CIFAR and image "
+            "folders, none for the MNIST-likes), e.g. standard,cutout:16.",
+        ),
+        click.option("--no-augment", is_flag=True, help="No training augmentation (--augment none)."),
+        click.option(
+            "--image-size",
+            type=click.IntRange(8),
+            metavar="N",
+            help="Square image side: the crop of image-file data sets (training: random resized crop; evaluation: "
+            "shorter side to N/0.875, centre crop; defaults: imagenet, flowers102, imagefolder 224, tiny-imagenet 64) "
+            "or a resize of in-memory ones (28 -> 32 upscales Fashion-MNIST as EDropout does).",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(0),
+            default=2,
+            show_default=True,
+            help="Loader worker processes for image-file data sets (batches are the same for any number).",
+        ),
+        click.option(
+            "--channels-last", is_flag=True, help="Model and batches in channels-last memory format (faster on GPUs)."
+        ),
         click.option(
             "--degree-side",
             type=click.Choice(DEGREE_SIDES),
@@ -339,6 +365,10 @@ def training_options(func):
 def config_from_options(options: dict, **overrides) -> TrainConfig:
     """A TrainConfig from the parsed :func:`training_options` (plus ``overrides``)."""
     values = {**options, **overrides}
+    if values.pop("no_augment", False):
+        if values.get("augment") not in (None, "none"):
+            raise click.UsageError("give --augment or --no-augment, not both")
+        values["augment"] = "none"
     for key in ("include", "exclude"):
         values[key] = tuple(values[key])
     values["model_options"] = _with_regulariser_options(

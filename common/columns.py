@@ -47,6 +47,7 @@ OUTCOME = (
     "dead_outputs",
     "train_seed",
     "best_epoch",
+    "model_selection",
     "best_val_acc",
     "best_acc",
     "best_top5",

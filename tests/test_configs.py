@@ -21,7 +21,7 @@ SHAPES = {
     "cifar10": ((3, 32, 32), 10),
     "cifar100": ((3, 32, 32), 100),
     "fashion-mnist": ((1, 28, 28), 10),
-    "imagefolder": ((3, 224, 224), 1000),
+    "imagenet": ((3, 224, 224), 1000),
 }
 #: What the counts must be: parameters rounded as the paper (or our docs) rounds them.
 EXPECTED_PARAMS = {
@@ -42,8 +42,10 @@ def resolved(path: Path):
         return config_from_options(options, plan=options.pop("plan"), masks=options.pop("masks"))
 
 
-def shaped_data(dataset: str) -> DataBundle:
+def shaped_data(dataset: str, image_size: int | None) -> DataBundle:
     shape, classes = SHAPES[dataset]
+    if image_size is not None:
+        shape = (shape[0], image_size, image_size)
     return DataBundle(dataset, shape, classes, train=[], val=[], test=[], source="(not loaded)")
 
 
@@ -63,7 +65,7 @@ def test_every_paper_has_its_configs():
 def test_a_shipped_config_builds_its_model_and_masks(path):
     config = resolved(path)
     inputs, _ = identify(config)
-    built = build_masked_model(config, inputs, shaped_data(config.dataset), announce=False)
+    built = build_masked_model(config, inputs, shaped_data(config.dataset, config.image_size), announce=False)
     summary = built.pruned.summary
     assert summary.params_total == sum(p.numel() for p in built.model.parameters()) > 0
     assert summary.macs_total > 0

@@ -11,7 +11,8 @@ from pruning.edropout_energy import BATCH_STATISTICS
 from pruning.edropout_units import PAPER
 from pruning.recipes import DENSE, MODEL_WIRING, PER_LAYER_RECIPES, RELATIONAL
 from trainer.data import DataConfig
-from trainer.errors import TrainError
+from trainer.data.augment import NONE, STANDARD, parse_policy
+from trainer.errors import DataError, TrainError
 from trainer.models import STRUCTURE_OPTIONS, checked_model_options
 from trainer.recipes import MASKS, RECIPES
 
@@ -70,7 +71,10 @@ class TrainConfig:
     split_seed: int = 0  # seed of the train/validation split
     max_train: int | None = None  # use only the first N training examples
     max_test: int | None = None  # use only the first N test examples (quick checks; part of the identity)
-    augment: bool | None = None  # training augmentation (default: the data set's)
+    augment: str | None = None  # an --augment policy, e.g. "standard,cutout:16" (default: the data set's)
+    image_size: int | None = None  # square image side (image files: the crop; in-memory sets: a resize)
+    workers: int = 2  # image files: loader worker processes (batches do not depend on it)
+    channels_last: bool = False  # model and batches in channels-last memory format
     mask_seed: int = 0  # seed of block permutations and per-layer graphs (and of EDropout's search)
     edropout_population: int = 8  # EDropout: candidate states (NS)
     edropout_warmup: int | None = None  # EDropout: epochs before the state may freeze (default: half the epochs)
@@ -108,7 +112,9 @@ class TrainConfig:
             (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
             (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
-            (0 < self.val_fraction < 1, f"validation fraction must be in (0, 1), got {self.val_fraction}"),
+            (0 <= self.val_fraction < 1, f"validation fraction must be in [0, 1), got {self.val_fraction}"),
+            (self.image_size is None or self.image_size >= 8, f"image size must be at least 8, got {self.image_size}"),
+            (self.workers >= 0, f"workers must be >= 0, got {self.workers}"),
             (
                 self.optimizer in OPTIMIZER_NAMES,
                 f"optimizer must be one of {', '.join(OPTIMIZER_NAMES)}, got {self.optimizer!r}",
@@ -138,6 +144,11 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise TrainError(message)
+        if self.augment is not None:
+            try:
+                parse_policy(self.augment)
+            except DataError as error:
+                raise TrainError(str(error)) from None
         checked_model_options(self.model, self.model_options)
         RECIPES.get(self.resolved_recipe).validate(self)
         return self
@@ -152,6 +163,8 @@ class TrainConfig:
             max_train=self.max_train,
             max_test=self.max_test,
             augment=self.augment,
+            image_size=self.image_size,
+            workers=self.workers,
         )
 
     def with_absolute_paths(self) -> TrainConfig:
@@ -185,4 +198,6 @@ class TrainConfig:
                 values[key] = tuple(values[key])
         if "key_map" in values:
             values["key_map"] = tuple((str(old), str(new)) for old, new in values["key_map"])
+        if isinstance(values.get("augment"), bool):  # runs from before --augment took policies
+            values["augment"] = STANDARD if values["augment"] else NONE
         return cls(**values)

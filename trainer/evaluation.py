@@ -79,7 +79,7 @@ def evaluate_checkpoint(source: Path, config: TrainConfig) -> CheckpointEvaluati
     """
     checkpoint, config = resolve_checkpoint(source, config)
     device = setup_environment(config.train_seed, config.threads, config.device)
-    data = load_dataset(config.data_config())
+    data = load_dataset(config.data_config()).to_device(device)
     model = build_model(config.model, data.input_shape, data.num_classes, **config.model_options)
     masks = load_checkpoint(model, checkpoint, config.key_map)
     model.to(device)

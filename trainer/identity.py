@@ -5,7 +5,8 @@ whose (``config_hash``, seed) already has a row, and a report groups rows by it.
 is the TrainConfig with
 
 * the fields that cannot change the outcome left out: output folder, data folder, threads,
-  device, progress bars, TensorBoard, the run id, and the training seed (kept beside the hash);
+  device, loader workers, channels-last memory format, progress bars, TensorBoard, the run id,
+  and the training seed (kept beside the hash);
 * files replaced by their content: the plan by its SHA-256, ``--masks`` by the masks' SHA-256;
 * model options completed with the model's defaults (``width=512`` given or not is one run);
 * under ``--match-macs``, the budget and width step instead of the width (the width they choose is
@@ -105,10 +106,7 @@ def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha2
         "label_smoothing": config.label_smoothing,
         "amp": config.amp,
     }
-    if config.max_test is not None:  # only then, so that every other run keeps the hash it always had
-        identity["max_test"] = config.max_test
-    if config.init_from is not None:  # likewise: what the weights started from, by content (renames applied)
-        identity["init_from_sha256"] = state_sha256(read_checkpoint(config.init_from, config.key_map))
+    identity.update(_keys_when_set(config))
     identity.update(recipe.identity_extra(config))  # only the recipe's own keys: every other run keeps its hash
     if config.match_macs is not None:  # the width is chosen from the rest of the identity, so it is not part of it
         option = WIDTH_OPTIONS.get(config.model)
@@ -120,6 +118,20 @@ def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha2
         if name not in recipe.reads:
             identity[name] = None
     return identity
+
+
+def _keys_when_set(config: TrainConfig) -> dict:
+    """Identity keys present only when their option is given, so that every other run keeps the
+    hash it always had: a test-set cap, an image size other than the data set's, and what the
+    weights started from (by content, renames applied)."""
+    keys = {}
+    if config.max_test is not None:
+        keys["max_test"] = config.max_test
+    if config.image_size is not None:
+        keys["image_size"] = config.image_size
+    if config.init_from is not None:
+        keys["init_from_sha256"] = state_sha256(read_checkpoint(config.init_from, config.key_map))
+    return keys
 
 
 def identify(config: TrainConfig) -> tuple[RunInputs, dict]:

@@ -34,14 +34,15 @@ def _autocast(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16)
 
 
-def _reduce(
-    loss_sum: float, correct: int, count: int, device: torch.device, across_processes: bool
-) -> tuple[float, int, int]:
+def _read(totals: torch.Tensor, across_processes: bool) -> list[float]:
+    """The accumulated sums, summed over processes under DDP, read from the device once."""
     if across_processes and dist.is_available() and dist.is_initialized():
-        totals = torch.tensor([loss_sum, correct, count], dtype=torch.float64, device=device)
         dist.all_reduce(totals)
-        return float(totals[0]), int(totals[1]), int(totals[2])
-    return loss_sum, correct, count
+    return totals.tolist()
+
+
+def _mean(total: float, count: float) -> float:
+    return total / count if count else float("nan")
 
 
 @dataclass
@@ -63,6 +64,7 @@ class StepRule:
     after_step: Callable[[], None] | None = None
     extra_loss: Callable[[], torch.Tensor | None] | None = None
     step_context: Callable[[torch.Tensor, torch.Tensor], contextlib.AbstractContextManager] | None = None
+    channels_last: bool = False
 
 
 def train_epoch(
@@ -70,16 +72,18 @@ def train_epoch(
 ) -> PassStats:
     """One pass of SGD steps over ``batches`` taken by ``rule``; statistics summed over processes under DDP.
 
-    ``progress`` is a progress-bar label (None: no bar) and ``total`` the batches expected.
+    ``progress`` is a progress-bar label (None: no bar) and ``total`` the batches expected. Loss,
+    correct answers and the extra loss are summed on the device and read once at the end, so no
+    step waits for the device.
     """
     optimizer, device = rule.optimizer, rule.device
     model.train()
-    start, loss_sum, correct, count = time.perf_counter(), 0.0, 0, 0
-    extra_sum, extra_steps = 0.0, 0
+    start = time.perf_counter()
+    totals = torch.zeros(5, dtype=torch.float64, device=device)  # loss sum, correct, count, extra sum, extra steps
     for images, labels in tqdm(
         batches, desc=progress, total=total, disable=progress is None, leave=False, unit="batch"
     ):
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        images, labels = _on_device(images, labels, device, rule.channels_last)
         optimizer.zero_grad(set_to_none=True)
         with rule.step_context(images, labels) if rule.step_context is not None else contextlib.nullcontext():
             with _autocast(device, rule.amp):
@@ -87,8 +91,6 @@ def train_epoch(
                 loss = rule.loss_fn(logits, labels)
                 extra = rule.extra_loss() if rule.extra_loss is not None else None
             total_loss = loss if extra is None else loss + extra
-            if extra is not None:
-                extra_sum, extra_steps = extra_sum + float(extra.detach()), extra_steps + 1
             if rule.scaler is not None:
                 rule.scaler.scale(total_loss).backward()
                 rule.scaler.step(optimizer)
@@ -99,45 +101,66 @@ def train_epoch(
         rule.scheduler.step()
         if rule.after_step is not None:
             rule.after_step()
-        loss_sum += float(loss.detach()) * len(labels)
-        correct += int((logits.argmax(dim=1) == labels).sum())
-        count += len(labels)
-    loss_sum, correct, count = _reduce(loss_sum, correct, count, device, across_processes=True)
-    extra_mean = extra_sum / extra_steps if extra_steps else float("nan")
+        with torch.no_grad():
+            totals[0] += loss.detach().double() * len(labels)
+            totals[1] += (logits.argmax(dim=1) == labels).sum()
+            totals[2] += len(labels)
+            if extra is not None:
+                totals[3] += extra.detach().double()
+                totals[4] += 1
+    loss_sum, correct, count, extra_sum, extra_steps = _read(totals, across_processes=True)
     return PassStats(
-        loss_sum / max(count, 1),
-        100.0 * correct / max(count, 1),
-        count,
+        _mean(loss_sum, count),
+        100.0 * _mean(correct, count),
+        int(count),
         time.perf_counter() - start,
-        extra_loss=extra_mean,
+        extra_loss=_mean(extra_sum, extra_steps),
     )
 
 
-def top_k_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> int:
-    """Examples whose label is among the ``k`` largest logits (all of them when k >= classes)."""
+def _on_device(
+    images: torch.Tensor, labels: torch.Tensor, device: torch.device, channels_last: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+    if channels_last and images.dim() == 4:
+        images = images.contiguous(memory_format=torch.channels_last)
+    return images, labels
+
+
+def top_k_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
+    """Examples whose label is among the ``k`` largest logits (all of them when k >= classes), as a
+    0-d tensor on the logits' device."""
     k = min(k, logits.shape[1])
-    return int((logits.topk(k, dim=1).indices == labels[:, None]).any(dim=1).sum())
+    return (logits.topk(k, dim=1).indices == labels[:, None]).any(dim=1).sum()
 
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, batches: Iterable, loss_fn: nn.Module, device: torch.device, amp: bool = False
+    model: nn.Module,
+    batches: Iterable,
+    loss_fn: nn.Module,
+    device: torch.device,
+    amp: bool = False,
+    channels_last: bool = False,
 ) -> PassStats:
-    """Mean loss, top-1 and top-5 accuracy of ``model`` (in eval mode) over ``batches``."""
+    """Mean loss, top-1 and top-5 accuracy of ``model`` (in eval mode) over ``batches``; NaN for
+    an empty split (``--val-fraction 0``). Sums stay on the device until the end."""
     model.eval()
-    start, loss_sum, correct, correct5, count = time.perf_counter(), 0.0, 0, 0, 0
+    start = time.perf_counter()
+    totals = torch.zeros(4, dtype=torch.float64, device=device)  # loss sum, top-1, top-5, count
     for images, labels in batches:
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        images, labels = _on_device(images, labels, device, channels_last)
         with _autocast(device, amp):
             logits = model(images)
-            loss_sum += float(loss_fn(logits, labels)) * len(labels)
-        correct += top_k_correct(logits, labels, 1)
-        correct5 += top_k_correct(logits, labels, 5)
-        count += len(labels)
+            totals[0] += loss_fn(logits, labels).double() * len(labels)
+        totals[1] += top_k_correct(logits, labels, 1)
+        totals[2] += top_k_correct(logits, labels, 5)
+        totals[3] += len(labels)
+    loss_sum, correct, correct5, count = _read(totals, across_processes=False)
     return PassStats(
-        loss_sum / max(count, 1),
-        100.0 * correct / max(count, 1),
-        count,
+        _mean(loss_sum, count),
+        100.0 * _mean(correct, count),
+        int(count),
         time.perf_counter() - start,
-        100.0 * correct5 / max(count, 1),
+        100.0 * _mean(correct5, count),
     )

@@ -159,11 +159,13 @@ def set_up(config: TrainConfig, run_id: str | None, resume_dir: Path | None) -> 
     """Data, masked model, recipe hooks, optimiser and the run directory (new, or restored)."""
     rank, world = _rank_world()
     device = setup_environment(config.train_seed, config.threads, config.device)
-    data = load_dataset(config.data_config())
+    data = load_dataset(config.data_config()).to_device(device)
     inputs, identity = identify(config)
     built = build_masked_model(config, inputs, data, announce=rank == 0 and not config.quiet and resume_dir is None)
     masker = StepMasker(built.model)
     built.model.to(device)
+    if config.channels_last:
+        built.model.to(memory_format=torch.channels_last)
     masker.to(device)
     hooks = recipe_of(config).hooks(built.model, masker, config, resume_dir, world)
     train_model = built.model
@@ -230,6 +232,7 @@ def _step_rule(
         scaler,
         extra_loss=getattr(model, "extra_loss", None),
         step_context=hooks.step_context,
+        channels_last=config.channels_last,
     )
 
 
@@ -333,7 +336,7 @@ def run_epoch(run: Run, epoch: int, writer=None) -> None:
         {
             **_log_line(epoch, run.rule.optimizer, train, val, test),
             **run.hooks.extra_evaluation(lambda: _evaluate(run, "test")),
-            "selectable": run.hooks.selectable(),
+            "selectable": run.hooks.selectable() and len(run.data.val) > 0,
         }
     )
     if not run.is_main:
@@ -351,7 +354,14 @@ def run_epoch(run: Run, epoch: int, writer=None) -> None:
 
 
 def _evaluate(run: Run, split: str) -> PassStats:
-    return evaluate(run.model, run.data.batches(split, EVAL_BATCH), run.rule.loss_fn, run.device, run.config.amp)
+    return evaluate(
+        run.model,
+        run.data.batches(split, EVAL_BATCH),
+        run.rule.loss_fn,
+        run.device,
+        run.config.amp,
+        run.config.channels_last,
+    )
 
 
 def _log_line(epoch: int, optimizer, train: PassStats, val: PassStats, test: PassStats) -> dict:
@@ -436,7 +446,7 @@ def finish(run: Run) -> RunOutcome | None:
             "config_hash": config_hash(run.identity),
             **plan_columns(run.config, run.inputs.plan),
             **_cost_columns(run, pruned),
-            **_accuracy_columns(history, best),
+            **_accuracy_columns(history, best, len(run.data.val) > 0),
             **identity_columns(run.identity),
             "mask_seed": run.config.mask_seed,
             "train_seed": run.config.train_seed,
@@ -480,10 +490,23 @@ def _cost_columns(run: Run, pruned: PruneResult) -> dict:
     }
 
 
-def _accuracy_columns(history: list[dict], best: dict) -> dict:
+#: ``model_selection`` values: how the reported epoch was chosen.
+BEST_VALIDATION, FINAL_NO_VALIDATION, FINAL_NONE_SELECTABLE = (
+    "best validation accuracy",
+    "final epoch (no validation split)",
+    "final epoch (no epoch selectable)",
+)
+
+
+def _accuracy_columns(history: list[dict], best: dict, has_validation: bool) -> dict:
     final = history[-1]
+    if not has_validation:
+        selection = FINAL_NO_VALIDATION
+    else:
+        selection = BEST_VALIDATION if best.get("selectable", True) else FINAL_NONE_SELECTABLE
     return {
         "best_epoch": best["epoch"],
+        "model_selection": selection,
         "best_val_acc": best["val_acc"],
         "best_acc": best["test_acc"],
         "best_top5": best.get("test_top5"),

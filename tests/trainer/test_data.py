@@ -10,8 +10,9 @@ from PIL import Image
 
 from tests.trainer.synthetic import write_cifar_like, write_fashion_like
 from trainer.data import DataConfig, load_dataset
+from trainer.data.augment import crop_and_flip
 from trainer.data.idx import read_idx, write_idx
-from trainer.data.memory import TensorSplit, crop_and_flip, tensor_batches
+from trainer.data.memory import TensorSplit, tensor_batches
 from trainer.errors import DataError
 
 

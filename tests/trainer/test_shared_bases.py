@@ -295,7 +295,7 @@ def test_the_penalty_pools_every_stage_as_the_public_scripts_do():
     for stage in model.layers:
         rows = stage.bases[0].weight.reshape(stage.bases[0].weight.shape[0], -1).double()
         deviation = rows @ rows.T - torch.eye(rows.shape[0], dtype=torch.float64)
-        squares, count = squares + float(deviation.square().sum()), count + deviation.numel()
+        squares, count = squares + float(deviation.detach().square().sum()), count + deviation.numel()
     assert model.orthogonality_penalty().item() == pytest.approx(squares / count, rel=1e-5)
     # the CIFAR-10 models default to the public CIFAR-10 script's scope: unique filters included
     assert build_model("resnet32_shared", (3, 32, 32), 10).orth_scope == "all"

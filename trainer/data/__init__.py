@@ -1,6 +1,6 @@
 """Data sets: a registry of loaders; none downloads anything."""
 
-from trainer.data import cifar, imagefolder, mnist_like  # noqa: F401  (registration)
+from trainer.data import cifar, folders, mnist_like  # noqa: F401  (registration)
 from trainer.data.registry import DATASETS, DataBundle, DataConfig
 
 __all__ = ["DATASETS", "DataBundle", "DataConfig", "load_dataset"]

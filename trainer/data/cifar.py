@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.data.memory import crop_and_flip
+from trainer.data.augment import STANDARD
 from trainer.data.registry import DATASETS, DataBundle, DataConfig, bundle_from_arrays
 from trainer.errors import DataError
 
@@ -61,10 +61,6 @@ def _folder(config: DataConfig, name: str, marker: str, subfolder: str) -> Path:
     )
 
 
-def _augment(config: DataConfig):
-    return crop_and_flip if config.augment is not False else None
-
-
 @DATASETS.register("cifar10")
 def cifar10(config: DataConfig) -> DataBundle:
     """CIFAR-10 (Krizhevsky, 2009): data_batch_1..5 and test_batch, 3x32x32, 10 classes."""
@@ -78,9 +74,7 @@ def cifar10(config: DataConfig) -> DataBundle:
         raise DataError(f"{folder}: no data_batch_* files")
     test_images, test_labels = _images_labels(folder / "test_batch", "labels")
     images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    return bundle_from_arrays(
-        "cifar10", images, labels, test_images, test_labels, 10, config, str(folder), _augment(config)
-    )
+    return bundle_from_arrays("cifar10", images, labels, test_images, test_labels, 10, config, str(folder), STANDARD)
 
 
 @DATASETS.register("cifar100")
@@ -89,6 +83,4 @@ def cifar100(config: DataConfig) -> DataBundle:
     folder = _folder(config, "cifar100", "test", "cifar-100-python")
     images, labels = _images_labels(folder / "train", "fine_labels")
     test_images, test_labels = _images_labels(folder / "test", "fine_labels")
-    return bundle_from_arrays(
-        "cifar100", images, labels, test_images, test_labels, 100, config, str(folder), _augment(config)
-    )
+    return bundle_from_arrays("cifar100", images, labels, test_images, test_labels, 100, config, str(folder), STANDARD)

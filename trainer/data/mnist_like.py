@@ -1,4 +1,4 @@
-"""Fashion-MNIST and MNIST from their IDX files (never downloaded at run time)."""
+"""Fashion-MNIST, MNIST and Kuzushiji-MNIST from their IDX files (never downloaded at run time)."""
 
 from __future__ import annotations
 
@@ -103,3 +103,12 @@ def mnist(config: DataConfig) -> DataBundle:
     candidates = _candidates(config, ["mnist", "MNIST/raw"], [])
     files = locate(candidates, "mnist", "put the four MNIST IDX files there and pass --data-dir")
     return _load("mnist", files, config)
+
+
+@DATASETS.register("kmnist")
+def kmnist(config: DataConfig) -> DataBundle:
+    """Kuzushiji-MNIST (Clanuwat et al., 2018): the IDX files of its MNIST-format release
+    (``train-images-idx3-ubyte.gz`` ...) in ``--data-dir`` (or its ``kmnist/`` or ``KMNIST/raw/``)."""
+    candidates = _candidates(config, ["kmnist", "KMNIST/raw"], [])
+    files = locate(candidates, "kmnist", "put Kuzushiji-MNIST's four MNIST-format IDX files there and pass --data-dir")
+    return _load("kmnist", files, config)

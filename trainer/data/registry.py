@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.memory import require_memory
 from common.registry import Registry
+from trainer.data.augment import NONE, batch_augmentation, resolved_policy
 from trainer.data.memory import TensorSplit, split_indices, tensor_batches
 
 
@@ -23,17 +25,20 @@ class DataConfig:
     split_seed: int = 0  # seed of the train/validation split (fixed across training seeds)
     max_train: int | None = None  # use only the first N training examples (quick runs)
     max_test: int | None = None  # use only the first N test examples (quick checks)
-    augment: bool | None = None  # crop+flip for training batches (default: on for CIFAR)
-    image_size: int = 64  # imagefolder: images are resized to this square size
-    workers: int = 2  # imagefolder: DataLoader worker processes
+    augment: str | None = None  # an --augment policy (trainer.data.augment); None: the data set's own
+    image_size: int | None = None  # square side: the crop for image files, a resize for in-memory sets
+    workers: int = 2  # image files: DataLoader worker processes (never changes a batch)
 
 
 @dataclass
 class DataBundle:
     """A loaded data set: train / validation / test splits and their shape.
 
-    ``train``, ``val``, ``test`` are :class:`TensorSplit` (in memory) or torch Datasets (large
-    image folders, read by a DataLoader).
+    ``train``, ``val``, ``test`` are :class:`TensorSplit` (in memory; :meth:`to_device` moves them
+    to the training device once) or :class:`~trainer.data.images.ImageFiles` (read by a DataLoader
+    as uint8 batches, normalised with ``normalise`` = (mean, std) on the training device).
+    ``augment`` is the policy's batch-level function, applied to normalised training batches;
+    ``policy`` its text, as recorded.
     """
 
     name: str
@@ -46,34 +51,90 @@ class DataBundle:
     augment: Callable | None = None
     workers: int = 0
     extra: dict = field(default_factory=dict)
+    normalise: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    policy: str = "none"
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    _loaders: dict = field(default_factory=dict, repr=False)
+
+    def to_device(self, device: torch.device) -> DataBundle:
+        """Hold in-memory splits on ``device`` (once: a sweep of small models is not bound by the
+        host) and deliver file batches there; returns self."""
+        self.device = torch.device(device)
+        for split in ("train", "val", "test"):
+            data = getattr(self, split)
+            if isinstance(data, TensorSplit):
+                setattr(self, split, TensorSplit(data.images.to(self.device), data.labels.to(self.device)))
+        return self
 
     def steps(self, split: str, batch_size: int, world: int = 1) -> int:
         """Batches per process in one pass over ``split`` (see :meth:`batches`)."""
-        batches = -(-len(getattr(self, split)) // batch_size)
-        return (batches - batches % world) // world if world > 1 else batches
+        data = getattr(self, split)
+        if isinstance(data, TensorSplit):  # whole batches are dealt out; the last unshared ones dropped
+            batches = -(-len(data) // batch_size)
+            return (batches - batches % world) // world if world > 1 else batches
+        return -(-(len(data) // world) // batch_size)  # examples are dealt out (SeededSampler)
 
     def batches(
         self, split: str, batch_size: int, shuffle_seed: int | None = None, rank: int = 0, world: int = 1
     ) -> Iterable:
-        """(images, labels) batches of ``split`` ("train", "val" or "test")."""
+        """(images, labels) batches of ``split`` ("train", "val" or "test"), on the device."""
         data = getattr(self, split)
         augment = self.augment if split == "train" else None
         if isinstance(data, TensorSplit):
             return tensor_batches(data, batch_size, shuffle_seed, augment, rank, world)
-        return _loader(data, batch_size, shuffle_seed, rank, world, self.workers)
+        return self._file_batches(split, batch_size, shuffle_seed, rank, world, augment)
+
+    def _file_batches(self, split, batch_size, shuffle_seed, rank, world, augment) -> Iterable:
+        loader = self._loader(split, batch_size, rank, world)
+        loader.sampler.shuffle_seed = shuffle_seed
+        generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
+        for images, labels in loader:
+            images = images.to(self.device, non_blocking=True)
+            if images.dtype == torch.uint8:  # normalised here, on the device, after a 4x smaller copy
+                images = normalised(images, self.normalise)
+            if augment is not None:
+                images = augment(images, generator)
+            yield images, labels.to(self.device, non_blocking=True)
+
+    def _loader(self, split: str, batch_size: int, rank: int, world: int):
+        """One DataLoader per split and batch size, kept: its workers persist across epochs."""
+        from trainer.data.images import SeededSampler
+
+        key = (split, batch_size, rank, world)
+        if key not in self._loaders:
+            dataset = getattr(self, split)
+            # Training on the CPU, the workers normalise (the main process is busy training); for a
+            # GPU they send uint8 batches, normalised on the device.
+            in_workers = self.device.type == "cpu" and self.workers > 0
+            self._loaders[key] = torch.utils.data.DataLoader(
+                dataset,
+                batch_size=batch_size,
+                sampler=SeededSampler(len(dataset), None, rank, world),
+                collate_fn=NormalisingCollate(self.normalise) if in_workers else None,
+                num_workers=self.workers,
+                pin_memory=self.device.type == "cuda",
+                persistent_workers=self.workers > 0,
+                prefetch_factor=4 if self.workers > 0 else None,
+            )
+        return self._loaders[key]
 
 
-def _loader(dataset, batch_size: int, shuffle_seed: int | None, rank: int, world: int, workers: int):
-    sampler = None
-    if world > 1:
-        sampler = torch.utils.data.DistributedSampler(
-            dataset, world, rank, shuffle=shuffle_seed is not None, seed=shuffle_seed or 0, drop_last=True
-        )
-    elif shuffle_seed is not None:
-        sampler = torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(shuffle_seed))
-    return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, persistent_workers=False
-    )
+def normalised(images: torch.Tensor, statistics: tuple[tuple[float, ...], tuple[float, ...]]) -> torch.Tensor:
+    """uint8 (N, C, H, W) pixels as float ``(x / 255 - mean) / std`` per channel, on their device."""
+    mean, std = (torch.tensor(v, device=images.device).view(1, -1, 1, 1) for v in statistics)
+    return images.float().sub_(mean * 255).mul_(1 / (std * 255))
+
+
+class NormalisingCollate:
+    """A DataLoader ``collate_fn`` that stacks uint8 examples and normalises the batch (picklable
+    for worker processes)."""
+
+    def __init__(self, statistics: tuple[tuple[float, ...], tuple[float, ...]]) -> None:
+        self.statistics = statistics
+
+    def __call__(self, examples):
+        images, labels = torch.utils.data.default_collate(examples)
+        return normalised(images, self.statistics), labels
 
 
 DatasetLoader = Callable[[DataConfig], DataBundle]
@@ -89,36 +150,51 @@ def bundle_from_arrays(
     num_classes: int,
     config: DataConfig,
     source: str,
-    augment: Callable | None = None,
+    default_policy: str = NONE,
 ) -> DataBundle:
     """Split, normalise and wrap uint8 image arrays of shape (N, C, H, W) as a DataBundle.
 
-    The per-channel mean and standard deviation are computed on the training split only and
-    applied to all three splits.
+    With ``config.image_size`` every split is resized to that square side first (bilinear,
+    antialiased: EDropout's 28 -> 32 upscaling). The per-channel mean and standard deviation are
+    computed on the training split only and applied to all three splits. ``default_policy`` is the
+    data set's augmentation when ``config.augment`` is None.
     """
     if config.max_train is not None:
         train_images, train_labels = train_images[: config.max_train], train_labels[: config.max_train]
-    train_index, val_index = split_indices(len(train_labels), config.val_fraction, config.split_seed)
-    images = torch.from_numpy(np.ascontiguousarray(train_images))
-    labels = torch.from_numpy(np.ascontiguousarray(train_labels).astype(np.int64))
-    train = images[train_index].float().div_(255)
-    mean = train.mean(dim=(0, 2, 3), keepdim=True)
-    std = train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-
-    def normalise(array: torch.Tensor) -> torch.Tensor:
-        return (array.float().div_(255) - mean).div_(std)
-
     if config.max_test is not None:
         test_images, test_labels = test_images[: config.max_test], test_labels[: config.max_test]
-    test = torch.from_numpy(np.ascontiguousarray(test_images))
+    train_index, val_index = split_indices(len(train_labels), config.val_fraction, config.split_seed)
+    images = _scaled(torch.from_numpy(np.ascontiguousarray(train_images)), config.image_size, name)
+    test = _scaled(torch.from_numpy(np.ascontiguousarray(test_images)), config.image_size, name)
+    labels = torch.from_numpy(np.ascontiguousarray(train_labels).astype(np.int64))
+    test_labels = torch.from_numpy(np.ascontiguousarray(test_labels).astype(np.int64))
+    train = images[train_index]
+    mean = train.mean(dim=(0, 2, 3), keepdim=True)
+    std = train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    policy = resolved_policy(config.augment, default_policy)
     return DataBundle(
         name=name,
-        input_shape=tuple(train_images.shape[1:]),
+        input_shape=tuple(images.shape[1:]),
         num_classes=num_classes,
-        train=TensorSplit((train - mean).div_(std), labels[train_index]),
-        val=TensorSplit(normalise(images[val_index]), labels[val_index]),
-        test=TensorSplit(normalise(test), torch.from_numpy(np.ascontiguousarray(test_labels).astype(np.int64))),
+        train=TensorSplit(train.sub_(mean).div_(std), labels[train_index]),
+        val=TensorSplit((images[val_index] - mean).div_(std), labels[val_index]),
+        test=TensorSplit(
+            test.sub_(mean).div_(std), torch.from_numpy(np.ascontiguousarray(test_labels).astype(np.int64))
+        ),
         source=source,
-        augment=augment,
+        augment=batch_augmentation(policy, in_memory_standard=True, statistics=(mean, std)),
         extra={"mean": mean.flatten().tolist(), "std": std.flatten().tolist()},
+        policy=str(policy),
     )
+
+
+def _scaled(images: torch.Tensor, size: int | None, name: str) -> torch.Tensor:
+    """uint8 (N, C, H, W) as float in [0, 1], resized to size x size when ``size`` is given."""
+    if size is None or tuple(images.shape[-2:]) == (size, size):
+        return images.float().div_(255)
+    require_memory(images.shape[0] * images.shape[1] * size * size * 4, f"{name} resized to {size}x{size} in memory")
+    chunks = [
+        torch.nn.functional.interpolate(chunk.float().div_(255), size=(size, size), mode="bilinear", antialias=True)
+        for chunk in images.split(4096)
+    ]
+    return torch.cat(chunks).clamp_(0, 1)
