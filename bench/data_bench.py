@@ -5,7 +5,8 @@
    * torchvision's ``ImageFolder`` + ``DataLoader`` (PIL decode, transforms on PIL, ``ToTensor``,
      ``Normalize`` per image), and
    * topoprune's ``imagefolder`` (``torchvision.io`` decode, crop and resize while uint8,
-     normalisation per batch), with the same ``--workers``;
+     normalisation per batch into reused buffers, as the trainer reads them), with the same
+     ``--workers``;
    images per second of each, medians of interleaved ``--repeats`` passes, and their ratio.
 2. In memory: batches per second of a CIFAR-shaped split (50,000 x 3 x 32 x 32) with crop and
    flip, through ``DataBundle.batches`` against the per-image reference (a torchvision
@@ -69,7 +70,7 @@ def torchvision_pass(root: Path, workers: int) -> tuple[int, float]:
 def topoprune_pass(root: Path, workers: int, seed: int) -> tuple[int, float]:
     bundle = load_dataset(DataConfig("imagefolder", root, val_fraction=0.0, image_size=SIZE, workers=workers))
     start, count = time.perf_counter(), 0
-    for images, _ in bundle.batches("train", BATCH, shuffle_seed=seed):
+    for images, _ in bundle.batches("train", BATCH, shuffle_seed=seed, reuse_buffers=True):  # as the trainer reads
         count += len(images)
     return count, time.perf_counter() - start
 

@@ -326,7 +326,7 @@ def run_epoch(run: Run, epoch: int, writer=None) -> None:
     label = f"epoch {epoch + 1}/{config.epochs}" if run.talks else None
     shuffle = derive_seed(config.train_seed, "epoch", str(epoch))
     run.hooks.begin_epoch(epoch)
-    batches = run.data.batches("train", config.batch_size, shuffle, run.rank, run.world)
+    batches = run.data.batches("train", config.batch_size, shuffle, run.rank, run.world, reuse_buffers=True)
     train = train_epoch(
         run.train_model, batches, run.rule, label, run.data.steps("train", config.batch_size, run.world)
     )
@@ -356,7 +356,7 @@ def run_epoch(run: Run, epoch: int, writer=None) -> None:
 def _evaluate(run: Run, split: str) -> PassStats:
     return evaluate(
         run.model,
-        run.data.batches(split, EVAL_BATCH),
+        run.data.batches(split, EVAL_BATCH, reuse_buffers=True),
         run.rule.loss_fn,
         run.device,
         run.config.amp,

@@ -166,3 +166,16 @@ def test_image_batches_do_not_depend_on_the_number_of_workers(tmp_path):
     again = load_dataset(DataConfig("imagefolder", tmp_path, image_size=16, workers=0, val_fraction=0.2))
     other = [x for x, _ in again.batches("train", 3, shuffle_seed=12)]
     assert not all(torch.equal(a, b) for a, b in zip(other, [x for x, _ in batches[0]]))
+
+
+def test_reused_buffers_give_the_same_batches_read_one_at_a_time(tmp_path):
+    for c in range(2):
+        for split in ("train", "val"):
+            for i in range(5):
+                jpeg(tmp_path / split / f"class{c}" / f"{i}.jpg", 3 * c + i, (30, 26))
+    bundle = load_dataset(DataConfig("imagefolder", tmp_path, image_size=16, workers=0, val_fraction=0.0))
+    fresh = [x for x, _ in bundle.batches("train", 3, shuffle_seed=2)]
+    reused = [x.clone() for x, _ in bundle.batches("train", 3, shuffle_seed=2, reuse_buffers=True)]
+    assert len(fresh) == 4 and all(torch.equal(a, b) for a, b in zip(fresh, reused))
+    kept = [x for x, _ in bundle.batches("train", 3, shuffle_seed=2, reuse_buffers=True)]
+    assert kept[0].data_ptr() == kept[2].data_ptr()  # two alternating buffers: clone a batch to keep it

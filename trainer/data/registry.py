@@ -75,42 +75,54 @@ class DataBundle:
         return -(-(len(data) // world) // batch_size)  # examples are dealt out (SeededSampler)
 
     def batches(
-        self, split: str, batch_size: int, shuffle_seed: int | None = None, rank: int = 0, world: int = 1
+        self,
+        split: str,
+        batch_size: int,
+        shuffle_seed: int | None = None,
+        rank: int = 0,
+        world: int = 1,
+        reuse_buffers: bool = False,
     ) -> Iterable:
-        """(images, labels) batches of ``split`` ("train", "val" or "test"), on the device."""
+        """(images, labels) batches of ``split`` ("train", "val" or "test"), on the device.
+
+        ``reuse_buffers`` (the trainer's loop, which holds one batch at a time): image-file batches
+        normalised on the CPU are written into two alternating buffers instead of fresh memory, so
+        a batch stays valid until two batches later; leave it off to keep batches.
+        """
         data = getattr(self, split)
         augment = self.augment if split == "train" else None
         if isinstance(data, TensorSplit):
             return tensor_batches(data, batch_size, shuffle_seed, augment, rank, world)
-        return self._file_batches(split, batch_size, shuffle_seed, rank, world, augment)
+        return self._file_batches(split, batch_size, shuffle_seed, rank, world, augment, reuse_buffers)
 
-    def _file_batches(self, split, batch_size, shuffle_seed, rank, world, augment) -> Iterable:
+    def _file_batches(self, split, batch_size, shuffle_seed, rank, world, augment, reuse_buffers) -> Iterable:
         loader = self._loader(split, batch_size, rank, world)
         loader.sampler.shuffle_seed = shuffle_seed
         generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
-        for images, labels in loader:
-            images = images.to(self.device, non_blocking=True)
-            if images.dtype == torch.uint8:  # normalised here, on the device, after a 4x smaller copy
-                images = normalised(images, self.normalise)
+        buffers: dict[tuple, list[torch.Tensor]] = {}
+        for step, (images, labels) in enumerate(loader):
+            images = images.to(self.device, non_blocking=True)  # uint8: a quarter of the bytes of float
+            out = None
+            if reuse_buffers and self.device.type == "cpu":  # a fresh 38 MB tensor costs more than the arithmetic
+                pair = buffers.setdefault(tuple(images.shape), [torch.empty(images.shape) for _ in range(2)])
+                out = pair[step % 2]
+            images = normalised(images, self.normalise, out)
             if augment is not None:
                 images = augment(images, generator)
             yield images, labels.to(self.device, non_blocking=True)
 
     def _loader(self, split: str, batch_size: int, rank: int, world: int):
-        """One DataLoader per split and batch size, kept: its workers persist across epochs."""
+        """One DataLoader per split and batch size, kept: its workers persist across epochs. Workers
+        send uint8 batches (pinned for a GPU), normalised by :meth:`_file_batches`."""
         from trainer.data.images import SeededSampler
 
         key = (split, batch_size, rank, world)
         if key not in self._loaders:
             dataset = getattr(self, split)
-            # Training on the CPU, the workers normalise (the main process is busy training); for a
-            # GPU they send uint8 batches, normalised on the device.
-            in_workers = self.device.type == "cpu" and self.workers > 0
             self._loaders[key] = torch.utils.data.DataLoader(
                 dataset,
                 batch_size=batch_size,
                 sampler=SeededSampler(len(dataset), None, rank, world),
-                collate_fn=NormalisingCollate(self.normalise) if in_workers else None,
                 num_workers=self.workers,
                 pin_memory=self.device.type == "cuda",
                 persistent_workers=self.workers > 0,
@@ -119,22 +131,14 @@ class DataBundle:
         return self._loaders[key]
 
 
-def normalised(images: torch.Tensor, statistics: tuple[tuple[float, ...], tuple[float, ...]]) -> torch.Tensor:
-    """uint8 (N, C, H, W) pixels as float ``(x / 255 - mean) / std`` per channel, on their device."""
+def normalised(
+    images: torch.Tensor, statistics: tuple[tuple[float, ...], tuple[float, ...]], out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """uint8 (N, C, H, W) pixels as float ``(x / 255 - mean) / std`` per channel, on their device
+    (written into ``out`` when given)."""
     mean, std = (torch.tensor(v, device=images.device).view(1, -1, 1, 1) for v in statistics)
-    return images.float().sub_(mean * 255).mul_(1 / (std * 255))
-
-
-class NormalisingCollate:
-    """A DataLoader ``collate_fn`` that stacks uint8 examples and normalises the batch (picklable
-    for worker processes)."""
-
-    def __init__(self, statistics: tuple[tuple[float, ...], tuple[float, ...]]) -> None:
-        self.statistics = statistics
-
-    def __call__(self, examples):
-        images, labels = torch.utils.data.default_collate(examples)
-        return normalised(images, self.statistics), labels
+    floats = images.float() if out is None else out.copy_(images)
+    return floats.sub_(mean * 255).mul_(1 / (std * 255))
 
 
 DatasetLoader = Callable[[DataConfig], DataBundle]
