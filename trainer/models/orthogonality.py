@@ -66,3 +66,21 @@ def pooled_penalty(bases: Sequence[torch.Tensor]) -> torch.Tensor:
     """``mean((S S^T - I)^2)`` over the entries of every basis in ``bases`` together (each (R, D)
     rows), as the public scripts pool their stages; a 0-d tensor."""
     return torch.cat([_identity_deviation(rows).reshape(-1) for rows in bases]).square().mean()
+
+
+class FourSharedBases:
+    """Mixin of the models whose four stages each hold one shared basis ``shared_basis_1..4`` (the
+    public code's names): the public scripts' term over them, pooled, and the training hook."""
+
+    orth_lambda: float
+
+    def shared_bases(self) -> list:
+        return [getattr(self, f"shared_basis_{index}") for index in range(1, 5)]
+
+    def orthogonality_penalty(self) -> torch.Tensor:
+        """``mean((S S^T - I)^2)`` over the four bases' entries together (0-d tensor; unweighted)."""
+        return pooled_penalty([filter_rows(basis.weight) for basis in self.shared_bases()])
+
+    def extra_loss(self) -> torch.Tensor | None:
+        """``orth_lambda`` x the penalty, added to the loss at every step (None when it is 0)."""
+        return self.orth_lambda * self.orthogonality_penalty() if self.orth_lambda else None

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainer.models.errors import ModelError
-from trainer.models.orthogonality import filter_rows, pooled_penalty
+from trainer.models.orthogonality import FourSharedBases
 from trainer.models.registry import register_model
 
 BLOCKS = (6, 12, 24, 16)
@@ -61,7 +61,7 @@ class Transition(nn.Module):
         return self.down_sample(x)
 
 
-class DenseNetShared(nn.Module):
+class DenseNetShared(FourSharedBases, nn.Module):
     """See the module docstring; :meth:`extra_loss` is the orthogonality term of the shared bases."""
 
     def __init__(
@@ -99,14 +99,6 @@ class DenseNetShared(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.adaptive_avg_pool2d(self.features(self.conv1(x)), 1).flatten(1)
         return self.linear(out)
-
-    def orthogonality_penalty(self) -> torch.Tensor:
-        """The public CIFAR-100 script's term: ``S S^T - I`` of the four bases (the unused fourth
-        included), pooled."""
-        return pooled_penalty([filter_rows(getattr(self, f"shared_basis_{i}").weight) for i in range(1, 5)])
-
-    def extra_loss(self) -> torch.Tensor | None:
-        return self.orth_lambda * self.orthogonality_penalty() if self.orth_lambda else None
 
 
 @register_model("densenet121_shared")

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainer.models.errors import ModelError
-from trainer.models.orthogonality import filter_rows, pooled_penalty
+from trainer.models.orthogonality import FourSharedBases
 from trainer.models.registry import register_model
 
 EXPANSION = 6
@@ -50,7 +50,7 @@ class Block(nn.Module):
         return x + out if self.use_res_connect else out
 
 
-class MobileNetV2Shared(nn.Module):
+class MobileNetV2Shared(FourSharedBases, nn.Module):
     """See the module docstring; :meth:`extra_loss` is the orthogonality term of the shared bases."""
 
     def __init__(self, in_channels: int, num_classes: int, orth_lambda: float) -> None:
@@ -71,22 +71,12 @@ class MobileNetV2Shared(nn.Module):
         self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, num_classes))
         self.orth_lambda = float(orth_lambda)
 
-    def shared_bases(self) -> list[nn.Conv2d]:
-        return [getattr(self, f"shared_basis_{index}") for index in range(1, 5)]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pre(x)
         for index in range(1, 8):
             x = getattr(self, f"stage{index}")(x)
         x = F.adaptive_avg_pool2d(self.conv1(x), 1).flatten(1)
         return self.classifier(x)
-
-    def orthogonality_penalty(self) -> torch.Tensor:
-        """The public ILSVRC script's term: ``S S^T - I`` of the four bases, pooled."""
-        return pooled_penalty([filter_rows(basis.weight) for basis in self.shared_bases()])
-
-    def extra_loss(self) -> torch.Tensor | None:
-        return self.orth_lambda * self.orthogonality_penalty() if self.orth_lambda else None
 
 
 @register_model("mobilenetv2_shared")

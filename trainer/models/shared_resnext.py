@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainer.models.errors import ModelError
-from trainer.models.orthogonality import filter_rows, pooled_penalty
+from trainer.models.orthogonality import FourSharedBases
 from trainer.models.registry import register_model
 
 BLOCKS = (3, 4, 6, 3)
@@ -77,7 +77,7 @@ class SharedBottleneck(nn.Module):
         return F.relu(self.bn3(self.conv3(out)) + self.shortcut(x))
 
 
-class ResNeXtShared(nn.Module):
+class ResNeXtShared(FourSharedBases, nn.Module):
     """See the module docstring; :meth:`extra_loss` is the orthogonality term of the shared bases."""
 
     def __init__(self, in_channels: int, num_classes: int, shared_rank: int, unique_rank: int, orth_lambda: float):
@@ -104,13 +104,6 @@ class ResNeXtShared(nn.Module):
         for index in range(1, 5):
             out = getattr(self, f"layer{index}")(out)
         return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
-
-    def orthogonality_penalty(self) -> torch.Tensor:
-        """The public CIFAR-100 script's term: ``S S^T - I`` of the four bases, pooled."""
-        return pooled_penalty([filter_rows(getattr(self, f"shared_basis_{i}").weight) for i in range(1, 5)])
-
-    def extra_loss(self) -> torch.Tensor | None:
-        return self.orth_lambda * self.orthogonality_penalty() if self.orth_lambda else None
 
 
 @register_model("resnext50_shared")
