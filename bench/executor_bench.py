@@ -18,12 +18,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from sweeps.executors import ExecutorConfig
+from sweeps.planning import SweepGrid, job_specs, sweep_jobs
+from sweeps.run import run_sweep
 from trainer.config import TrainConfig
-from trainer.executors import ExecutorConfig
 from trainer.results import read_rows
-from trainer.sweep import SweepGrid, job_specs, run_sweep, sweep_jobs
 
 VOLATILE = {"run_id", "created", "train_seconds"}
+
+
+def worker_specs(specs, threads):
+    """Jobs as an executor hands them to its workers: quiet, with their threads and absolute paths."""
+    return [spec.for_worker(threads, quiet=True, absolute_paths=True) for spec in specs]
 
 
 def template(out: Path) -> TrainConfig:
@@ -42,18 +48,18 @@ def main() -> None:
     args = parser.parse_args()
     import ray
 
-    from trainer.executors.ray_cluster import run_on_ray
+    from sweeps.executors.ray_cluster import run_on_ray
 
     jobs = sweep_jobs(None, args.seeds, baseline=True, grid=SweepGrid(("xnet", "rreg-bipartite"), (8,)))
     with tempfile.TemporaryDirectory() as folder:
         local_out, ray_out = Path(folder) / "local", Path(folder) / "ray"
         start = time.perf_counter()
-        run_sweep(template(local_out), jobs, workers=2)
+        run_sweep(template(local_out), jobs, ExecutorConfig(jobs=2))
         local = time.perf_counter() - start
         start = time.perf_counter()
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         started = time.perf_counter() - start
-        outcome = run_on_ray(job_specs(template(ray_out), jobs, threads=1, quiet=True), ExecutorConfig("ray"))
+        outcome = run_on_ray(worker_specs(job_specs(template(ray_out), jobs), 1), ExecutorConfig("ray"))
         on_ray = time.perf_counter() - start
         ray.shutdown()
         same = rows(local_out) == rows(ray_out)

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import click
 
+from common.schema import ConfigError, sections
+from trainer.config import TrainConfig, read_yaml_mapping
+
 #: Input-file options: a relative path in a file is relative to the file.
 INPUT_FILES = frozenset({"plan", "plans", "masks", "like", "init_from"})
 #: Options that are about the command itself, never written to or read from a file.
@@ -59,19 +62,14 @@ def _value(param: click.Option, key: str, value, path: Path):
 
 
 def read_config_file(command: click.Command, path: Path) -> dict:
-    """The file's options as ``{dest name: value}`` for ``ctx.default_map``."""
+    """The file's options as ``{dest name: value}`` for ``ctx.default_map``; a training option may
+    also sit under its schema section (``optimisation: {lr: 0.05}``)."""
     try:
-        loaded = _yaml().safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise click.BadParameter(f"{path}: cannot read it ({error.strerror})") from None
-    except _yaml().YAMLError as error:
-        raise click.BadParameter(f"{path}: not YAML ({str(error).splitlines()[0]})") from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise click.BadParameter(f"{path}: expected a mapping of option names to values")
+        loaded = read_yaml_mapping(Path(path))
+    except ConfigError as error:
+        raise click.BadParameter(str(error)) from None
     names, values = _names(command), {}
-    for key, value in loaded.items():
+    for key, value in _flattened(loaded, set(names)):
         param = names.get(str(key))
         if param is None:
             close = difflib.get_close_matches(str(key), sorted(names), n=1)
@@ -79,6 +77,19 @@ def read_config_file(command: click.Command, path: Path) -> dict:
             raise click.BadParameter(f"{path}: unknown option '{key}'{hint}")
         values[param.name] = _value(param, str(key), value, path)
     return values
+
+
+def _flattened(document: dict, option_names: set[str]) -> list[tuple[str, object]]:
+    """(key, value) pairs with the training schema's sections opened (a key that is an option
+    keeps its meaning)."""
+    section_names = set(sections(TrainConfig))
+    pairs = []
+    for key, value in document.items():
+        if str(key) in section_names and str(key) not in option_names and isinstance(value, dict):
+            pairs.extend(value.items())
+        else:
+            pairs.append((key, value))
+    return pairs
 
 
 def _load(ctx: click.Context, _param, value: Path | None) -> Path | None:

@@ -1,15 +1,14 @@
 """``train sweep``'s executor options and what each executor does with the jobs
-(trainer.executors; docs/architecture.md, "Sweeps")."""
+(sweeps.executors; docs/architecture.md, "Sweeps")."""
 
 from __future__ import annotations
 
 import click
 
 from cli.options import equals_pairs
-from trainer.config import TrainConfig
-from trainer.executors import EXECUTORS, LOCAL, RAY, ExecutorConfig
-from trainer.executors.status import FAILED, PENDING, sweep_state
-from trainer.sweep import job_specs, run_sweep
+from sweeps.executors import EXECUTORS, LOCAL, SLURM, ExecutorConfig
+from sweeps.executors.status import sweep_state
+from sweeps.run import run_specs
 
 #: The options :func:`executor_options` adds, as ExecutorConfig fields.
 _FIELDS = {
@@ -101,41 +100,22 @@ def show_status(out) -> None:
         click.echo(line)
 
 
-def run_jobs(template: TrainConfig, todo: list, executor: ExecutorConfig, bar) -> None:
-    """Run (or, for Slurm, submit) the pending jobs with the chosen executor."""
-    if executor.kind == LOCAL:
-        run_sweep(template, todo, executor.jobs, on_done=lambda job: bar.update(1))
+def run_jobs(specs: list, executor: ExecutorConfig, bar) -> None:
+    """Run (or, for Slurm, submit) the pending jobs through :func:`sweeps.run.run_specs`, and say
+    what happened."""
+    outcome = run_specs(specs, executor, on_done=lambda spec: bar.update(1))
+    if outcome.failed:
+        for spec, why in outcome.failed:
+            click.echo(f"failed: {spec.describe()}: {why}", err=True)
+        raise click.ClickException(f"{len(outcome.failed)} of {len(specs)} job(s) failed (listed above)")
+    if executor.kind != SLURM:
         return
-    absolute = template.with_absolute_paths()
-    if executor.kind == RAY:
-        from trainer.executors.ray_cluster import run_on_ray
-
-        specs = job_specs(absolute, todo, threads=max(1, int(executor.cpus_per_job)), quiet=True)
-        outcome = run_on_ray(specs, executor, on_done=lambda spec: bar.update(1))
-        if outcome.failed:
-            for spec, why in outcome.failed:
-                click.echo(f"failed: {spec.describe()}: {why}", err=True)
-            raise click.ClickException(f"{len(outcome.failed)} of {len(specs)} job(s) failed (listed above)")
+    if not outcome.submitted:
+        click.echo(f"nothing to submit: {outcome.waiting} job(s) are running or queued", err=True)
         return
-    _submit(absolute, todo, executor)
-
-
-def _submit(template: TrainConfig, todo: list, executor: ExecutorConfig) -> None:
-    from trainer.executors.slurm_array import submit
-
-    specs = job_specs(template, todo, threads=executor.slurm_cpus_per_job, quiet=True)
-    state = sweep_state(template.out, [spec.key for spec in specs])
-    again = set(state.keys[PENDING]) | set(state.keys[FAILED])
-    specs = [spec for spec in specs if spec.key in again]
-    waiting = len(todo) - len(specs)
-    if not specs:
-        click.echo(f"nothing to submit: {waiting} job(s) are running or queued", err=True)
-        return
-    submitted = submit(specs, executor, template.out).submissions
-    ids = sorted({s.job_id.split("_")[0] for s in submitted})
     click.echo(
-        f"submitted {len(submitted)} job(s) as Slurm job {', '.join(ids)}"
-        + (f" ({waiting} more are running or queued)" if waiting else ""),
+        f"submitted {len(outcome.submitted)} job(s) as Slurm job {', '.join(outcome.job_ids)}"
+        + (f" ({outcome.waiting} more are running or queued)" if outcome.waiting else ""),
         err=True,
     )
-    click.echo(f"follow it with: train sweep --status {template.out}", err=True)
+    click.echo(f"follow it with: train sweep --status {specs[0].config.out}", err=True)

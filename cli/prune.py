@@ -9,6 +9,7 @@ import click
 import pandas as pd
 from tqdm import tqdm
 
+from cli.config_options import SectionedCommand, schema_options
 from cli.options import (
     ModelName,
     comma_list,
@@ -21,6 +22,7 @@ from cli.options import (
 )
 from common import __version__
 from common.jsonio import json_text
+from common.schema import sections
 from common.tables import to_table
 from pruning.accounting import PruneSummary, channel_view, summarize, summarize_state_dict
 from pruning.apply import prune_model, write_outputs
@@ -39,12 +41,13 @@ from pruning.layers import LayerSelection
 from pruning.masking import current_masks, load_masked_state_dict, masks_in_state_dict
 from pruning.network_graph import network_graph as build_network_graph
 from pruning.outputs import COMPILE_FILE, EXPORT_FILE, check_apply_target, summary_csv
-from pruning.recipes import DEGREE_SIDES, DENSE, MASK_RECIPES, NODES_POLICIES, RELATIONAL, SELECT_BY, MaskConfig
+from pruning.recipes import DENSE, MASK_RECIPES, RELATIONAL, MaskConfig
 from pruning.storage import load_masks, load_state
 from topology.build import PlanDraft, save_drafts
 from topology.discovery import is_plan_npz
 from topology.plans import EXTENSIONS, Plan, load_plan, save_plan
 from trainer.compiled import ModelSpec, load_compiled, load_masked_model, read_compile_record
+from trainer.config import MASKING, TrainConfig
 from trainer.models import MODELS, build_model
 
 TABLE_COLUMNS = [
@@ -119,13 +122,22 @@ def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None, dense:
     return "\n".join(lines) + "\n"
 
 
+#: The masking options ``prune apply`` shares with ``train`` (declared once, in TrainConfig's
+#: masking section; the plan, recipe and seed are spelled as this command's own).
+SHARED_MASKING_FIELDS = tuple(
+    field.name
+    for field in sections(TrainConfig)[MASKING]
+    if field.name not in ("plan", "recipe", "masks", "like", "mask_seed")
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="topoprune")
 def prune() -> None:
     """Turn plans into per-layer masks on PyTorch models and account for what is kept."""
 
 
-@prune.command()
+@prune.command(cls=SectionedCommand)
 @click.option(
     "--plan",
     "plan_path",
@@ -141,42 +153,7 @@ def prune() -> None:
     show_default=True,
     help="How each layer's mask is made.",
 )
-@click.option("--degree", type=int, help="Per-layer recipes: inputs kept per output channel.")
-@click.option("--density", type=float, help="Per-layer recipes: fraction of connections kept (instead of --degree).")
-@click.option("--self-loops", is_flag=True, help="relational: use A + I (graph2nn) instead of A (RGP).")
-@click.option(
-    "--nodes-policy",
-    type=click.Choice(NODES_POLICIES),
-    default="error",
-    show_default=True,
-    help="relational: a layer with fewer channels than plan nodes is an error, or uses fewer nodes (shrink).",
-)
-@click.option("--prune-first", is_flag=True, help="Mask the first prunable layer too (dense by default).")
-@click.option("--prune-last", is_flag=True, help="Mask the last prunable layer (the classifier) too.")
-@click.option("--include", multiple=True, help="Only mask layers whose names match this glob (repeatable).")
-@click.option("--exclude", multiple=True, help="Leave layers whose names match this glob dense (repeatable).")
-@click.option(
-    "--degree-side",
-    type=click.Choice(DEGREE_SIDES),
-    default="outputs",
-    show_default=True,
-    help="Per-layer recipes: the side whose channels have exactly --degree connections (outputs: d inputs each; "
-    "inputs: d outputs each; larger: the wider side).",
-)
-@click.option(
-    "--best-of",
-    type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="Per-layer recipes: draw N graphs per layer and keep the best by --select-by.",
-)
-@click.option(
-    "--select-by",
-    type=click.Choice(SELECT_BY),
-    default="vertex_expansion",
-    show_default=True,
-    help="Layer-graph metric --best-of maximises.",
-)
+@schema_options(TrainConfig, only=SHARED_MASKING_FIELDS)
 @input_size_option()
 @click.option("--num-classes", type=int, default=10, show_default=True, help="Outputs of the model's classifier.")
 @seed_option(help_text="Mask seed: block permutations and per-layer graphs derive from it.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
 from pathlib import Path
@@ -12,28 +11,23 @@ from click.core import ParameterSource
 from tqdm import tqdm
 
 from cli.config_files import config_file_options, config_text
+from cli.config_options import SectionedCommand, schema_options, section_option
 from cli.executors import executor_config, executor_options, run_jobs, show_status
-from cli.options import ModelName, equals_pairs, friendly_errors, model_name_help, model_option
+from cli.options import ModelName, friendly_errors, parse_model_options
 from cli.options import comma_list as comma_list_option
 from common import __version__
-from pruning.edropout import FREEZE_RULES
-from pruning.edropout_energy import ENERGY_BN_MODES
-from pruning.edropout_units import COVERAGES
-from pruning.recipes import DEGREE_SIDES, NODES_POLICIES, SELECT_BY
+from sweeps.planning import SweepGrid, job_specs, shard_of, sweep_jobs, sweep_status, unusable_jobs
 from trainer import rundir
-from trainer.config import OPTIMIZER_NAMES, SCHEDULE_NAMES, TrainConfig
-from trainer.data import DATASETS
+from trainer.config import DATA, MODEL, MODEL_OPTION_ALIASES, TrainConfig, with_model_option_aliases
 from trainer.ddp import distributed_from_environment, launch
 from trainer.errors import TrainError
 from trainer.evaluation import CheckpointEvaluation, evaluate_checkpoint
 from trainer.identity import config_hash, identify
-from trainer.models import MODELS, model_option_names
+from trainer.models import MODELS
 from trainer.models.orthogonality import ORTH_SCOPES
-from trainer.recipes import RECIPES, grid_recipes
+from trainer.recipes import grid_recipes
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
 from trainer.rundir import results_path
-from trainer.sweep import SweepGrid, shard_of, sweep_jobs, sweep_status, unusable_jobs
-from trainer.widths import parse_mac_budget
 
 #: Results columns printed after a run (all of them are in results.csv).
 SHOWN = (
@@ -75,323 +69,61 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _int_tuple(_ctx, _param, value: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated epochs, got {value!r}") from None
-
-
-def _mac_budget(_ctx, _param, value: str | None):
-    if value is None:
-        return None
-    try:
-        return parse_mac_budget(value)
-    except TrainError as error:
-        raise click.BadParameter(str(error)) from None
-
-
-def training_options(func):
-    """The options that describe one training configuration (shared by ``train`` and ``train sweep``)."""
-    options = [
-        click.option("--model", type=ModelName(MODELS), default="mlp", show_default=True, help=model_name_help(MODELS)),
-        model_option(),
-        click.option(
-            "--match-macs",
-            callback=_mac_budget,
-            metavar="dense|MACS",
-            help="Choose the width (model option) whose counted MACs, masks included, are closest to this budget: "
-            "'dense' (the unmasked model at its default width) or MACs per example, e.g. 2.5e6.",
+def training_options(skip: tuple[str, ...] = ()):
+    """The options of one training configuration, generated from TrainConfig's schema (shared by
+    ``train`` and ``train sweep``; ``skip`` leaves fields out), plus the command-line conveniences
+    that stand for other values: ``--model-option``, ``--orth-lambda`` / ``--orth-scope`` (model
+    options) and ``--no-augment`` (``--augment none``)."""
+    conveniences = [
+        section_option(
+            "--model-option",
+            "model_options",
+            section=MODEL,
+            multiple=True,
+            callback=parse_model_options,
+            help="Model option KEY=VALUE, e.g. width=256 or expand=4 (repeatable).",
         ),
-        click.option(
-            "--width-step",
-            type=click.IntRange(1),
-            default=1,
-            show_default=True,
-            help="With --match-macs: widths searched in steps of this many channels (e.g. the plan's node count for "
-            "equal blocks).",
-        ),
-        click.option(
+        section_option(
             "--orth-lambda",
+            section=MODEL,
             type=click.FloatRange(0),
             metavar="LAMBDA",
             help="Weight of the orthogonality regulariser of shared filter bases (model option orth_lambda; default "
             "10 for the *_shared models, 0 turns it off).",
         ),
-        click.option(
+        section_option(
             "--orth-scope",
+            section=MODEL,
             type=click.Choice(ORTH_SCOPES),
             help="Orthogonality regulariser: the shared bases only, or also each layer's unique filters against them "
             "and themselves (model option orth_scope; default as the paper's scripts: all for the CIFAR-10 "
             "resnet32/56_shared, shared for the others).",
         ),
-        click.option(
-            "--dataset",
-            type=click.Choice(sorted(DATASETS)),
-            default="fashion-mnist",
-            show_default=True,
-            help="Data set (never downloaded).",
-        ),
-        click.option(
-            "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the data set's files are."
-        ),
-        click.option(
-            "--recipe",
-            type=click.Choice(sorted(RECIPES)),
-            help="How the masks are made (default: masks with --masks, relational with --plan, xnet with --degree or "
-            "--density, model for X-Net models, else dense): "
-            + "; ".join(f"{name}: {recipe.summary}" for name, recipe in sorted(RECIPES.items()))
-            + ".",
-        ),
-        click.option(
-            "--like",
-            type=click.Path(path_type=Path),
-            help="random-filters: the run (or masks) whose kept filters per layer to match.",
-        ),
-        click.option("--degree", type=int, help="Per-layer recipes: inputs kept per output channel."),
-        click.option("--density", type=float, help="Per-layer recipes: fraction of connections kept."),
-        click.option("--self-loops", is_flag=True, help="relational: A + I (graph2nn) instead of A (RGP)."),
-        click.option(
-            "--nodes-policy",
-            type=click.Choice(NODES_POLICIES),
-            default="error",
-            show_default=True,
-            help="relational: layers narrower than the plan.",
-        ),
-        click.option("--prune-first", is_flag=True, help="Also mask the first prunable layer."),
-        click.option("--prune-last", is_flag=True, help="Also mask the classifier."),
-        click.option(
-            "--include",
-            multiple=True,
-            help="Only mask layers matching this glob (repeatable); edropout: the layers it gates instead of every "
-            "conv and the classifier.",
-        ),
-        click.option(
-            "--exclude",
-            multiple=True,
-            help="Leave layers matching this glob dense (repeatable); edropout: layers it does not gate.",
-        ),
-        click.option("--epochs", type=int, default=5, show_default=True, help="Passes over the training split."),
-        click.option("--batch-size", type=int, default=128, show_default=True, help="Examples per step (per process)."),
-        click.option("--optimizer", type=click.Choice(OPTIMIZER_NAMES), default="sgd", show_default=True),
-        click.option("--lr", type=float, default=0.1, show_default=True, help="Peak learning rate."),
-        click.option("--momentum", type=float, default=0.9, show_default=True),
-        click.option("--nesterov", is_flag=True, help="Nesterov momentum (sgd)."),
-        click.option("--weight-decay", type=float, default=5e-4, show_default=True),
-        click.option("--schedule", type=click.Choice(SCHEDULE_NAMES), default="cosine", show_default=True),
-        click.option(
-            "--step-size", type=int, default=30, show_default=True, help="step schedule: epochs between decays."
-        ),
-        click.option(
-            "--milestones", default="", callback=_int_tuple, help="multistep schedule: comma-separated epochs."
-        ),
-        click.option("--gamma", type=float, default=0.1, show_default=True, help="step/multistep decay factor."),
-        click.option("--warmup-epochs", type=float, default=0.0, show_default=True),
-        click.option("--label-smoothing", type=float, default=0.0, show_default=True),
-        click.option("--amp", is_flag=True, help="Mixed precision (bfloat16 on CPU, float16 on CUDA)."),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
-        click.option("--threads", type=int, help="Torch threads per process."),
-        click.option(
-            "--val-fraction",
-            type=float,
-            default=0.1,
-            show_default=True,
-            help="Held out of training for model selection; 0 trains on every training example and reports the final "
-            "epoch (the row's model_selection says so). Data sets with their own validation split (flowers102) use it.",
-        ),
-        click.option(
-            "--split-seed", type=int, default=0, show_default=True, help="Seed of the train/validation split."
-        ),
-        click.option("--max-train", type=int, help="Use only the first N training examples."),
-        click.option(
-            "--max-test",
-            type=int,
-            help="Use only the first N test examples (quick checks; the row's identity records it, so such runs "
-            "never mix with full ones).",
-        ),
-        click.option(
-            "--augment",
-            metavar="POLICY",
-            help="Training augmentation, steps in order, comma-separated: standard (the data set's crop and flip), "
-            "cutout[:16], rotate[:15], autoaugment, trivialaugment, or none (default: standard for CIFAR and image "
-            "folders, none for the MNIST-likes), e.g. standard,cutout:16.",
-        ),
-        click.option("--no-augment", is_flag=True, help="No training augmentation (--augment none)."),
-        click.option(
-            "--image-size",
-            type=click.IntRange(8),
-            metavar="N",
-            help="Square image side: the crop of image-file data sets (training: random resized crop; evaluation: "
-            "shorter side to N/0.875, centre crop; defaults: imagenet, flowers102, imagefolder 224, tiny-imagenet 64) "
-            "or a resize of in-memory ones (28 -> 32 upscales Fashion-MNIST as EDropout does).",
-        ),
-        click.option(
-            "--workers",
-            type=click.IntRange(0),
-            default=2,
-            show_default=True,
-            help="Loader worker processes for image-file data sets (batches are the same for any number).",
-        ),
-        click.option(
-            "--channels-last", is_flag=True, help="Model and batches in channels-last memory format (faster on GPUs)."
-        ),
-        click.option(
-            "--degree-side",
-            type=click.Choice(DEGREE_SIDES),
-            default="outputs",
-            show_default=True,
-            help="Per-layer recipes: the side whose channels have exactly --degree connections (outputs: d inputs "
-            "each; inputs: d outputs each; larger: the wider side).",
-        ),
-        click.option(
-            "--best-of",
-            type=click.IntRange(1),
-            default=1,
-            show_default=True,
-            help="Per-layer recipes: draw N graphs per layer and keep the best by --select-by.",
-        ),
-        click.option(
-            "--select-by",
-            type=click.Choice(SELECT_BY),
-            default="vertex_expansion",
-            show_default=True,
-            help="Layer-graph metric --best-of maximises.",
-        ),
-        click.option(
-            "--mask-seed", type=int, default=0, show_default=True, help="Seed of the masks (and of EDropout's search)."
-        ),
-        click.option(
-            "--edropout-population",
-            type=click.IntRange(4),
-            default=8,
-            show_default=True,
-            help="EDropout: candidate states.",
-        ),
-        click.option(
-            "--edropout-warmup",
-            type=click.IntRange(0),
-            help="EDropout: epochs before the state may freeze (default: half the epochs).",
-        ),
-        click.option(
-            "--edropout-coverage",
-            type=click.Choice(COVERAGES),
-            default=COVERAGES[0],
-            show_default=True,
-            help="EDropout: which layers a state gates. paper: the public code's (each residual block's conv2 but "
-            "the first, and the classifier's inputs; models without such blocks: hidden); all-convs: every conv and "
-            "the classifier's inputs; hidden: every conv and every Linear's inputs but the first layer's.",
-        ),
-        click.option(
-            "--edropout-energy-bn",
-            type=click.Choice(ENERGY_BN_MODES),
-            default=ENERGY_BN_MODES[0],
-            show_default=True,
-            help="EDropout: batch norm while scoring states: each state's own batch statistics (the public code) or "
-            "eval mode (running statistics). Running statistics are never updated by these forwards.",
-        ),
-        click.option(
-            "--edropout-freeze",
-            type=click.Choice(FREEZE_RULES),
-            default=FREEZE_RULES[0],
-            show_default=True,
-            help="EDropout: when the state freezes after the warm-up. public: the public code's test (one step "
-            "without a new best energy); rescore: re-score the population on each minibatch (2 x population "
-            "forwards) and freeze when the best state is unchanged for --edropout-patience steps.",
-        ),
-        click.option(
-            "--edropout-patience",
-            type=click.IntRange(1),
-            default=10,
-            show_default=True,
-            help="EDropout, --edropout-freeze rescore: steps the best state must stay unchanged before it freezes.",
-        ),
-        click.option(
-            "--edropout-keep-probability",
-            type=click.FloatRange(0, 1),
-            default=0.5,
-            show_default=True,
-            help="EDropout: p0, the probability that a bit of an initial state is on (the paper sweeps 0.2-0.8).",
-        ),
-        click.option(
-            "--edropout-mutation",
-            type=click.FloatRange(0, 1),
-            default=0.9,
-            show_default=True,
-            help="EDropout: F, the probability that a mutant bit copies x1.",
-        ),
-        click.option(
-            "--edropout-crossover",
-            type=click.FloatRange(0, 1),
-            default=0.9,
-            show_default=True,
-            help="EDropout: CR, the probability that a trial bit comes from the mutant.",
-        ),
-        click.option(
-            "--edropout-energy-scale",
-            type=click.FloatRange(0, min_open=True),
-            default=10.0,
-            show_default=True,
-            help="EDropout: the energy is -scale x the mean logit margin.",
-        ),
-        click.option(
-            "--init-from",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="Start from these weights (a checkpoint from anywhere: torchvision's weight files, training-script "
-            "wrappers, DataParallel prefixes), loaded before the recipe masks the model.",
-        ),
-        click.option(
-            "--key-map",
-            multiple=True,
-            callback=equals_pairs("OLD=NEW", "key prefixes"),
-            metavar="OLD=NEW",
-            help="Rename checkpoint keys starting with OLD to start with NEW (repeatable; --init-from, --eval-only).",
-        ),
-        click.option(
-            "--out",
-            "-o",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=Path("runs"),
-            show_default=True,
-            help="results.csv and run directories go here.",
-        ),
-        click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard in the run directory."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-epoch lines."),
+        section_option("--no-augment", section=DATA, is_flag=True, help="No training augmentation (--augment none)."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    generated = schema_options(TrainConfig, types={"model": ModelName(MODELS)}, skip=skip)
+
+    def decorate(func):
+        for option in reversed(conveniences):
+            func = option(func)
+        return generated(func)
+
+    return decorate
 
 
 def config_from_options(options: dict, **overrides) -> TrainConfig:
-    """A TrainConfig from the parsed :func:`training_options` (plus ``overrides``)."""
+    """A validated TrainConfig from the parsed :func:`training_options` (plus ``overrides``)."""
     values = {**options, **overrides}
     if values.pop("no_augment", False):
         if values.get("augment") not in (None, "none"):
             raise click.UsageError("give --augment or --no-augment, not both")
         values["augment"] = "none"
-    for key in ("include", "exclude"):
-        values[key] = tuple(values[key])
-    values["model_options"] = _with_regulariser_options(
-        values["model"], dict(values["model_options"]), values.pop("orth_lambda", None), values.pop("orth_scope", None)
-    )
+    aliases = {key: values.pop(key, None) for key in MODEL_OPTION_ALIASES}
+    try:
+        values["model_options"] = with_model_option_aliases(values["model"], dict(values["model_options"]), aliases)
+    except TrainError as error:  # options that do not go together: a usage error
+        raise click.UsageError(str(error)) from None
     return TrainConfig(**values).validate()
-
-
-def _with_regulariser_options(
-    model: str, model_options: dict, orth_lambda: float | None, orth_scope: str | None
-) -> dict:
-    """``--orth-lambda`` / ``--orth-scope`` as the model options they stand for."""
-    for flag, key, value in (("--orth-lambda", "orth_lambda", orth_lambda), ("--orth-scope", "orth_scope", orth_scope)):
-        if value is None:
-            continue
-        if key not in model_option_names(model):
-            raise click.UsageError(
-                f"{flag}: model {model} has no orthogonality regulariser (the *_shared models have one)"
-            )
-        if key in model_options and model_options[key] != value:
-            raise click.UsageError(f"{flag} {value} contradicts --model-option {key}={model_options[key]}")
-        model_options[key] = value
-    return model_options
 
 
 def handle_interrupt(func):
@@ -434,25 +166,8 @@ def train() -> None:
     """Train and evaluate (masked) models; `train [OPTIONS]` runs one training (`train run`)."""
 
 
-@train.command("run")
-@click.option(
-    "--plan", type=click.Path(path_type=Path), help="Plan file; omit for the dense baseline or a per-layer recipe."
-)
-@click.option(
-    "--masks",
-    type=click.Path(path_type=Path),
-    help="Train under exactly these masks: masks.npz, a run or prune-apply directory, a directory of exported layer "
-    "plans, or a masked .pt.",
-)
-@training_options
-@click.option(
-    "--seed",
-    "train_seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Training seed: initialisation and batch order.",
-)
+@train.command("run", cls=SectionedCommand)
+@training_options()
 @click.option(
     "--resume",
     type=click.Path(file_okay=False, path_type=Path),
@@ -468,7 +183,7 @@ def train() -> None:
 @config_file_options
 @friendly_errors
 @handle_interrupt
-def run_command(plan, masks, resume, eval_only, ddp, print_config, **options) -> None:
+def run_command(resume, eval_only, ddp, print_config, **options) -> None:
     """Train one model, evaluate it, append its row to OUT/results.csv.
 
     \b
@@ -483,7 +198,7 @@ def run_command(plan, masks, resume, eval_only, ddp, print_config, **options) ->
       train --config configs/edropout/resnet18_fashion.yaml --epochs 3   # a file, one option changed
     """
     if print_config:
-        config = config_from_options(_like_its_run(options), plan=plan, masks=masks)
+        config = config_from_options(_like_its_run(options))
         hash_line = f"# train configuration; config_hash {config_hash(identify(config)[1])}"
         click.echo(config_text(click.get_current_context(), hash_line), nl=False)
         return
@@ -491,9 +206,9 @@ def run_command(plan, masks, resume, eval_only, ddp, print_config, **options) ->
         _report(resume_training(resume))
         return
     if eval_only is not None:
-        _report_evaluation(evaluate_checkpoint(eval_only, config_from_options(options, plan=plan, masks=masks)))
+        _report_evaluation(evaluate_checkpoint(eval_only, config_from_options(options)))
         return
-    config = config_from_options(_like_its_run(options), plan=plan, masks=masks)
+    config = config_from_options(_like_its_run(options))
     if ddp:
         _report(launch(config, ddp))
         return
@@ -511,7 +226,7 @@ def _shard(_ctx, _param, value: str | None) -> tuple[int, int] | None:
         raise click.BadParameter(f"expected i/N such as 1/4, got {value!r}") from None
 
 
-@train.command("sweep")
+@train.command("sweep", cls=SectionedCommand)
 @click.option(
     "--plans",
     "plans_dir",
@@ -561,7 +276,7 @@ def _shard(_ctx, _param, value: str | None) -> tuple[int, int] | None:
     is_flag=True,
     help="Train the usable jobs when some cannot be masked (they are listed either way; without this flag, none runs).",
 )
-@training_options
+@training_options(skip=("plan", "masks", "train_seed"))
 @config_file_options
 @friendly_errors
 @handle_interrupt
@@ -602,7 +317,7 @@ def sweep_command(
         click.echo(config_text(click.get_current_context(), "# train sweep configuration"), nl=False)
         return
     executor = executor_config(options)
-    template = config_from_options(options, recipe=options.get("recipe"))
+    template = config_from_options(options)
     try:
         grid = SweepGrid(
             tuple(recipes or ()),
@@ -616,7 +331,7 @@ def sweep_command(
     all_jobs = shard_of(sweep_jobs(plans_dir, seeds, with_baseline, grid, notices), shard)
     for line in notices:
         click.echo(f"notice: {line}", err=True)
-    status = sweep_status(all_jobs, template)
+    status = sweep_status(job_specs(template, all_jobs), template.out)
     for line in status.describe(len(all_jobs)):
         click.echo(line, err=True)
     todo = _usable(template, status.pending, skip_unusable)
@@ -628,7 +343,7 @@ def sweep_command(
         file=sys.stderr,
         disable=template.quiet and not sys.stderr.isatty(),
     ) as bar:
-        run_jobs(dataclasses.replace(template, quiet=True), todo, executor, bar)
+        run_jobs([spec.for_worker(None, quiet=True) for spec in todo], executor, bar)
     click.echo(f"results: {results_path(template.out)}")
 
 

@@ -6,13 +6,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("common", "topology", "pruning", "trainer", "reports", "cli")
+PACKAGES = ("common", "topology", "pruning", "trainer", "sweeps", "reports", "cli")
 #: What each package may import from the project (itself included).
 ALLOWED = {
     "common": {"common"},
     "topology": {"common", "topology"},
     "pruning": {"common", "pruning", "topology"},
     "trainer": {"common", "trainer", "pruning", "topology"},
+    "sweeps": {"common", "sweeps", "trainer", "pruning", "topology"},
     "reports": {"common", "reports", "topology"},
     "cli": set(PACKAGES),
 }

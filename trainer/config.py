@@ -1,95 +1,405 @@
-"""TrainConfig: everything one training run depends on, validated once, written into the run."""
+"""TrainConfig: everything one training run depends on, validated once, written into the run.
+
+Each field is declared once, below, with its section, help, command-line spelling and identity
+role (:func:`common.schema.setting`); the command-line options, ``--help`` sections, YAML keys,
+run identity and results columns are derived from these declarations (docs/architecture.md,
+"Configuration").
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from pruning.edropout import PUBLIC_FREEZE
-from pruning.edropout_energy import BATCH_STATISTICS
-from pruning.edropout_units import PAPER
-from pruning.recipes import DENSE, MODEL_WIRING, PER_LAYER_RECIPES, RELATIONAL
-from trainer.data import DataConfig
+from common.schema import (
+    DERIVED,
+    NEVER,
+    RECIPE_OWN,
+    WHEN_SET,
+    ConfigError,
+    check,
+    flat_values,
+    schema_fields,
+    sections,
+    setting,
+)
+from pruning.edropout import FREEZE_RULES, PUBLIC_FREEZE
+from pruning.edropout_energy import BATCH_STATISTICS, ENERGY_BN_MODES
+from pruning.edropout_units import COVERAGES, PAPER
+from pruning.recipes import DEGREE_SIDES, DENSE, MODEL_WIRING, NODES_POLICIES, PER_LAYER_RECIPES, RELATIONAL, SELECT_BY
+from trainer.data import DATASETS, DataConfig
 from trainer.data.augment import NONE, STANDARD, parse_policy
 from trainer.errors import DataError, TrainError
-from trainer.models import STRUCTURE_OPTIONS, checked_model_options
-from trainer.recipes import MASKS, RECIPES
+from trainer.models import MODELS, STRUCTURE_OPTIONS, checked_model_options
+from trainer.recipes import EDROPOUT, MASKS, RECIPES
 
 OPTIMIZER_NAMES = ("sgd", "adamw", "adadelta")
 SCHEDULE_NAMES = ("cosine", "step", "multistep", "constant")
 #: ``--match-macs dense``: the budget of the unmasked model at its default width.
 DENSE_BUDGET = "dense"
 
+#: The sections of a training configuration, in the order ``--help`` shows them.
+MODEL, DATA, MASKING, OPTIMISATION, EQUAL_COST, EDROPOUT_SECTION, RUN = (
+    "model",
+    "data",
+    "masking",
+    "optimisation",
+    "equal cost",
+    EDROPOUT,
+    "run",
+)
+
+
+def parse_mac_budget(text: str | float) -> str | float:
+    """``"dense"`` or a positive number of MACs (``2.5e6``); raises TrainError otherwise."""
+    if isinstance(text, str) and text.strip().lower() == DENSE_BUDGET:
+        return DENSE_BUDGET
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise TrainError(f"a MAC budget is 'dense' or a positive number such as 2.5e6, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise TrainError(f"a MAC budget must be a positive, finite number of MACs, got {text!r}")
+    return value
+
+
+def parse_epochs(text: str) -> tuple[int, ...]:
+    """``"30,60,90"`` -> (30, 60, 90)."""
+    try:
+        return tuple(int(v) for v in str(text).split(",") if v.strip())
+    except ValueError:
+        raise TrainError(f"expected comma-separated epochs, got {text!r}") from None
+
+
+def parse_key_pair(text: str) -> tuple[str, str]:
+    """``"OLD=NEW"`` -> ("OLD", "NEW") (a checkpoint key-prefix rename)."""
+    left, sep, right = str(text).partition("=")
+    if not sep or not left.strip():
+        raise TrainError(f"expected OLD=NEW (key prefixes), got {text!r}")
+    return left.strip(), right.strip()
+
+
+def _sgd(config) -> bool:
+    return config.optimizer == "sgd"
+
+
+def _recipe_help() -> str:
+    return (
+        "How the masks are made (default: masks with --masks, relational with --plan, xnet with --degree or "
+        "--density, model for X-Net models, else dense): "
+        + "; ".join(f"{name}: {recipe.summary}" for name, recipe in sorted(RECIPES.items()))
+        + "."
+    )
+
 
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run. Paths may be None; seeds are separate and all recorded."""
 
-    model: str = "mlp"  # model registry name
-    dataset: str = "fashion-mnist"  # data set registry name
-    data_dir: Path | None = None  # where the data set's files are (default: its usual places)
-    plan: Path | None = None  # plan file; None trains the dense baseline (or a per-layer recipe)
-    recipe: str | None = None  # mask recipe; default "relational" with a plan, else "dense"
-    degree: int | None = None  # per-layer recipes: inputs kept per output channel
-    density: float | None = None  # per-layer recipes: fraction kept instead of degree
-    self_loops: bool = False  # relational: A + I (graph2nn) instead of A (RGP)
-    nodes_policy: str = "error"  # relational: "error" or "shrink" for layers narrower than the plan
-    prune_first: bool = False  # also mask the first prunable layer
-    prune_last: bool = False  # also mask the classifier
-    include: tuple[str, ...] = ()  # only mask layers matching these globs
-    exclude: tuple[str, ...] = ()  # leave layers matching these globs dense
-    degree_side: str = "outputs"  # per-layer recipes: outputs (d inputs each), inputs (d outputs each) or larger
-    best_of: int = 1  # per-layer recipes: draws per layer, the best by select_by kept
-    select_by: str = "vertex_expansion"  # per-layer recipes with best_of > 1: the layer-graph metric to maximise
-    masks: Path | None = None  # train under these masks (masks.npz, run or export directory, .pt) instead of a recipe
-    like: Path | None = None  # random-filters: the run (or masks) whose kept filters per layer are matched
-    model_options: dict = field(default_factory=dict)  # e.g. {"width": 512, "depth": 3} for mlp
-    init_from: Path | None = None  # weights loaded into the model before it is masked (a checkpoint from anywhere)
-    key_map: tuple[tuple[str, str], ...] = ()  # prefix renames (old, new) for --init-from and --eval-only
-    match_macs: str | float | None = (
-        None  # "dense" or MACs per example: choose the width whose counted MACs are closest
+    # -- model
+    model: str = setting(
+        "mlp",
+        MODEL,
+        f"Model: one of the zoo's ({', '.join(sorted(MODELS))}), tv:NAME for any torchvision classification model "
+        "(torchvision.models.list_models(); no weights are downloaded) or timm:NAME (pip install 'topoprune[timm]').",
     )
-    width_step: int = 1  # with match_macs: widths searched in steps of this many width channels
-    epochs: int = 5  # passes over the training split
-    batch_size: int = 128  # examples per step and per process
-    optimizer: str = "sgd"  # sgd | adamw | adadelta
-    lr: float = 0.1  # peak learning rate
-    momentum: float = 0.9  # sgd momentum
-    nesterov: bool = False  # sgd Nesterov momentum
-    weight_decay: float = 5e-4  # L2 penalty (decoupled for adamw)
-    schedule: str = "cosine"  # cosine | step | multistep | constant, stepped per batch
-    step_size: int = 30  # step schedule: epochs between decays
-    milestones: tuple[int, ...] = ()  # multistep schedule: epochs at which lr is multiplied by gamma
-    gamma: float = 0.1  # step/multistep decay factor
-    warmup_epochs: float = 0.0  # linear warm-up from 0 over this many epochs
-    label_smoothing: float = 0.0  # cross-entropy label smoothing
-    amp: bool = False  # mixed precision (bfloat16 on CPU, float16 on CUDA)
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    threads: int | None = None  # torch intra-op threads (default: torch's choice)
-    val_fraction: float = 0.1  # share of the training files held out for model selection
-    split_seed: int = 0  # seed of the train/validation split
-    max_train: int | None = None  # use only the first N training examples
-    max_test: int | None = None  # use only the first N test examples (quick checks; part of the identity)
-    augment: str | None = None  # an --augment policy, e.g. "standard,cutout:16" (default: the data set's)
-    image_size: int | None = None  # square image side (image files: the crop; in-memory sets: a resize)
-    workers: int = 2  # image files: loader worker processes (batches do not depend on it)
-    channels_last: bool = False  # model and batches in channels-last memory format
-    mask_seed: int = 0  # seed of block permutations and per-layer graphs (and of EDropout's search)
-    edropout_population: int = 8  # EDropout: candidate states (NS)
-    edropout_warmup: int | None = None  # EDropout: epochs before the state may freeze (default: half the epochs)
-    edropout_patience: int = 10  # EDropout, rescore freeze rule: steps the best state stays unchanged before it freezes
-    edropout_coverage: str = PAPER  # EDropout: which layers a state gates (paper | all-convs | hidden)
-    edropout_energy_bn: str = BATCH_STATISTICS  # EDropout: batch norm in energies: batch statistics or eval
-    edropout_freeze: str = PUBLIC_FREEZE  # EDropout: freeze rule, public (the public code's) or rescore
-    edropout_keep_probability: float = 0.5  # EDropout: p0, initial bits kept with this probability
-    edropout_mutation: float = 0.9  # EDropout: F, probability that a mutant bit copies x1
-    edropout_crossover: float = 0.9  # EDropout: CR, probability that a trial bit comes from the mutant
-    edropout_energy_scale: float = 10.0  # EDropout: E = -scale x mean logit margin
-    train_seed: int = 0  # seed of initialisation and batch order
-    out: Path = Path("runs")  # results.csv and run directories go here
-    tensorboard: bool = False  # also log to TensorBoard in the run directory
-    quiet: bool = False  # no progress bars
+    model_options: dict = setting(
+        {},
+        MODEL,
+        "Model constructor options, e.g. {width: 512, depth: 3}.",
+        identity=DERIVED,
+        flag="--model-option",
+        cli=False,
+    )
+    init_from: Path | None = setting(
+        None,
+        MODEL,
+        "Start from these weights (a checkpoint from anywhere: torchvision's weight files, training-script "
+        "wrappers, DataParallel prefixes), loaded before the recipe masks the model.",
+        identity=DERIVED,
+        key="init_from_sha256",
+        metavar="FILE",
+    )
+    key_map: tuple[tuple[str, str], ...] = setting(
+        (),
+        MODEL,
+        "Rename checkpoint keys starting with OLD to start with NEW (repeatable; --init-from, --eval-only).",
+        identity=NEVER,
+        parse=parse_key_pair,
+        repeat=True,
+        metavar="OLD=NEW",
+    )
+    # -- data
+    dataset: str = setting("fashion-mnist", DATA, "Data set (never downloaded).", choices=tuple(sorted(DATASETS)))
+    data_dir: Path | None = setting(None, DATA, "Where the data set's files are.", identity=NEVER, metavar="DIR")
+    max_train: int | None = setting(None, DATA, "Use only the first N training examples.", minimum=10, metavar="N")
+    max_test: int | None = setting(
+        None,
+        DATA,
+        "Use only the first N test examples (quick checks; the row's identity records it, so such runs never mix "
+        "with full ones).",
+        identity=WHEN_SET,
+        minimum=10,
+        metavar="N",
+    )
+    image_size: int | None = setting(
+        None,
+        DATA,
+        "Square image side: the crop of image-file data sets (training: random resized crop; evaluation: shorter "
+        "side to N/0.875, centre crop; defaults: imagenet, flowers102, imagefolder 224, tiny-imagenet 64) or a "
+        "resize of in-memory ones (28 -> 32 upscales Fashion-MNIST as EDropout does).",
+        identity=WHEN_SET,
+        minimum=8,
+        metavar="N",
+    )
+    val_fraction: float = setting(
+        0.1,
+        DATA,
+        "Held out of training for model selection; 0 trains on every training example and reports the final "
+        "epoch (the row's model_selection says so). Data sets with their own validation split (flowers102) use it.",
+        minimum=0,
+        maximum=1,
+        open_maximum=True,
+    )
+    split_seed: int = setting(0, DATA, "Seed of the train/validation split.")
+    augment: str | None = setting(
+        None,
+        DATA,
+        "Training augmentation, steps in order, comma-separated: standard (the data set's crop and flip), "
+        "cutout[:16], rotate[:15], autoaugment, trivialaugment, or none (default: standard for CIFAR and image "
+        "folders, none for the MNIST-likes), e.g. standard,cutout:16.",
+        metavar="POLICY",
+    )
+    workers: int = setting(
+        2,
+        DATA,
+        "Loader worker processes for image-file data sets (batches are the same for any number).",
+        identity=NEVER,
+        minimum=0,
+    )
+    # -- masking
+    plan: Path | None = setting(
+        None,
+        MASKING,
+        "Plan file; omit for the dense baseline or a per-layer recipe.",
+        identity=DERIVED,
+        key="plan_sha256",
+        metavar="FILE",
+    )
+    recipe: str | None = setting(None, MASKING, _recipe_help(), identity=DERIVED, choices=tuple(sorted(RECIPES)))
+    masks: Path | None = setting(
+        None,
+        MASKING,
+        "Train under exactly these masks: masks.npz, a run or prune-apply directory, a directory of exported "
+        "layer plans, or a masked .pt.",
+        identity=DERIVED,
+        key="masks_sha256",
+        metavar="PATH",
+    )
+    like: Path | None = setting(
+        None,
+        MASKING,
+        "random-filters: the run (or masks) whose kept filters per layer to match.",
+        identity=NEVER,
+        metavar="RUN",
+    )
+    degree: int | None = setting(
+        None, MASKING, "Per-layer recipes: inputs kept per output channel.", key="recipe_degree", minimum=1
+    )
+    density: float | None = setting(
+        None,
+        MASKING,
+        "Per-layer recipes: fraction of connections kept (instead of --degree).",
+        key="recipe_density",
+        minimum=0,
+        maximum=1,
+        open_minimum=True,
+    )
+    self_loops: bool = setting(False, MASKING, "relational: A + I (graph2nn) instead of A (RGP).")
+    nodes_policy: str = setting(
+        "error",
+        MASKING,
+        "relational: a layer with fewer channels than plan nodes is an error, or uses fewer nodes (shrink).",
+        choices=NODES_POLICIES,
+    )
+    prune_first: bool = setting(False, MASKING, "Also mask the first prunable layer (dense by default).")
+    prune_last: bool = setting(False, MASKING, "Also mask the last prunable layer (the classifier).")
+    include: tuple[str, ...] = setting(
+        (),
+        MASKING,
+        "Only mask layers whose names match this glob (repeatable); edropout: the layers it gates.",
+        metavar="GLOB",
+        unordered=True,
+    )
+    exclude: tuple[str, ...] = setting(
+        (),
+        MASKING,
+        "Leave layers whose names match this glob dense (repeatable); edropout: layers it does not gate.",
+        metavar="GLOB",
+        unordered=True,
+    )
+    degree_side: str = setting(
+        "outputs",
+        MASKING,
+        "Per-layer recipes: the side whose channels have exactly --degree connections (outputs: d inputs each; "
+        "inputs: d outputs each; larger: the wider side).",
+        choices=DEGREE_SIDES,
+    )
+    best_of: int = setting(
+        1, MASKING, "Per-layer recipes: draw N graphs per layer and keep the best by --select-by.", minimum=1
+    )
+    select_by: str = setting(
+        "vertex_expansion",
+        MASKING,
+        "Layer-graph metric --best-of maximises.",
+        choices=SELECT_BY,
+        applies=lambda c: c.best_of > 1,
+    )
+    mask_seed: int = setting(0, MASKING, "Seed of the masks: block permutations, per-layer graphs, EDropout's search.")
+    # -- optimisation
+    epochs: int = setting(5, OPTIMISATION, "Passes over the training split.", minimum=1)
+    batch_size: int = setting(128, OPTIMISATION, "Examples per step (per process).", minimum=1)
+    optimizer: str = setting(
+        "sgd", OPTIMISATION, "The optimiser (adamw: decoupled weight decay).", choices=OPTIMIZER_NAMES
+    )
+    lr: float = setting(0.1, OPTIMISATION, "Peak learning rate.", minimum=0, open_minimum=True)
+    momentum: float = setting(0.9, OPTIMISATION, "sgd: momentum.", minimum=0, maximum=1, applies=_sgd)
+    nesterov: bool = setting(False, OPTIMISATION, "sgd: Nesterov momentum.", applies=_sgd)
+    weight_decay: float = setting(5e-4, OPTIMISATION, "L2 penalty (decoupled for adamw).", minimum=0)
+    schedule: str = setting(
+        "cosine", OPTIMISATION, "Learning-rate schedule, stepped per batch.", choices=SCHEDULE_NAMES
+    )
+    step_size: int = setting(
+        30, OPTIMISATION, "step schedule: epochs between decays.", minimum=1, applies=lambda c: c.schedule == "step"
+    )
+    milestones: tuple[int, ...] = setting(
+        (),
+        OPTIMISATION,
+        "multistep schedule: comma-separated epochs at which lr is multiplied by --gamma.",
+        parse=parse_epochs,
+        applies=lambda c: c.schedule == "multistep",
+        metavar="E1,E2,...",
+    )
+    gamma: float = setting(
+        0.1,
+        OPTIMISATION,
+        "step/multistep decay factor.",
+        minimum=0,
+        open_minimum=True,
+        applies=lambda c: c.schedule in ("step", "multistep"),
+    )
+    warmup_epochs: float = setting(0.0, OPTIMISATION, "Linear warm-up from 0 over this many epochs.", minimum=0)
+    label_smoothing: float = setting(
+        0.0, OPTIMISATION, "Cross-entropy label smoothing.", minimum=0, maximum=1, open_maximum=True
+    )
+    amp: bool = setting(False, OPTIMISATION, "Mixed precision (bfloat16 on CPU, float16 on CUDA).")
+    # -- equal cost
+    match_macs: str | float | None = setting(
+        None,
+        EQUAL_COST,
+        "Choose the width (model option) whose counted MACs, masks included, are closest to this budget: "
+        "'dense' (the unmasked model at its default width) or MACs per example, e.g. 2.5e6.",
+        identity=DERIVED,
+        parse=parse_mac_budget,
+        metavar="dense|MACS",
+    )
+    width_step: int = setting(
+        1,
+        EQUAL_COST,
+        "With --match-macs: widths searched in steps of this many channels (e.g. the plan's node count for equal "
+        "blocks).",
+        identity=DERIVED,
+        minimum=1,
+    )
+    # -- EDropout (the recipe's own settings: one identity key, "edropout", made by the recipe)
+    edropout_population: int = setting(
+        8, EDROPOUT_SECTION, "EDropout: candidate states.", identity=RECIPE_OWN, minimum=4
+    )
+    edropout_warmup: int | None = setting(
+        None,
+        EDROPOUT_SECTION,
+        "EDropout: epochs before the state may freeze (default: half the epochs).",
+        identity=RECIPE_OWN,
+        minimum=0,
+    )
+    edropout_patience: int = setting(
+        10,
+        EDROPOUT_SECTION,
+        "EDropout, --edropout-freeze rescore: steps the best state must stay unchanged before it freezes.",
+        identity=RECIPE_OWN,
+        minimum=1,
+    )
+    edropout_coverage: str = setting(
+        PAPER,
+        EDROPOUT_SECTION,
+        "EDropout: which layers a state gates. paper: the public code's (each residual block's conv2 but the "
+        "first, and the classifier's inputs; models without such blocks: hidden); all-convs: every conv and the "
+        "classifier's inputs; hidden: every conv and every Linear's inputs but the first layer's.",
+        identity=RECIPE_OWN,
+        choices=COVERAGES,
+    )
+    edropout_energy_bn: str = setting(
+        BATCH_STATISTICS,
+        EDROPOUT_SECTION,
+        "EDropout: batch norm while scoring states: each state's own batch statistics (the public code) or eval "
+        "mode (running statistics). Running statistics are never updated by these forwards.",
+        identity=RECIPE_OWN,
+        choices=ENERGY_BN_MODES,
+    )
+    edropout_freeze: str = setting(
+        PUBLIC_FREEZE,
+        EDROPOUT_SECTION,
+        "EDropout: when the state freezes after the warm-up. public: the public code's test (one step without a "
+        "new best energy); rescore: re-score the population on each minibatch (2 x population forwards) and "
+        "freeze when the best state is unchanged for --edropout-patience steps.",
+        identity=RECIPE_OWN,
+        choices=FREEZE_RULES,
+    )
+    edropout_keep_probability: float = setting(
+        0.5,
+        EDROPOUT_SECTION,
+        "EDropout: p0, the probability that a bit of an initial state is on (the paper sweeps 0.2-0.8).",
+        identity=RECIPE_OWN,
+        minimum=0,
+        maximum=1,
+    )
+    edropout_mutation: float = setting(
+        0.9,
+        EDROPOUT_SECTION,
+        "EDropout: F, the probability that a mutant bit copies x1.",
+        identity=RECIPE_OWN,
+        minimum=0,
+        maximum=1,
+    )
+    edropout_crossover: float = setting(
+        0.9,
+        EDROPOUT_SECTION,
+        "EDropout: CR, the probability that a trial bit comes from the mutant.",
+        identity=RECIPE_OWN,
+        minimum=0,
+        maximum=1,
+    )
+    edropout_energy_scale: float = setting(
+        10.0,
+        EDROPOUT_SECTION,
+        "EDropout: the energy is -scale x the mean logit margin.",
+        identity=RECIPE_OWN,
+        minimum=0,
+        open_minimum=True,
+    )
+    # -- run (what cannot change the outcome, and the training seed, kept beside the hash)
+    train_seed: int = setting(0, RUN, "Training seed: initialisation and batch order.", identity=NEVER, flag="--seed")
+    device: str = setting("auto", RUN, "auto, cpu, cuda or cuda:N.", identity=NEVER)
+    threads: int | None = setting(None, RUN, "Torch threads per process.", identity=NEVER, minimum=1)
+    channels_last: bool = setting(
+        False, RUN, "Model and batches in channels-last memory format (faster on GPUs).", identity=NEVER
+    )
+    out: Path = setting(
+        Path("runs"), RUN, "results.csv and run directories go here.", identity=NEVER, short="-o", metavar="DIR"
+    )
+    tensorboard: bool = setting(False, RUN, "Also log to TensorBoard in the run directory.", identity=NEVER)
+    quiet: bool = setting(False, RUN, "No progress bars or per-epoch lines.", identity=NEVER, short="-q")
 
     @property
     def resolved_recipe(self) -> str:
@@ -149,6 +459,11 @@ class TrainConfig:
                 parse_policy(self.augment)
             except DataError as error:
                 raise TrainError(str(error)) from None
+        for field in schema_fields(TrainConfig):
+            try:
+                check(field, getattr(self, field.name), field.flag)
+            except ConfigError as error:
+                raise TrainError(str(error)) from None
         checked_model_options(self.model, self.model_options)
         RECIPES.get(self.resolved_recipe).validate(self)
         return self
@@ -169,8 +484,14 @@ class TrainConfig:
 
     def with_absolute_paths(self) -> TrainConfig:
         """The same configuration with every path absolute (for workers that start elsewhere)."""
-        paths = {key: getattr(self, key) for key in ("data_dir", "plan", "masks", "like", "out", "init_from")}
+        paths = {name: getattr(self, name) for name in PATH_FIELDS}
         return dataclasses.replace(self, **{k: v.resolve() for k, v in paths.items() if v is not None})
+
+    def sections(self) -> dict[str, dict]:
+        """The configuration as ``{section: {field: value}}`` (JSON-ready), as a nested YAML file
+        writes it."""
+        flat = self.to_dict()
+        return {name: {f.name: flat[f.name] for f in fields} for name, fields in sections(TrainConfig).items()}
 
     def to_dict(self) -> dict:
         """JSON-ready dict (paths as strings, tuples as lists)."""
@@ -190,7 +511,7 @@ class TrainConfig:
         if unknown:
             raise TrainError(f"unknown configuration keys: {', '.join(unknown)}")
         values = dict(data)
-        for key in ("data_dir", "plan", "out", "masks", "like", "init_from"):
+        for key in PATH_FIELDS:
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         for key in ("include", "exclude", "milestones"):
@@ -201,3 +522,84 @@ class TrainConfig:
         if isinstance(values.get("augment"), bool):  # runs from before --augment took policies
             values["augment"] = STANDARD if values["augment"] else NONE
         return cls(**values)
+
+
+#: Fields that name files or folders (made absolute for workers, relative to a config file in it).
+PATH_FIELDS = tuple(f.name for f in schema_fields(TrainConfig) if f.kind == "path")
+#: Command-line conveniences for model options: ``--orth-lambda 10`` is ``--model-option orth_lambda=10``.
+MODEL_OPTION_ALIASES = ("orth_lambda", "orth_scope")
+
+
+def with_model_option_aliases(model: str, model_options: dict, aliases: dict) -> dict:
+    """``model_options`` with the aliases given (``{"orth_lambda": 10}``) added; an alias the model
+    does not have, or one that contradicts a model option given too, is a TrainError."""
+    from trainer.models import model_option_names
+
+    options = dict(model_options)
+    for key, value in aliases.items():
+        if value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if key not in model_option_names(model):
+            raise TrainError(f"{flag}: model {model} has no orthogonality regulariser (the *_shared models have one)")
+        if key in options and options[key] != value:
+            raise TrainError(f"{flag} {value} contradicts --model-option {key}={options[key]}")
+        options[key] = value
+    return options
+
+
+def load_train_config(path: str | Path | None = None, overrides: dict | None = None) -> TrainConfig:
+    """A validated TrainConfig from a YAML file (flat keys as ``train --config`` reads them, or
+    nested under section names) with ``overrides`` (field names, e.g. ``{"epochs": 3}``) on top:
+    the library's way to run a shipped config without click. Input files named in the file are
+    relative to it. Every bad key or value is one ConfigError line naming the file and key."""
+    document = read_yaml_mapping(Path(path)) if path is not None else {}
+    aliases = {
+        key: document.pop(spelling) for key in MODEL_OPTION_ALIASES for spelling in _alias_spellings(key, document)
+    }
+    where = str(path) if path is not None else "overrides"
+    values = flat_values(TrainConfig, _without_command_keys(document), where)
+    if path is not None:
+        base = Path(path).parent
+        values.update({k: base / v for k, v in values.items() if k in PATH_FIELDS and v and not Path(v).is_absolute()})
+    values.update(flat_values(TrainConfig, overrides or {}, "overrides"))
+    values["model_options"] = with_model_option_aliases(
+        values.get("model", TrainConfig.model), values.get("model_options", {}), aliases
+    )
+    return TrainConfig(**values).validate()
+
+
+#: Keys a ``train sweep`` file may hold that are not one training's configuration.
+SWEEP_KEYS = frozenset({"plans", "seeds", "baseline", "recipes", "degrees", "densities"})
+
+
+def _without_command_keys(document: dict) -> dict:
+    return {k: v for k, v in document.items() if str(k).replace("-", "_") not in SWEEP_KEYS}
+
+
+def _alias_spellings(key: str, document: dict) -> list[str]:
+    return [s for s in (key, key.replace("_", "-")) if s in document]
+
+
+def read_yaml_mapping(path: Path) -> dict:
+    """A YAML file's top-level mapping; one ConfigError line for anything else."""
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigError("configuration files need PyYAML: pip install 'topoprune[yaml]'") from None
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read it ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"{path}: not YAML ({first})") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of option names to values")
+    return dict(loaded)

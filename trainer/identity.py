@@ -28,6 +28,7 @@ import inspect
 import json
 import math
 
+from common.schema import ALWAYS, DERIVED, WHEN_SET, schema_fields
 from pruning.checkpoints import read_checkpoint, state_sha256
 from trainer.config import TrainConfig
 from trainer.models import MODELS, STRUCTURE_OPTIONS, WIDTH_OPTIONS
@@ -57,7 +58,8 @@ def model_structure(model: str, options: dict) -> dict | None:
 
 
 def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha256: str | None = None) -> dict:
-    """The resolved configuration that determines a run's outcome, seed aside (see module doc).
+    """The resolved configuration that determines a run's outcome, seed aside (see module doc):
+    every field of the schema by its identity role (:mod:`common.schema`).
 
     Parameters
     ----------
@@ -66,71 +68,54 @@ def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha2
         Content hashes of ``config.plan`` and ``config.masks`` (required when those are set).
     """
     recipe = RECIPES.get(config.resolved_recipe)
-    sgd = config.optimizer == "sgd"
-    identity = {
-        "format": IDENTITY_FORMAT,
-        "model": config.model,
-        "model_options": resolved_model_options(config.model, config.model_options),
-        "dataset": config.dataset,
-        "max_train": config.max_train,
-        "val_fraction": config.val_fraction,
-        "split_seed": config.split_seed,
-        "augment": config.augment,
-        "recipe": recipe.name,
-        "plan_sha256": plan_sha256,
-        "masks_sha256": masks_sha256,
-        "recipe_degree": config.degree,
-        "recipe_density": config.density,
-        "self_loops": config.self_loops,
-        "nodes_policy": config.nodes_policy,
-        "prune_first": config.prune_first,
-        "prune_last": config.prune_last,
-        "include": sorted(config.include),
-        "exclude": sorted(config.exclude),
-        "degree_side": config.degree_side,
-        "best_of": config.best_of,
-        "select_by": config.select_by if config.best_of > 1 else None,
-        "mask_seed": config.mask_seed,
-        "epochs": config.epochs,
-        "batch_size": config.batch_size,
-        "optimizer": config.optimizer,
-        "lr": config.lr,
-        "momentum": config.momentum if sgd else None,
-        "nesterov": config.nesterov if sgd else None,
-        "weight_decay": config.weight_decay,
-        "schedule": config.schedule,
-        "step_size": config.step_size if config.schedule == "step" else None,
-        "milestones": list(config.milestones) if config.schedule == "multistep" else None,
-        "gamma": config.gamma if config.schedule in ("step", "multistep") else None,
-        "warmup_epochs": config.warmup_epochs,
-        "label_smoothing": config.label_smoothing,
-        "amp": config.amp,
-    }
-    identity.update(_keys_when_set(config))
+    identity = {"format": IDENTITY_FORMAT}
+    derived = _derived_keys(config, recipe.name, plan_sha256, masks_sha256)
+    for field in schema_fields(TrainConfig):
+        role = field.setting.identity
+        if role == ALWAYS:
+            identity[field.key] = _identity_value(field, config)
+        elif role == WHEN_SET and getattr(config, field.name) is not None:
+            identity[field.key] = _identity_value(field, config)
+        elif role == DERIVED and field.key in derived:
+            identity[field.key] = derived[field.key]
     identity.update(recipe.identity_extra(config))  # only the recipe's own keys: every other run keeps its hash
     if config.match_macs is not None:  # the width is chosen from the rest of the identity, so it is not part of it
         option = WIDTH_OPTIONS.get(config.model)
         if option is not None:
             identity["model_options"][option.name] = None
-        identity["match_macs"] = config.match_macs
-        identity["width_step"] = config.width_step
     for name in MASKING_FIELDS:
         if name not in recipe.reads:
             identity[name] = None
     return identity
 
 
-def _keys_when_set(config: TrainConfig) -> dict:
-    """Identity keys present only when their option is given, so that every other run keeps the
-    hash it always had: a test-set cap, an image size other than the data set's, and what the
-    weights started from (by content, renames applied)."""
-    keys = {}
-    if config.max_test is not None:
-        keys["max_test"] = config.max_test
-    if config.image_size is not None:
-        keys["image_size"] = config.image_size
+def _identity_value(field, config: TrainConfig):
+    """A field's identity value: None where it does not apply, tuples as lists (sets sorted)."""
+    spec = field.setting
+    if spec.applies is not None and not spec.applies(config):
+        return None
+    value = getattr(config, field.name)
+    if isinstance(value, tuple):
+        return sorted(value) if spec.unordered else list(value)
+    return value
+
+
+def _derived_keys(config: TrainConfig, recipe: str, plan_sha256: str | None, masks_sha256: str | None) -> dict:
+    """The identity keys of the fields whose role is ``derived``: files by their content (what the
+    weights started from, renames applied), the recipe by its resolved name, the model options
+    completed with the model's defaults, and a MAC budget with its width step (absent without
+    one, so every other run keeps its hash)."""
+    keys = {
+        "model_options": resolved_model_options(config.model, config.model_options),
+        "recipe": recipe,
+        "plan_sha256": plan_sha256,
+        "masks_sha256": masks_sha256,
+    }
     if config.init_from is not None:
         keys["init_from_sha256"] = state_sha256(read_checkpoint(config.init_from, config.key_map))
+    if config.match_macs is not None:
+        keys["match_macs"] = config.match_macs
+        keys["width_step"] = config.width_step
     return keys
 
 
@@ -165,6 +150,20 @@ def config_hash(identity: dict) -> str:
 #: Identity fields already in the results table under their own column (``density`` there is the
 #: counted kept fraction, so the requested one is ``recipe_density``).
 _ALREADY_IN_ROW = ("format", "model", "dataset", "recipe", "plan_sha256", "mask_seed", "epochs")
+
+
+def config_columns() -> list[str]:
+    """The results columns that carry the identity beyond model, data set, recipe, plan, seeds and
+    epochs, in schema order, with ``model_structure`` after ``model_options``: what makes two rows
+    different experiments. Derived from the schema's identity roles, so a new field's column is
+    never spelled by hand."""
+    columns = []
+    for field in schema_fields(TrainConfig):
+        if field.setting.identity in (ALWAYS, WHEN_SET, DERIVED) and field.key not in _ALREADY_IN_ROW:
+            columns.append(field.key)
+            if field.key == "model_options":
+                columns.append("model_structure")
+    return columns
 
 
 def identity_columns(identity: dict) -> dict:

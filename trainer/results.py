@@ -32,13 +32,15 @@ from topology.metrics import GRAPH_METRICS, compute_metrics
 from topology.plans import Plan
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
+from trainer.identity import config_columns
 from trainer.recipes import Recipe
 from trainer.rundir import read_result, results_path
 
 PLAN_METRIC_COLUMNS = ["plan_density" if name == "density" else name for name in GRAPH_METRICS if name != "nodes"]
 #: The resolved configuration of a run beyond model, data set, recipe, plan, seeds and epochs
-#: (trainer.identity): what makes two rows different experiments.
-CONFIG_COLUMNS = [
+#: (trainer.identity, derived from the configuration schema): what makes two rows different experiments.
+CONFIG_COLUMNS = config_columns()
+COLUMNS = [
     "model_options",
     "model_structure",
     "max_train",

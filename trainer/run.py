@@ -126,7 +126,11 @@ class Run:
 
 
 def run_training(
-    config: TrainConfig, run_id: str | None = None, resume_dir: Path | None = None, stop_after_epochs: int | None = None
+    config: TrainConfig,
+    run_id: str | None = None,
+    resume_dir: Path | None = None,
+    stop_after_epochs: int | None = None,
+    expected_hash: str | None = None,
 ) -> RunOutcome | None:
     """Train and evaluate one (masked) model; append its row to ``config.out/results.csv``.
 
@@ -140,13 +144,16 @@ def run_training(
         one stored there; see :func:`resume_training`).
     stop_after_epochs : int, optional
         Stop (as if interrupted) once this many epochs are checkpointed; used to test resuming.
+    expected_hash : str, optional
+        The ``config_hash`` a sweep claimed this job under: a configuration whose identity differs
+        now (a plan file changed since the job list was made) is refused before anything is written.
 
     Returns
     -------
     RunOutcome, or None when stopped early by ``stop_after_epochs`` and on DDP ranks other than 0.
     """
     config.validate()
-    run = set_up(config, run_id, resume_dir)
+    run = set_up(config, run_id, resume_dir, expected_hash)
     if not train_epochs(run, stop_after_epochs):
         return None
     return finish(run)
@@ -155,12 +162,17 @@ def run_training(
 # --- set-up -----------------------------------------------------------------------------------
 
 
-def set_up(config: TrainConfig, run_id: str | None, resume_dir: Path | None) -> Run:
+def set_up(config: TrainConfig, run_id: str | None, resume_dir: Path | None, expected_hash: str | None = None) -> Run:
     """Data, masked model, recipe hooks, optimiser and the run directory (new, or restored)."""
     rank, world = _rank_world()
+    inputs, identity = identify(config)
+    if expected_hash is not None and config_hash(identity) != expected_hash:
+        raise TrainError(
+            f"the job was claimed as configuration {expected_hash}, but its inputs now give {config_hash(identity)} "
+            "(a plan or masks file changed since the sweep listed its jobs); nothing was trained: rerun the sweep"
+        )
     device = setup_environment(config.train_seed, config.threads, config.device)
     data = load_dataset(config.data_config()).to_device(device)
-    inputs, identity = identify(config)
     built = build_masked_model(config, inputs, data, announce=rank == 0 and not config.quiet and resume_dir is None)
     masker = StepMasker(built.model)
     built.model.to(device)

@@ -21,7 +21,7 @@ from pruning.apply import counted_macs
 from pruning.errors import PruningError
 from pruning.recipes import DENSE
 from topology.plans import Plan
-from trainer.config import DENSE_BUDGET, TrainConfig
+from trainer.config import DENSE_BUDGET, TrainConfig, parse_mac_budget  # noqa: F401  (re-exported)
 from trainer.errors import TrainError
 from trainer.identity import resolved_model_options
 from trainer.models import WIDTH_OPTIONS, build_model
@@ -70,19 +70,6 @@ class WidthChoice:
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "error": self.error}
-
-
-def parse_mac_budget(text: str | float) -> str | float:
-    """``"dense"`` or a positive number of MACs (``2.5e6``); raises TrainError otherwise."""
-    if isinstance(text, str) and text.strip().lower() == DENSE_BUDGET:
-        return DENSE_BUDGET
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise TrainError(f"a MAC budget is 'dense' or a positive number such as 2.5e6, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise TrainError(f"a MAC budget must be a positive, finite number of MACs, got {text!r}")
-    return value
 
 
 def _width_option(config: TrainConfig):

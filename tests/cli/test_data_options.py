@@ -18,7 +18,7 @@ def test_bad_data_options_are_one_line():
         (["--augment", "cutout", "--no-augment"], "give --augment or --no-augment, not both"),
         (["--image-size", "4"], "--image-size"),
         (["--workers", "-1"], "--workers"),
-        (["--val-fraction", "1"], "validation fraction must be in [0, 1)"),
+        (["--val-fraction", "1"], "--val-fraction': 1.0 is not in the range 0<=x<1"),
     ]:
         result = invoke("--model", "mlp", "--epochs", "1", *args)
         assert result.exit_code != 0 and message in result.output, (args, result.output)

@@ -11,6 +11,7 @@ from common.columns import RECIPE_OUTCOMES, outcome_columns
 from pruning.apply import prune_model
 from pruning.storage import load_masks, masks_sha256
 from reports.experiments import split_experiments
+from sweeps.planning import SweepJob, job_specs, sweep_status
 from tests.trainer.synthetic import write_fashion_like
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
@@ -19,7 +20,6 @@ from trainer.models import build_model
 from trainer.recipes import RECIPES, grid_recipes, recipe_of
 from trainer.results import COLUMNS, read_rows
 from trainer.run import run_training
-from trainer.sweep import SweepJob, sweep_status
 
 SHA = "a" * 64
 
@@ -156,7 +156,7 @@ def test_every_recipe_masks_trains_skips_in_a_sweep_and_groups_its_seeds(data_di
     assert sorted(row["recipe"] for row in rows) == sorted(name for name in RECIPES for _ in (0, 1))
     for name, config in configs.items():
         # The sweep's skip logic computes the same config_hash as the runs: both seeds are done.
-        status = sweep_status([SweepJob(None, "", 0), SweepJob(None, "", 1)], config)
+        status = sweep_status(job_specs(config, [SweepJob(None, "", 0), SweepJob(None, "", 1)]), config.out)
         assert status.pending == [] and status.done == 2, name
         # The row records the masks the run's directory holds (EDropout: the frozen state's).
         assert done[name].row["applied_masks_sha256"] == masks_sha256(load_masks(done[name].run_dir / "masks.npz")), (

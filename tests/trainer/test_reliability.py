@@ -9,13 +9,15 @@ import pytest
 import torch
 
 from common.memory import ENVIRONMENT_VARIABLE, MemoryBudgetError, memory_budget, set_memory_budget
+from sweeps import claims
+from sweeps.planning import SweepGrid, sweep_jobs
+from sweeps.run import run_sweep
 from tests.trainer.synthetic import write_fashion_like
-from trainer import claims, rundir
+from trainer import rundir
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
 from trainer.results import append_row, read_rows
 from trainer.run import TrainInterrupted, resume_training, run_training
-from trainer.sweep import SweepGrid, run_sweep, sweep_jobs
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def tiny(data_dir, out, **overrides):
 
 def _sweep(config: TrainConfig) -> int:
     jobs = sweep_jobs(None, seeds=2, grid=SweepGrid(("xnet",), degrees=(4,)))
-    return run_sweep(config, jobs)
+    return run_sweep(config, jobs).trained
 
 
 def test_two_sweeps_on_one_folder_train_every_job_once(data_dir, tmp_path):
@@ -183,6 +185,6 @@ def test_a_rerun_sweep_clears_what_a_run_killed_before_its_first_checkpoint_left
     monkeypatch.undo()
     (orphan,) = list(rundir.run_dirs(config.out))
     assert not rundir.has_checkpoint(orphan) and (orphan / "masks.npz").is_file()
-    assert run_sweep(config, jobs) == 1
+    assert run_sweep(config, jobs).trained == 1
     (finished,) = list(rundir.run_dirs(config.out))  # the orphan is gone, one run directory per job
     assert finished != orphan and rundir.read_result(finished) is not None

@@ -6,6 +6,8 @@ import json
 import pytest
 
 from pruning.apply import prune_model
+from sweeps.planning import pending_jobs, sweep_jobs
+from sweeps.run import run_sweep
 from tests.trainer.synthetic import write_fashion_like
 from topology.build import GenerateConfig, make_plans
 from topology.plans import load_plan
@@ -17,7 +19,6 @@ from trainer.models import build_model
 from trainer.recipes import recipe_of
 from trainer.results import read_rows
 from trainer.run import run_training
-from trainer.sweep import pending_jobs, run_sweep, sweep_jobs
 from trainer.widths import macs_at, parse_mac_budget, solve_width
 
 MNIST = (1, 28, 28)

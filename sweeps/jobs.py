@@ -11,11 +11,12 @@ sweep finished by any mix of executors and restarts ends with one table.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from sweeps.claims import claim_path, claimed
 from trainer import rundir
-from trainer.claims import claim_path, claimed
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
 from trainer.results import append_row, read_rows
@@ -24,10 +25,17 @@ from trainer.run import resume_training, run_training
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A job ready to run anywhere: its configuration and the ``config_hash`` its row will carry."""
+    """A job ready to run anywhere: its configuration and the ``config_hash`` its row will carry,
+    computed once by the driver (the worker checks it: :func:`run_job`)."""
 
     config: TrainConfig
     config_hash: str
+    plan_sha256: str = ""  # the plan's content hash as the job list read it ("" without a plan)
+
+    def for_worker(self, threads: int | None, quiet: bool, absolute_paths: bool = False) -> JobSpec:
+        """The same job with a worker's run settings (none of them is part of the identity)."""
+        config = dataclasses.replace(self.config, threads=self.config.threads or threads, quiet=quiet)
+        return dataclasses.replace(self, config=config.with_absolute_paths() if absolute_paths else config)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -77,7 +85,10 @@ def run_job(spec: JobSpec) -> str | None:
         if resume is None:  # holding the claim, no one else trains this job: what a killed run left goes
             for orphan in rundir.orphans(out, spec.config_hash, spec.config.train_seed):
                 rundir.remove_orphan(orphan)
-        outcome = resume_training(resume) if resume is not None else run_training(spec.config)
+        if resume is not None:
+            outcome = resume_training(resume)
+        else:  # refuses to train when the configuration's identity is no longer the claimed one
+            outcome = run_training(spec.config, expected_hash=spec.config_hash)
         return outcome.run_id
 
 

@@ -1,6 +1,6 @@
 """Where a sweep's jobs run (``train sweep --executor``): this machine (``local``), a Ray cluster
 (``ray``) or a Slurm array job through submitit (``slurm``). Every executor runs each job through
-:func:`trainer.jobs.run_job`, so the guarantees are the same: each job trained once (claims),
+:func:`sweeps.jobs.run_job`, so the guarantees are the same: each job trained once (claims),
 resumed from its last checkpoint after a worker died, its row in one ``results.csv``
 (docs/architecture.md, "Sweeps").
 """
@@ -8,12 +8,65 @@ resumed from its last checkpoint after a worker died, its row in one ``results.c
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from common.registry import Registry
 from trainer.errors import TrainError
 
 LOCAL, RAY, SLURM = "local", "ray", "slurm"
-EXECUTORS = (LOCAL, RAY, SLURM)
+
+
+@dataclass(frozen=True)
+class Executor:
+    """A registered way to run a sweep's jobs: ``function`` in ``module`` (imported when used, so
+    an extra that is not installed costs nothing until chosen) takes ``(specs, ExecutorConfig,
+    on_done)`` and returns an :class:`ExecutorOutcome`. ``threads`` gives each job's torch threads
+    from the config; ``absolute_paths``: its workers may start in another folder or machine."""
+
+    name: str
+    module: str
+    function: str
+    threads: Callable[[ExecutorConfig], int | None] = lambda config: None
+    absolute_paths: bool = True
+
+    def run(self, specs: list, config: ExecutorConfig, on_done) -> ExecutorOutcome:
+        return getattr(importlib.import_module(self.module), self.function)(specs, config, on_done)
+
+
+@dataclass
+class ExecutorOutcome:
+    """What an executor did: jobs it trained, jobs another process had, failures (job, why), and
+    for a submitting executor the jobs it submitted and those already running or queued."""
+
+    trained: int = 0
+    skipped: int = 0
+    failed: list = field(default_factory=list)
+    submitted: list = field(default_factory=list)
+    waiting: int = 0
+    job_ids: list[str] = field(default_factory=list)
+
+    def count(self, run_id: str | None) -> None:
+        self.trained += run_id is not None
+        self.skipped += run_id is None
+
+
+EXECUTOR_REGISTRY: Registry[Executor] = Registry("executor")
+
+
+def register_executor(executor: Executor) -> Executor:
+    return EXECUTOR_REGISTRY.register(executor.name)(executor)
+
+
+register_executor(Executor(LOCAL, "sweeps.executors.local", "run_local", absolute_paths=False))
+register_executor(
+    Executor(RAY, "sweeps.executors.ray_cluster", "run_on_ray", threads=lambda c: max(1, int(c.cpus_per_job)))
+)
+register_executor(
+    Executor(SLURM, "sweeps.executors.slurm_array", "submit_pending", threads=lambda c: c.slurm_cpus_per_job)
+)
+#: The executors' names, in the order --help lists them.
+EXECUTORS = tuple(EXECUTOR_REGISTRY)
 
 
 @dataclass(frozen=True)
@@ -35,7 +88,10 @@ class ExecutorConfig:
 
     def validate(self) -> ExecutorConfig:
         checks = [
-            (self.kind in EXECUTORS, f"executor must be one of {', '.join(EXECUTORS)}, got {self.kind!r}"),
+            (
+                self.kind in EXECUTOR_REGISTRY,
+                f"executor must be one of {', '.join(EXECUTOR_REGISTRY)}, got {self.kind!r}",
+            ),
             (self.jobs >= 1, f"jobs must be at least 1, got {self.jobs}"),
             (self.max_retries >= 0, f"max retries must be 0 or more, got {self.max_retries}"),
             (self.cpus_per_job > 0, f"CPUs per job must be positive, got {self.cpus_per_job}"),

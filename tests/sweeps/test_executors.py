@@ -13,20 +13,21 @@ from pathlib import Path
 
 import pytest
 
+from sweeps.claims import CLAIMS_DIR
+from sweeps.executors import ExecutorConfig
+from sweeps.jobs import collect_rows
+from sweeps.planning import SweepGrid, job_specs, sweep_jobs
+from sweeps.run import run_sweep
 from tests.trainer.synthetic import write_fashion_like
-from trainer.claims import CLAIMS_DIR
 from trainer.config import TrainConfig
-from trainer.executors import ExecutorConfig
-from trainer.jobs import collect_rows
 from trainer.results import read_rows
-from trainer.sweep import SweepGrid, job_specs, run_sweep, sweep_jobs
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'topoprune[ray]')")
 submitit = pytest.importorskip("submitit", reason="the slurm extra is not installed (pip install 'topoprune[slurm]')")
 
-from trainer.executors.ray_cluster import run_on_ray  # noqa: E402
-from trainer.executors.slurm_array import read_submissions, slurm_parameters, submit  # noqa: E402
-from trainer.executors.status import DONE, FAILED, sweep_state  # noqa: E402
+from sweeps.executors.ray_cluster import run_on_ray  # noqa: E402
+from sweeps.executors.slurm_array import read_submissions, slurm_parameters, submit  # noqa: E402
+from sweeps.executors.status import DONE, FAILED, sweep_state  # noqa: E402
 
 #: Columns that differ between two runs of one job.
 VOLATILE = {"run_id", "created", "train_seconds"}
@@ -42,6 +43,11 @@ def cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+def worker_specs(specs, threads):
+    """Jobs as an executor hands them to its workers: quiet, with their threads and absolute paths."""
+    return [spec.for_worker(threads, quiet=True, absolute_paths=True) for spec in specs]
 
 
 def template(data_dir, out, **changes) -> TrainConfig:
@@ -76,7 +82,7 @@ def local_rows(data_dir, tmp_path_factory):
 
 def test_ray_runs_the_sweep_to_the_local_executors_rows(data_dir, tmp_path, cluster, local_rows):
     config = template(data_dir, tmp_path).with_absolute_paths()
-    specs = job_specs(config, six_jobs(), threads=1, quiet=True)
+    specs = worker_specs(job_specs(config, six_jobs()), 1)
     seen = []
     outcome = run_on_ray(specs, ExecutorConfig("ray"), on_done=seen.append)
     assert outcome.trained == 6 and not outcome.failed and len(seen) == 6
@@ -85,7 +91,7 @@ def test_ray_runs_the_sweep_to_the_local_executors_rows(data_dir, tmp_path, clus
 
 def test_two_drivers_on_one_folder_train_each_job_once(data_dir, tmp_path, cluster):
     config = template(data_dir, tmp_path, epochs=2).with_absolute_paths()
-    specs = job_specs(config, six_jobs(), threads=1, quiet=True)
+    specs = worker_specs(job_specs(config, six_jobs()), 1)
     outcomes = []
     drivers = [threading.Thread(target=lambda: outcomes.append(run_on_ray(specs, ExecutorConfig("ray")))) for _ in "ab"]
     for driver in drivers:
@@ -118,7 +124,7 @@ def test_a_ray_worker_killed_mid_job_is_retried_to_the_identical_row(data_dir, t
     reference = long_job(data_dir, tmp_path / "reference")
     run_sweep(reference, sweep_jobs(None, seeds=1, baseline=False))
     config = long_job(data_dir, tmp_path / "killed")
-    specs = job_specs(config, sweep_jobs(None, seeds=1, baseline=False), threads=1, quiet=True)
+    specs = worker_specs(job_specs(config, sweep_jobs(None, seeds=1, baseline=False)), 1)
     result = {}
     driver = threading.Thread(target=lambda: result.update(outcome=run_on_ray(specs, ExecutorConfig("ray"))))
     driver.start()
@@ -134,7 +140,7 @@ def test_a_ray_worker_killed_mid_job_is_retried_to_the_identical_row(data_dir, t
 
 def test_slurm_array_through_submitits_local_executor_twice_trains_each_job_once(data_dir, tmp_path, local_rows):
     config = template(data_dir, tmp_path).with_absolute_paths()
-    specs = job_specs(config, six_jobs(), threads=1, quiet=True)
+    specs = worker_specs(job_specs(config, six_jobs()), 1)
     first = submit(specs, ExecutorConfig("slurm"), tmp_path, cluster="local")
     second = submit(specs, ExecutorConfig("slurm"), tmp_path, cluster="local")  # a resubmitted array, at once
     assert [s.key for s in first.submissions] == [spec.key for spec in specs]
@@ -151,7 +157,7 @@ def test_a_killed_slurm_task_is_failed_and_a_rerun_resumes_it_to_the_identical_r
     reference = long_job(data_dir, tmp_path / "reference")
     run_sweep(reference, sweep_jobs(None, seeds=1, baseline=False))
     config = long_job(data_dir, tmp_path / "killed")
-    specs = job_specs(config, sweep_jobs(None, seeds=1, baseline=False), threads=1, quiet=True)
+    specs = worker_specs(job_specs(config, sweep_jobs(None, seeds=1, baseline=False)), 1)
     (first,) = submit(specs, ExecutorConfig("slurm"), config.out, cluster="local").jobs
     _signal_mid_job(config.out)
     first.wait()
@@ -170,7 +176,7 @@ def test_a_preempted_slurm_task_is_requeued_and_resumes_to_the_identical_row(dat
     reference = long_job(data_dir, tmp_path / "reference")
     run_sweep(reference, sweep_jobs(None, seeds=1, baseline=False))
     config = long_job(data_dir, tmp_path / "preempted")
-    specs = job_specs(config, sweep_jobs(None, seeds=1, baseline=False), threads=1, quiet=True)
+    specs = worker_specs(job_specs(config, sweep_jobs(None, seeds=1, baseline=False)), 1)
     (job,) = submit(specs, ExecutorConfig("slurm", max_retries=1), config.out, cluster="local").jobs
     _signal_mid_job(config.out, signal.SIGUSR2)  # what Slurm sends a task before pre-empting it
     job.wait()

@@ -13,15 +13,12 @@ recipe, seed, epochs), and the sweep says how many it took that way. ``jobs`` tr
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 from common.errors import TopopruneError
 from pruning.recipes import compute_mask_set
+from sweeps.jobs import JobSpec
 from topology.discovery import find_plans
 from topology.graph import GRAPH
 from topology.plans import load_plan
@@ -29,7 +26,6 @@ from trainer.config import TrainConfig
 from trainer.data import load_dataset
 from trainer.errors import TrainError
 from trainer.identity import canonical_json, config_hash, identify
-from trainer.jobs import JobSpec, run_job
 from trainer.models import build_model
 from trainer.recipes import DENSE, grid_recipes, recipe_of
 from trainer.results import read_rows
@@ -110,7 +106,7 @@ def legacy_key(plan_sha256: str, model: str, dataset: str, recipe: str, seed, ep
 class SweepStatus:
     """A sweep's jobs split by the results table: still to run, and done."""
 
-    pending: list[SweepJob]
+    pending: list[JobSpec]
     done: int
     done_by_legacy_key: int  # of ``done``: matched only by the legacy key of a row without config_hash
 
@@ -162,7 +158,7 @@ def sweep_jobs(
     return baseline_jobs + [SweepJob(path, sha, seed) for path, sha in plans for seed in range(seeds)] + grid_jobs
 
 
-def unusable_jobs(template: TrainConfig, jobs: list[SweepJob]) -> list[tuple[SweepJob, str]]:
+def unusable_jobs(template: TrainConfig, jobs: list[JobSpec]) -> list[tuple[JobSpec, str]]:
     """Jobs whose masks cannot be made for the template's model (a plan with more nodes than a
     layer has channels, a degree above a layer's width, ...), each with the one-line reason; checked
     before any training starts, once per distinct configuration (seeds aside)."""
@@ -173,7 +169,7 @@ def unusable_jobs(template: TrainConfig, jobs: list[SweepJob]) -> list[tuple[Swe
     reasons: dict[str, str | None] = {}
     unusable = []
     for job in jobs:
-        config = job.config(template)
+        config = job.config
         key = canonical_json({**config.to_dict(), "train_seed": None})
         if key not in reasons:
             reasons[key] = _mask_problem(model, config)
@@ -208,102 +204,55 @@ def shard_of(jobs: list[SweepJob], shard: tuple[int, int] | None) -> list[SweepJ
 
 class JobHashes:
     """The ``config_hash`` each job's run will have, from the same :func:`trainer.identity.identify`
-    the run calls; the inputs of each distinct configuration (seed aside) are loaded once."""
+    the run calls: computed once per distinct configuration (seed aside) in the driver, then
+    carried by the job (:class:`sweeps.jobs.JobSpec`) and checked by the worker."""
 
     def __init__(self) -> None:
         self._known: dict[str, str] = {}
+        self.computed = 0  # identities computed (bench/structure.py counts them per job)
 
     def __call__(self, config: TrainConfig) -> str:
         key = canonical_json({**config.to_dict(), "train_seed": None, "threads": None, "quiet": None})
         if key not in self._known:
             self._known[key] = config_hash(identify(config)[1])
+            self.computed += 1
         return self._known[key]
 
 
-def sweep_status(jobs: list[SweepJob], template: TrainConfig) -> SweepStatus:
-    """Which of ``jobs`` already have a row in ``template.out/results.csv``."""
-    rows = read_rows(template.out)
+def sweep_status(specs: list[JobSpec], out: Path) -> SweepStatus:
+    """Which jobs already have a row in ``out/results.csv`` (by the hash each job carries; rows
+    from before ``config_hash`` by their legacy key)."""
+    rows = read_rows(out)
     done_hashes = {(r["config_hash"], r["train_seed"]) for r in rows if r.get("config_hash")}
     legacy = {
         legacy_key(r["plan_sha256"], r["model"], r["dataset"], r["recipe"], r["train_seed"], r["epochs"])
         for r in rows
         if not r.get("config_hash")
     }
-    hashes = JobHashes()
     pending, by_legacy = [], 0
-    for job in jobs:
-        config = job.config(template)
-        if (hashes(config), str(job.train_seed)) in done_hashes:
+    for spec in specs:
+        config = spec.config
+        if spec.key in done_hashes:
             continue
-        if (
-            legacy_key(
-                job.plan_sha256 if job.plan else "",
-                config.model,
-                config.dataset,
-                config.resolved_recipe,
-                job.train_seed,
-                config.epochs,
-            )
-            in legacy
-        ):
+        if legacy_key(spec.plan_sha256, config.model, config.dataset, config.resolved_recipe, config.train_seed,
+                      config.epochs) in legacy:  # fmt: skip
             by_legacy += 1
             continue
-        pending.append(job)
-    return SweepStatus(pending, len(jobs) - len(pending), by_legacy)
+        pending.append(spec)
+    return SweepStatus(pending, len(specs) - len(pending), by_legacy)
 
 
 def pending_jobs(jobs: list[SweepJob], template: TrainConfig) -> list[SweepJob]:
-    """Jobs without a row in ``template.out/results.csv`` (see :func:`sweep_status`)."""
-    return sweep_status(jobs, template).pending
+    """The jobs without a row in ``template.out/results.csv`` (see :func:`sweep_status`)."""
+    specs = job_specs(template, jobs)
+    pending = {id(spec) for spec in sweep_status(specs, template.out).pending}
+    return [job for job, spec in zip(jobs, specs) if id(spec) in pending]
 
 
-def job_specs(template: TrainConfig, jobs: list[SweepJob], threads: int | None, quiet: bool) -> list[JobSpec]:
-    """Each job's configuration (with ``threads`` per training unless the template sets them) and
-    the ``config_hash`` its row will carry."""
-    hashes = JobHashes()
-    specs = []
-    for job in jobs:
-        config = dataclasses.replace(job.config(template), threads=template.threads or threads, quiet=quiet)
-        specs.append(JobSpec(config, hashes(config)))
-    return specs
-
-
-def run_sweep(
-    template: TrainConfig,
-    jobs: list[SweepJob],
-    workers: int = 1,
-    on_done: Callable[[SweepJob], None] = lambda job: None,
-) -> int:
-    """Run ``jobs`` (already filtered by :func:`pending_jobs`) on this machine, ``workers`` at a time
-    (the local executor; :mod:`trainer.executors` has the others).
-
-    Each training gets ``cores // workers`` threads unless the template sets ``threads``. Every job
-    goes through :func:`trainer.jobs.run_job`: claimed first, so several sweeps over one folder
-    train every job once, and continued from its last checkpoint when a killed sweep left it
-    half-done. Returns the number of jobs this process trained; the first failing job stops the
-    sweep with its error.
-    """
-    if workers < 1:
-        raise TrainError(f"jobs must be at least 1, got {workers}")
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    specs = job_specs(template, jobs, threads, quiet=True if workers > 1 else template.quiet)
-    trained = 0
-    if workers == 1:
-        for job, spec in zip(jobs, specs):
-            trained += run_job(spec) is not None
-            on_done(job)
-        return trained
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_job, spec): job for job, spec in zip(jobs, specs)}
-        remaining = set(futures)
-        while remaining:
-            finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-            for future in finished:
-                error = future.exception()
-                if error is not None:
-                    for other in remaining:
-                        other.cancel()
-                    raise error
-                trained += future.result() is not None
-                on_done(futures[future])
-    return trained
+def job_specs(template: TrainConfig, jobs: list[SweepJob], hashes: JobHashes | None = None) -> list[JobSpec]:
+    """Each job's configuration and the ``config_hash`` its row will carry, computed once here and
+    carried to whichever process trains it (:meth:`JobSpec.for_worker` sets threads and paths)."""
+    hashes = hashes or JobHashes()
+    return [
+        JobSpec(job.config(template), hashes(job.config(template)), job.plan_sha256 if job.plan else "") for job in jobs
+    ]

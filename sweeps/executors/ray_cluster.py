@@ -2,7 +2,7 @@
 
 Each job is one task asking for ``cpus_per_job`` CPUs and ``gpus_per_job`` GPUs, so Ray packs the
 jobs onto the cluster; a task whose worker dies is retried up to ``max_retries`` times and, through
-:func:`trainer.jobs.run_job`, continues from the run's last checkpoint. The driver streams results
+:func:`sweeps.jobs.run_job`, continues from the run's last checkpoint. The driver streams results
 back as tasks finish: it collects each finished run's row into ``results.csv`` (the worker has
 normally appended it already) and advances the progress bar. A job that fails is reported at the
 end; the others run on. Paths reach the workers as absolute paths: on a cluster of several
@@ -14,19 +14,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from trainer.executors import RAY, ExecutorConfig, optional_module
-from trainer.jobs import JobSpec, collect_rows, run_job
-
-
-@dataclass
-class ExecutorOutcome:
-    """What a blocking executor did: jobs it trained, jobs another process had, and failures."""
-
-    trained: int = 0
-    skipped: int = 0
-    failed: list[tuple[JobSpec, str]] = field(default_factory=list)
+from sweeps.executors import RAY, ExecutorConfig, ExecutorOutcome, optional_module
+from sweeps.jobs import JobSpec, collect_rows, run_job
 
 
 def _connect(ray, config: ExecutorConfig) -> bool:
@@ -70,8 +60,7 @@ def run_on_ray(
                 except ray.exceptions.RayError as error:
                     outcome.failed.append((spec, _last_line(error)))
                 else:
-                    outcome.trained += run_id is not None
-                    outcome.skipped += run_id is None
+                    outcome.count(run_id)
                 collect_rows(spec.config.out)
                 on_done(spec)
     finally:

@@ -1,7 +1,7 @@
 """Sweep jobs as one Slurm array job through submitit (``train sweep --executor slurm``).
 
 The sweep command submits and returns with the job ids; each array task runs one job through
-:func:`trainer.jobs.run_job` (claimed, continued from its last checkpoint when an earlier attempt
+:func:`sweeps.jobs.run_job` (claimed, continued from its last checkpoint when an earlier attempt
 died). A task that is pre-empted or reaches its time limit checkpoints through submitit and is
 requeued, up to ``max_retries`` times. What was submitted is recorded in ``OUT/slurm/`` (the
 submission record beside submitit's own files), which ``train sweep --status OUT`` reads;
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.atomic import atomic_write_text
+from sweeps.executors import SLURM, ExecutorConfig, ExecutorOutcome, optional_module
+from sweeps.jobs import JobSpec, run_job
 from trainer.errors import TrainError
-from trainer.executors import SLURM, ExecutorConfig, optional_module
-from trainer.jobs import JobSpec, run_job
 
 #: Folder of submitit's files and of the submission record, inside the sweep folder.
 SLURM_DIR = "slurm"
@@ -144,3 +144,22 @@ def scheduler_state(out: Path, job_id: str) -> str:
         return str(submitit.SlurmJob(Path(out) / SLURM_DIR, job_id).state)
     except Exception:  # sacct unavailable (not on a Slurm cluster) or the job long gone
         return "UNKNOWN"
+
+
+def submit_pending(specs: list[JobSpec], config: ExecutorConfig, on_done=None) -> ExecutorOutcome:
+    """The slurm executor: submit the jobs that are neither running nor queued (a rerun of the
+    same sweep resubmits only pending and failed ones) as one array job, and return at once."""
+    from sweeps.executors.status import FAILED, PENDING, sweep_state
+
+    outcome = ExecutorOutcome()
+    if not specs:
+        return outcome
+    out = specs[0].config.out
+    state = sweep_state(out, [spec.key for spec in specs])
+    again = set(state.keys[PENDING]) | set(state.keys[FAILED])
+    chosen = [spec for spec in specs if spec.key in again]
+    outcome.waiting = len(specs) - len(chosen)
+    if chosen:
+        outcome.submitted = submit(chosen, config, out).submissions
+        outcome.job_ids = sorted({s.job_id.split("_")[0] for s in outcome.submitted})
+    return outcome

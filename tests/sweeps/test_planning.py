@@ -5,23 +5,25 @@ import dataclasses
 import pytest
 
 from reports.build import ReportConfig, build_report
+from sweeps.executors import ExecutorConfig
+from sweeps.jobs import unfinished_runs
+from sweeps.planning import (
+    JobHashes,
+    SweepGrid,
+    job_specs,
+    pending_jobs,
+    shard_of,
+    sweep_jobs,
+    sweep_status,
+)
+from sweeps.run import run_sweep
 from tests.trainer.synthetic import write_fashion_like
 from topology.build import GenerateConfig, make_plans
 from trainer.config import TrainConfig
 from trainer.data.mnist_like import SYSTEM_FASHION_MNIST
 from trainer.errors import TrainError
-from trainer.jobs import unfinished_runs
 from trainer.results import read_rows
 from trainer.run import run_training
-from trainer.sweep import (
-    JobHashes,
-    SweepGrid,
-    pending_jobs,
-    run_sweep,
-    shard_of,
-    sweep_jobs,
-    sweep_status,
-)
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +82,8 @@ def test_parallel_jobs(plans, data_dir, tmp_path):
     config = template(data_dir, tmp_path)
     jobs = sweep_jobs(plans, seeds=1, baseline=False)
     done = []
-    run_sweep(config, jobs, workers=2, on_done=done.append)
-    assert sorted(done, key=repr) == sorted(jobs, key=repr)
+    run_sweep(config, jobs, ExecutorConfig(jobs=2), on_done=done.append)
+    assert sorted(spec.config.plan for spec in done) == sorted(job.plan for job in jobs)
     assert len(read_rows(config.out)) == 3
 
 
@@ -138,10 +140,15 @@ def test_rows_without_config_hash_count_by_their_legacy_key_with_a_notice(plans,
         )
         + "\n"
     )
-    status = sweep_status(jobs, config)
-    assert status.pending == jobs[2:] and status.done == 2 and status.done_by_legacy_key == 2
+    status = sweep_status(job_specs(config, jobs), config.out)
+    assert (
+        [spec.config for spec in status.pending] == [job.config(config) for job in jobs[2:]]
+        and status.done == 2
+        and status.done_by_legacy_key == 2
+    )
     assert any("2 of them count as done by rows without config_hash" in line for line in status.describe(len(jobs)))
-    assert sweep_status(jobs, dataclasses.replace(config, epochs=2)).pending == jobs  # a different legacy key: not done
+    changed = dataclasses.replace(config, epochs=2)
+    assert len(sweep_status(job_specs(changed, jobs), config.out).pending) == len(jobs)  # another legacy key
 
 
 def test_recipe_grid_expands_recipe_by_level_by_seed(plans):

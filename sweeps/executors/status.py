@@ -2,7 +2,7 @@
 (``train sweep --status DIR``, and what a rerun of a Slurm sweep submits again).
 
 * done — a row with the job's (config_hash, seed) is in ``results.csv``;
-* running — a live process holds the job's claim (:mod:`trainer.claims`);
+* running — a live process holds the job's claim (:mod:`sweeps.claims`);
 * failed — a claim whose holder died (a killed worker, a lost node), or an array task that ended
   in an error or a failed Slurm state;
 * queued — submitted to Slurm and not finished, not yet claimed;
@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainer.claims import CLAIMS_DIR, is_stale
-from trainer.executors.slurm_array import Submission, read_submissions, scheduler_state, task_outcome
-from trainer.jobs import done_keys, unfinished_runs
+from sweeps.claims import CLAIMS_DIR, is_stale
+from sweeps.executors.slurm_array import Submission, read_submissions, scheduler_state, task_outcome
+from sweeps.jobs import done_keys, unfinished_runs
 
 DONE, RUNNING, FAILED, QUEUED, PENDING = "done", "running", "failed", "queued", "pending"
 #: Slurm states of a task that ended without success (its job will not run again by itself).
