@@ -31,7 +31,7 @@ EDROPOUT_OUT ?= edropout-out
 EDROPOUT_TRAIN ?= --model mlp --dataset fashion-mnist --epochs 5 -q
 EDROPOUT_SEEDS ?= 0 1 2
 
-.PHONY: install data test test-oldest lint bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases edropout-compare clean
+.PHONY: install data test test-fast test-oldest lint bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases edropout-compare clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ data: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The suite without the tests marked slow (documented commands, executors, DDP, every recipe end to end).
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
 
 # The oldest torch and torchvision pyproject.toml allows, in a venv of their own: the floor is tested, not claimed.
 OLDEST_VENV ?= .venv-oldest

@@ -69,7 +69,7 @@ def read_config_file(command: click.Command, path: Path) -> dict:
     except ConfigError as error:
         raise click.BadParameter(str(error)) from None
     names, values = _names(command), {}
-    for key, value in _flattened(loaded, set(names)):
+    for key, value in _flattened(loaded):
         param = names.get(str(key))
         if param is None:
             close = difflib.get_close_matches(str(key), sorted(names), n=1)
@@ -79,13 +79,13 @@ def read_config_file(command: click.Command, path: Path) -> dict:
     return values
 
 
-def _flattened(document: dict, option_names: set[str]) -> list[tuple[str, object]]:
+def _flattened(document: dict) -> list[tuple[str, object]]:
     """(key, value) pairs with the training schema's sections opened (a key that is an option
     keeps its meaning)."""
     section_names = set(sections(TrainConfig))
     pairs = []
     for key, value in document.items():
-        if str(key) in section_names and str(key) not in option_names and isinstance(value, dict):
+        if str(key) in section_names and isinstance(value, dict):  # no option named like a section takes a mapping
             pairs.extend(value.items())
         else:
             pairs.append((key, value))

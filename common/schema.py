@@ -262,7 +262,7 @@ def flat_values(cls, document: dict, where: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in document.items():
         key = str(key)
-        if key in section_names and isinstance(value, dict) and key not in by_spelling:
+        if key in section_names and isinstance(value, dict) and getattr(by_spelling.get(key), "kind", None) != "dict":
             values.update(flat_values(cls, value, f"{where}: {key}"))
             continue
         field = by_spelling.get(key)

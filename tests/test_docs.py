@@ -23,6 +23,8 @@ import pytest
 
 from trainer.data.mnist_like import SYSTEM_FASHION_MNIST
 
+pytestmark = pytest.mark.slow  # the documented commands
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_RUN = "# (not run by make test:"

@@ -417,7 +417,13 @@ class TrainConfig:
         return MODEL_WIRING if self.model in STRUCTURE_OPTIONS else DENSE
 
     def validate(self) -> TrainConfig:
-        """Raise TrainError for impossible values (the recipe checks its own options); returns self."""
+        """Raise TrainError for impossible values (the recipe checks its own options); returns self.
+        Every field is first checked against its declaration (type, choices, range, finite)."""
+        for field in schema_fields(TrainConfig):
+            try:
+                check(field, getattr(self, field.name), field.flag)
+            except ConfigError as error:
+                raise TrainError(str(error)) from None
         checks = [
             (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
@@ -458,11 +464,6 @@ class TrainConfig:
             try:
                 parse_policy(self.augment)
             except DataError as error:
-                raise TrainError(str(error)) from None
-        for field in schema_fields(TrainConfig):
-            try:
-                check(field, getattr(self, field.name), field.flag)
-            except ConfigError as error:
                 raise TrainError(str(error)) from None
         checked_model_options(self.model, self.model_options)
         RECIPES.get(self.resolved_recipe).validate(self)

@@ -5,13 +5,9 @@ from click.testing import CliRunner
 
 from cli.train import train
 from tests.imports import hide_module
-from tests.trainer.synthetic import write_fashion_like
 from trainer.results import append_row, read_rows
 
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return write_fashion_like(tmp_path_factory.mktemp("data") / "fm", train=300, test=100)
+pytestmark = pytest.mark.slow  # executors from the CLI
 
 
 def sweep(data_dir, *extra):

@@ -29,6 +29,8 @@ from sweeps.executors.ray_cluster import run_on_ray  # noqa: E402
 from sweeps.executors.slurm_array import read_submissions, slurm_parameters, submit  # noqa: E402
 from sweeps.executors.status import DONE, FAILED, sweep_state  # noqa: E402
 
+pytestmark = pytest.mark.slow  # Ray and submitit executors
+
 #: Columns that differ between two runs of one job.
 VOLATILE = {"run_id", "created", "train_seconds"}
 

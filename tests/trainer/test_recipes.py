@@ -21,6 +21,8 @@ from trainer.recipes import RECIPES, grid_recipes, recipe_of
 from trainer.results import COLUMNS, read_rows
 from trainer.run import run_training
 
+pytestmark = pytest.mark.slow  # every recipe end to end
+
 SHA = "a" * 64
 
 #: Pinned before the recipes became registered objects: a change re-runs every finished sweep job.

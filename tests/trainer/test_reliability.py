@@ -12,17 +12,11 @@ from common.memory import ENVIRONMENT_VARIABLE, MemoryBudgetError, memory_budget
 from sweeps import claims
 from sweeps.planning import SweepGrid, sweep_jobs
 from sweeps.run import run_sweep
-from tests.trainer.synthetic import write_fashion_like
 from trainer import rundir
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
 from trainer.results import append_row, read_rows
 from trainer.run import TrainInterrupted, resume_training, run_training
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return write_fashion_like(tmp_path_factory.mktemp("data") / "fm", train=300, test=100)
 
 
 def tiny(data_dir, out, **overrides):

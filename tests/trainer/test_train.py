@@ -135,6 +135,7 @@ def test_parallel_appends_never_lose_or_interleave_rows(tmp_path):
     assert all(list(r) == COLUMNS for r in rows)
 
 
+@pytest.mark.slow
 def test_ddp_with_two_gloo_processes(data_dir, tmp_path, plan):
     outcome = launch(config(data_dir, tmp_path, plan=plan, epochs=2, threads=None), world=2)
     assert outcome.row["world_size"] == "2"

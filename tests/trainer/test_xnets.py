@@ -10,7 +10,6 @@ from pruning import MaskConfig
 from pruning.apply import prune_model
 from pruning.errors import PruningError
 from pruning.expander import declare_expander_layers, expander_degree, expander_masks
-from tests.trainer.synthetic import write_fashion_like
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
 from trainer.models import build_model
@@ -170,11 +169,6 @@ def test_bad_model_options():
         build_model("xresnet20", (3, 32, 32), 10, balanced="maybe")
     with pytest.raises(PruningError, match="expand must be at least 1"):
         expander_degree(16, 0.5)
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return write_fashion_like(tmp_path_factory.mktemp("data") / "fm", train=300, test=100)
 
 
 def test_x_vs_grouped_mobilenet_train_a_few_batches_and_report_side_by_side(data_dir, tmp_path):
