@@ -26,8 +26,8 @@ from pruning.apply import prune_model
 from pruning.blocks import relational_mask
 from pruning.compile import CompileConfig, compile_model, interleaved_medians
 from pruning.kernels import KERNELS, KernelUnsuitable
+from pruning.mask_rules import MaskConfig
 from pruning.masking import apply_masks, baked_copy
-from pruning.recipes import MaskConfig
 from topology.generators import generate
 from topology.plans import Plan
 from trainer.models import build_model

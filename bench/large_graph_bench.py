@@ -57,8 +57,8 @@ def measure(nodes: int, sample_sources: int, igraph_reference: bool) -> dict:
 
 def measure_network(sample_sources: int) -> dict:
     from pruning.apply import prune_model
+    from pruning.mask_rules import MaskConfig
     from pruning.network_graph import network_graph
-    from pruning.recipes import MaskConfig
     from topology.metrics import PathOptions, compute_metrics
     from trainer.models import build_model
 

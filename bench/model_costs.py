@@ -12,7 +12,7 @@ Usage: python bench/model_costs.py
 from __future__ import annotations
 
 from pruning.apply import prune_model
-from pruning.recipes import MaskConfig
+from pruning.mask_rules import MaskConfig
 from trainer.models import build_model
 
 CIFAR, IMAGENET = ((3, 32, 32), 10), ((3, 224, 224), 1000)

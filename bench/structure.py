@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("common", "topology", "pruning", "trainer", "reports", "cli")
+PACKAGES = ("common", "topology", "pruning", "trainer", "sweeps", "reports", "cli")
 #: File names a run directory, a ``prune apply`` output, a compiled model or a results folder holds.
 FILE_NAMES = (
     "config.json",
@@ -30,6 +30,7 @@ FILE_NAMES = (
     "model.pt",
     "compile.json",
     "metrics.csv",
+    "results.columns.json",
 )
 RECIPE_NAMES = (
     "relational",
@@ -99,6 +100,33 @@ def package_imports() -> dict[str, Counter]:
     return imports
 
 
+def train_config_fields() -> list[str]:
+    """The field names of TrainConfig, read from trainer/config.py's syntax tree."""
+    tree = ast.parse((ROOT / "trainer" / "config.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == "TrainConfig":
+            return [n.target.id for n in node.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+    return []
+
+
+def option_spellings() -> dict[str, int]:
+    """For each training option, the modules that spell its flag (``--lr``) or its name as a string
+    literal: 0 means only its declaration spells it (as a field name)."""
+    fields = train_config_fields()
+    names = tuple(name for field in fields for name in (field, "--" + field.replace("_", "-")))
+    places = string_places(names)
+    return {f: len(places.get(f, set()) | places.get("--" + f.replace("_", "-"), set())) for f in fields}
+
+
+def longest_modules(count: int = 5) -> list[tuple[int, str]]:
+    found = [
+        (len(path.read_text(encoding="utf-8").splitlines()), str(path.relative_to(ROOT)))
+        for package in PACKAGES
+        for path in source_files(package)
+    ]
+    return sorted(found, reverse=True)[:count]
+
+
 def long_lines(limit: int = 120) -> int:
     return sum(
         len(line) > limit
@@ -118,6 +146,15 @@ def main() -> int:
         for name in names:
             modules = sorted(places.get(name, ()))
             print(f"  {name:16s} {len(modules)}  {' '.join(modules)}")
+    spellings = option_spellings()
+    print(
+        f"training options: {len(spellings)}; modules spelling an option's flag or name as a string, beyond its "
+        f"declaration: mean {sum(spellings.values()) / max(1, len(spellings)):.2f}, max {max(spellings.values())} "
+        f"({', '.join(f for f, n in spellings.items() if n == max(spellings.values()))})"
+    )
+    print("longest modules (lines):")
+    for lines, place in longest_modules():
+        print(f"  {lines:4d}  {place}")
     print("imports between packages (package: imported package x modules):")
     for package, counter in package_imports().items():
         print(f"  {package:9s} " + ", ".join(f"{name} x{count}" for name, count in sorted(counter.items())))

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from pruning.apply import prune_model
-from pruning.recipes import MaskConfig
+from pruning.mask_rules import MaskConfig
 from topology.generators import generate
 from topology.plans import Plan
 from trainer.config import TrainConfig

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import click
 
-from common.schema import ConfigError, sections
-from trainer.config import TrainConfig, read_yaml_mapping
+from common.schema import ConfigError
+from trainer.config import config_sections, read_yaml_mapping
 
 #: Input-file options: a relative path in a file is relative to the file.
 INPUT_FILES = frozenset({"plan", "plans", "masks", "like", "init_from"})
@@ -82,7 +82,7 @@ def read_config_file(command: click.Command, path: Path) -> dict:
 def _flattened(document: dict) -> list[tuple[str, object]]:
     """(key, value) pairs with the training schema's sections opened (a key that is an option
     keeps its meaning)."""
-    section_names = set(sections(TrainConfig))
+    section_names = set(config_sections())
     pairs = []
     for key, value in document.items():
         if str(key) in section_names and isinstance(value, dict):  # no option named like a section takes a mapping

@@ -38,17 +38,18 @@ from pruning.errors import PruningError
 from pruning.expander import refuse_dense_label
 from pruning.kernels import KERNELS
 from pruning.layers import LayerSelection
+from pruning.mask_rules import DENSE, MASK_RULES, RELATIONAL, MaskConfig
 from pruning.masking import current_masks, load_masked_state_dict, masks_in_state_dict
 from pruning.network_graph import network_graph as build_network_graph
 from pruning.outputs import COMPILE_FILE, EXPORT_FILE, check_apply_target, summary_csv
-from pruning.recipes import DENSE, MASK_RECIPES, RELATIONAL, MaskConfig
 from pruning.storage import load_masks, load_state
 from topology.build import PlanDraft, save_drafts
 from topology.discovery import is_plan_npz
 from topology.plans import EXTENSIONS, Plan, load_plan, save_plan
-from trainer.compiled import ModelSpec, load_compiled, load_masked_model, read_compile_record
+from trainer.compiled import ModelSpec, compile_metadata, load_compiled, load_masked_model, read_compile_record
 from trainer.config import MASKING, TrainConfig
 from trainer.models import MODELS, build_model
+from trainer.models.dense_equivalent import dense_equivalent_costs
 
 TABLE_COLUMNS = [
     "name",
@@ -64,17 +65,6 @@ TABLE_COLUMNS = [
     "isolated_outputs",
     "ramanujan_margin",
 ]
-
-
-def dense_equivalent_costs(model, input_shape: tuple[int, ...], num_classes: int) -> dict | None:
-    """Params and MACs of the dense model a model stands in for (its ``dense_equivalent``
-    attribute: a zoo name and options; shared-basis ResNets name their plain ResNet), or None."""
-    declared = getattr(model, "dense_equivalent", None)
-    if declared is None:
-        return None
-    name, options = declared
-    summary = summarize(build_model(name, input_shape, num_classes, **options), input_shape)
-    return {"model": name, "model_options": options, "params": summary.params_total, "macs": summary.macs_total}
 
 
 def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None, dense: dict | None = None) -> str:
@@ -127,7 +117,7 @@ def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None, dense:
 SHARED_MASKING_FIELDS = tuple(
     field.name
     for field in sections(TrainConfig)[MASKING]
-    if field.name not in ("plan", "recipe", "masks", "like", "mask_seed")
+    if field.setting.cli and field.name not in ("plan", "recipe", "masks", "like", "mask_seed")
 )
 
 
@@ -148,7 +138,7 @@ def prune() -> None:
 @model_option()
 @click.option(
     "--recipe",
-    type=click.Choice(sorted(MASK_RECIPES)),
+    type=click.Choice(sorted(MASK_RULES)),
     default=RELATIONAL,
     show_default=True,
     help="How each layer's mask is made.",
@@ -484,21 +474,7 @@ def compile_command(
             err=True,
         )
     result = compile_model(model, spec.input_shape, config, progress=wrap)
-    metadata = {
-        **spec.to_dict(),
-        "source": str(source),
-        "checkpoint": str(checkpoint),
-        "batch_size": batch_size,
-        "device": device,
-        "compile_config": {
-            "kernels": config.candidates,
-            "repeats": repeats,
-            "min_speedup": min_speedup,
-            "rtol": config.rtol,
-            "seed": seed,
-        },
-        "topoprune_version": __version__,
-    }
+    metadata = compile_metadata(spec, source, checkpoint, config, batch_size, device)
     written = [str(path) for path in write_compiled(out, result, masks, metadata).values()]
     if torch_export:
         program, dynamic = export_program(load_compiled(out), spec.input_shape, out / EXPORT_FILE, batch_size)

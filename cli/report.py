@@ -8,9 +8,8 @@ import click
 
 from cli.options import friendly_errors
 from common import __version__
-from common.atomic import atomic_write_text
 from reports.arms import pair_recipes as pair_table
-from reports.arms import pairing_findings
+from reports.arms import pairing_findings, write_pairs
 from reports.build import ReportConfig, build_report
 from reports.table import filter_rows, read_results
 from trainer import rundir
@@ -18,7 +17,6 @@ from trainer.results import read_rows
 from trainer.rundir import RESULTS_FILE
 
 #: What ``--pair-recipes`` writes into the report folder.
-PAIRED_FILE = "paired_recipes.csv"
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,9 +81,9 @@ def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair
 
 
 def _print_pairs(table, reference: str, out: Path) -> None:
-    """``--pair-recipes``: the seed-by-seed table, printed and written to paired_recipes.csv."""
-    atomic_write_text(out / PAIRED_FILE, table.to_csv(index=False, lineterminator="\n"))
-    click.echo(f"recipes against {reference}, seed by seed ({out / PAIRED_FILE}):")
+    """``--pair-recipes``: the seed-by-seed table, written (reports.arms.write_pairs) and printed."""
+    written = write_pairs(table, out)
+    click.echo(f"recipes against {reference}, seed by seed ({written}):")
     for _, line in table.iterrows():
         spread = f" ± {line['acc_std']:.2f}" if line["acc_std"] == line["acc_std"] else ""
         label = f"{line['accuracy']:9s} {line['recipe']:16s}"

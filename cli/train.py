@@ -25,7 +25,7 @@ from trainer.evaluation import CheckpointEvaluation, evaluate_checkpoint
 from trainer.identity import config_hash, identify
 from trainer.models import MODELS
 from trainer.models.orthogonality import ORTH_SCOPES
-from trainer.recipes import grid_recipes
+from trainer.recipes import grid_recipes, recipe_settings_classes
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
 from trainer.rundir import results_path
 
@@ -102,8 +102,11 @@ def training_options(skip: tuple[str, ...] = ()):
         section_option("--no-augment", section=DATA, is_flag=True, help="No training augmentation (--augment none)."),
     ]
     generated = schema_options(TrainConfig, types={"model": ModelName(MODELS)}, skip=skip)
+    recipes_own = [schema_options(settings) for settings in recipe_settings_classes()]
 
     def decorate(func):
+        for options in reversed(recipes_own):
+            func = options(func)
         for option in reversed(conveniences):
             func = option(func)
         return generated(func)
@@ -123,7 +126,7 @@ def config_from_options(options: dict, **overrides) -> TrainConfig:
         values["model_options"] = with_model_option_aliases(values["model"], dict(values["model_options"]), aliases)
     except TrainError as error:  # options that do not go together: a usage error
         raise click.UsageError(str(error)) from None
-    return TrainConfig(**values).validate()
+    return TrainConfig.create(**values).validate()
 
 
 def handle_interrupt(func):
@@ -348,19 +351,11 @@ def sweep_command(
 
 
 def _like_its_run(options: dict) -> dict:
-    """With ``--like RUN`` (a run directory), the model, its options and the data set of that run,
-    unless given on the command line: the control must be the same network as the run it copies."""
-    like = options.get("like")
-    if like is None or not rundir.is_run_dir(like):
-        return options
-    document = rundir.read_config_document(like)
-    stored = rundir.read_config(like)
+    """With ``--like RUN`` (a run directory), the model, its options and the data set of that run
+    (:func:`trainer.rundir.like_run_defaults`), unless given on the command line: the control
+    must be the same network as the run it copies."""
+    defaults = rundir.like_run_defaults(options.get("like"))
     context = click.get_current_context()
-    defaults = {
-        "model": stored.model,
-        "model_options": rundir.built_model_options(document) or stored.model_options,
-        "dataset": stored.dataset,
-    }
     given = {name for name in defaults if context.get_parameter_source(name) != ParameterSource.DEFAULT}
     return {**options, **{name: value for name, value in defaults.items() if name not in given}}
 

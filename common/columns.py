@@ -5,9 +5,10 @@
 * recipe options — setting columns only masked recipes read (empty on dense rows);
 * every other column is the experiment's setting (model, data set, optimiser, ...).
 
-A recipe that writes columns of its own declares them in :data:`RECIPE_OUTCOMES` under its name
-(docs/architecture.md, "Recipes"); the trainer checks that a row's own columns are declared there,
-so a recipe's measurements never split its seeds into separate experiments.
+A recipe that writes columns of its own declares them where it is registered (``trainer/recipes.py``,
+docs/architecture.md, "Recipes"); the trainer writes every column's role beside the table
+(:data:`COLUMN_ROLES_FILE`), so a recipe's measurements never split its seeds into separate
+experiments and nothing here names a recipe but the dense baseline.
 """
 
 from __future__ import annotations
@@ -70,34 +71,26 @@ RECIPE_OPTIONS = (
     "select_by",
     "mask_seed",
 )
-#: Setting columns a recipe adds to its rows (its own identity key), by recipe name: like
-#: RECIPE_OPTIONS, empty on other recipes' rows, so they never split a comparison of recipes.
-RECIPE_SETTINGS: dict[str, tuple[str, ...]] = {"edropout": ("edropout",), "random-filters": ("random_filters_draw",)}
-
-
-def option_columns() -> tuple[str, ...]:
-    """Setting columns only some recipes fill: RECIPE_OPTIONS and every recipe's own settings."""
-    return RECIPE_OPTIONS + tuple(name for names in RECIPE_SETTINGS.values() for name in names)
-
-
-#: Outcome columns a recipe adds to its rows, by recipe name.
-RECIPE_OUTCOMES: dict[str, tuple[str, ...]] = {
-    "edropout": (
-        "edropout_paper_r",
-        "edropout_units_kept",
-        "edropout_units",
-        "edropout_frozen_epoch",
-        "edropout_frozen_step",
-        "edropout_best_energy",
-        "edropout_selection",
-        "best_acc_no_pruning",
-        "final_acc_no_pruning",
-    ),
-}
+#: Beside every results.csv: each column's role (below), written with the table by the trainer,
+#: which knows every recipe's own columns, and read by the report, which reads tables only.
+COLUMN_ROLES_FILE = "results.columns.json"
+TREATMENT_ROLE, OUTCOME_ROLE, OPTION_ROLE, SETTING_ROLE = "treatment", "outcome", "recipe option", "setting"
 #: A run directory's per-step search log (EDropout), written by trainer.rundir and drawn by the report.
 STEP_LOG_FILE = "search_log.csv"
 
 
-def outcome_columns() -> tuple[str, ...]:
-    """Every outcome column: the common ones and each recipe's own."""
-    return OUTCOME + tuple(name for names in RECIPE_OUTCOMES.values() for name in names)
+def column_roles(columns, outcomes=(), options=()) -> dict[str, str]:
+    """Each column's role: a treatment, an outcome (:data:`OUTCOME` and the recipes' own
+    ``outcomes``), a recipe option (:data:`RECIPE_OPTIONS` and the recipes' own settings keys
+    ``options``), else part of the experiment's setting."""
+    roles = {}
+    for column in columns:
+        if column in TREATMENT:
+            roles[column] = TREATMENT_ROLE
+        elif column in OUTCOME or column in outcomes:
+            roles[column] = OUTCOME_ROLE
+        elif column in RECIPE_OPTIONS or column in options:
+            roles[column] = OPTION_ROLE
+        else:
+            roles[column] = SETTING_ROLE
+    return roles

@@ -164,9 +164,9 @@ def coerce(field: SchemaField, value: Any, where: str) -> Any:
     """``value`` (from a file, a mapping or a command line) as the field's type, range and choices
     checked; raises ConfigError with one line naming ``where``, the value and what was expected."""
 
-    def refuse(extra: str = "") -> ConfigError:
+    def refuse() -> ConfigError:
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        return ConfigError(f"{where}: {shown} is not {_expected(field)}{extra}")
+        return ConfigError(f"{where}: {shown} is not {_expected(field)}")
 
     if value is None:
         if field.optional or field.kind in ("tuple", "dict"):
@@ -183,7 +183,7 @@ def coerce(field: SchemaField, value: Any, where: str) -> Any:
     converted = _convert(field, value)
     if converted is _INVALID:
         raise refuse()
-    return _checked_range(field, converted, refuse)
+    return _checked_range(field, converted, where)
 
 
 _INVALID = object()
@@ -213,27 +213,37 @@ def _convert(field: SchemaField, value: Any) -> Any:
     return _INVALID
 
 
-def _checked_range(field: SchemaField, value: Any, refuse: Callable[[str], ConfigError]) -> Any:
+def _checked_range(field: SchemaField, value: Any, where: str) -> Any:
+    """``value`` unless it is outside the field's choices or range, or not finite (ConfigError)."""
     spec = field.setting
     if spec.choices is not None and value not in spec.choices:
-        raise refuse()
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(spec.choices)}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise refuse(" (it must be finite)")
+        raise ConfigError(f"{where}: {value!r} is not a finite number")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         low, high = spec.minimum, spec.maximum
-        if low is not None and (value < low or (spec.open_minimum and value == low)):
-            raise refuse(f" (it must be {'>' if spec.open_minimum else '>='} {low:g})")
-        if high is not None and (value > high or (spec.open_maximum and value == high)):
-            raise refuse(f" (it must be {'<' if spec.open_maximum else '<='} {high:g})")
+        below = low is not None and (value < low or (spec.open_minimum and value == low))
+        above = high is not None and (value > high or (spec.open_maximum and value == high))
+        if below or above:
+            raise ConfigError(f"{where}: {value!r} is out of range: it must be {_range(spec)}")
     return value
+
+
+def _range(spec: Setting) -> str:
+    parts = []
+    if spec.minimum is not None:
+        parts.append(f"{'>' if spec.open_minimum else '>='} {spec.minimum:g}")
+    if spec.maximum is not None:
+        parts.append(f"{'<' if spec.open_maximum else '<='} {spec.maximum:g}")
+    return " and ".join(parts)
 
 
 def check(field: SchemaField, value: Any, where: str) -> None:
     """Raise ConfigError unless ``value``, already of the field's Python type, is allowed: None only
     where the field is optional, the declared kind, choices and range, numbers finite."""
 
-    def refuse(extra: str = "") -> ConfigError:
-        return ConfigError(f"{where}: {value!r} is not {_expected(field)}{extra}")
+    def refuse() -> ConfigError:
+        return ConfigError(f"{where}: {value!r} is not {_expected(field)}")
 
     if value is None:
         if not field.optional:
@@ -245,25 +255,25 @@ def check(field: SchemaField, value: Any, where: str) -> None:
         not isinstance(value, expected[kind]) or (kind in ("int", "float") and isinstance(value, bool))
     ):
         raise refuse()
-    if kind in ("float", "number-or-name", "int") and not isinstance(value, str):
-        _checked_range(field, value, refuse)
-    elif kind == "str":
-        _checked_range(field, value, refuse)
+    if kind in ("float", "number-or-name", "int", "str") and not (kind == "number-or-name" and isinstance(value, str)):
+        _checked_range(field, value, where)
 
 
-def flat_values(cls, document: dict, where: str) -> dict[str, Any]:
+def flat_values(classes, document: dict, where: str) -> dict[str, Any]:
     """A configuration document (flat keys in any spelling, or nested under section names) as
-    ``{field name: checked value}``; an unknown key is one line naming it and the closest key."""
+    ``{field name: checked value}`` for the fields of ``classes`` (one configuration dataclass or
+    several, e.g. with the recipes' settings); an unknown key is one line naming it and the closest."""
     import difflib
 
-    fields = schema_fields(cls)
+    classes = classes if isinstance(classes, tuple) else (classes,)
+    fields = [field for cls in classes for field in schema_fields(cls)]
     by_spelling = {spelling: f for f in fields for spelling in f.spellings()}
     section_names = {f.section for f in fields}
     values: dict[str, Any] = {}
     for key, value in document.items():
         key = str(key)
         if key in section_names and isinstance(value, dict) and getattr(by_spelling.get(key), "kind", None) != "dict":
-            values.update(flat_values(cls, value, f"{where}: {key}"))
+            values.update(flat_values(classes, value, f"{where}: {key}"))
             continue
         field = by_spelling.get(key)
         if field is None:

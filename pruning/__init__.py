@@ -6,11 +6,11 @@ Masks are plain data (``dict[str, torch.BoolTensor]`` keyed by module name), com
 
 from pruning.accounting import LayerSummary, PruneSummary, summarize
 from pruning.layers import LayerSelection, PrunableLayer, find_prunable_layers
+from pruning.mask_rules import MASK_RULES, MaskConfig, compute_masks
 from pruning.masking import apply_masks, bake, current_masks, load_masked_state_dict, masks_from_torch_prune
-from pruning.recipes import MASK_RECIPES, MaskConfig, compute_masks
 
 __all__ = [
-    "MASK_RECIPES",
+    "MASK_RULES",
     "LayerSelection",
     "LayerSummary",
     "MaskConfig",

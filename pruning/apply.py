@@ -11,9 +11,9 @@ from torch import nn
 from pruning.accounting import PruneSummary, channel_view, layer_summary, output_positions, summarize
 from pruning.expander import expander_layers, expander_masks
 from pruning.layers import PRUNABLE_TYPES, grouped_connections, module_groups
+from pruning.mask_rules import MaskConfig, compute_mask_set, unconnected_notices
 from pruning.masking import apply_masks, broadcastable_mask, weight_of
 from pruning.outputs import write_apply_outputs
-from pruning.recipes import MaskConfig, compute_mask_set, unconnected_notices
 from pruning.sources import fit_masks
 from pruning.storage import masks_sha256
 

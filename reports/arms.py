@@ -9,9 +9,12 @@ the table, and the smallest true difference a paired t-test would detect with 80
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from common.atomic import atomic_write_text
 from reports.compare import paired_difference
 from reports.inference import ALPHA, detectable_difference, holm
 from reports.table import ReportError
@@ -93,3 +96,14 @@ def pairing_findings(table: pd.DataFrame, reference: str, alpha: float = ALPHA) 
         power = f"; a true difference under {detectable:.2f} points would likely be missed" if detectable > 0 else ""
         findings.append(f"{head} {interval}: {verdict}{power}.")
     return findings
+
+
+#: ``report --pair-recipes``'s table, beside report.html.
+PAIRED_FILE = "paired_recipes.csv"
+
+
+def write_pairs(table, out) -> Path:
+    """Write :func:`pair_recipes`'s table to ``out/paired_recipes.csv`` (atomically); its path."""
+    path = Path(out) / PAIRED_FILE
+    atomic_write_text(path, table.to_csv(index=False, lineterminator="\n"))
+    return path

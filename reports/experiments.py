@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from common.columns import BASELINE_RECIPE, TREATMENT, option_columns, outcome_columns
+from common.columns import BASELINE_RECIPE, TREATMENT
+from reports.table import option_names, outcome_names
 from topology.metrics import GRAPH_METRICS
 
 #: Setting columns named in every section title.
@@ -57,7 +58,7 @@ class Experiment:
 def setting_columns(table: pd.DataFrame) -> list[str]:
     """The columns of ``table`` that describe an experiment's setting (see module doc)."""
     metrics = {"plan_density" if name == "density" else name for name in GRAPH_METRICS}
-    skip = set(TREATMENT) | set(outcome_columns()) | metrics
+    skip = set(TREATMENT) | outcome_names(table) | metrics
     return [column for column in table.columns if column not in skip]
 
 
@@ -89,13 +90,13 @@ def split_experiments(table: pd.DataFrame) -> list[Experiment]:
     """The experiments of ``table``, largest first (ties in table order).
 
     Every masked row is in exactly one experiment; a dense row is in every experiment whose
-    setting it matches outside the recipe options (:func:`common.columns.option_columns`), or in an
+    setting it matches outside the recipe options (the table's column roles), or in an
     experiment of dense rows only.
     The model options that set an X-Net model's wiring (``model_structure``) are compared
     within an experiment, so X, grouped and dense versions of one model sit side by side.
     """
     columns = setting_columns(table)
-    recipe_options = option_columns()
+    recipe_options = option_names(table)
     base = [c for c in columns if c not in recipe_options]
     text = _as_text(table[columns]) if columns else pd.DataFrame(index=table.index)
     if "model_options" in text.columns and "model_structure" in table.columns:
@@ -127,12 +128,12 @@ def split_experiments(table: pd.DataFrame) -> list[Experiment]:
     for key, index in alone.groupby(base, sort=False).groups.items() if base else []:
         setting = dict(zip(base, key if isinstance(key, tuple) else (key,)))
         experiments.append(
-            Experiment({**setting, **{c: "" for c in option_columns() if c in columns}}, table.loc[list(index)])
+            Experiment({**setting, **{c: "" for c in recipe_options if c in columns}}, table.loc[list(index)])
         )
     if not columns:
         experiments = [Experiment({}, table)]
     experiments.sort(key=lambda e: -len(e.rows))
-    _name(experiments)
+    _name(experiments, recipe_options)
     return experiments
 
 
@@ -153,7 +154,7 @@ def _shown_setting(setting: dict) -> dict:
     return shown
 
 
-def _name(experiments: list[Experiment]) -> None:
+def _name(experiments: list[Experiment], recipe_options: list[str]) -> None:
     """Titles naming the headline fields and every field that differs between experiments."""
     shown = [_shown_setting(e.setting) for e in experiments]
     fields = list(dict.fromkeys(f for s in shown for f in s))
@@ -165,7 +166,7 @@ def _name(experiments: list[Experiment]) -> None:
             {
                 s.get(f, "")
                 for e, s in zip(experiments, shown)
-                if not (f in option_columns() and (_dense_only(e) or not s.get(f)))
+                if not (f in recipe_options and (_dense_only(e) or not s.get(f)))
             }
         )
         > 1
@@ -185,7 +186,7 @@ def _name(experiments: list[Experiment]) -> None:
         parts += [
             f"{f}={s.get(f, '') or '—'}"
             for f in differing
-            if not (f in option_columns() and (_dense_only(experiment) or not s.get(f)))
+            if not (f in recipe_options and (_dense_only(experiment) or not s.get(f)))
         ]
         if _dense_only(experiment):
             parts.append("dense only")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pandas as pd
 
+from common.columns import COLUMN_ROLES_FILE, OPTION_ROLE, OUTCOME_ROLE, column_roles
 from common.errors import TopopruneError
 
 REQUIRED = ("plan_sha256", "model", "dataset", "recipe", "epochs", "train_seed", "density", "best_acc", "final_acc")
@@ -79,9 +81,58 @@ def _read_one(path: Path) -> pd.DataFrame:
     return frame
 
 
+#: The recipes' own columns of tables written before each table carried its column roles
+#: (results.columns.json): the two recipes that had such columns then. Newer tables say their own.
+LEGACY_OUTCOMES = (
+    "edropout_paper_r",
+    "edropout_units_kept",
+    "edropout_units",
+    "edropout_frozen_epoch",
+    "edropout_frozen_step",
+    "edropout_best_energy",
+    "edropout_selection",
+    "best_acc_no_pruning",
+    "final_acc_no_pruning",
+)
+LEGACY_OPTIONS = ("edropout", "random_filters_draw")
+
+
+def _roles_beside(path: Path, columns) -> dict[str, str]:
+    """The column roles written beside a results table, or (older tables) the legacy ones."""
+    beside = path.parent / COLUMN_ROLES_FILE
+    if not beside.is_file():
+        return column_roles(columns, LEGACY_OUTCOMES, LEGACY_OPTIONS)
+    try:
+        roles = json.loads(beside.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ReportError(f"{beside}: not a readable column-roles file ({str(error).splitlines()[0]})") from None
+    if not isinstance(roles, dict) or not all(isinstance(v, str) for v in roles.values()):
+        raise ReportError(f"{beside}: expected a mapping of column names to roles")
+    return {**column_roles(columns), **roles}
+
+
+def roles_of(table: pd.DataFrame) -> dict[str, str]:
+    """Each column's role, as the table's files declared them (a table made in memory: the legacy roles)."""
+    roles = table.attrs.get("column_roles")
+    return roles if roles else column_roles(table.columns, LEGACY_OUTCOMES, LEGACY_OPTIONS)
+
+
+def outcome_names(table: pd.DataFrame) -> set[str]:
+    return {column for column, role in roles_of(table).items() if role == OUTCOME_ROLE}
+
+
+def option_names(table: pd.DataFrame) -> list[str]:
+    return [column for column, role in roles_of(table).items() if role == OPTION_ROLE]
+
+
 def read_results(paths: list[Path]) -> pd.DataFrame:
-    """Concatenate results tables (e.g. merged shards), dropping rows repeated across files."""
-    table = pd.concat([_read_one(Path(path)) for path in paths], ignore_index=True)
+    """Concatenate results tables (e.g. merged shards), dropping rows repeated across files; each
+    table's column roles come from the file beside it."""
+    frames = [_read_one(Path(path)) for path in paths]
+    roles: dict[str, str] = {}
+    for path, frame in zip(paths, frames):
+        roles = {**_roles_beside(Path(path), frame.columns), **roles}
+    table = pd.concat(frames, ignore_index=True)
     if "run_id" in table.columns:
         table = table.drop_duplicates("run_id")
     table, notices = _one_row_per_seed(table)
@@ -92,6 +143,7 @@ def read_results(paths: list[Path]) -> pd.DataFrame:
         if column not in table.columns:
             table[column] = pd.NA
     table.attrs["notices"] = notices
+    table.attrs["column_roles"] = {**column_roles(table.columns), **roles}
     return table
 
 

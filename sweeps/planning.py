@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import TopopruneError
-from pruning.recipes import compute_mask_set
+from pruning.mask_rules import compute_mask_set
 from sweeps.jobs import JobSpec
 from topology.discovery import find_plans
 from topology.graph import GRAPH

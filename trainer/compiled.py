@@ -13,6 +13,7 @@ from pathlib import Path
 
 from torch import nn
 
+from common import __version__
 from pruning.compile import assemble
 from pruning.errors import PruningError
 from pruning.masking import apply_masks, load_masked_state_dict
@@ -160,3 +161,23 @@ def load_compiled(directory: Path) -> nn.Module:
         first = " ".join(line.strip() for line in str(error).strip().splitlines()[:2])
         raise PruningError(f"{directory / MODEL_FILE}: weights do not fit the compiled structure ({first})") from None
     return compiled.eval()
+
+
+def compile_metadata(spec: ModelSpec, source: Path, checkpoint: Path, config, batch_size: int, device: str) -> dict:
+    """What ``compile.json`` records of how a model was compiled: the model, where it came from,
+    and the compile configuration (a :class:`pruning.compile.CompileConfig`)."""
+    return {
+        **spec.to_dict(),
+        "source": str(source),
+        "checkpoint": str(checkpoint),
+        "batch_size": batch_size,
+        "device": device,
+        "compile_config": {
+            "kernels": config.candidates,
+            "repeats": config.repeats,
+            "min_speedup": config.min_speedup,
+            "rtol": config.rtol,
+            "seed": config.seed,
+        },
+        "topoprune_version": __version__,
+    }

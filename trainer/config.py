@@ -24,15 +24,20 @@ from common.schema import (
     sections,
     setting,
 )
-from pruning.edropout import FREEZE_RULES, PUBLIC_FREEZE
-from pruning.edropout_energy import BATCH_STATISTICS, ENERGY_BN_MODES
-from pruning.edropout_units import COVERAGES, PAPER
-from pruning.recipes import DEGREE_SIDES, DENSE, MODEL_WIRING, NODES_POLICIES, PER_LAYER_RECIPES, RELATIONAL, SELECT_BY
+from pruning.mask_rules import (
+    DEGREE_SIDES,
+    DENSE,
+    MODEL_WIRING,
+    NODES_POLICIES,
+    PER_LAYER_RECIPES,
+    RELATIONAL,
+    SELECT_BY,
+)
 from trainer.data import DATASETS, DataConfig
 from trainer.data.augment import NONE, STANDARD, parse_policy
 from trainer.errors import DataError, TrainError
 from trainer.models import MODELS, STRUCTURE_OPTIONS, checked_model_options
-from trainer.recipes import EDROPOUT, MASKS, RECIPES
+from trainer.recipes import MASKS, RECIPES, recipe_setting_fields, recipe_settings_classes
 
 OPTIMIZER_NAMES = ("sgd", "adamw", "adadelta")
 SCHEDULE_NAMES = ("cosine", "step", "multistep", "constant")
@@ -40,15 +45,8 @@ SCHEDULE_NAMES = ("cosine", "step", "multistep", "constant")
 DENSE_BUDGET = "dense"
 
 #: The sections of a training configuration, in the order ``--help`` shows them.
-MODEL, DATA, MASKING, OPTIMISATION, EQUAL_COST, EDROPOUT_SECTION, RUN = (
-    "model",
-    "data",
-    "masking",
-    "optimisation",
-    "equal cost",
-    EDROPOUT,
-    "run",
-)
+#: (A recipe's own settings are a section of their own, named after the recipe: trainer/recipes.py.)
+MODEL, DATA, MASKING, OPTIMISATION, EQUAL_COST, RUN = ("model", "data", "masking", "optimisation", "equal cost", "run")
 
 
 def parse_mac_budget(text: str | float) -> str | float:
@@ -257,6 +255,14 @@ class TrainConfig:
         applies=lambda c: c.best_of > 1,
     )
     mask_seed: int = setting(0, MASKING, "Seed of the masks: block permutations, per-layer graphs, EDropout's search.")
+    recipe_settings: dict = setting(
+        {},
+        MASKING,
+        "Each registered recipe's own settings by field name (e.g. edropout_patience), declared with the recipe; "
+        "missing ones take their defaults.",
+        identity=RECIPE_OWN,
+        cli=False,
+    )
     # -- optimisation
     epochs: int = setting(5, OPTIMISATION, "Passes over the training split.", minimum=1)
     batch_size: int = setting(128, OPTIMISATION, "Examples per step (per process).", minimum=1)
@@ -312,82 +318,6 @@ class TrainConfig:
         identity=DERIVED,
         minimum=1,
     )
-    # -- EDropout (the recipe's own settings: one identity key, "edropout", made by the recipe)
-    edropout_population: int = setting(
-        8, EDROPOUT_SECTION, "EDropout: candidate states.", identity=RECIPE_OWN, minimum=4
-    )
-    edropout_warmup: int | None = setting(
-        None,
-        EDROPOUT_SECTION,
-        "EDropout: epochs before the state may freeze (default: half the epochs).",
-        identity=RECIPE_OWN,
-        minimum=0,
-    )
-    edropout_patience: int = setting(
-        10,
-        EDROPOUT_SECTION,
-        "EDropout, --edropout-freeze rescore: steps the best state must stay unchanged before it freezes.",
-        identity=RECIPE_OWN,
-        minimum=1,
-    )
-    edropout_coverage: str = setting(
-        PAPER,
-        EDROPOUT_SECTION,
-        "EDropout: which layers a state gates. paper: the public code's (each residual block's conv2 but the "
-        "first, and the classifier's inputs; models without such blocks: hidden); all-convs: every conv and the "
-        "classifier's inputs; hidden: every conv and every Linear's inputs but the first layer's.",
-        identity=RECIPE_OWN,
-        choices=COVERAGES,
-    )
-    edropout_energy_bn: str = setting(
-        BATCH_STATISTICS,
-        EDROPOUT_SECTION,
-        "EDropout: batch norm while scoring states: each state's own batch statistics (the public code) or eval "
-        "mode (running statistics). Running statistics are never updated by these forwards.",
-        identity=RECIPE_OWN,
-        choices=ENERGY_BN_MODES,
-    )
-    edropout_freeze: str = setting(
-        PUBLIC_FREEZE,
-        EDROPOUT_SECTION,
-        "EDropout: when the state freezes after the warm-up. public: the public code's test (one step without a "
-        "new best energy); rescore: re-score the population on each minibatch (2 x population forwards) and "
-        "freeze when the best state is unchanged for --edropout-patience steps.",
-        identity=RECIPE_OWN,
-        choices=FREEZE_RULES,
-    )
-    edropout_keep_probability: float = setting(
-        0.5,
-        EDROPOUT_SECTION,
-        "EDropout: p0, the probability that a bit of an initial state is on (the paper sweeps 0.2-0.8).",
-        identity=RECIPE_OWN,
-        minimum=0,
-        maximum=1,
-    )
-    edropout_mutation: float = setting(
-        0.9,
-        EDROPOUT_SECTION,
-        "EDropout: F, the probability that a mutant bit copies x1.",
-        identity=RECIPE_OWN,
-        minimum=0,
-        maximum=1,
-    )
-    edropout_crossover: float = setting(
-        0.9,
-        EDROPOUT_SECTION,
-        "EDropout: CR, the probability that a trial bit comes from the mutant.",
-        identity=RECIPE_OWN,
-        minimum=0,
-        maximum=1,
-    )
-    edropout_energy_scale: float = setting(
-        10.0,
-        EDROPOUT_SECTION,
-        "EDropout: the energy is -scale x the mean logit margin.",
-        identity=RECIPE_OWN,
-        minimum=0,
-        open_minimum=True,
-    )
     # -- run (what cannot change the outcome, and the training seed, kept beside the hash)
     train_seed: int = setting(0, RUN, "Training seed: initialisation and batch order.", identity=NEVER, flag="--seed")
     device: str = setting("auto", RUN, "auto, cpu, cuda or cuda:N.", identity=NEVER)
@@ -400,6 +330,19 @@ class TrainConfig:
     )
     tensorboard: bool = setting(False, RUN, "Also log to TensorBoard in the run directory.", identity=NEVER)
     quiet: bool = setting(False, RUN, "No progress bars or per-epoch lines.", identity=NEVER, short="-q")
+
+    def __post_init__(self) -> None:
+        """Recipe settings not given take their declared defaults."""
+        defaults = {name: field.default for name, field in recipe_setting_fields().items()}
+        object.__setattr__(self, "recipe_settings", {**defaults, **self.recipe_settings})
+
+    @classmethod
+    def create(cls, **values) -> TrainConfig:
+        """A TrainConfig from flat values: a recipe's settings may be given by name
+        (``edropout_patience=5``) as well as in ``recipe_settings``."""
+        own = recipe_setting_fields()
+        settings = {**values.pop("recipe_settings", {}), **{k: values.pop(k) for k in list(values) if k in own}}
+        return cls(**values, recipe_settings=settings)
 
     @property
     def resolved_recipe(self) -> str:
@@ -465,9 +408,21 @@ class TrainConfig:
                 parse_policy(self.augment)
             except DataError as error:
                 raise TrainError(str(error)) from None
+        self._validate_recipe_settings()
         checked_model_options(self.model, self.model_options)
         RECIPES.get(self.resolved_recipe).validate(self)
         return self
+
+    def _validate_recipe_settings(self) -> None:
+        own = recipe_setting_fields()
+        unknown = sorted(set(self.recipe_settings) - set(own))
+        if unknown:
+            raise TrainError(f"unknown recipe settings: {', '.join(unknown)} (known: {', '.join(own)})")
+        for name, value in self.recipe_settings.items():
+            try:
+                check(own[name], value, own[name].flag)
+            except ConfigError as error:
+                raise TrainError(str(error)) from None
 
     def data_config(self) -> DataConfig:
         """What the data set's loader needs of this configuration."""
@@ -507,7 +462,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        names = {f.name: f for f in dataclasses.fields(cls)}
+        names = {f.name: f for f in dataclasses.fields(cls)} | recipe_setting_fields()
         unknown = sorted(set(data) - set(names))
         if unknown:
             raise TrainError(f"unknown configuration keys: {', '.join(unknown)}")
@@ -522,7 +477,7 @@ class TrainConfig:
             values["key_map"] = tuple((str(old), str(new)) for old, new in values["key_map"])
         if isinstance(values.get("augment"), bool):  # runs from before --augment took policies
             values["augment"] = STANDARD if values["augment"] else NONE
-        return cls(**values)
+        return cls.create(**values)
 
 
 #: Fields that name files or folders (made absolute for workers, relative to a config file in it).
@@ -559,15 +514,27 @@ def load_train_config(path: str | Path | None = None, overrides: dict | None = N
         key: document.pop(spelling) for key in MODEL_OPTION_ALIASES for spelling in _alias_spellings(key, document)
     }
     where = str(path) if path is not None else "overrides"
-    values = flat_values(TrainConfig, _without_command_keys(document), where)
+    classes = config_classes()
+    values = flat_values(classes, _without_command_keys(document), where)
     if path is not None:
         base = Path(path).parent
         values.update({k: base / v for k, v in values.items() if k in PATH_FIELDS and v and not Path(v).is_absolute()})
-    values.update(flat_values(TrainConfig, overrides or {}, "overrides"))
+    values.update(flat_values(classes, overrides or {}, "overrides"))
     values["model_options"] = with_model_option_aliases(
         values.get("model", TrainConfig.model), values.get("model_options", {}), aliases
     )
-    return TrainConfig(**values).validate()
+    return TrainConfig.create(**values).validate()
+
+
+def config_classes() -> tuple[type, ...]:
+    """TrainConfig and every registered recipe's settings: the dataclasses whose declared fields
+    make up a training configuration (their sections, options and keys)."""
+    return (TrainConfig, *recipe_settings_classes())
+
+
+def config_sections() -> dict[str, tuple]:
+    """Every section of a training configuration, the recipes' own last."""
+    return {name: fields for cls in config_classes() for name, fields in sections(cls).items()}
 
 
 #: Keys a ``train sweep`` file may hold that are not one training's configuration.

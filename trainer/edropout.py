@@ -11,21 +11,108 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
+from common.schema import RECIPE_OWN, setting
 from pruning.accounting import summarize
 from pruning.apply import PruneResult
-from pruning.edropout import EDropoutConfig, EDropoutSearch
-from pruning.edropout_units import FILTERS, gated, paper_keep_ratio, state_masks
+from pruning.edropout import FREEZE_RULES, PUBLIC_FREEZE, EDropoutConfig, EDropoutSearch
+from pruning.edropout_energy import BATCH_STATISTICS, ENERGY_BN_MODES
+from pruning.edropout_units import COVERAGES, FILTERS, PAPER, gated, paper_keep_ratio, state_masks
 from pruning.masking import apply_masks
 from trainer.hooks import RunHooks
 from trainer.stepmask import StepMasker
 
 #: ``edropout_selection`` values: which epochs model selection chose among.
 AFTER_FREEZE, NEVER_FROZE = "after-freeze", "final-epoch (never froze)"
+
+#: The recipe's name, which is also the name of its settings' section of the configuration.
+EDROPOUT = "edropout"
+SECTION = EDROPOUT
+
+
+@dataclass(frozen=True)
+class EDropoutSettings:
+    """EDropout's own settings: declared here, with the recipe (docs/architecture.md, "Adding
+    things"); they reach a run as ``TrainConfig.recipe_settings`` and its identity as the one
+    ``edropout`` key the recipe makes of them."""
+
+    edropout_population: int = setting(8, SECTION, "EDropout: candidate states.", identity=RECIPE_OWN, minimum=4)
+    edropout_warmup: int | None = setting(
+        None,
+        SECTION,
+        "EDropout: epochs before the state may freeze (default: half the epochs).",
+        identity=RECIPE_OWN,
+        minimum=0,
+    )
+    edropout_patience: int = setting(
+        10,
+        SECTION,
+        "EDropout, --edropout-freeze rescore: steps the best state must stay unchanged before it freezes.",
+        identity=RECIPE_OWN,
+        minimum=1,
+    )
+    edropout_coverage: str = setting(
+        PAPER,
+        SECTION,
+        "EDropout: which layers a state gates. paper: the public code's (each residual block's conv2 but the "
+        "first, and the classifier's inputs; models without such blocks: hidden); all-convs: every conv and the "
+        "classifier's inputs; hidden: every conv and every Linear's inputs but the first layer's.",
+        identity=RECIPE_OWN,
+        choices=COVERAGES,
+    )
+    edropout_energy_bn: str = setting(
+        BATCH_STATISTICS,
+        SECTION,
+        "EDropout: batch norm while scoring states: each state's own batch statistics (the public code) or eval "
+        "mode (running statistics). Running statistics are never updated by these forwards.",
+        identity=RECIPE_OWN,
+        choices=ENERGY_BN_MODES,
+    )
+    edropout_freeze: str = setting(
+        PUBLIC_FREEZE,
+        SECTION,
+        "EDropout: when the state freezes after the warm-up. public: the public code's test (one step without a "
+        "new best energy); rescore: re-score the population on each minibatch (2 x population forwards) and "
+        "freeze when the best state is unchanged for --edropout-patience steps.",
+        identity=RECIPE_OWN,
+        choices=FREEZE_RULES,
+    )
+    edropout_keep_probability: float = setting(
+        0.5,
+        SECTION,
+        "EDropout: p0, the probability that a bit of an initial state is on (the paper sweeps 0.2-0.8).",
+        identity=RECIPE_OWN,
+        minimum=0,
+        maximum=1,
+    )
+    edropout_mutation: float = setting(
+        0.9,
+        SECTION,
+        "EDropout: F, the probability that a mutant bit copies x1.",
+        identity=RECIPE_OWN,
+        minimum=0,
+        maximum=1,
+    )
+    edropout_crossover: float = setting(
+        0.9,
+        SECTION,
+        "EDropout: CR, the probability that a trial bit comes from the mutant.",
+        identity=RECIPE_OWN,
+        minimum=0,
+        maximum=1,
+    )
+    edropout_energy_scale: float = setting(
+        10.0,
+        SECTION,
+        "EDropout: the energy is -scale x the mean logit margin.",
+        identity=RECIPE_OWN,
+        minimum=0,
+        open_minimum=True,
+    )
 
 
 class EDropoutTraining(RunHooks):

@@ -70,5 +70,5 @@ class RunHooks:
     ) -> tuple[PruneResult | None, dict]:
         """After the last epoch (``best`` and ``final`` are the selected and the last epoch's log
         lines): the masks the row reports (None: those the run started with) and extra row columns
-        (declared in :data:`common.columns.RECIPE_OUTCOMES`)."""
+        (declared as the recipe's ``outcomes``)."""
         return None, {}

@@ -8,12 +8,13 @@ A :class:`Recipe` declares
   ``--density``, ``--match-macs``) it accepts and requires;
 * ``per_layer`` — it draws an independent graph per layer (``--best-of`` applies, and a sweep
   grid can vary it);
-* ``mask_recipe`` — the pruning stage's recipe that masks the model before training;
+* ``mask_rule`` — the pruning stage's recipe that masks the model before training;
 
 and implements :meth:`Recipe.validate`, :meth:`Recipe.inputs` (plan or masks with their hashes,
 for the run and the sweep through the same call), :meth:`Recipe.identity_extra` and
 :meth:`Recipe.hooks` (what it adds to the training loop). The columns it adds to a results row
-are declared in :data:`common.columns.RECIPE_OUTCOMES`. A new recipe is one :func:`register` call.
+are declared with it (``outcomes``, ``settings_key``); docs/architecture.md, "Adding things", lists
+the files a new recipe touches.
 """
 
 from __future__ import annotations
@@ -25,18 +26,19 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from common.columns import RECIPE_OPTIONS, RECIPE_OUTCOMES, RECIPE_SETTINGS
+from common.columns import RECIPE_OPTIONS
 from common.registry import Registry
+from common.schema import schema_fields
 from common.seeding import derive_seed
 from pruning.edropout import EDropoutConfig
 from pruning.edropout_units import random_unit_masks
 from pruning.errors import PruningError
 from pruning.layers import LayerSelection
-from pruning.recipes import DENSE, MODEL_WIRING, PER_LAYER_RECIPES, RELATIONAL, MaskConfig
+from pruning.mask_rules import DENSE, MODEL_WIRING, PER_LAYER_RECIPES, RELATIONAL, MaskConfig
 from pruning.sources import load_mask_source
 from pruning.storage import masks_sha256
 from topology.plans import Plan, load_plan
-from trainer.edropout import EDropoutTraining
+from trainer.edropout import EDROPOUT, EDropoutSettings, EDropoutTraining
 from trainer.errors import TrainError
 from trainer.hooks import RunHooks
 from trainer.stepmask import StepMasker
@@ -45,7 +47,6 @@ if TYPE_CHECKING:
     from trainer.config import TrainConfig
 
 MASKS = "masks"
-EDROPOUT = "edropout"
 RANDOM_FILTERS = "random-filters"
 
 #: Command-line spelling of the options that give a run its masks.
@@ -84,13 +85,21 @@ class Recipe:
     takes: frozenset[str] = frozenset({"degree", "density", "match_macs"})
     needs: frozenset[str] = frozenset()
     per_layer: bool = False
-    mask_recipe: str = DENSE
+    mask_rule: str = DENSE
     refusal: str = field(default="", compare=False)  # why other source options are refused
+    outcomes: tuple[str, ...] = ()  # results columns of its own: what its runs measure
+    settings_key: str | None = None  # the identity key (and results column) of its own settings
+    settings: type | None = None  # its own settings: a dataclass of common.schema settings (a section)
+
+    def settings_of(self, config: TrainConfig):
+        """This recipe's settings in ``config`` (an instance of :attr:`settings`)."""
+        names = [field.name for field in schema_fields(self.settings)]
+        return self.settings(**{name: config.recipe_settings[name] for name in names})
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The results columns this recipe adds (outcomes, for the report)."""
-        return RECIPE_OUTCOMES.get(self.name, ())
+        return self.outcomes
 
     def validate(self, config: TrainConfig) -> None:
         """Raise TrainError for a source option the recipe does not take or needs and lacks."""
@@ -122,7 +131,7 @@ class Recipe:
         """The pruning stage's configuration for the run's model."""
         selection = LayerSelection(config.prune_first, config.prune_last, config.include, config.exclude)
         return MaskConfig(
-            self.mask_recipe,
+            self.mask_rule,
             plan,
             config.degree,
             config.density,
@@ -180,49 +189,46 @@ class RandomFiltersRecipe(Recipe):
         return RunInputs(masks=masks, masks_sha256=masks_sha256(reference))
 
     def identity_extra(self, config: TrainConfig) -> dict:
-        (key,) = RECIPE_SETTINGS[self.name]
-        return {key: "per training seed"}  # the draws used to come from the mask seed alone
+        return {self.settings_key: "per training seed"}  # the draws used to come from the mask seed alone
 
 
 class EDropoutRecipe(Recipe):
     def validate(self, config: TrainConfig) -> None:
         super().validate(config)
-        if not (config.edropout_warmup is None or 0 <= config.edropout_warmup <= config.epochs):
-            raise TrainError(
-                f"EDropout warm-up must be between 0 and the {config.epochs} epochs, got {config.edropout_warmup}"
-            )
+        warmup = self.settings_of(config).edropout_warmup
+        if not (warmup is None or 0 <= warmup <= config.epochs):
+            raise TrainError(f"EDropout warm-up must be between 0 and the {config.epochs} epochs, got {warmup}")
         try:
             self.search_config(config)
         except PruningError as error:
             raise TrainError(str(error)) from None
 
-    @staticmethod
-    def warmup(config: TrainConfig) -> int:
+    def warmup(self, config: TrainConfig) -> int:
         """Epochs before the state may freeze: as given, else half the epochs (rounded down)."""
-        return config.edropout_warmup if config.edropout_warmup is not None else config.epochs // 2
+        warmup = self.settings_of(config).edropout_warmup
+        return warmup if warmup is not None else config.epochs // 2
 
-    @staticmethod
-    def search_config(config: TrainConfig) -> EDropoutConfig:
+    def search_config(self, config: TrainConfig) -> EDropoutConfig:
         """The search the run's ``--edropout-*`` options describe (validated)."""
+        settings = self.settings_of(config)
         return EDropoutConfig(
-            population=config.edropout_population,
-            keep_probability=config.edropout_keep_probability,
-            mutation=config.edropout_mutation,
-            crossover=config.edropout_crossover,
-            energy_scale=config.edropout_energy_scale,
-            patience=config.edropout_patience,
-            coverage=config.edropout_coverage,
-            energy_bn=config.edropout_energy_bn,
-            freeze=config.edropout_freeze,
+            population=settings.edropout_population,
+            keep_probability=settings.edropout_keep_probability,
+            mutation=settings.edropout_mutation,
+            crossover=settings.edropout_crossover,
+            energy_scale=settings.edropout_energy_scale,
+            patience=settings.edropout_patience,
+            coverage=settings.edropout_coverage,
+            energy_bn=settings.edropout_energy_bn,
+            freeze=settings.edropout_freeze,
             include=config.include,
             exclude=config.exclude,
         ).validate()
 
     def identity_extra(self, config: TrainConfig) -> dict:
         search = self.search_config(config)
-        (key,) = RECIPE_SETTINGS[self.name]
         return {
-            key: {
+            self.settings_key: {
                 "population": search.population,
                 "patience": search.patience,
                 "warmup": self.warmup(config),
@@ -264,7 +270,7 @@ register(
         _RELATIONAL_READS,
         takes=frozenset({"plan", "degree", "density", "match_macs"}),
         needs=frozenset({"plan"}),
-        mask_recipe=RELATIONAL,
+        mask_rule=RELATIONAL,
     )
 )
 for _name in PER_LAYER_RECIPES:
@@ -274,7 +280,7 @@ for _name in PER_LAYER_RECIPES:
             f"an independent {_name} bipartite graph per layer",
             _PER_LAYER_READS,
             per_layer=True,
-            mask_recipe=_name,
+            mask_rule=_name,
         )
     )
 register(
@@ -282,7 +288,7 @@ register(
         MODEL_WIRING,
         "only the model's own X-layers are masked (X-Net models)",
         frozenset({"mask_seed"}),
-        mask_recipe=MODEL_WIRING,
+        mask_rule=MODEL_WIRING,
     )
 )
 register(
@@ -301,6 +307,19 @@ register(
         frozenset({"include", "exclude", "mask_seed"}),
         takes=frozenset(),
         refusal="finds its own masks",
+        outcomes=(
+            "edropout_paper_r",
+            "edropout_units_kept",
+            "edropout_units",
+            "edropout_frozen_epoch",
+            "edropout_frozen_step",
+            "edropout_best_energy",
+            "edropout_selection",
+            "best_acc_no_pruning",
+            "final_acc_no_pruning",
+        ),
+        settings_key=EDROPOUT,
+        settings=EDropoutSettings,
     )
 )
 register(
@@ -311,6 +330,7 @@ register(
         takes=frozenset({"like"}),
         needs=frozenset({"like"}),
         refusal="takes its kept counts from --like",
+        settings_key="random_filters_draw",
     )
 )
 
@@ -318,6 +338,28 @@ register(
 def recipe_of(config: TrainConfig) -> Recipe:
     """The registered recipe a configuration resolves to."""
     return RECIPES.get(config.resolved_recipe)
+
+
+def recipe_setting_fields() -> dict:
+    """Every registered recipe's own settings fields by name (:class:`common.schema.SchemaField`)."""
+    return {
+        field.name: field for recipe in RECIPES.values() if recipe.settings for field in schema_fields(recipe.settings)
+    }
+
+
+def recipe_settings_classes() -> tuple[type, ...]:
+    """The registered recipes' settings dataclasses (each a configuration section)."""
+    return tuple(recipe.settings for recipe in RECIPES.values() if recipe.settings)
+
+
+def recipe_outcomes() -> tuple[str, ...]:
+    """Every registered recipe's own outcome columns."""
+    return tuple(name for recipe in RECIPES.values() for name in recipe.outcomes)
+
+
+def recipe_settings() -> tuple[str, ...]:
+    """Every registered recipe's own settings column (its identity key)."""
+    return tuple(recipe.settings_key for recipe in RECIPES.values() if recipe.settings_key)
 
 
 def grid_recipes() -> tuple[str, ...]:

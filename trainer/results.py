@@ -27,13 +27,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from common.atomic import atomic_write_text
-from common.columns import BASELINE_RECIPE, BOOKKEEPING
+from common.columns import BASELINE_RECIPE, BOOKKEEPING, COLUMN_ROLES_FILE, column_roles
+from common.jsonio import json_text
 from topology.metrics import GRAPH_METRICS, compute_metrics
 from topology.plans import Plan
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
 from trainer.identity import config_columns
-from trainer.recipes import Recipe
+from trainer.recipes import Recipe, recipe_outcomes, recipe_settings
 from trainer.rundir import read_result, results_path
 
 PLAN_METRIC_COLUMNS = ["plan_density" if name == "density" else name for name in GRAPH_METRICS if name != "nodes"]
@@ -159,7 +160,7 @@ def results_row(config: TrainConfig, recipe: Recipe, values: dict) -> dict:
     """A run's row in :data:`COLUMNS` order, then the recipe's own identity keys (settings) and columns.
 
     Every value must have a declared column: :data:`COLUMNS`, the recipe's identity keys
-    (:meth:`Recipe.identity_extra`) or its own columns (:data:`common.columns.RECIPE_OUTCOMES`);
+    (:meth:`Recipe.identity_extra`) or its own columns (``Recipe.outcomes``);
     a declared column without a value is empty (e.g. ``match_macs`` without a MAC budget).
     """
     declared = [*COLUMNS, *recipe.identity_extra(config), *recipe.columns]
@@ -220,6 +221,8 @@ def append_row(directory: str | Path, row: dict) -> Path:
         writer.writerows(existing_rows)
         writer.writerow({key: _cell(value) for key, value in row.items()})
         atomic_write_text(path, buffer.getvalue())
+        roles = column_roles(header, recipe_outcomes(), recipe_settings())
+        atomic_write_text(path.parent / COLUMN_ROLES_FILE, json_text(roles))
     return path
 
 

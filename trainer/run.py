@@ -24,7 +24,7 @@ from pruning.accounting import layer_graph_columns
 from pruning.apply import PruneResult, prune_model
 from pruning.checkpoints import load_checkpoint
 from pruning.expander import refuse_dense_label
-from pruning.recipes import DENSE
+from pruning.mask_rules import DENSE
 from topology.analysis import reference_mismatches
 from trainer import rundir
 from trainer.config import TrainConfig

@@ -190,3 +190,16 @@ def write_log(run_dir: Path, history: list[dict]) -> None:
 def write_step_log(run_dir: Path, lines: list[dict]) -> None:
     """The recipe's per-step log (``search_log.csv``)."""
     atomic_write_text(Path(run_dir) / STEP_LOG_FILE, pd.DataFrame(lines).to_csv(index=False, lineterminator="\n"))
+
+
+def like_run_defaults(like: Path | None) -> dict:
+    """For ``--like RUN``: the model, its built options and the data set of that run (a control
+    is the same network as the run it copies); empty when ``like`` is not a run directory."""
+    if like is None or not is_run_dir(like):
+        return {}
+    stored = read_config(like)
+    return {
+        "model": stored.model,
+        "model_options": built_model_options(read_config_document(like)) or stored.model_options,
+        "dataset": stored.dataset,
+    }

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from common.memory import MemoryBudgetError, require_memory
 from pruning.apply import counted_macs
 from pruning.errors import PruningError
-from pruning.recipes import DENSE
+from pruning.mask_rules import DENSE
 from topology.plans import Plan
 from trainer.config import DENSE_BUDGET, TrainConfig, parse_mac_budget  # noqa: F401  (re-exported)
 from trainer.errors import TrainError

@@ -368,7 +368,7 @@ def test_edropout_run_masks_export_as_layer_plans(run, tmp_path):
     from trainer.run import run_training
 
     data = write_fashion_like(tmp_path / "fm", train=300, test=100)
-    config = TrainConfig(
+    config = TrainConfig.create(
         recipe="edropout",
         model="cnn",
         model_options={"width": 4},

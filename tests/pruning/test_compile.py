@@ -13,8 +13,8 @@ from pruning.compile import (
 )
 from pruning.errors import PruningError
 from pruning.kernels import GatheredConv, GatheredLinear
+from pruning.mask_rules import MaskConfig
 from pruning.masking import apply_masks, current_masks
-from pruning.recipes import MaskConfig
 from topology.generators import generate
 from topology.plans import Plan
 from trainer.models import build_model

@@ -7,7 +7,7 @@ from torch import nn
 from common.seeding import derive_seed
 from pruning import LayerSelection, MaskConfig, compute_masks
 from pruning.errors import PruningError
-from pruning.recipes import compute_mask_set
+from pruning.mask_rules import compute_mask_set
 from topology.generators import generate
 from topology.metrics import compute_metrics
 

@@ -10,8 +10,8 @@ from pruning import MaskConfig
 from pruning.apply import prune_model
 from pruning.errors import PruningError
 from pruning.layers import PrunableLayer, grouped_connections
+from pruning.mask_rules import MASK_RULES, compute_mask_set
 from pruning.network_graph import network_graph
-from pruning.recipes import MASK_RECIPES, compute_mask_set
 from topology.generators import generate
 from topology.plans import Plan
 
@@ -34,7 +34,7 @@ def test_each_group_gets_the_mask_the_recipe_makes_for_a_layer_of_the_groups_siz
     model = grouped_model()
     mask = compute_mask_set(model, config).masks["1"]
     assert mask.shape == (12, 4)  # (C_out, C_in / groups), as the weight (12, 4, 3, 3)
-    recipe = MASK_RECIPES.get(config.recipe)
+    recipe = MASK_RULES.get(config.recipe)
     for group in range(2):
         view = PrunableLayer(f"1[group {group}]", model[1], 6, 4)
         expected = recipe(view, config)

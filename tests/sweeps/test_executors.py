@@ -18,6 +18,7 @@ from sweeps.executors import ExecutorConfig
 from sweeps.jobs import collect_rows
 from sweeps.planning import SweepGrid, job_specs, sweep_jobs
 from sweeps.run import run_sweep
+from tests.factories import small_config
 from tests.trainer.synthetic import write_fashion_like
 from trainer.config import TrainConfig
 from trainer.results import read_rows
@@ -53,17 +54,7 @@ def worker_specs(specs, threads):
 
 
 def template(data_dir, out, **changes) -> TrainConfig:
-    values = dict(
-        model="mlp",
-        model_options={"width": 16},
-        data_dir=data_dir,
-        epochs=1,
-        batch_size=64,
-        out=out,
-        quiet=True,
-        threads=1,
-    )
-    return TrainConfig(**{**values, **changes})
+    return small_config(data_dir, out, **{"model_options": {"width": 16}, **changes})
 
 
 def six_jobs():

@@ -17,6 +17,7 @@ from sweeps.planning import (
     sweep_status,
 )
 from sweeps.run import run_sweep
+from tests.factories import small_config
 from tests.trainer.synthetic import write_fashion_like
 from topology.build import GenerateConfig, make_plans
 from trainer.config import TrainConfig
@@ -38,17 +39,7 @@ def plans(tmp_path):
 
 
 def template(data_dir, tmp_path, **changes):
-    values = dict(
-        model="mlp",
-        model_options={"width": 32},
-        data_dir=data_dir,
-        epochs=1,
-        batch_size=64,
-        out=tmp_path / "runs",
-        quiet=True,
-        threads=1,
-    )
-    return TrainConfig(**{**values, **changes})
+    return small_config(data_dir, tmp_path / "runs", **{"model_options": {"width": 32}, **changes})
 
 
 def test_sharding_covers_every_job_exactly_once(plans):

@@ -14,7 +14,7 @@ from cli.prune import apply as prune_apply
 from cli.train import config_from_options, train
 from common.schema import ALWAYS, DERIVED, WHEN_SET, ConfigError, schema_fields, sections
 from tests.trainer.synthetic import write_fashion_like
-from trainer.config import MASKING, TrainConfig, load_train_config
+from trainer.config import MASKING, TrainConfig, config_sections, load_train_config
 from trainer.errors import TrainError
 from trainer.identity import config_hash, identify, run_identity
 from trainer.results import COLUMNS
@@ -26,7 +26,8 @@ def test_every_field_is_declared_with_a_section_and_help():
     declared = {field.name for field in schema_fields(TrainConfig)}
     assert declared == {field.name for field in dataclasses.fields(TrainConfig)}
     assert all(field.setting.help.strip() for field in schema_fields(TrainConfig))
-    assert list(sections(TrainConfig)) == ["model", "data", "masking", "optimisation", "equal cost", "edropout", "run"]
+    assert list(sections(TrainConfig)) == ["model", "data", "masking", "optimisation", "equal cost", "run"]
+    assert list(config_sections())[-1] == "edropout"  # a recipe's own settings: its own section
 
 
 def test_every_identity_field_has_its_results_column():
@@ -54,10 +55,10 @@ def test_unordered_settings_are_sorted_and_ordered_ones_kept():
 @pytest.mark.parametrize(
     ("changes", "fragment"),
     [
-        ({"lr": math.inf}, "--lr: inf is not a number"),
-        ({"momentum": math.nan}, "--momentum: nan is not a number (it must be finite)"),
-        ({"momentum": -0.5}, "--momentum: -0.5 is not a number (it must be >= 0)"),
-        ({"gamma": 0.0}, "--gamma: 0.0 is not a number (it must be > 0)"),
+        ({"lr": math.inf}, "--lr: inf is not a finite number"),
+        ({"momentum": math.nan}, "--momentum: nan is not a finite number"),
+        ({"momentum": -0.5}, "--momentum: -0.5 is out of range: it must be >= 0 and <= 1"),
+        ({"gamma": 0.0}, "--gamma: 0.0 is out of range: it must be > 0"),
         ({"weight_decay": -1.0}, "--weight-decay"),
         ({"threads": 0}, "--threads"),
         ({"epochs": "3"}, "--epochs: '3' is not a whole number"),
@@ -73,11 +74,12 @@ def test_validate_refuses_what_the_schema_forbids(changes, fragment):
 def test_help_lists_options_by_section():
     command = train.commands["run"]
     text = command.get_help(click.Context(command, info_name="run"))
-    order = [text.index(f"{name.capitalize()} options:") for name in ("command", *sections(TrainConfig))]
+    order = [text.index(f"{name.capitalize()} options:") for name in ("command", *config_sections())]
     assert order == sorted(order)
     masking_part = text[text.index("Masking options:") : text.index("Optimisation options:")]
+    assert "--edropout-patience" in text[text.index("Edropout options:") :]
     for field in sections(TrainConfig)[MASKING]:
-        assert field.flag in masking_part, field.flag
+        assert (field.flag in masking_part) == field.setting.cli, field.flag
 
 
 def test_prune_apply_shares_the_masking_options_with_train():
@@ -118,9 +120,10 @@ def test_a_shipped_config_loads_as_its_command_line_does():
     ("text", "fragment"),
     [
         ("epochs: ten\n", "epochs: 'ten' is not a whole number"),
-        ("lr: .inf\n", "lr: inf is not a number"),
+        ("lr: .inf\n", "lr: inf is not a finite number"),
         ("epochs: null\n", "epochs: None is not a whole number"),
         ("optimizer: sgdd\n", "optimizer: 'sgdd' is not one of sgd, adamw, adadelta"),
+        ("edropout: {edropout-population: 2}\n", "edropout-population: 2 is out of range: it must be >= 4"),
         ("learning_rate: 0.1\n", "unknown key 'learning_rate'"),
         ("optimisation: {epoch: 3}\n", "optimisation: unknown key 'epoch'; did you mean 'epochs'?"),
         ("- 1\n- 2\n", "expected a mapping"),

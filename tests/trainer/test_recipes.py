@@ -4,20 +4,20 @@ a one-epoch run, the sweep's skip logic and the report's grouping of its seeds."
 import dataclasses
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from common.columns import RECIPE_OUTCOMES, outcome_columns
+from common.columns import OPTION_ROLE, OUTCOME, OUTCOME_ROLE, SETTING_ROLE, TREATMENT_ROLE, column_roles
 from pruning.apply import prune_model
 from pruning.storage import load_masks, masks_sha256
 from reports.experiments import split_experiments
+from reports.table import read_results
 from sweeps.planning import SweepJob, job_specs, sweep_status
 from tests.trainer.synthetic import write_fashion_like
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
 from trainer.identity import config_hash, run_identity
 from trainer.models import build_model
-from trainer.recipes import RECIPES, grid_recipes, recipe_of
+from trainer.recipes import RECIPES, grid_recipes, recipe_of, recipe_outcomes, recipe_settings
 from trainer.results import COLUMNS, read_rows
 from trainer.run import run_training
 
@@ -41,7 +41,7 @@ PINNED = [
     ("random-bipartite", TrainConfig(recipe="random-bipartite", degree=4), {}, "f78d6755fdfd5547"),
     ("masks", TrainConfig(masks=Path("m.npz")), {"masks_sha256": SHA}, "4d17d4ba397cf657"),
     ("model", TrainConfig(model="xmobilenet", model_options={"expand": 4}), {}, "9e6c4ffad996e5e3"),
-    ("edropout", TrainConfig(recipe="edropout", include=("4",), edropout_patience=5), {}, "c19e62a517e6b346"),
+    ("edropout", TrainConfig.create(recipe="edropout", include=("4",), edropout_patience=5), {}, "c19e62a517e6b346"),
     (
         "random-filters",
         TrainConfig(recipe="random-filters", like=Path("run")),
@@ -70,9 +70,13 @@ def test_every_registered_recipe_is_pinned_and_the_grid_holds_the_per_layer_ones
 
 
 def test_recipe_columns_are_outcomes_for_the_report():
-    for name, recipe in RECIPES.items():
-        assert recipe.columns == RECIPE_OUTCOMES.get(name, ())
-        assert set(recipe.columns) <= set(outcome_columns()) and not set(recipe.columns) & set(COLUMNS)
+    for recipe in RECIPES.values():
+        assert not set(recipe.columns) & set(COLUMNS) and not set(recipe.columns) & set(OUTCOME)
+    own = [*recipe_outcomes(), *recipe_settings()]
+    roles = column_roles([*COLUMNS, *own], recipe_outcomes(), recipe_settings())
+    assert roles["edropout_units"] == roles["best_acc_no_pruning"] == roles["best_acc"] == OUTCOME_ROLE
+    assert roles["edropout"] == roles["random_filters_draw"] == roles["self_loops"] == OPTION_ROLE
+    assert roles["lr"] == SETTING_ROLE and roles["plan_sha256"] == TREATMENT_ROLE
 
 
 @pytest.mark.parametrize(
@@ -135,7 +139,7 @@ def _configs(data_dir, plan_path, out):
         "relational": dataclasses.replace(base, plan=plan_path),
         **{name: dataclasses.replace(base, recipe=name, degree=4) for name in grid_recipes()},
         "model": dataclasses.replace(base, model="xresnet20", model_options={"expand": 2, "width": 4}, max_train=100),
-        "edropout": dataclasses.replace(base, recipe="edropout", edropout_patience=1),
+        "edropout": dataclasses.replace(base, recipe="edropout", recipe_settings={"edropout_patience": 1}),
     }
 
 
@@ -164,7 +168,9 @@ def test_every_recipe_masks_trains_skips_in_a_sweep_and_groups_its_seeds(data_di
         assert done[name].row["applied_masks_sha256"] == masks_sha256(load_masks(done[name].run_dir / "masks.npz")), (
             name
         )
-    table = pd.read_csv(out / "results.csv")
+    table = read_results([out / "results.csv"])  # with the column roles the trainer wrote beside it
+    assert table.attrs["column_roles"]["edropout_units"] == OUTCOME_ROLE
+    assert table.attrs["column_roles"]["random_filters_draw"] == OPTION_ROLE
     for experiment in split_experiments(table):
         counts = experiment.rows.groupby("config_hash")["train_seed"].nunique()
         assert (counts == 2).all(), experiment.title  # every recipe's two seeds sit in one experiment
@@ -176,9 +182,9 @@ def test_mask_config_names_the_pruning_stage_recipe(plan_path):
     plan = load_plan(plan_path)
     config = TrainConfig(model="mlp", model_options={"width": 16, "depth": 2}, plan=plan_path)
     mask = recipe_of(config).mask_config(config, plan)
-    assert mask.recipe == "relational" and mask.plan is plan
+    assert mask.rule == "relational" and mask.plan is plan
     edropout = TrainConfig(recipe="edropout")
-    assert recipe_of(edropout).mask_config(edropout, None).recipe == "dense"  # EDropout starts unmasked
+    assert recipe_of(edropout).mask_config(edropout, None).rule == "dense"  # EDropout starts unmasked
     model = build_model("mlp", (1, 28, 28), 10, width=16, depth=2)
     result = prune_model(model, mask, (1, 28, 28))
     assert set(result.masks) == {"4", "7"}  # the hidden 16x16 layers; the first and last stay dense

@@ -12,6 +12,7 @@ from common.memory import ENVIRONMENT_VARIABLE, MemoryBudgetError, memory_budget
 from sweeps import claims
 from sweeps.planning import SweepGrid, sweep_jobs
 from sweeps.run import run_sweep
+from tests.factories import small_config
 from trainer import rundir
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
@@ -20,18 +21,8 @@ from trainer.run import TrainInterrupted, resume_training, run_training
 
 
 def tiny(data_dir, out, **overrides):
-    values = dict(
-        model="mlp",
-        model_options={"width": 16, "depth": 1},
-        data_dir=data_dir,
-        epochs=1,
-        lr=0.05,
-        threads=1,
-        quiet=True,
-        out=out,
-        max_train=200,
-    )
-    return TrainConfig(**{**values, **overrides})
+    values = dict(model_options={"width": 16, "depth": 1}, lr=0.05, max_train=200, batch_size=128)
+    return small_config(data_dir, out, **{**values, **overrides})
 
 
 def _sweep(config: TrainConfig) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pruning.errors import PruningError
+from tests.factories import small_config
 from tests.trainer.synthetic import write_fashion_like
 from topology.generators import generate
 from topology.plans import Plan, save_plan
@@ -33,19 +34,8 @@ def plan(tmp_path):
 
 
 def config(data_dir, tmp_path, **changes):
-    values = dict(
-        model="mlp",
-        model_options={"width": 64},
-        data_dir=data_dir,
-        epochs=3,
-        batch_size=64,
-        lr=0.05,
-        out=tmp_path / "runs",
-        quiet=True,
-        threads=1,
-    )
-    values.update(changes)
-    return TrainConfig(**values)
+    values = dict(model_options={"width": 64}, epochs=3, lr=0.05)
+    return small_config(data_dir, tmp_path / "runs", **{**values, **changes})
 
 
 def stable(row):

@@ -53,7 +53,7 @@ def test_x_masks_are_the_xnet_recipe_on_the_dense_model():
     model = declared(expand=4)
     dense = nn.Sequential(*[nn.Linear(a, b) for a, b in [(16, 64), (64, 16), (16, 64), (64, 64)]])
     from pruning import LayerSelection
-    from pruning.recipes import compute_mask_set
+    from pruning.mask_rules import compute_mask_set
 
     recipe = compute_mask_set(
         dense, MaskConfig("xnet", degree=4, seed=9, selection=LayerSelection(True, True, include=("0", "2")))

@@ -1,4 +1,5 @@
-"""Mask recipes: how a layer's (C_out, C_in) channel mask is made. A registry, all seeded.
+"""Mask rules: how a layer's (C_out, C_in) channel mask is made (``prune apply --recipe``; a training
+recipe, trainer/recipes.py, names the mask rule it masks with). A registry, all seeded.
 
 * ``relational`` — one n-node plan graph for every layer (RGP; graph2nn with ``self_loops``).
 * ``xnet``, ``rreg-bipartite``, ``random-bipartite`` — an independent bipartite graph per layer,
@@ -44,7 +45,7 @@ PER_LAYER_RECIPES = ("xnet", "rreg-bipartite", "random-bipartite")
 class MaskConfig:
     """How masks are made for a model."""
 
-    recipe: str = RELATIONAL  # registry name in MASK_RECIPES
+    rule: str = RELATIONAL  # registry name in MASK_RULES (prune apply's --recipe)
     plan: Plan | None = None  # relational: the n-node graph applied to every layer
     degree: int | None = None  # per-layer recipes: inputs kept per output channel
     density: float | None = None  # per-layer recipes: fraction kept, instead of degree
@@ -59,11 +60,11 @@ class MaskConfig:
 
     def validate(self) -> MaskConfig:
         """Raise PruningError for impossible values; returns self."""
-        if self.recipe == RELATIONAL and self.plan is None:
+        if self.rule == RELATIONAL and self.plan is None:
             raise PruningError(f"the {RELATIONAL} recipe needs a plan (--plan)")
-        if self.recipe != RELATIONAL and self.plan is not None:
+        if self.rule != RELATIONAL and self.plan is not None:
             raise PruningError(
-                f"--plan is only used by --recipe {RELATIONAL}; {self.recipe!r} takes --degree or --density"
+                f"--plan is only used by --recipe {RELATIONAL}; {self.rule!r} takes --degree or --density"
             )
         if self.nodes_policy not in NODES_POLICIES:
             raise PruningError(f"nodes policy must be one of {', '.join(NODES_POLICIES)}, got {self.nodes_policy!r}")
@@ -73,19 +74,18 @@ class MaskConfig:
             raise PruningError(f"select-by must be one of {', '.join(SELECT_BY)}, got {self.select_by!r}")
         if self.best_of < 1:
             raise PruningError(f"best-of must be at least 1, got {self.best_of}")
-        if self.best_of > 1 and self.recipe not in PER_LAYER_RECIPES:
+        if self.best_of > 1 and self.rule not in PER_LAYER_RECIPES:
             raise PruningError(
-                f"best-of draws random layer graphs; recipe {self.recipe!r} has none (use "
-                f"{', '.join(PER_LAYER_RECIPES)})"
+                f"best-of draws random layer graphs; recipe {self.rule!r} has none (use {', '.join(PER_LAYER_RECIPES)})"
             )
         return self
 
 
-MaskRecipe = Callable[[PrunableLayer, MaskConfig], np.ndarray]
-MASK_RECIPES: Registry[MaskRecipe] = Registry("mask recipe")
+MaskRule = Callable[[PrunableLayer, MaskConfig], np.ndarray]
+MASK_RULES: Registry[MaskRule] = Registry("mask recipe")
 
 
-@MASK_RECIPES.register(RELATIONAL)
+@MASK_RULES.register(RELATIONAL)
 def relational(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
     """The plan's graph on channel blocks: ``mask[o, i] = A'[node(o), node(i)]``.
 
@@ -123,7 +123,7 @@ def degree_on_inputs(layer: PrunableLayer, side: str) -> bool:
     return side == "inputs" or (side == "larger" and layer.in_channels > layer.out_channels)
 
 
-def _per_layer(generator: str) -> MaskRecipe:
+def _per_layer(generator: str) -> MaskRule:
     def recipe(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
         if (config.degree is None) == (config.density is None):
             raise PruningError(f"recipe {generator!r} needs exactly one of degree and density")
@@ -150,16 +150,16 @@ def _per_layer(generator: str) -> MaskRecipe:
 
 
 for _generator in PER_LAYER_RECIPES:
-    MASK_RECIPES.register(_generator)(_per_layer(_generator))
+    MASK_RULES.register(_generator)(_per_layer(_generator))
 
 
-@MASK_RECIPES.register(DENSE)
+@MASK_RULES.register(DENSE)
 def dense(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
     """Every connection kept (density 1)."""
     return np.ones((layer.out_channels, layer.in_channels), dtype=bool)
 
 
-@MASK_RECIPES.register(MODEL_WIRING)
+@MASK_RULES.register(MODEL_WIRING)
 def model_structure(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
     """Nothing removed by the recipe: only the model's own wiring (its X-layers) is masked."""
     return np.ones((layer.out_channels, layer.in_channels), dtype=bool)
@@ -185,9 +185,9 @@ class MaskSet:
     draws: dict[str, dict] = field(default_factory=dict)
 
 
-def _best_draw(layer: PrunableLayer, recipe: MaskRecipe, config: MaskConfig) -> tuple[np.ndarray, dict]:
+def _best_draw(layer: PrunableLayer, rule: MaskRule, config: MaskConfig) -> tuple[np.ndarray, dict]:
     """The best of ``config.best_of`` draws of the layer's graph by ``config.select_by`` (first on ties)."""
-    candidates = [np.asarray(recipe(layer, replace(config, draw=k)), dtype=np.uint8) for k in range(config.best_of)]
+    candidates = [np.asarray(rule(layer, replace(config, draw=k)), dtype=np.uint8) for k in range(config.best_of)]
     scores = [
         metrics[config.select_by] for metrics in compute_metrics(candidates, kind=BIPARTITE, names=[config.select_by])
     ]
@@ -221,11 +221,11 @@ def unconnected_notices(name: str, mask: np.ndarray) -> list[str]:
     return lines
 
 
-def _layer_mask(layer: PrunableLayer, recipe: MaskRecipe, config: MaskConfig) -> tuple[np.ndarray, dict | None]:
+def _layer_mask(layer: PrunableLayer, rule: MaskRule, config: MaskConfig) -> tuple[np.ndarray, dict | None]:
     """One (group of a) layer's channel mask, and the best-of record when ``config.best_of > 1``."""
     if config.best_of > 1:
-        return _best_draw(layer, recipe, config)
-    return np.asarray(recipe(layer, config), dtype=bool), None
+        return _best_draw(layer, rule, config)
+    return np.asarray(rule(layer, config), dtype=bool), None
 
 
 def compute_mask_set(model: nn.Module, config: MaskConfig) -> MaskSet:
@@ -237,7 +237,7 @@ def compute_mask_set(model: nn.Module, config: MaskConfig) -> MaskSet:
     graph ``best_of = 1`` gives) and the draw with the largest ``config.select_by`` is kept.
     """
     config.validate()
-    recipe = MASK_RECIPES.get(config.recipe)
+    rule = MASK_RULES.get(config.rule)
     layers, notices = find_prunable_layers(model, config.selection)
     if not layers:
         raise PruningError("no layer to prune: check --include/--exclude and --prune-first/--prune-last")
@@ -245,7 +245,7 @@ def compute_mask_set(model: nn.Module, config: MaskConfig) -> MaskSet:
     for layer in layers:
         rows = []
         for view in layer.group_views():
-            matrix, chosen = _layer_mask(view, recipe, config)
+            matrix, chosen = _layer_mask(view, rule, config)
             rows.append(matrix)
             if chosen is not None:
                 draws[view.name] = chosen
