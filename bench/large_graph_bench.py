@@ -63,7 +63,7 @@ def measure_network(sample_sources: int) -> dict:
     from trainer.models import build_model
 
     model = build_model("resnet50", (3, 224, 224), 1000)
-    prune_model(model, MaskConfig(recipe="rreg-bipartite", degree=8), None)
+    prune_model(model, MaskConfig(rule="rreg-bipartite", degree=8), None)
     start = time.perf_counter()
     graph = network_graph(model, (3, 224, 224))
     row = {

@@ -28,13 +28,13 @@ def grouped_model() -> nn.Sequential:
         MaskConfig("random-bipartite", density=0.5, seed=5),
         MaskConfig("rreg-bipartite", degree=2, seed=5, degree_side="inputs"),
     ],
-    ids=lambda config: config.recipe,
+    ids=lambda config: config.rule,
 )
 def test_each_group_gets_the_mask_the_recipe_makes_for_a_layer_of_the_groups_size(config):
     model = grouped_model()
     mask = compute_mask_set(model, config).masks["1"]
     assert mask.shape == (12, 4)  # (C_out, C_in / groups), as the weight (12, 4, 3, 3)
-    recipe = MASK_RULES.get(config.recipe)
+    recipe = MASK_RULES.get(config.rule)
     for group in range(2):
         view = PrunableLayer(f"1[group {group}]", model[1], 6, 4)
         expected = recipe(view, config)

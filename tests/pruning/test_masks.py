@@ -81,12 +81,12 @@ def test_relational_needs_a_graph_plan():
 @pytest.mark.parametrize("recipe", ["xnet", "rreg-bipartite", "random-bipartite"])
 def test_per_layer_recipes_are_reproducible_and_differ_across_layers(recipe):
     model = stack(3, 32, 32, 32, 10)
-    config = MaskConfig(recipe=recipe, degree=4, seed=11)
+    config = MaskConfig(rule=recipe, degree=4, seed=11)
     first, _ = compute_masks(model, config)
     again, _ = compute_masks(stack(3, 32, 32, 32, 10), config)
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert not torch.equal(first["1"], first["2"])  # same shape, different graphs
-    other, _ = compute_masks(model, MaskConfig(recipe=recipe, degree=4, seed=12))
+    other, _ = compute_masks(model, MaskConfig(rule=recipe, degree=4, seed=12))
     assert not torch.equal(first["1"], other["1"])
     if recipe != "random-bipartite":
         assert (first["1"].sum(dim=1) == 4).all()
@@ -94,11 +94,11 @@ def test_per_layer_recipes_are_reproducible_and_differ_across_layers(recipe):
 
 def test_per_layer_degree_larger_than_inputs_names_the_layer():
     with pytest.raises(PruningError, match="layer 1 \\(16x8\\): xnet: degree must satisfy"):
-        compute_masks(stack(3, 8, 16, 2), MaskConfig(recipe="xnet", degree=9))
+        compute_masks(stack(3, 8, 16, 2), MaskConfig(rule="xnet", degree=9))
 
 
 def test_dense_recipe_keeps_everything():
-    masks, _ = compute_masks(stack(3, 8, 8, 2), MaskConfig(recipe="dense"))
+    masks, _ = compute_masks(stack(3, 8, 8, 2), MaskConfig(rule="dense"))
     assert masks["1"].all()
 
 
