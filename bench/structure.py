@@ -1,7 +1,8 @@
 """Measure the code's structure: longest functions, where file and recipe names are spelled, imports.
 
 Run with ``python bench/structure.py``; docs/architecture.md quotes its output. It reads the
-source as text and syntax trees and runs nothing of the project.
+source as text and syntax trees; only the last measurement runs code: a sweep's job planning on
+three small plans (no training), counting the run identities it computes.
 """
 
 from __future__ import annotations
@@ -127,6 +128,38 @@ def longest_modules(count: int = 5) -> list[tuple[int, str]]:
     return sorted(found, reverse=True)[:count]
 
 
+def identity_computations(plans: int = 3, seeds: int = 3) -> tuple[int, int]:
+    """(jobs, identities the driver computes) for a sweep of ``plans`` plans plus the baseline,
+    ``seeds`` seeds each, through the planning ``train sweep`` does (job specs, then status).
+    The worker computes one more per job it trains: the check against the claimed hash."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    import trainer.identity
+    from sweeps import planning
+    from topology.build import GenerateConfig, make_plans
+    from trainer.config import TrainConfig
+
+    calls = 0
+    original = trainer.identity.identify
+
+    def counted(config):
+        nonlocal calls
+        calls += 1
+        return original(config)
+
+    with tempfile.TemporaryDirectory() as folder:
+        make_plans(GenerateConfig("rreg", {"nodes": 16, "degree": 4}, count=plans, out=Path(folder) / "plans"))
+        jobs = planning.sweep_jobs(Path(folder) / "plans", seeds)
+        template = TrainConfig(out=Path(folder) / "runs")
+        planning.identify = counted  # the name sweeps.planning calls
+        try:
+            planning.sweep_status(planning.job_specs(template, jobs), template.out)
+        finally:
+            planning.identify = original
+    return len(jobs), calls
+
+
 def long_lines(limit: int = 120) -> int:
     return sum(
         len(line) > limit
@@ -159,6 +192,11 @@ def main() -> int:
     for package, counter in package_imports().items():
         print(f"  {package:9s} " + ", ".join(f"{name} x{count}" for name, count in sorted(counter.items())))
     print(f"lines over 120 characters: {long_lines()}")
+    jobs, identities = identity_computations()
+    print(
+        f"a sweep of 3 plans + baseline x 3 seeds: {jobs} jobs, {identities} identities computed by the driver "
+        f"({identities / jobs:.2f} per job), plus 1 per job in the worker that trains it"
+    )
     print(
         "design-document citations in code:",
         sum(

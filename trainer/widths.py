@@ -90,7 +90,7 @@ def budget_macs(config: TrainConfig, input_shape: tuple[int, int, int], num_clas
         return int(round(float(config.match_macs)))
     model = build_model(config.model, input_shape, num_classes, **config.model_options)
     return counted_macs(
-        model, dataclasses.replace(recipe_of(config).mask_config(config, None), recipe=DENSE), input_shape
+        model, dataclasses.replace(recipe_of(config).mask_config(config, None), rule=DENSE), input_shape
     )[1]
 
 

@@ -142,5 +142,5 @@ def test_val_fraction_zero_trains_on_everything_and_reports_the_final_epoch(tmp_
     assert (len(everything.train), len(everything.val)) == (200, 0)
     split = TensorSplit(torch.zeros(4, 1, 1, 1), torch.zeros(4, dtype=torch.int64))
     assert sum(len(y) for _, y in tensor_batches(split, 3)) == 4
-    with pytest.raises(TrainError, match=r"validation fraction must be in \[0, 1\)"):
+    with pytest.raises(TrainError, match="--val-fraction: 1.0 is out of range: it must be >= 0 and < 1"):
         TrainConfig(model="mlp", val_fraction=1.0).validate()

@@ -98,7 +98,7 @@ def test_failed_run_writes_no_row(data_dir, tmp_path):
 
 
 def test_config_validation():
-    with pytest.raises(TrainError, match="epochs must be at least 1"):
+    with pytest.raises(TrainError, match="--epochs: 0 is out of range: it must be >= 1"):
         TrainConfig(epochs=0).validate()
     with pytest.raises(TrainError, match="relational recipe needs --plan"):
         TrainConfig(recipe="relational").validate()
