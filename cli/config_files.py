@@ -17,8 +17,8 @@ from pathlib import Path
 
 import click
 
-from common.schema import ConfigError
-from trainer.config import config_sections, read_yaml_mapping
+from common.schema import ConfigError, coerce, schema_fields
+from trainer.config import config_classes, config_sections, read_yaml_mapping
 
 #: Input-file options: a relative path in a file is relative to the file.
 INPUT_FILES = frozenset({"plan", "plans", "masks", "like", "init_from"})
@@ -53,9 +53,14 @@ def _value(param: click.Option, key: str, value, path: Path):
     if param.name in INPUT_FILES and isinstance(value, str):
         return str(Path(path).parent / value) if not Path(value).is_absolute() else value
     if param.name == "model_options" and isinstance(value, dict):
+        if not all(isinstance(v, (str, int, float, bool)) or v is None for v in value.values()):
+            raise click.BadParameter(f"{path}: {key} takes names, numbers or true/false as values")
         return [f"{k}={v}" for k, v in value.items()]
     if param.multiple:
-        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, (str, int, float)) for v in items):
+            raise click.BadParameter(f"{path}: {key} takes a list of names or numbers")
+        return [str(v) for v in items]
     if isinstance(value, (dict, list)):
         raise click.BadParameter(f"{path}: {key} takes one value, got {value!r}")
     return value
@@ -69,12 +74,21 @@ def read_config_file(command: click.Command, path: Path) -> dict:
     except ConfigError as error:
         raise click.BadParameter(str(error)) from None
     names, values = _names(command), {}
+    fields = {field.name: field for cls in config_classes() for field in schema_fields(cls)}
     for key, value in _flattened(loaded):
         param = names.get(str(key))
         if param is None:
             close = difflib.get_close_matches(str(key), sorted(names), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise click.BadParameter(f"{path}: unknown option '{key}'{hint}")
+        if param.name in values:
+            raise click.BadParameter(f"{path}: '{key}' is given twice (as {param.name})")
+        field = fields.get(param.name)
+        if field is not None and field.setting.cli:
+            try:
+                coerce(field, value, f"{path}: {key}")  # checked against its declaration; click converts it
+            except ConfigError as error:
+                raise click.BadParameter(str(error)) from None
         values[param.name] = _value(param, str(key), value, path)
     return values
 

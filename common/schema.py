@@ -151,9 +151,9 @@ def _expected(field: SchemaField) -> str:
         "int": "a whole number",
         "float": "a number",
         "bool": "true or false",
-        "str": "text",
+        "str": "one value (text)",
         "path": "a file path",
-        "tuple": "a list",
+        "tuple": "a list of names or numbers",
         "dict": "a mapping",
         "number-or-name": "a number or a name",
     }
@@ -207,7 +207,9 @@ def _convert(field: SchemaField, value: Any) -> Any:
         return Path(value) if isinstance(value, (str, Path)) and str(value) else _INVALID
     if kind == "tuple":
         items = list(value) if isinstance(value, (list, tuple)) else [value]
-        return tuple(tuple(i) if isinstance(i, list) else i for i in items)
+        if not all(isinstance(i, (str, int, float)) for i in items):
+            return _INVALID  # a list of names or numbers, never of mappings or lists
+        return tuple(items)
     if kind == "dict":
         return dict(value) if isinstance(value, dict) else _INVALID
     return _INVALID

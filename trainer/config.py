@@ -529,6 +529,26 @@ def _alias_spellings(key: str, document: dict) -> list[str]:
     return [s for s in (key, key.replace("_", "-")) if s in document]
 
 
+#: The largest configuration file read (a config is a few hundred bytes; this stops a device or a huge file).
+CONFIG_FILE_LIMIT = 2**20
+
+
+def _unique_key_loader(yaml):
+    """PyYAML's SafeLoader that refuses a key given twice in one mapping (YAML lets the last win)."""
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, (str, int, float, bool)) and key in seen:
+                    raise ConfigError(f"'{key}' is given twice (line {key_node.start_mark.line + 1})")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def read_yaml_mapping(path: Path) -> dict:
     """A YAML file's top-level mapping; one ConfigError line for anything else."""
     try:
@@ -536,13 +556,19 @@ def read_yaml_mapping(path: Path) -> dict:
     except ImportError:
         raise ConfigError("configuration files need PyYAML: pip install 'topoprune[yaml]'") from None
     try:
-        text = path.read_bytes().decode("utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(CONFIG_FILE_LIMIT + 1)
+        text = data.decode("utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read it ({error.strerror})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
+    if len(data) > CONFIG_FILE_LIMIT:
+        raise ConfigError(f"{path}: over {CONFIG_FILE_LIMIT // 2**20} MiB, too large for a configuration file")
     try:
-        loaded = yaml.safe_load(text)
+        loaded = yaml.load(text, Loader=_unique_key_loader(yaml))  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     except (yaml.YAMLError, RecursionError) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ConfigError(f"{path}: not YAML ({first})") from None

@@ -47,7 +47,7 @@ def test_bad_files_are_one_clear_error(tmp_path):
     assert result.exit_code == 2 and "unknown option 'epoch'; did you mean 'epochs'?" in result.output
     for text, message in (
         ("[1, 2]\n", "expected a mapping"),
-        ("model: [a, b]\n", "model takes one value"),
+        ("model: [a, b]\n", "model: ['a', 'b'] is not one value (text)"),
         (":\n- a", "not YAML"),
     ):
         bad = tmp_path / "bad.yaml"
@@ -105,3 +105,28 @@ def test_input_files_in_a_file_are_relative_to_the_file(tmp_path, monkeypatch):
     config.write_text("model: mlp\nplan: plans/missing.npy\n")
     result = invoke("--config", config, "--epochs", "1")
     assert result.exit_code != 0 and "missing.npy" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("epochs: 1.5\n", "epochs: 1.5 is not a whole number"),
+        ("plan: 5\n", "plan: 5 is not a file path"),
+        ("include: {a: 1}\n", "include: {'a': 1} is not a list of names or numbers"),
+        ("epochs: 2\nepochs: 7\n", "'epochs' is given twice (line 2)"),
+        ("mask-seed: 1\nmask_seed: 2\n", "'mask_seed' is given twice (as mask_seed)"),
+        ("lr: .nan\n", "lr: nan is not a finite number"),
+        ("epochs: null\n", "epochs: None is not a whole number"),
+        ("model-option: {width: [1, 2]}\n", "model-option takes names, numbers or true/false as values"),
+        ("include: [&a [1, 1, 1], &b [*a, *a, *a], [*b, *b, *b]]\n", "include: [[1, 1, 1], [[1, 1, 1]"),
+    ],
+)
+def test_a_file_is_checked_against_the_options_declarations(tmp_path, text, fragment):
+    (tmp_path / "bad.yaml").write_text(text)
+    result = invoke("--config", tmp_path / "bad.yaml", "--print-config")
+    assert result.exit_code == 2 and fragment in result.output and "Traceback" not in result.output, result.output
+
+
+def test_an_endless_file_is_refused_without_reading_it_all(tmp_path):
+    result = invoke("--config", "/dev/zero", "--print-config")
+    assert result.exit_code == 2 and "too large for a configuration file" in result.output, result.output
