@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 import types
 import typing
 from collections.abc import Callable
@@ -144,6 +145,16 @@ def sections(cls) -> dict[str, tuple[SchemaField, ...]]:
     return {name: tuple(fields) for name, fields in grouped.items()}
 
 
+def _shown(value: Any) -> str:
+    """A value as an error message shows it: bounded, however large or deep the value is."""
+    shown = _SHORT_REPR.repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxdict, _SHORT_REPR.maxstring = 3, 4, 4, 40
+
+
 def _expected(field: SchemaField) -> str:
     if field.setting.choices:
         return "one of " + ", ".join(field.setting.choices)
@@ -165,8 +176,7 @@ def coerce(field: SchemaField, value: Any, where: str) -> Any:
     checked; raises ConfigError with one line naming ``where``, the value and what was expected."""
 
     def refuse() -> ConfigError:
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        return ConfigError(f"{where}: {shown} is not {_expected(field)}")
+        return ConfigError(f"{where}: {_shown(value)} is not {_expected(field)}")
 
     if value is None:
         if field.optional or field.kind in ("tuple", "dict"):
@@ -245,7 +255,7 @@ def check(field: SchemaField, value: Any, where: str) -> None:
     where the field is optional, the declared kind, choices and range, numbers finite."""
 
     def refuse() -> ConfigError:
-        return ConfigError(f"{where}: {value!r} is not {_expected(field)}")
+        return ConfigError(f"{where}: {_shown(value)} is not {_expected(field)}")
 
     if value is None:
         if not field.optional:

@@ -41,6 +41,8 @@ from trainer.recipes import MASKS, RECIPES, recipe_setting_fields, recipe_settin
 
 OPTIMIZER_NAMES = ("sgd", "adamw", "adadelta")
 SCHEDULE_NAMES = ("cosine", "step", "multistep", "constant")
+#: The largest seed (numpy's and torch's generators take 64-bit seeds).
+SEED_MAX = 2**63 - 1
 #: ``--match-macs dense``: the budget of the unmasked model at its default width.
 DENSE_BUDGET = "dense"
 
@@ -160,7 +162,7 @@ class TrainConfig:
         maximum=1,
         open_maximum=True,
     )
-    split_seed: int = setting(0, DATA, "Seed of the train/validation split.")
+    split_seed: int = setting(0, DATA, "Seed of the train/validation split.", minimum=0, maximum=SEED_MAX)
     augment: str | None = setting(
         None,
         DATA,
@@ -254,7 +256,13 @@ class TrainConfig:
         choices=SELECT_BY,
         applies=lambda c: c.best_of > 1,
     )
-    mask_seed: int = setting(0, MASKING, "Seed of the masks: block permutations, per-layer graphs, EDropout's search.")
+    mask_seed: int = setting(
+        0,
+        MASKING,
+        "Seed of the masks: block permutations, per-layer graphs, EDropout's search.",
+        minimum=0,
+        maximum=SEED_MAX,
+    )
     recipe_settings: dict = setting(
         {},
         MASKING,
@@ -319,7 +327,15 @@ class TrainConfig:
         minimum=1,
     )
     # -- run (what cannot change the outcome, and the training seed, kept beside the hash)
-    train_seed: int = setting(0, RUN, "Training seed: initialisation and batch order.", identity=NEVER, flag="--seed")
+    train_seed: int = setting(
+        0,
+        RUN,
+        "Training seed: initialisation and batch order.",
+        identity=NEVER,
+        flag="--seed",
+        minimum=0,
+        maximum=SEED_MAX,
+    )
     device: str = setting("auto", RUN, "auto, cpu, cuda or cuda:N.", identity=NEVER)
     threads: int | None = setting(None, RUN, "Torch threads per process.", identity=NEVER, minimum=1)
     channels_last: bool = setting(

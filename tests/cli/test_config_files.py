@@ -130,3 +130,17 @@ def test_a_file_is_checked_against_the_options_declarations(tmp_path, text, frag
 def test_an_endless_file_is_refused_without_reading_it_all(tmp_path):
     result = invoke("--config", "/dev/zero", "--print-config")
     assert result.exit_code == 2 and "too large for a configuration file" in result.output, result.output
+
+
+def test_a_huge_nested_value_is_refused_in_bounded_time_and_memory(tmp_path):
+    levels = ["&a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"&a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]  # 10^9 leaves by reference
+    (tmp_path / "laughs.yaml").write_text(f"include: [{', '.join(levels)}]\n")
+    result = invoke("--config", tmp_path / "laughs.yaml", "--print-config")
+    assert result.exit_code == 2 and "is not a list of names or numbers" in result.output, result.output
+
+
+def test_a_seed_beyond_64_bits_is_one_line(tmp_path):
+    (tmp_path / "seed.yaml").write_text("seed: 100000000000000000000000000\n")
+    result = invoke("--config", tmp_path / "seed.yaml", "--print-config")
+    assert result.exit_code == 2 and "seed: 100000000000000000000000000 is out of range" in result.output
