@@ -52,6 +52,8 @@ def _value(param: click.Option, key: str, value, path: Path):
     input files relative to the file)."""
     if param.name in INPUT_FILES and isinstance(value, str):
         return str(Path(path).parent / value) if not Path(value).is_absolute() else value
+    if param.name == "published":
+        return value  # a mapping, checked by the option's callback
     if param.name == "model_options" and isinstance(value, dict):
         if not all(isinstance(v, (str, int, float, bool)) or v is None for v in value.values()):
             raise click.BadParameter(f"{path}: {key} takes names, numbers or true/false as values")

@@ -171,6 +171,7 @@ def apply(
     include,
     exclude,
     degree_side,
+    degree_overflow,
     best_of,
     select_by,
     input_shape,
@@ -191,7 +192,18 @@ def apply(
     plan = load_plan(plan_path) if plan_path else None
     selection = LayerSelection(prune_first, prune_last, tuple(include), tuple(exclude))
     config = MaskConfig(
-        recipe, plan, degree, density, seed, self_loops, nodes_policy, selection, degree_side, best_of, select_by
+        recipe,
+        plan,
+        degree,
+        density,
+        seed,
+        self_loops,
+        nodes_policy,
+        selection,
+        degree_side,
+        best_of,
+        select_by,
+        degree_overflow=degree_overflow or "error",
     )
     try:
         config.validate()
@@ -215,6 +227,7 @@ def apply(
         "self_loops": self_loops,
         "nodes_policy": nodes_policy,
         "degree_side": degree_side,
+        "degree_overflow": degree_overflow,
         "best_of": best_of,
         "select_by": select_by if best_of > 1 else None,
         "dense_equivalent": dense,

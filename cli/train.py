@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from pathlib import Path
 
@@ -18,13 +19,14 @@ from cli.options import comma_list as comma_list_option
 from common import __version__
 from sweeps.planning import SweepGrid, job_specs, shard_of, sweep_jobs, sweep_status, unusable_jobs
 from trainer import rundir
-from trainer.config import DATA, MODEL, MODEL_OPTION_ALIASES, TrainConfig, with_model_option_aliases
+from trainer.config import DATA, MODEL, MODEL_OPTION_ALIASES, RUN, TrainConfig, with_model_option_aliases
 from trainer.ddp import distributed_from_environment, launch
 from trainer.errors import TrainError
 from trainer.evaluation import CheckpointEvaluation, evaluate_checkpoint
 from trainer.identity import config_hash, identify
 from trainer.models import MODELS
 from trainer.models.orthogonality import ORTH_SCOPES
+from trainer.published import PublishedError, checked_published, comparison_lines
 from trainer.recipes import grid_recipes, recipe_settings_classes
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
 from trainer.rundir import results_path
@@ -53,6 +55,7 @@ SHOWN = (
     "best_acc",
     "best_top5",
     "final_acc",
+    "max_epoch_test_acc",
     "test_loss",
     "train_seconds",
 )
@@ -67,6 +70,20 @@ class DefaultGroup(click.Group):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+
+def _published_block(_ctx, _param, value) -> dict:
+    if value in (None, "", {}):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise click.BadParameter(f"not JSON: {error.msg}") from None
+    try:
+        return checked_published(value)
+    except PublishedError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 def training_options(skip: tuple[str, ...] = ()):
@@ -100,6 +117,15 @@ def training_options(skip: tuple[str, ...] = ()):
             "resnet32/56_shared, shared for the others).",
         ),
         section_option("--no-augment", section=DATA, is_flag=True, help="No training augmentation (--augment none)."),
+        section_option(
+            "--published",
+            section=RUN,
+            type=click.UNPROCESSED,
+            callback=_published_block,
+            metavar="JSON",
+            help="The published number this run targets: a config file's published: block (metric, value, protocol, "
+            "source), or the same as JSON; printed beside the run's result and stored in its row.",
+        ),
     ]
     generated = schema_options(TrainConfig, types={"model": ModelName(MODELS)}, skip=skip)
     recipes_own = [schema_options(settings) for settings in recipe_settings_classes()]
@@ -150,7 +176,9 @@ def _report(outcome: RunOutcome | None) -> None:
     for key in SHOWN:
         value = outcome.row.get(key)
         if value not in (None, ""):
-            click.echo(f"  {key:14s} {value}")
+            click.echo(f"  {key:18s} {value}")
+    for line in comparison_lines(outcome.row):
+        click.echo(line)
     click.echo(f"results: {results_path(outcome.run_dir.parent)}")
 
 

@@ -54,10 +54,20 @@ OUTCOME = (
     "best_top5",
     "final_acc",
     "final_top5",
+    "max_epoch_test_acc",
     "test_loss",
+    "published_metric",
+    "published_value",
+    "published_protocol",
+    "published_source",
     "applied_masks_sha256",
     *BOOKKEEPING,
 )
+#: The published number a run's configuration targets (trainer/published.py writes them, the report
+#: sets them beside the runs' own value measured the same way).
+PUBLISHED_COLUMNS = ("published_metric", "published_value", "published_protocol", "published_source")
+#: The run's own column each published protocol is compared with.
+MEASURED_COLUMN = {"best epoch": "max_epoch_test_acc", "final epoch": "final_acc"}
 #: Setting columns that only masked recipes read: empty on dense rows.
 RECIPE_OPTIONS = (
     "self_loops",
@@ -67,6 +77,7 @@ RECIPE_OPTIONS = (
     "include",
     "exclude",
     "degree_side",
+    "degree_overflow",
     "best_of",
     "select_by",
     "mask_seed",

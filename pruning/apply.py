@@ -55,7 +55,10 @@ def with_model_wiring(
     unconnected = {name: int((~channel_view(combined[name]).any(dim=0)).sum()) for name in own}
     short = {name: count for name, count in unconnected.items() if count}
     wiring = f"expand {declared.expand:g}" if declared.expand else "a per-layer degree table"
-    notice = f"{len(own)} X-layer(s) wired by the model ({declared.generator}, {wiring}, seeded by the mask seed)"
+    notice = (
+        f"{len(own)} X-layer(s) wired by the model ({declared.generator}, {wiring}, degree on the {declared.side} "
+        "side, seeded by the mask seed)"
+    )
     if short:
         notice += f"; {len(short)} of them leave {sum(short.values())} input channel(s) unconnected in all" + (
             "" if declared.balanced else " (model option balanced=true connects every input)"

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from pruning.edropout_energy import BATCH_STATISTICS, ENERGY_BN_MODES, population_energies
-from pruning.edropout_units import COVERAGES, FILTERS, PAPER, state_layout
+from pruning.edropout_units import COVERAGES, FILTERS, PUBLISHED, state_layout
 from pruning.errors import PruningError
 
 #: ``--edropout-freeze`` rules (the first is the default); see :meth:`EDropoutSearch.maybe_freeze`.
@@ -41,7 +41,7 @@ class EDropoutConfig:
     crossover: float = 0.9  # CR: probability that a trial bit comes from the mutant
     energy_scale: float = 10.0  # E = -scale x mean logit margin
     patience: int = 10  # rescore rule: steps the best state must stay unchanged before it freezes
-    coverage: str = PAPER  # which layers a state gates (pruning.edropout_units.COVERAGES)
+    coverage: str = PUBLISHED  # which layers a state gates (pruning.edropout_units.COVERAGES)
     energy_bn: str = BATCH_STATISTICS  # batch norm during energies: "batch" statistics or "eval" (running)
     freeze: str = PUBLIC_FREEZE  # "public" (the public code's test) or "rescore"
     candidates_per_forward: int = 0  # states per batched forward; 0: automatic (see EDropoutSearch.chunk)
@@ -261,13 +261,15 @@ class EDropoutSearch:
         return self.best
 
     def maybe_freeze(self, epoch: int, step_in_epoch: int, warmup_epochs: int) -> bool:
-        """Before the step ``step_in_epoch`` (0-based) of ``epoch`` (0-based): freeze once past the
-        warm-up when the rule says the search has converged; returns whether it is frozen.
+        """Before the step ``step_in_epoch`` (0-based) of ``epoch`` (0-based): freeze from the
+        1-based epoch ``warmup_epochs`` on (the public code's ``epoch >= threshold_early_state``
+        over epochs counted from 1) when the rule says the search has converged; returns whether
+        it is frozen.
 
         * ``public``: from the 12th step of an epoch on, when :func:`public_rule_converged`.
         * ``rescore``: when the best state's bits have not changed for ``patience`` steps.
         """
-        if self.frozen or epoch < warmup_epochs:
+        if self.frozen or epoch + 1 < warmup_epochs:
             return self.frozen
         if self.config.freeze == PUBLIC_FREEZE:
             self.frozen = step_in_epoch >= PUBLIC_FIRST_STEP and public_rule_converged(self.best_energies)

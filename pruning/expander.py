@@ -1,17 +1,19 @@
 """Models that carry their own wiring: X-Net expander layers (docs/architecture.md, models that
 carry their own structure).
 
-A model declares its X-layers with :func:`declare_expander_layers` (layer name -> D, the inputs
-of every output channel). Their masks are not stored in the model: like every per-layer recipe,
-they are drawn by the bipartite generators from a seed derived from (mask seed, layer name), so
-``prune inspect``, ``--export``, accounting and the trainer see them as ordinary masks, and the
-same mask seed gives the same masks as ``--recipe xnet --degree D`` on the dense model.
+A model declares its X-layers with :func:`declare_expander_layers` (layer name -> D, and the
+side of each layer whose channels have exactly D connections: :mod:`pruning.degree_sides`).
+Their masks are not stored in the model: like every per-layer recipe, they are drawn by the
+bipartite generators from a seed derived from (mask seed, layer name), so ``prune inspect``,
+``--export``, accounting and the trainer see them as ordinary masks, and the same mask seed
+gives the same masks as ``--recipe xnet --degree D --degree-side S`` on the dense model.
 
-An X-layer with compression factor e gives every output channel exactly D = C_in / e inputs
-(``max(1, C_in // e)`` when e does not divide C_in), whatever the ratio of C_in to C_out: the
-public X-Nets code does this only when C_in > C_out and otherwise lets each *input* pick D
-outputs, which leaves output degrees random and some outputs with no input at all. With
-``balanced`` the input degrees are as equal as possible too (an ``rreg-bipartite`` graph).
+An X-layer with compression factor e has D = C_in / e (``max(1, C_in // e)`` when e does not
+divide C_in). With side ``outputs`` every output channel keeps exactly D inputs; with
+``smaller`` (the public X-Nets code's rule, the default of the X models built from it) that
+holds only when C_in > C_out, and otherwise each *input* feeds exactly D outputs, which leaves
+output degrees random and can leave an output with no input at all. With ``balanced`` the
+other side's degrees are as equal as possible too (an ``rreg-bipartite`` graph).
 
 References
 ----------
@@ -27,6 +29,7 @@ import torch
 from torch import nn
 
 from common.seeding import derive_seed
+from pruning.degree_sides import DEGREE_SIDES, fixed_on_inputs
 from pruning.errors import PruningError
 from pruning.layers import PRUNABLE_TYPES
 from topology.generators import generate
@@ -41,17 +44,20 @@ class ExpanderLayers:
     Attributes
     ----------
     degrees : dict of str to int
-        Qualified layer name -> D, inputs per output channel (1 <= D < C_in).
+        Qualified layer name -> D, the connections of each channel on the fixed side (1 <= D < C_in).
     balanced : bool
         Input degrees as equal as possible (``rreg-bipartite``) instead of random (``xnet``).
     expand : float or None
         The compression factor e when one factor made every degree; nominal costs (the
         paper's dense / e) are reported for it. None for a per-layer degree table.
+    side : str
+        Which side has exactly D connections per channel (a name from ``DEGREE_SIDES``).
     """
 
     degrees: dict[str, int]
     balanced: bool = False
     expand: float | None = None
+    side: str = "outputs"
 
     @property
     def generator(self) -> str:
@@ -66,9 +72,16 @@ def expander_degree(in_channels: int, expand: float) -> int:
 
 
 def declare_expander_layers(
-    model: nn.Module, degrees: dict[str, int], balanced: bool = False, expand: float | None = None
+    model: nn.Module,
+    degrees: dict[str, int],
+    balanced: bool = False,
+    expand: float | None = None,
+    side: str = "outputs",
 ) -> nn.Module:
-    """Record ``degrees`` as the X-layers of ``model`` (layers whose D >= C_in stay dense); returns ``model``."""
+    """Record ``degrees`` as the X-layers of ``model`` (layers whose D >= C_in stay dense, as in
+    the public code); returns ``model``."""
+    if side not in DEGREE_SIDES:
+        raise PruningError(f"degree side must be one of {', '.join(DEGREE_SIDES)}, got {side!r}")
     kept = {}
     for name, degree in degrees.items():
         module = model.get_submodule(name)
@@ -79,7 +92,7 @@ def declare_expander_layers(
             raise PruningError(f"X-layer {name}: degree must be at least 1, got {degree}")
         if degree < in_channels:
             kept[name] = int(degree)
-    setattr(model, ATTRIBUTE, ExpanderLayers(kept, balanced, expand))
+    setattr(model, ATTRIBUTE, ExpanderLayers(kept, balanced, expand, side))
     return model
 
 
@@ -102,15 +115,13 @@ def expander_masks(model: nn.Module, seed: int) -> dict[str, torch.Tensor]:
             if isinstance(module, nn.Linear)
             else (module.out_channels, module.in_channels)
         )
+        # The generators fix the degree of their rows: for the inputs' side draw the transposed graph.
+        transposed = fixed_on_inputs(in_channels, out_channels, declared.side)
+        rows, columns = (in_channels, out_channels) if transposed else (out_channels, in_channels)
         matrix = generate(
-            declared.generator,
-            nodes=out_channels,
-            nodes_in=in_channels,
-            degree=degree,
-            seed=derive_seed(seed, name),
-            form="dense",
+            declared.generator, nodes=rows, nodes_in=columns, degree=degree, seed=derive_seed(seed, name), form="dense"
         )
-        masks[name] = torch.from_numpy(matrix.astype(bool))
+        masks[name] = torch.from_numpy((matrix.T if transposed else matrix).astype(bool))
     return masks
 
 

@@ -21,6 +21,7 @@ from common.errors import ParameterError
 from common.registry import Registry
 from common.seeding import derive_seed
 from pruning.blocks import relational_mask
+from pruning.degree_sides import DEGREE_SIDES, fixed_on_inputs
 from pruning.errors import PruningError
 from pruning.layers import LayerSelection, PrunableLayer, find_prunable_layers, grouped_connections
 from topology.generators import generate
@@ -29,11 +30,12 @@ from topology.metrics import compute_metrics
 from topology.plans import Plan
 
 NODES_POLICIES = ("error", "shrink")
-#: Which side of a per-layer bipartite graph has exactly ``degree`` connections per channel.
-DEGREE_SIDES = ("outputs", "inputs", "larger")
 #: Layer-graph metrics ``best_of`` can select by (larger is better for each).
-SELECT_BY = ("vertex_expansion", "spectral_gap", "ramanujan_margin")
+SELECT_BY = ("vertex_expansion", "spectral_gap", "ramanujan_margin", "mean_set_expansion")
 RELATIONAL = "relational"
+#: A per-layer degree at least the other side's channel count: refused, or the layer kept dense
+#: (what the expanders paper's code makes of such a layer).
+DEGREE_OVERFLOW = ("error", "dense")
 DENSE = BASELINE_RECIPE
 #: Only the model's own X-layers are masked.
 MODEL_WIRING = "model"
@@ -53,10 +55,11 @@ class MaskConfig:
     self_loops: bool = False  # relational: use A + I (graph2nn) instead of A (RGP)
     nodes_policy: str = "error"  # relational, layer narrower than the plan: "error" or "shrink"
     selection: LayerSelection = field(default_factory=LayerSelection)  # which layers are masked
-    degree_side: str = "outputs"  # per-layer: "outputs" (d inputs per output), "inputs" (d outputs per input), "larger"
+    degree_side: str = "outputs"  # per-layer: a name from DEGREE_SIDES (pruning/degree_sides.py)
     best_of: int = 1  # per-layer: draw this many graphs per layer and keep the best by select_by
     select_by: str = "vertex_expansion"  # per-layer, best_of > 1: a name from SELECT_BY
     draw: int = 0  # per-layer: which draw of the layer's graph (0 is the seed's first draw)
+    degree_overflow: str = "error"  # per-layer, degree >= the other side's channels: "error" or "dense"
 
     def validate(self) -> MaskConfig:
         """Raise PruningError for impossible values; returns self."""
@@ -70,6 +73,10 @@ class MaskConfig:
             raise PruningError(f"nodes policy must be one of {', '.join(NODES_POLICIES)}, got {self.nodes_policy!r}")
         if self.degree_side not in DEGREE_SIDES:
             raise PruningError(f"degree side must be one of {', '.join(DEGREE_SIDES)}, got {self.degree_side!r}")
+        if self.degree_overflow not in DEGREE_OVERFLOW:
+            raise PruningError(
+                f"degree overflow must be one of {', '.join(DEGREE_OVERFLOW)}, got {self.degree_overflow!r}"
+            )
         if self.select_by not in SELECT_BY:
             raise PruningError(f"select-by must be one of {', '.join(SELECT_BY)}, got {self.select_by!r}")
         if self.best_of < 1:
@@ -115,12 +122,8 @@ def relational(layer: PrunableLayer, config: MaskConfig) -> np.ndarray:
 
 
 def degree_on_inputs(layer: PrunableLayer, side: str) -> bool:
-    """True when ``side`` puts the fixed degree on the input channels of ``layer``.
-
-    ``larger`` fixes it on the side with more channels (outputs on a tie), as the expanders
-    paper does for random-regular layers.
-    """
-    return side == "inputs" or (side == "larger" and layer.in_channels > layer.out_channels)
+    """True when ``side`` puts the fixed degree on the input channels of ``layer`` (pruning.degree_sides)."""
+    return fixed_on_inputs(layer.in_channels, layer.out_channels, side)
 
 
 def _per_layer(generator: str) -> MaskRule:
@@ -133,6 +136,8 @@ def _per_layer(generator: str) -> MaskRule:
         rows, columns = (
             (layer.in_channels, layer.out_channels) if transposed else (layer.out_channels, layer.in_channels)
         )
+        if config.degree_overflow == "dense" and config.degree is not None and config.degree >= columns:
+            return np.ones((layer.out_channels, layer.in_channels), dtype=bool)
         params = {"nodes": rows, "nodes_in": columns}
         if generator == "random-bipartite":
             params["p"] = config.density if config.density is not None else config.degree / columns

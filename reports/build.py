@@ -15,6 +15,7 @@ from reports.compare import comparison_findings, rank_at_equal_cost, ranking_for
 from reports.experiments import Experiment, split_experiments
 from reports.findings import HEADLINE, equal_cost_findings, summarise, sweet_spot_region
 from reports.page import render_html, render_markdown
+from reports.published import published_findings, published_table
 from reports.stats import adjust_correlations, correlate, plan_summary, sweet_spot_tests
 from reports.steps import step_log_figure, step_logs
 from reports.table import CANDIDATE_METRICS, filter_rows, missing_metric_rows, read_results
@@ -93,6 +94,10 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
             "correlations."
         )
     content = _content(kind, main, drawn, ranked, summary_table, correlation_table, cost_lines, missing)
+    published = published_table(rows)
+    if published is not None:  # what the experiment targets, first after the main figure
+        findings[1:1] = published_findings(published)
+        content.insert(1 if main is not None else 0, (PUBLISHED_HEADING, published))
     searched = step_log_figure(step_logs(rows, [Path(p).parent for p in config.results]), figures_dir / "search.png")
     if searched is not None:
         content.append(("Search per step (EDropout's search_log.csv of each run)", searched))
@@ -103,6 +108,9 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     )
 
 
+PUBLISHED_HEADING = (
+    "The published number beside ours (measured as the paper measured it; mean and std over seeds; docs/fidelity.md)"
+)
 RANKING_HEADING = (
     "Ranked at each cost level (paired over seeds: difference to the best with a 95% t-interval from 3 seeds on; "
     "the test the seeds allow, Holm-adjusted within the level)"

@@ -25,6 +25,7 @@ from common.schema import (
     setting,
 )
 from pruning.mask_rules import (
+    DEGREE_OVERFLOW,
     DEGREE_SIDES,
     DENSE,
     MODEL_WIRING,
@@ -36,11 +37,21 @@ from pruning.mask_rules import (
 from trainer.data import DATASETS, DataConfig
 from trainer.data.augment import NONE, STANDARD, parse_policy
 from trainer.errors import DataError, TrainError
-from trainer.models import MODELS, STRUCTURE_OPTIONS, checked_model_options
+from trainer.models import MODELS, STRUCTURE_OPTIONS, WIDTH_OPTIONS, checked_model_options
+from trainer.published import PublishedError, checked_published
 from trainer.recipes import MASKS, RECIPES, recipe_setting_fields, recipe_settings_classes
 
 OPTIMIZER_NAMES = ("sgd", "adamw", "adadelta")
 SCHEDULE_NAMES = ("cosine", "step", "multistep", "constant")
+#: ``--weight-decay-on``: every parameter (the papers' codes) or all but norms and biases (ours).
+ALL_PARAMETERS, NO_NORM = "all", "no-norm"
+WEIGHT_DECAY_ON = (ALL_PARAMETERS, NO_NORM)
+#: ``--eval-bn``: BatchNorm in the validation and test passes (trainer/loop.py).
+RUNNING_STATISTICS, BATCH_STATISTICS_EVAL = "running", "batch"
+EVAL_BN_MODES = (RUNNING_STATISTICS, BATCH_STATISTICS_EVAL)
+#: ``--match-layers``: which widths --match-macs grows (trainer/widths.py).
+RELATIONAL_WIDTHS, ALL_WIDTHS = RELATIONAL, "all"
+MATCH_LAYERS = (RELATIONAL_WIDTHS, ALL_WIDTHS)
 #: The largest seed (numpy's and torch's generators take 64-bit seeds).
 SEED_MAX = 2**63 - 1
 #: ``--match-macs dense``: the budget of the unmasked model at its default width.
@@ -243,8 +254,16 @@ class TrainConfig:
         "outputs",
         MASKING,
         "Per-layer recipes: the side whose channels have exactly --degree connections (outputs: d inputs each; "
-        "inputs: d outputs each; larger: the wider side).",
+        "inputs: d outputs each; larger: the wider side; smaller: the narrower side, the public X-Nets rule).",
         choices=DEGREE_SIDES,
+    )
+    degree_overflow: str | None = setting(
+        None,
+        MASKING,
+        "Per-layer recipes, a layer with no more channels on the other side than --degree: error (refuse it, the "
+        "default) or dense (keep it dense, as the expanders paper's code does).",
+        identity=WHEN_SET,
+        choices=DEGREE_OVERFLOW,
     )
     best_of: int = setting(
         1, MASKING, "Per-layer recipes: draw N graphs per layer and keep the best by --select-by.", minimum=1
@@ -281,6 +300,15 @@ class TrainConfig:
     momentum: float = setting(0.9, OPTIMISATION, "sgd: momentum.", minimum=0, maximum=1, applies=_sgd)
     nesterov: bool = setting(False, OPTIMISATION, "sgd: Nesterov momentum.", applies=_sgd)
     weight_decay: float = setting(5e-4, OPTIMISATION, "L2 penalty (decoupled for adamw).", minimum=0)
+    weight_decay_on: str | None = setting(
+        None,
+        OPTIMISATION,
+        "Which parameters weight decay applies to: all (as every public paper code does) or no-norm (ours, the "
+        "default: not BatchNorm weights or biases).",
+        identity=WHEN_SET,
+        choices=WEIGHT_DECAY_ON,
+        metavar="all|no-norm",
+    )
     schedule: str = setting(
         "cosine", OPTIMISATION, "Learning-rate schedule, stepped per batch.", choices=SCHEDULE_NAMES
     )
@@ -303,11 +331,29 @@ class TrainConfig:
         open_minimum=True,
         applies=lambda c: c.schedule in ("step", "multistep"),
     )
+    min_lr: float | None = setting(
+        None,
+        OPTIMISATION,
+        "step/multistep schedule: the learning rate never decays below this (X-Nets' minlr).",
+        identity=WHEN_SET,
+        minimum=0,
+        applies=lambda c: c.schedule in ("step", "multistep"),
+    )
     warmup_epochs: float = setting(0.0, OPTIMISATION, "Linear warm-up from 0 over this many epochs.", minimum=0)
     label_smoothing: float = setting(
         0.0, OPTIMISATION, "Cross-entropy label smoothing.", minimum=0, maximum=1, open_maximum=True
     )
     amp: bool = setting(False, OPTIMISATION, "Mixed precision (bfloat16 on CPU, float16 on CUDA).")
+    eval_bn: str | None = setting(
+        None,
+        OPTIMISATION,
+        "BatchNorm when evaluating: running (its running statistics, the default) or batch (each evaluation batch's "
+        "own statistics, in batches of --batch-size, running statistics untouched: the EDropout public code never "
+        "switches to eval mode).",
+        identity=WHEN_SET,
+        choices=EVAL_BN_MODES,
+        metavar="running|batch",
+    )
     # -- equal cost
     match_macs: str | float | None = setting(
         None,
@@ -317,6 +363,15 @@ class TrainConfig:
         identity=DERIVED,
         parse=parse_mac_budget,
         metavar="dense|MACS",
+    )
+    match_layers: str | None = setting(
+        None,
+        EQUAL_COST,
+        "With --match-macs, which widths grow: relational (graph2nn's rule: the stem keeps its default width and "
+        "only the relational layers widen; the default for --recipe relational on a model with a stem option, "
+        "the mlp) or all (every width the model's width option scales; the default otherwise).",
+        identity=DERIVED,
+        choices=MATCH_LAYERS,
     )
     width_step: int = setting(
         1,
@@ -336,6 +391,14 @@ class TrainConfig:
         minimum=0,
         maximum=SEED_MAX,
     )
+    published: dict = setting(
+        {},
+        RUN,
+        "The published number this configuration targets (a config file's published: block, trainer/published.py); "
+        "stored with the run and printed beside its result.",
+        identity=NEVER,
+        cli=False,
+    )
     device: str = setting("auto", RUN, "auto, cpu, cuda or cuda:N.", identity=NEVER)
     threads: int | None = setting(None, RUN, "Torch threads per process.", identity=NEVER, minimum=1)
     channels_last: bool = setting(
@@ -348,9 +411,16 @@ class TrainConfig:
     quiet: bool = setting(False, RUN, "No progress bars or per-epoch lines.", identity=NEVER, short="-q")
 
     def __post_init__(self) -> None:
-        """Recipe settings not given take their declared defaults."""
+        """Recipe settings not given take their declared defaults; ``weight_decay_on`` no-norm is
+        the default (None), so it never changes a run's identity."""
         defaults = {name: field.default for name, field in recipe_setting_fields().items()}
         object.__setattr__(self, "recipe_settings", {**defaults, **self.recipe_settings})
+        if self.weight_decay_on == NO_NORM:
+            object.__setattr__(self, "weight_decay_on", None)
+        if self.degree_overflow == DEGREE_OVERFLOW[0]:
+            object.__setattr__(self, "degree_overflow", None)
+        if self.eval_bn == RUNNING_STATISTICS:
+            object.__setattr__(self, "eval_bn", None)
 
     @classmethod
     def create(cls, **values) -> TrainConfig:
@@ -359,6 +429,16 @@ class TrainConfig:
         own = recipe_setting_fields()
         settings = {**values.pop("recipe_settings", {}), **{k: values.pop(k) for k in list(values) if k in own}}
         return cls(**values, recipe_settings=settings)
+
+    @property
+    def resolved_match_layers(self) -> str:
+        """``match_layers`` as given, else graph2nn's rule for relational plans on a model whose
+        stem width is its own option, else every width."""
+        if self.match_layers is not None:
+            return self.match_layers
+        width = WIDTH_OPTIONS.get(self.model)
+        stem = width is not None and width.stem is not None
+        return RELATIONAL_WIDTHS if stem and self.resolved_recipe == RELATIONAL else ALL_WIDTHS
 
     @property
     def resolved_recipe(self) -> str:
@@ -395,6 +475,7 @@ class TrainConfig:
                 or (isinstance(self.match_macs, (int, float)) and self.match_macs > 0),
                 f"a MAC budget is 'dense' or a positive number, got {self.match_macs!r}",
             ),
+            (self.match_layers is None or self.match_macs is not None, "--match-layers needs --match-macs"),
         ]
         for ok, message in checks:
             if not ok:
@@ -405,6 +486,10 @@ class TrainConfig:
             except DataError as error:
                 raise TrainError(str(error)) from None
         self._validate_recipe_settings()
+        try:
+            checked_published(self.published)
+        except PublishedError as error:
+            raise TrainError(str(error)) from None
         checked_model_options(self.model, self.model_options)
         RECIPES.get(self.resolved_recipe).validate(self)
         return self

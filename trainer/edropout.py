@@ -21,13 +21,24 @@ from pruning.accounting import summarize
 from pruning.apply import PruneResult
 from pruning.edropout import FREEZE_RULES, PUBLIC_FREEZE, EDropoutConfig, EDropoutSearch
 from pruning.edropout_energy import BATCH_STATISTICS, ENERGY_BN_MODES
-from pruning.edropout_units import COVERAGES, FILTERS, PAPER, gated, paper_keep_ratio, state_masks
+from pruning.edropout_units import (
+    COVERAGES,
+    FILTERS,
+    PUBLISHED,
+    SCALES,
+    gated,
+    paper_keep_ratio,
+    state_masks,
+)
 from pruning.masking import apply_masks
 from trainer.hooks import RunHooks
 from trainer.stepmask import StepMasker
 
 #: ``edropout_selection`` values: which epochs model selection chose among.
 AFTER_FREEZE, NEVER_FROZE = "after-freeze", "final-epoch (never froze)"
+#: ``--edropout-after-freeze``: what the gated layers do once the state is frozen.
+PUBLIC_RESTORE, FINE_TUNE = "public", "fine-tune"
+AFTER_FREEZE_MODES = (PUBLIC_RESTORE, FINE_TUNE)
 
 #: The recipe's name, which is also the name of its settings' section of the configuration.
 EDROPOUT = "edropout"
@@ -44,7 +55,8 @@ class EDropoutSettings:
     edropout_warmup: int | None = setting(
         None,
         SECTION,
-        "EDropout: epochs before the state may freeze (default: half the epochs).",
+        "EDropout: the epoch (counted from 1) from which the state may freeze, the public code's early "
+        "convergence threshold (default: half the epochs).",
         identity=RECIPE_OWN,
         minimum=0,
     )
@@ -56,11 +68,13 @@ class EDropoutSettings:
         minimum=1,
     )
     edropout_coverage: str = setting(
-        PAPER,
+        PUBLISHED,
         SECTION,
-        "EDropout: which layers a state gates. paper: the public code's (each residual block's conv2 but the "
-        "first, and the classifier's inputs; models without such blocks: hidden); all-convs: every conv and the "
-        "classifier's inputs; hidden: every conv and every Linear's inputs but the first layer's.",
+        "EDropout: which layers a state gates. published: the public code behind the published runs (every "
+        "conv's filters, the shortcuts' BatchNorm channels and the classifier's inputs: 6,208 bits on ResNet-18); "
+        "paper: its later snapshot (each residual block's conv2 but the first, and the classifier's inputs); "
+        "all-convs: every conv and the classifier's inputs; hidden: every conv and every Linear's inputs but the "
+        "first layer's. Models without convolutions: hidden.",
         identity=RECIPE_OWN,
         choices=COVERAGES,
     )
@@ -80,6 +94,15 @@ class EDropoutSettings:
         "freeze when the best state is unchanged for --edropout-patience steps.",
         identity=RECIPE_OWN,
         choices=FREEZE_RULES,
+    )
+    edropout_after_freeze: str = setting(
+        PUBLIC_RESTORE,
+        SECTION,
+        "EDropout, once the state is frozen: public (the public code: every gated layer is put back to the weights "
+        "it had at the freeze before each update, so the gated layers stop learning) or fine-tune (ours: they "
+        "train on under the frozen masks).",
+        identity=RECIPE_OWN,
+        choices=AFTER_FREEZE_MODES,
     )
     edropout_keep_probability: float = setting(
         0.5,
@@ -132,11 +155,20 @@ class EDropoutTraining(RunHooks):
     """
 
     def __init__(
-        self, model: nn.Module, masker: StepMasker, config: EDropoutConfig, seed: int, warmup_epochs: int
+        self,
+        model: nn.Module,
+        masker: StepMasker,
+        config: EDropoutConfig,
+        seed: int,
+        warmup_epochs: int,
+        after_freeze: str = PUBLIC_RESTORE,
     ) -> None:
         self.model, self.masker = model, masker
         self.search = EDropoutSearch(model, config, seed)
         self.warmup_epochs = warmup_epochs
+        self.after_freeze = after_freeze
+        self.backup: list[torch.Tensor] = []  # public mode: the gated layers' weights at the freeze
+        self.masks()  # a state that masks cannot express is refused before training, not at the freeze
         self.epoch = 0
         self.step_in_epoch = 0
         self.frozen_at: tuple[int, int] | None = None  # (1-based epoch, 1-based search step) of the freeze
@@ -153,6 +185,34 @@ class EDropoutTraining(RunHooks):
     def _freeze(self) -> None:
         self.masker.add_masks(self.masks())
         self.frozen_at = (self.epoch + 1, self.search.steps)
+        if self.after_freeze == PUBLIC_RESTORE:
+            self.backup = [weight.detach().clone() for weight in self._backed_up()]
+
+    def _backed_up(self) -> list[torch.Tensor]:
+        """The weights the public code backs up and restores: every gated layer's, and the scale of
+        the BatchNorm that follows a gated conv (``convK`` -> ``bnK``)."""
+        weights = []
+        for layer in self.search.layout.layers:
+            weights.append(self.model.get_submodule(layer.name).weight)
+            parent, _, leaf = layer.name.rpartition(".")
+            if layer.kind == FILTERS and leaf.startswith("conv"):
+                norm_name = f"{parent}.bn{leaf[4:]}" if parent else f"bn{leaf[4:]}"
+                norm = dict(self.model.named_modules()).get(norm_name)
+                if isinstance(norm, (nn.BatchNorm1d, nn.BatchNorm2d)) and norm.weight is not None:
+                    weights.append(norm.weight)
+        return weights
+
+    @contextmanager
+    def _restoring(self) -> Iterator[None]:
+        """Public mode after the freeze: each step's update lands on the weights of the freeze
+        (the public code restores its stale backup before every optimiser step), so the gated
+        layers never move further than one step from them (docs/edropout.md)."""
+        weights = self._backed_up()
+        before = [weight.detach().clone() for weight in weights]
+        yield
+        with torch.no_grad():
+            for weight, start, backup in zip(weights, before, self.backup):
+                weight.copy_(backup.to(weight.device) + (weight - start))
 
     def _dropped_weights(self, state: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, bool]]:
         """``(weight, bool index of dropped units, whether they are rows)`` of every layer ``state`` gates."""
@@ -161,7 +221,7 @@ class EDropoutTraining(RunHooks):
             bits = state[layer.offset : layer.offset + layer.units].to(torch.bool)
             if not bool(bits.all()):
                 weight = self.model.get_submodule(layer.name).weight
-                dropped.append((weight, ~bits.to(weight.device), layer.kind == FILTERS))
+                dropped.append((weight, ~bits.to(weight.device), layer.kind in (FILTERS, SCALES)))
         return dropped
 
     @contextmanager
@@ -175,7 +235,8 @@ class EDropoutTraining(RunHooks):
         if not self.frozen and self.search.maybe_freeze(self.epoch, step_in_epoch, self.warmup_epochs):
             self._freeze()
         if self.frozen:
-            yield
+            with self._restoring() if self.backup else nullcontext():
+                yield
             return
         state = self.search.step(self.model, images, labels).to(images.device)
         self.epoch_of_step.append(self.epoch + 1)
@@ -205,7 +266,8 @@ class EDropoutTraining(RunHooks):
         covered = "the --include layers" if config.include else f"coverage {config.coverage}"
         return (
             f"EDropout: {layout.bits:,} bits over {len(layout.layers)} layers ({covered}); batch norm in the "
-            f"energies: {config.energy_bn}; freeze rule {config.freeze} after {self.warmup_epochs} epoch(s)"
+            f"energies: {config.energy_bn}; freeze rule {config.freeze} from epoch {self.warmup_epochs}; after the "
+            f"freeze: {self.after_freeze}"
         )
 
     def begin_epoch(self, epoch: int) -> None:
@@ -247,13 +309,19 @@ class EDropoutTraining(RunHooks):
         ]
 
     def state_dict(self) -> dict:
-        return {"search": self.search.state_dict(), "frozen_at": self.frozen_at, "epoch_of_step": self.epoch_of_step}
+        return {
+            "search": self.search.state_dict(),
+            "frozen_at": self.frozen_at,
+            "epoch_of_step": self.epoch_of_step,
+            "backup": [weight.cpu() for weight in self.backup],
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Continue from a checkpoint; a frozen state's masks go back into the masker."""
         self.search.load_state_dict(state["search"])
         self.frozen_at = tuple(state["frozen_at"]) if state["frozen_at"] is not None else None
         self.epoch_of_step = list(state["epoch_of_step"])
+        self.backup = [weight.clone() for weight in state.get("backup", [])]
         if self.frozen:
             self.masker.add_masks(self.masks())
 
@@ -274,7 +342,7 @@ class EDropoutTraining(RunHooks):
         """Columns for the results row."""
         best = self.search.best
         return {
-            "edropout_paper_r": paper_keep_ratio(self.model, self.search.layout, best),
+            "edropout_paper_r": paper_keep_ratio(self.model, self.search.layout, best, self.search.config.coverage),
             "edropout_units_kept": int(best.sum()),
             "edropout_units": int(best.numel()),
             "edropout_frozen_epoch": self.frozen_at[0] if self.frozen_at else None,

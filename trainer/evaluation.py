@@ -11,7 +11,7 @@ from torch import nn
 from pruning.checkpoints import load_checkpoint
 from pruning.storage import masks_sha256
 from trainer import rundir
-from trainer.config import TrainConfig
+from trainer.config import BATCH_STATISTICS_EVAL, TrainConfig
 from trainer.data import load_dataset
 from trainer.errors import TrainError
 from trainer.loop import evaluate
@@ -85,8 +85,12 @@ def evaluate_checkpoint(source: Path, config: TrainConfig) -> CheckpointEvaluati
     model.to(device)
     loss_fn = nn.CrossEntropyLoss()
     scores = []
+    batch_statistics = config.eval_bn == BATCH_STATISTICS_EVAL  # as the run evaluated itself
     for split in ("val", "test"):
-        result = evaluate(model, data.batches(split, 512), loss_fn, device, config.amp)
+        size = config.batch_size if batch_statistics else 512
+        result = evaluate(
+            model, data.batches(split, size), loss_fn, device, config.amp, batch_statistics=batch_statistics
+        )
         scores.append(SplitScore(split, result.examples, result.loss, result.accuracy, result.top5))
     return CheckpointEvaluation(
         checkpoint, config.model, config.dataset, masks_sha256(masks) if masks else None, scores

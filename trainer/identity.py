@@ -30,7 +30,7 @@ import math
 
 from common.schema import ALWAYS, DERIVED, WHEN_SET, schema_fields
 from pruning.checkpoints import read_checkpoint, state_sha256
-from trainer.config import TrainConfig
+from trainer.config import ALL_WIDTHS, TrainConfig
 from trainer.models import MODELS, STRUCTURE_OPTIONS, WIDTH_OPTIONS
 from trainer.recipes import MASKING_FIELDS, RECIPES, RunInputs
 
@@ -38,12 +38,15 @@ IDENTITY_FORMAT = "topoprune.run/1"
 
 
 def resolved_model_options(model: str, options: dict) -> dict:
-    """``options`` completed with the defaults of the model constructor's keyword parameters."""
+    """``options`` completed with the defaults of the model constructor's keyword parameters (a
+    width option's ``stem`` only when given: trainer.models.WidthOption)."""
     constructor = MODELS.get(model)
+    width = WIDTH_OPTIONS.get(model)
+    skipped = {"input_shape", "num_classes", *([width.stem] if width is not None and width.stem else [])}
     defaults = {
         name: p.default
         for name, p in inspect.signature(constructor).parameters.items()
-        if name not in ("input_shape", "num_classes") and p.default is not inspect.Parameter.empty
+        if name not in skipped and p.default is not inspect.Parameter.empty
     }
     return {**defaults, **options}
 
@@ -84,7 +87,7 @@ def run_identity(config: TrainConfig, plan_sha256: str | None = None, masks_sha2
         if option is not None:
             identity["model_options"][option.name] = None
     for name in MASKING_FIELDS:
-        if name not in recipe.reads:
+        if name not in recipe.reads and name in identity:  # a field absent unless set stays absent
             identity[name] = None
     return identity
 
@@ -116,6 +119,8 @@ def _derived_keys(config: TrainConfig, recipe: str, plan_sha256: str | None, mas
     if config.match_macs is not None:
         keys["match_macs"] = config.match_macs
         keys["width_step"] = config.width_step
+        if config.resolved_match_layers != ALL_WIDTHS:  # absent for the rule every older run used
+            keys["match_layers"] = config.resolved_match_layers
     return keys
 
 

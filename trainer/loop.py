@@ -135,6 +135,23 @@ def top_k_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> torch.T
 
 
 @torch.no_grad()
+@contextlib.contextmanager
+def norms_on_batch_statistics(model: nn.Module):
+    """Within the block, every BatchNorm normalises with each batch's own statistics and leaves
+    its running statistics as they are (train mode without tracking); the rest stays as it is."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    kept = [(m.training, m.track_running_stats) for m in norms]
+    for m in norms:
+        m.train()
+        m.track_running_stats = False
+    try:
+        yield
+    finally:
+        for m, (training, tracking) in zip(norms, kept):
+            m.train(training)
+            m.track_running_stats = tracking
+
+
 def evaluate(
     model: nn.Module,
     batches: Iterable,
@@ -142,10 +159,17 @@ def evaluate(
     device: torch.device,
     amp: bool = False,
     channels_last: bool = False,
+    batch_statistics: bool = False,
 ) -> PassStats:
-    """Mean loss, top-1 and top-5 accuracy of ``model`` (in eval mode) over ``batches``; NaN for
-    an empty split (``--val-fraction 0``). Sums stay on the device until the end."""
+    """Mean loss, top-1 and top-5 accuracy of ``model`` (in eval mode; with ``batch_statistics``
+    its BatchNorms on each batch's statistics) over ``batches``; NaN for an empty split
+    (``--val-fraction 0``). Sums stay on the device until the end."""
     model.eval()
+    with norms_on_batch_statistics(model) if batch_statistics else contextlib.nullcontext():
+        return _evaluate_batches(model, batches, loss_fn, device, amp, channels_last)
+
+
+def _evaluate_batches(model, batches, loss_fn, device, amp, channels_last) -> PassStats:
     start = time.perf_counter()
     totals = torch.zeros(4, dtype=torch.float64, device=device)  # loss sum, top-1, top-5, count
     for images, labels in batches:

@@ -142,6 +142,7 @@ class Recipe:
             config.degree_side,
             config.best_of,
             config.select_by,
+            degree_overflow=config.degree_overflow or "error",
         )
 
     def hooks(
@@ -204,7 +205,8 @@ class EDropoutRecipe(Recipe):
             raise TrainError(str(error)) from None
 
     def warmup(self, config: TrainConfig) -> int:
-        """Epochs before the state may freeze: as given, else half the epochs (rounded down)."""
+        """The epoch (counted from 1) from which the state may freeze: as given, else half the epochs
+        (rounded down)."""
         warmup = self.settings_of(config).edropout_warmup
         return warmup if warmup is not None else config.epochs // 2
 
@@ -233,6 +235,7 @@ class EDropoutRecipe(Recipe):
                 "patience": search.patience,
                 "warmup": self.warmup(config),
                 "coverage": search.coverage,
+                "after_freeze": self.settings_of(config).edropout_after_freeze,
                 "energy_bn": search.energy_bn,
                 "freeze": search.freeze,
                 "keep_probability": search.keep_probability,
@@ -248,7 +251,8 @@ class EDropoutRecipe(Recipe):
         if world > 1:
             raise TrainError(f"--recipe {self.name} runs in one process; drop --ddp")
         seed = replicate_seed(config, self.name)
-        return EDropoutTraining(model, masker, self.search_config(config), seed, self.warmup(config))
+        after_freeze = self.settings_of(config).edropout_after_freeze
+        return EDropoutTraining(model, masker, self.search_config(config), seed, self.warmup(config), after_freeze)
 
 
 RECIPES: Registry[Recipe] = Registry("recipe")
@@ -260,7 +264,14 @@ def register(recipe: Recipe) -> Recipe:
 
 
 _RELATIONAL_READS = LAYER_CHOICE | {"plan_sha256", "self_loops", "nodes_policy"}
-_PER_LAYER_READS = LAYER_CHOICE | {"recipe_degree", "recipe_density", "degree_side", "best_of", "select_by"}
+_PER_LAYER_READS = LAYER_CHOICE | {
+    "recipe_degree",
+    "recipe_density",
+    "degree_side",
+    "best_of",
+    "select_by",
+    "degree_overflow",
+}
 
 register(Recipe(DENSE, "every connection kept: the unpruned baseline"))
 register(

@@ -9,7 +9,10 @@ mean spectral gap, Ramanujan margin and vertex
 expansion and their dead input/output channels, the three seeds, ``epochs``), the outcome (accuracies in percent:
 ``best_acc`` is the test accuracy of the epoch with the best validation accuracy,
 ``final_acc`` the last epoch's, ``best_top5`` / ``final_top5`` their top-5 accuracies;
-``test_loss`` is the test loss of that best epoch), the resolved configuration
+``max_epoch_test_acc`` the best test accuracy over epochs, recorded only without a validation
+split and never used to select anything (papers that report their best epoch measured that);
+``test_loss`` is the test loss of that best epoch), the published number the configuration
+targets (``published_*``, trainer/published.py), the resolved configuration
 (:data:`CONFIG_COLUMNS`, with ``config_hash`` identifying it; ``applied_masks_sha256`` hashes the
 masks the run was trained under), and bookkeeping (``train_seconds``, ``device``, ``world_size``,
 ``topoprune_version``, ``torch_version``, ``created``).
@@ -34,6 +37,7 @@ from topology.plans import Plan
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
 from trainer.identity import config_columns
+from trainer.published import PUBLISHED_COLUMNS
 from trainer.recipes import Recipe, recipe_outcomes, recipe_settings
 from trainer.rundir import read_result, results_path
 
@@ -41,44 +45,6 @@ PLAN_METRIC_COLUMNS = ["plan_density" if name == "density" else name for name in
 #: The resolved configuration of a run beyond model, data set, recipe, plan, seeds and epochs
 #: (trainer.identity, derived from the configuration schema): what makes two rows different experiments.
 CONFIG_COLUMNS = config_columns()
-COLUMNS = [
-    "model_options",
-    "model_structure",
-    "max_train",
-    "max_test",
-    "image_size",
-    "init_from_sha256",
-    "val_fraction",
-    "split_seed",
-    "augment",
-    "masks_sha256",
-    "recipe_degree",
-    "recipe_density",
-    "self_loops",
-    "nodes_policy",
-    "prune_first",
-    "prune_last",
-    "include",
-    "exclude",
-    "degree_side",
-    "best_of",
-    "select_by",
-    "batch_size",
-    "optimizer",
-    "lr",
-    "momentum",
-    "nesterov",
-    "weight_decay",
-    "schedule",
-    "step_size",
-    "milestones",
-    "gamma",
-    "warmup_epochs",
-    "label_smoothing",
-    "amp",
-    "match_macs",
-    "width_step",
-]
 COLUMNS = [
     "run_id",
     "config_hash",
@@ -116,7 +82,9 @@ COLUMNS = [
     "best_top5",
     "final_acc",
     "final_top5",
+    "max_epoch_test_acc",
     "test_loss",
+    *PUBLISHED_COLUMNS,
     *CONFIG_COLUMNS,
     "applied_masks_sha256",
     *BOOKKEEPING,

@@ -27,7 +27,7 @@ from pruning.expander import refuse_dense_label
 from pruning.mask_rules import DENSE
 from topology.analysis import reference_mismatches
 from trainer import rundir
-from trainer.config import TrainConfig
+from trainer.config import BATCH_STATISTICS_EVAL, TrainConfig
 from trainer.data import DataBundle, load_dataset
 from trainer.errors import TrainError
 from trainer.hooks import RunHooks
@@ -36,6 +36,7 @@ from trainer.interrupt import StopOnInterrupt
 from trainer.loop import PassStats, StepRule, evaluate, train_epoch
 from trainer.models import WIDTH_OPTIONS, build_model
 from trainer.optim import build_optimizer, build_scheduler
+from trainer.published import checked_published, published_columns
 from trainer.recipes import RunInputs, recipe_of
 from trainer.results import append_row, plan_columns, read_rows, results_row
 from trainer.setup import setup_environment
@@ -366,13 +367,15 @@ def run_epoch(run: Run, epoch: int, writer=None) -> None:
 
 
 def _evaluate(run: Run, split: str) -> PassStats:
+    batch_statistics = run.config.eval_bn == BATCH_STATISTICS_EVAL  # batches as large as the training ones
     return evaluate(
         run.model,
-        run.data.batches(split, EVAL_BATCH, reuse_buffers=True),
+        run.data.batches(split, run.config.batch_size if batch_statistics else EVAL_BATCH, reuse_buffers=True),
         run.rule.loss_fn,
         run.device,
         run.config.amp,
         run.config.channels_last,
+        batch_statistics,
     )
 
 
@@ -459,6 +462,7 @@ def finish(run: Run) -> RunOutcome | None:
             **plan_columns(run.config, run.inputs.plan),
             **_cost_columns(run, pruned),
             **_accuracy_columns(history, best, len(run.data.val) > 0),
+            **published_columns(checked_published(run.config.published)),
             **identity_columns(run.identity),
             "mask_seed": run.config.mask_seed,
             "train_seed": run.config.train_seed,
@@ -524,6 +528,7 @@ def _accuracy_columns(history: list[dict], best: dict, has_validation: bool) -> 
         "best_top5": best.get("test_top5"),
         "final_acc": final["test_acc"],
         "final_top5": final.get("test_top5"),
+        "max_epoch_test_acc": None if has_validation else max(line["test_acc"] for line in history),
         "test_loss": best["test_loss"],
     }
 

@@ -6,9 +6,17 @@ width option (:class:`trainer.models.WidthOption`) in steps of ``width_step`` wi
 and the MACs of each candidate are *counted* from the masks the run will train under (the plan
 or recipe applied at that width, the model's own X-layers included), never estimated.
 
+Which widths grow is ``match_layers``: graph2nn's rule (``relational``, the default for
+relational plans on the mlp) holds the stem at its default width and widens only the relational
+layers (the stem -> W, W -> W layers and the head's inputs), and takes the narrowest width whose
+MACs reach the budget, as graph2nn's auto-match does (``RGRAPH.UPPER: true`` in its configs);
+``all`` scales every width the width option sets, stem included, and takes the nearer of the two
+bracketing widths.
+
 The budget is ``"dense"`` (the same model, unmasked, at its default width) or a number of MACs
 per example. The chosen width is the one whose counted MACs are closest to the budget among
-the two widths that bracket it, so the error is at most one step's change in MACs.
+the two widths that bracket it (graph2nn's rule: the wider one unless the narrower meets it
+exactly), so the error is at most one step's change in MACs.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from pruning.apply import counted_macs
 from pruning.errors import PruningError
 from pruning.mask_rules import DENSE
 from topology.plans import Plan
-from trainer.config import DENSE_BUDGET, TrainConfig, parse_mac_budget  # noqa: F401  (re-exported)
+from trainer.config import DENSE_BUDGET, RELATIONAL_WIDTHS, TrainConfig, parse_mac_budget  # noqa: F401  (re-exported)
 from trainer.errors import TrainError
 from trainer.identity import resolved_model_options
 from trainer.models import WIDTH_OPTIONS, build_model
@@ -94,14 +102,27 @@ def budget_macs(config: TrainConfig, input_shape: tuple[int, int, int], num_clas
     )[1]
 
 
+def fixed_stem(config: TrainConfig) -> dict:
+    """The model option that holds the stem at its default width under graph2nn's rule, else {}."""
+    option = WIDTH_OPTIONS[config.model]
+    if config.resolved_match_layers != RELATIONAL_WIDTHS or option.stem in config.model_options:
+        return {}
+    if option.stem is None:
+        raise TrainError(f"--match-layers {RELATIONAL_WIDTHS}: model {config.model} has no separate stem width")
+    return {option.stem: resolved_model_options(config.model, {})[option.name]}
+
+
+def options_at(config: TrainConfig, channels: int) -> dict:
+    """The model options of ``config`` at ``channels`` width channels (the stem held under graph2nn's rule)."""
+    option = WIDTH_OPTIONS[config.model]
+    return {**config.model_options, **fixed_stem(config), option.name: option.value(channels)}
+
+
 def macs_at(
     config: TrainConfig, plan: Plan | None, input_shape: tuple[int, int, int], num_classes: int, channels: int
 ) -> int:
     """Counted MACs per example of ``config``'s masked model at ``channels`` width channels."""
-    option = WIDTH_OPTIONS[config.model]
-    model = build_model(
-        config.model, input_shape, num_classes, **{**config.model_options, option.name: option.value(channels)}
-    )
+    model = build_model(config.model, input_shape, num_classes, **options_at(config, channels))
     return counted_macs(model, recipe_of(config).mask_config(config, plan), input_shape)[0]
 
 
@@ -154,7 +175,7 @@ def _refuse_unreachable(
 
 
 def _parameters_at(config: TrainConfig, option, channels: int, shape: tuple, classes: int) -> int:
-    model = build_model(config.model, shape, classes, **{**config.model_options, option.name: option.value(channels)})
+    model = build_model(config.model, shape, classes, **options_at(config, channels))
     return sum(parameter.numel() for parameter in model.parameters())
 
 
@@ -207,7 +228,10 @@ def solve_width(
             low = middle
         else:
             high = middle
-    best = min((low, high), key=lambda k: (abs(macs(k) - budget), k))
+    if config.resolved_match_layers == RELATIONAL_WIDTHS:  # graph2nn: the narrowest width at or above the budget
+        best = low if macs(low) >= budget else high
+    else:
+        best = min((low, high), key=lambda k: (abs(macs(k) - budget), k))
     return WidthChoice(
         option.name, option.value(best * step), best * step, macs(best), budget, abs(macs(high) - macs(low))
     )
@@ -221,4 +245,4 @@ def model_options_for(
     if config.match_macs is None:
         return dict(config.model_options), None
     choice = solve_width(config, plan, input_shape, num_classes)
-    return {**config.model_options, choice.option: choice.width}, choice
+    return options_at(config, choice.channels), choice

@@ -23,6 +23,9 @@ from pruning.edropout_units import (
     FILTERS,
     HIDDEN,
     INPUTS,
+    PAPER,
+    PUBLISHED,
+    SCALES,
     gated,
     paper_keep_ratio,
     random_unit_masks,
@@ -238,9 +241,10 @@ def test_public_freeze_waits_for_the_warm_up_and_the_twelfth_step_of_an_epoch():
     model = warm(small_net())
     search = EDropoutSearch(model, EDropoutConfig(), seed=0)
     search.best_energies = [-3.0, -3.0]
-    assert not search.maybe_freeze(epoch=0, step_in_epoch=50, warmup_epochs=1)
-    assert not search.maybe_freeze(epoch=1, step_in_epoch=10, warmup_epochs=1)  # public: batch_idx > 10
-    assert search.maybe_freeze(epoch=1, step_in_epoch=11, warmup_epochs=1)
+    # warm-up 2: free from the second epoch on (the public code's epoch >= threshold, epochs counted from 1)
+    assert not search.maybe_freeze(epoch=0, step_in_epoch=50, warmup_epochs=2)
+    assert not search.maybe_freeze(epoch=1, step_in_epoch=10, warmup_epochs=2)  # public: batch_idx > 10
+    assert search.maybe_freeze(epoch=1, step_in_epoch=11, warmup_epochs=2)
     frozen = search.best.clone()
     search.step(model, torch.randn(16, 1, 8, 8), torch.randint(0, 3, (16,)))
     assert torch.equal(search.best, frozen) and search.steps == 0
@@ -322,8 +326,8 @@ def test_coverage_presets_on_resnet18_cresnet18_and_mlp():
     second = [f"layer{s}.{b}.conv2" for s in range(1, 5) for b in range(2)]
     widths = {1: 64, 2: 128, 3: 256, 4: 512}
     paper = [(name, FILTERS, widths[int(name[5])]) for name in second[1:]] + [("fc", INPUTS, 512)]
-    assert _names(state_layout(resnet)) == paper  # layer1.0.conv2 skipped, as the public code's masking does
-    assert state_layout(resnet).bits == 64 + 2 * 128 + 2 * 256 + 2 * 512 + 512
+    assert _names(state_layout(resnet, PAPER)) == paper  # layer1.0.conv2 skipped, as 0f82e3f's masking does
+    assert state_layout(resnet, PAPER).bits == 64 + 2 * 128 + 2 * 256 + 2 * 512 + 512
     every = [n for n, m in resnet.named_modules() if isinstance(m, nn.Conv2d)]
     assert [x[0] for x in _names(state_layout(resnet, ALL_CONVS))] == every + ["fc"]
     assert (
@@ -332,7 +336,7 @@ def test_coverage_presets_on_resnet18_cresnet18_and_mlp():
     )
 
     cifar = build_model("cresnet18", (1, 28, 28), 10, width=32)
-    names = [x[0] for x in _names(state_layout(cifar))]
+    names = [x[0] for x in _names(state_layout(cifar, PAPER))]
     assert names == [f"layers.{s}.{b}.conv2" for s in range(4) for b in range(2)][1:] + ["linear"]
 
     mlp = build_model("mlp", (1, 28, 28), 10)
@@ -352,3 +356,89 @@ def test_paper_r_by_hand_with_a_linear_layer():
     kept = 2 * 9 + 5 * 9 + 3 * 3
     total = 4 * 9 + 6 * 9 + 6 * 3
     assert paper_keep_ratio(model, layout, state) == pytest.approx(kept / total)
+
+
+@pytest.mark.parametrize(
+    ("name", "bits"), [("resnet18", 6208), ("resnet34", 9920), ("resnet50", 32448), ("resnet101", 58560)]
+)
+def test_the_published_coverage_is_the_state_the_public_readme_counts(name, bits):
+    """The public README's state sizes (its speed table) are 5e1a296's state: every conv's filters,
+    the downsample BatchNorms' channels and the classifier's inputs."""
+    import torchvision
+
+    model = getattr(torchvision.models, name)(weights=None, num_classes=10)
+    layout = state_layout(model, PUBLISHED)
+    assert layout.bits == bits
+    convs = sum(m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d))
+    norms = [x for x in layout.layers if x.kind == SCALES]
+    assert all(x.name.endswith(".downsample.1") for x in norms) and len(norms) == (
+        3 if name in ("resnet18", "resnet34") else 4
+    )
+    assert convs + sum(x.units for x in norms) + model.fc.in_features == bits
+    if name == "resnet18":
+        assert (convs, sum(x.units for x in norms), model.fc.in_features) == (4800, 896, 512)
+
+
+def test_published_coverage_on_our_cifar_resnet_gates_its_shortcut_norms():
+    from trainer.models import build_model
+
+    layout = state_layout(build_model("cresnet18", (1, 32, 32), 10), PUBLISHED)
+    assert layout.bits == 6208  # the public realresnet's ResNet-18: the same 6,208 bits
+    assert [x.name for x in layout.layers if x.kind == SCALES] == [f"layers.{s}.0.shortcut.1" for s in (1, 2, 3)]
+
+
+def test_a_gated_shortcut_norm_channel_keeps_its_bias_and_masks_as_its_conv_filter():
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("downsample", nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4)))  # a shortcut's conv, norm
+    model.add_module("flat", nn.Flatten())
+    model.add_module("fc", nn.Linear(4 * 36, 3))
+    with torch.no_grad():
+        model.downsample[1].bias.copy_(torch.tensor([0.5, -1.0, 2.0, 0.25]))
+    layout = state_layout(model, PUBLISHED)
+    assert [(x.name, x.kind, x.units) for x in layout.layers] == [
+        ("downsample.0", FILTERS, 4),
+        ("downsample.1", SCALES, 4),
+        ("fc", INPUTS, 144),
+    ]
+    state = torch.ones(layout.bits, dtype=torch.bool)
+    state[[5, 7]] = False  # the norm's channels 1 and 3: their scale off, their bias on
+    images = torch.randn(8, 1, 8, 8)
+    model.train()
+    with gated(model, layout, state):
+        gated_out = model.downsample(images)
+    assert torch.allclose(gated_out[:, 1], torch.tensor(-1.0)) and torch.allclose(gated_out[:, 3], torch.tensor(0.25))
+    masks = state_masks(model, layout, state)
+    assert set(masks) == {"downsample.0", "fc"}  # the norm's bits fold into its conv's filters
+    assert masks["downsample.0"].reshape(4, -1).all(dim=1).tolist() == [True, False, True, False]
+    masked = apply_masks(model, masks)  # in training mode the same network
+    torch.testing.assert_close(gated_out, masked.downsample(images))
+    lone = nn.Sequential()
+    lone.add_module("stem", nn.Conv2d(1, 4, 1))
+    lone.add_module("downsample", nn.Sequential(nn.Identity(), nn.BatchNorm2d(4)))
+    lone.add_module("head", nn.Sequential(nn.Flatten(), nn.Linear(4, 2)))
+    lone_layout = state_layout(lone, PUBLISHED)
+    with pytest.raises(PruningError, match="BatchNorm downsample.1 follows no convolution"):
+        state_masks(lone, lone_layout, torch.ones(lone_layout.bits, dtype=torch.bool))
+
+
+def test_published_r_weighs_a_filter_by_its_weights_plus_one_and_a_norm_channel_by_one():
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3, bias=False), nn.BatchNorm2d(4), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)
+    )
+    layout = state_layout(model, PUBLISHED)
+    assert [x.kind for x in layout.layers] == [FILTERS, INPUTS]  # a norm outside a shortcut is not gated
+    state = torch.tensor([1, 0, 1, 1, 1, 1, 0, 1], dtype=torch.bool)  # filters 3/4, inputs 3/4
+    kept = 3 * (9 * 2 + 1) + 3 * 3
+    total = 4 * (9 * 2 + 1) + 4 * 3
+    assert paper_keep_ratio(model, layout, state, PUBLISHED) == pytest.approx(kept / total)
+    shortcut = nn.Sequential()
+    shortcut.add_module("conv", nn.Conv2d(2, 4, 3, bias=False))
+    shortcut.add_module("downsample", nn.Sequential(nn.Identity(), nn.BatchNorm2d(4)))
+    shortcut.add_module("pool", nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()))
+    shortcut.add_module("fc", nn.Linear(4, 3))
+    layout = state_layout(shortcut, PUBLISHED)
+    state = torch.tensor([1, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1], dtype=torch.bool)  # filters 3/4, norm 2/4, inputs 3/4
+    kept = 3 * (9 * 2 + 1) + 2 * 1 + 3 * 3  # a norm channel's bit weighs 1
+    total = 4 * (9 * 2 + 1) + 4 * 1 + 4 * 3
+    assert paper_keep_ratio(shortcut, layout, state, PUBLISHED) == pytest.approx(kept / total)

@@ -23,15 +23,15 @@ def data_dir(tmp_path_factory):
 
 
 def config(data_dir, out, **overrides):
-    # batch 32: 17 steps an epoch, and the public freeze rule waits for the 12th
-    values = dict(recipe="edropout", model_options={"width": 32}, epochs=3, batch_size=32, lr=0.05)
+    # batch 32: 17 steps an epoch, and the public freeze rule waits for the 12th; free to freeze from epoch 2
+    values = dict(recipe="edropout", model_options={"width": 32}, epochs=3, batch_size=32, lr=0.05, edropout_warmup=2)
     return small_config(data_dir, out, **{**values, **overrides})
 
 
 def test_edropout_run_freezes_into_exactly_zero_masks_and_selects_only_after_the_freeze(data_dir, tmp_path):
     outcome = run_training(config(data_dir, tmp_path / "runs"))
     row = outcome.row
-    assert row["recipe"] == "edropout" and row["edropout_frozen_epoch"] == 2  # the warm-up is 1 epoch
+    assert row["recipe"] == "edropout" and row["edropout_frozen_epoch"] == 2  # the first epoch allowed
     assert (row["flops_kept"], row["flops_total"]) == (2 * row["macs_kept"], 2 * row["macs_total"])
     masks = load_masks(outcome.run_dir / "masks.npz")
     assert set(masks) == {"4", "7", "10", "13"}  # paper coverage of the mlp: every Linear's inputs but the pixels
@@ -82,7 +82,8 @@ def test_model_selection_chooses_among_selectable_epochs_and_else_the_last():
 
 
 def test_an_unfrozen_run_reports_its_final_epoch(data_dir, tmp_path):
-    row = run_training(config(data_dir, tmp_path / "runs", epochs=2, edropout_warmup=2)).row
+    # free from epoch 2, but at batch 64 an epoch has 9 steps and the public rule waits for the 12th
+    row = run_training(config(data_dir, tmp_path / "runs", epochs=2, edropout_warmup=2, batch_size=64)).row
     assert row["edropout_frozen_epoch"] is None and row["best_epoch"] == 2
     assert row["edropout_selection"] == "final-epoch (never froze)"
 
@@ -124,6 +125,8 @@ def test_edropout_options_are_checked_and_in_the_identity(data_dir, tmp_path):
         {"edropout_energy_bn": "eval"},
         {"edropout_freeze": "rescore"},
         {"edropout_patience": 3},
+        {"edropout_after_freeze": "fine-tune"},
+        {"edropout_coverage": "paper"},
     ):
         assert config_hash(identify(config(data_dir, tmp_path, **change))[1]) != base, change
 
@@ -191,3 +194,60 @@ def test_random_filters_like_an_edropout_run_keeps_its_counts_per_layer(data_dir
         TrainConfig(recipe="random-filters").validate()
     with pytest.raises(TrainError, match="only used by --recipe random-filters"):
         TrainConfig(like=edropout.run_dir).validate()
+
+
+def _frozen_controller(after_freeze):
+    """A tiny convolutional model whose EDropout state is frozen at once, and an SGD optimiser."""
+    from torch import nn
+
+    from pruning.edropout import EDropoutConfig
+    from trainer.edropout import EDropoutTraining
+    from trainer.stepmask import StepMasker
+
+    torch.manual_seed(0)
+    model = nn.Sequential()  # named as the public ResNets name them: conv1 is followed by bn1
+    for name, module in [
+        ("conv1", nn.Conv2d(1, 4, 3, bias=False)),
+        ("bn1", nn.BatchNorm2d(4)),
+        ("relu", nn.ReLU()),
+        ("flat", nn.Flatten()),
+        ("fc", nn.Linear(4 * 36, 3)),
+    ]:
+        model.add_module(name, module)
+    masker = StepMasker(model)
+    controller = EDropoutTraining(model, masker, EDropoutConfig(), seed=0, warmup_epochs=0, after_freeze=after_freeze)
+    controller.search.frozen = True  # as the freeze rule would set it
+    controller._freeze()
+    return model, masker, controller, torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def _steps(model, masker, controller, optimizer, count):
+    torch.manual_seed(1)
+    for _ in range(count):
+        images, labels = torch.randn(16, 1, 8, 8), torch.randint(0, 3, (16,))
+        optimizer.zero_grad()
+        with controller.step(images, labels):
+            torch.nn.functional.cross_entropy(model(images), labels).backward()
+            optimizer.step()
+        masker.after_step()
+
+
+@pytest.mark.parametrize("after_freeze", ["public", "fine-tune"])
+def test_after_the_freeze_public_holds_the_gated_layers_at_their_frozen_weights(after_freeze):
+    """The public code restores its backup before every update, so a gated layer ends one update
+    away from its weights at the freeze (and its BatchNorm scale with it); fine-tune accumulates."""
+    model, masker, controller, optimizer = _frozen_controller(after_freeze)
+    restored = (model.conv1.weight, model.bn1.weight, model.fc.weight)  # the gated layers and bn1's scale
+    frozen = [weight.detach().clone() for weight in restored]
+    ungated = model.fc.bias.detach().clone()
+    _steps(model, masker, controller, optimizer, 4)
+    last = [weight.grad.clone() for weight in restored]
+    for weight, start, grad in zip(restored, frozen, last):
+        one_step = start - 0.1 * grad
+        kept = weight.detach() != 0  # masked entries are zero either way
+        if after_freeze == "public":
+            torch.testing.assert_close(weight.detach()[kept], one_step[kept])
+        else:
+            assert not torch.allclose(weight.detach()[kept], one_step[kept])
+    assert not torch.equal(model.fc.bias.detach(), ungated)  # what the state does not gate learns in both
+    assert (len(controller.state_dict()["backup"]) == 3) == (after_freeze == "public")

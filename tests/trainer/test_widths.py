@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,7 @@ from trainer.models import build_model
 from trainer.recipes import recipe_of
 from trainer.results import read_rows
 from trainer.run import run_training
-from trainer.widths import macs_at, parse_mac_budget, solve_width
+from trainer.widths import macs_at, model_options_for, parse_mac_budget, solve_width
 
 MNIST = (1, 28, 28)
 
@@ -55,7 +56,9 @@ def _assert_within_one_step(config, plan, shape=MNIST, classes=10):
 @pytest.mark.parametrize("self_loops", [False, True])
 def test_relational_plans_are_widened_to_the_dense_macs(plan_dir, self_loops):
     path = _plan_path(plan_dir / "wsflex")
-    config = TrainConfig(plan=path, match_macs="dense", self_loops=self_loops, model_options={"depth": 2})
+    config = TrainConfig(
+        plan=path, match_macs="dense", self_loops=self_loops, model_options={"depth": 2}, match_layers="all"
+    )
     choice = _assert_within_one_step(config, load_plan(path))
     dense = 784 * 512 + 2 * 512 * 512 + 512 * 10  # stem, two hidden layers, head at the default width
     assert choice.budget == dense
@@ -91,7 +94,9 @@ def test_counted_macs_of_the_widened_model_equal_a_hand_count(plan_dir):
     """mlp 1x4x4 -> w -> w -> 10 under the 4-cycle (each node joined to 2 of 4): the hidden layer keeps half."""
     path = _plan_path(plan_dir / "ring")
     plan = load_plan(path)
-    config = TrainConfig(plan=path, model_options={"depth": 1}, match_macs=16 * 8 + 8 * 8 // 2 + 8 * 10, width_step=4)
+    config = TrainConfig(
+        plan=path, model_options={"depth": 1}, match_macs=16 * 8 + 8 * 8 // 2 + 8 * 10, width_step=4, match_layers="all"
+    )
     choice = solve_width(config, plan, (1, 4, 4), 10)
     assert (choice.width, choice.macs, choice.error) == (8, 240, 0.0)
     assert choice.step_macs == (16 * 12 + 12 * 12 // 2 + 12 * 10) - 240  # to width 12, the next step
@@ -102,6 +107,40 @@ def test_counted_macs_of_the_widened_model_equal_a_hand_count(plan_dir):
     for out in range(8):  # entry by entry: channel block o // 2 reads blocks (o // 2 +- 1) mod 4
         for inp in range(8):
             assert bool(mask[out, inp]) == ((inp // 2 - out // 2) % 4 in (1, 3))
+
+
+GRAPH2NN_PLAN = Path(__file__).parents[2] / "configs" / "graph2nn" / "plans" / "ws-flex_n64_d8_p0.3_s0.edges"
+
+
+def test_graph2nn_rule_widens_only_the_relational_layers_to_its_recorded_width():
+    """graph2nn's MLP on CIFAR-10 (3072 -> 512 stem, 3 relational layers, head), a degree-8 plan with
+    self-loops: its stored results record width 1,539, the narrowest whose MACs reach the dense MLP's."""
+    config = TrainConfig(
+        plan=GRAPH2NN_PLAN, match_macs="dense", self_loops=True, model_options={"depth": 3}, dataset="cifar10"
+    )
+    assert config.resolved_match_layers == "relational"
+    plan = load_plan(GRAPH2NN_PLAN)
+    choice = solve_width(config, plan, (3, 32, 32), 10)
+    budget = 3072 * 512 + 3 * 512 * 512 + 512 * 10
+    assert (choice.budget, choice.width) == (budget, 1539)
+    assert macs_at(config, plan, (3, 32, 32), 10, 1538) < budget <= choice.macs
+    # hand count with graph2nn's nominal fraction (A + I of a degree-8 graph: 9/64) gives W = 1,538.2
+    nominal = [3072 * 512 + 9 / 64 * (512 * w + 2 * w * w) + 10 * w for w in (1538, 1539)]
+    assert nominal[0] < budget < nominal[1]
+    options, _ = model_options_for(config, plan, (3, 32, 32), 10)
+    assert options == {"depth": 3, "stem_width": 512, "width": 1539}
+    model = build_model("mlp", (3, 32, 32), 10, **options)
+    assert (model[1].out_features, model[4].in_features, model[4].out_features) == (512, 512, 1539)
+    whole = dataclasses.replace(config, match_layers="all")
+    assert solve_width(whole, plan, (3, 32, 32), 10).width < 800  # the stem widened too: the older rule
+
+
+def test_match_layers_needs_a_budget_and_a_model_with_a_stem_option():
+    with pytest.raises(TrainError, match="--match-layers needs --match-macs"):
+        TrainConfig(match_layers="all").validate()
+    config = TrainConfig(model="cnn", recipe="xnet", degree=4, match_macs="dense", match_layers="relational")
+    with pytest.raises(TrainError, match="model cnn has no separate stem width"):
+        solve_width(config, None, (1, 16, 16), 10)
 
 
 def test_impossible_budgets_and_combinations_are_one_line_errors(plan_dir):
@@ -151,6 +190,7 @@ def test_a_run_at_a_budget_records_width_budget_and_macs(plan_dir, data_dir, tmp
     config = TrainConfig(
         plan=path,
         match_macs=3e5,
+        match_layers="all",
         model_options={"depth": 2},
         data_dir=data_dir,
         epochs=1,

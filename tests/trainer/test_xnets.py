@@ -92,11 +92,14 @@ def test_densenet_bc_40_24_counts_match_a_hand_count():
 def test_xdensenet_counts_every_x_layer_from_its_degrees():
     model = build_model("xdensenet_bc", (3, 32, 32), 10, expand=2)
     result = prune_model(model, MaskConfig("model"), (3, 32, 32))
-    removed = 0  # the two convs of every dense layer keep C_in // 2 inputs per output
+    removed, inputs_side = 0, 0  # the two convs of every dense layer: D = C_in // 2 on the smaller side
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv2d) and name.rsplit(".", 1)[-1] in ("conv1", "conv2"):
             c_out, c_in, k, _ = module.parametrizations.weight.original.shape
-            removed += c_out * (c_in - c_in // 2) * k * k
+            fixed = c_in if c_in <= c_out else c_out
+            inputs_side += c_in <= c_out
+            removed += (c_out * c_in - fixed * (c_in // 2)) * k * k
+    assert inputs_side == 4  # block 1's first three 1x1 convs (48, 72, 96 -> 96) and block 2's first (96 -> 96)
     assert result.summary.params_kept == 690_346 - removed
     assert result.nominal == {"expand": 2, "params": 690_346 / 2, "macs": 288_131_664 / 2}
     assert result.summary.params_kept > result.nominal["params"]  # stem, transitions and classifier stay dense
@@ -131,19 +134,52 @@ def test_xmobilenet_and_grouped_baseline_have_the_same_counted_density(expand):
     assert dense.summary.params_total - x.summary.params_kept == saved
 
 
-def test_xvgg16_degree_table_and_counts():
+#: Kept weights of X-VGG16's 13 layers after its dense first conv, counted by hand from the public
+#: vggcifar_expander rule: D = 64, 64, 64, 16 x 9, then 128 for the hidden Linear; a layer with
+#: D >= C_in stays a plain conv (64 -> 64 and 64 -> 128, as the public training log prints them);
+#: otherwise D on the smaller side (C_in <= C_out: each input feeds D outputs).
+XVGG16_KEPT = {
+    "3": 64 * 64 * 9,  # dense: D 64 = C_in
+    "7": 128 * 64 * 9,  # dense: D 64 = C_in
+    "10": 128 * 64 * 9,  # 128 -> 128, D 64
+    "14": 128 * 16 * 9,  # 128 -> 256: each of the 128 inputs feeds 16 outputs
+    "17": 256 * 16 * 9,
+    "20": 256 * 16 * 9,
+    "24": 256 * 16 * 9,  # 256 -> 512: each input feeds 16 outputs
+    **{name: 512 * 16 * 9 for name in ("27", "30", "34", "37", "40")},
+    "46": 512 * 128,  # the hidden Linear
+}
+
+
+def test_xvgg16_wires_the_public_layout_layer_by_layer():
     assert parse_degree_table("64*3_16*9_128", 14) == [64] * 3 + [16] * 9 + [128] * 2
     with pytest.raises(Exception, match="expected entries like 64\\*3"):
         parse_degree_table("64x3", 14)
     model = build_model("xvgg16", (3, 32, 32), 10)
+    masks = expander_masks(model, seed=0)
+    assert set(masks) == set(XVGG16_KEPT) - {"3", "7"}
+    assert isinstance(model[46], nn.Linear) and isinstance(model[47], nn.ReLU)  # no BatchNorm in the hidden layer
+    for name, kept in XVGG16_KEPT.items():
+        module = model.get_submodule(name)
+        taps = module.weight[0, 0].numel()
+        assert (int(masks[name].sum()) * taps if name in masks else module.weight.numel()) == kept, name
+    assert sum(XVGG16_KEPT.values()) == 747_520
+    inputs_side = masks["14"]  # 256 x 128: every input column has exactly D = 16 outputs
+    assert inputs_side.shape == (256, 128) and bool((inputs_side.sum(0) == 16).all())
+    assert bool((masks["46"].sum(0) == 128).all())  # 512 x 512, a tie: the inputs' side is fixed
     result = prune_model(model, MaskConfig("model"), (3, 32, 32))
-    convs = [3, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
-    degrees = parse_degree_table("64*3_16*9_128", 13)
-    removed = sum(c_out * (c_in - d) * 9 for c_in, c_out, d in zip(convs, convs[1:], degrees) if d < c_in) + 512 * (
-        512 - 128
-    )
     dense = build_model("xvgg16", (3, 32, 32), 10, degrees="dense")
+    removed = sum(dense.get_submodule(n).weight.numel() - kept for n, kept in XVGG16_KEPT.items())
     assert result.summary.params_kept == sum(p.numel() for p in dense.parameters()) - removed
+
+
+def test_xvgg16_outputs_side_is_the_logged_commits_rule():
+    """--model-option degree_side=outputs: every output keeps D inputs (the layer code at the
+    commit that holds the public training log); 128 -> 256 and 256 -> 512 then keep twice as many."""
+    model = build_model("xvgg16", (3, 32, 32), 10, degree_side="outputs")
+    masks = expander_masks(model, seed=0)
+    assert bool((masks["14"].sum(1) == 16).all()) and int(masks["14"].sum()) * 9 == 256 * 16 * 9
+    assert int(masks["24"].sum()) * 9 == 512 * 16 * 9
 
 
 def test_xresnet20_counts_and_imagenet_models_at_224():

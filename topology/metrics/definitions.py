@@ -23,7 +23,12 @@ import numpy as np
 
 from common.registry import Registry
 from topology.metrics.batch import BipartiteBatch, GraphBatch
-from topology.metrics.expansion import EXPANSION_SAMPLES, vertex_expansion
+from topology.metrics.expansion import (
+    EXPANSION_SAMPLES,
+    MEAN_EXPANSION_SAMPLES,
+    mean_set_expansion,
+    vertex_expansion,
+)
 
 
 @dataclass(frozen=True)
@@ -248,3 +253,12 @@ def _b_ramanujan_margin(b: BipartiteBatch) -> np.ndarray:
 )
 def _b_vertex_expansion(b: BipartiteBatch) -> np.ndarray:
     return vertex_expansion(b.matrices)
+
+
+@bipartite_metric(
+    "mean_set_expansion",
+    f"mean over {MEAN_EXPANSION_SAMPLES} seeded random sets S of inputs and as many of outputs (|S| < n/2) of "
+    "|N(S)| / |S| (the expanders paper's estimate)",
+)
+def _b_mean_set_expansion(b: BipartiteBatch) -> np.ndarray:
+    return mean_set_expansion(b.matrices)

@@ -104,7 +104,7 @@ def densenet_bc(
     return DenseNetBC(input_shape[0], num_classes, depth, growth, reduction, option_flag(bottleneck, "bottleneck"))
 
 
-@register_model("xdensenet_bc", structure=("expand", "balanced", "x_transitions"))
+@register_model("xdensenet_bc", structure=("expand", "balanced", "x_transitions", "degree_side"))
 def xdensenet_bc(
     input_shape: tuple[int, int, int],
     num_classes: int,
@@ -115,10 +115,12 @@ def xdensenet_bc(
     expand: float = 2,
     balanced: bool = False,
     x_transitions: bool = False,
+    degree_side: str = "smaller",
 ) -> nn.Module:
     """X-DenseNet-BC (Prabhu et al. 2018): DenseNet-BC with X-layers of compression ``expand`` in
     both convolutions of every dense layer (and in the transitions with ``x_transitions``); stem
-    and classifier dense, as in the reported runs."""
+    and classifier dense, as in the reported runs. ``degree_side`` (default ``smaller``, the public
+    layers' rule) is the side with exactly C_in / expand connections per channel (docs/fidelity.md)."""
     model = DenseNetBC(input_shape[0], num_classes, depth, growth, reduction, option_flag(bottleneck, "bottleneck"))
     chosen = (DenseLayer, Transition) if option_flag(x_transitions, "x_transitions") else (DenseLayer,)
     degrees = {}
@@ -127,4 +129,4 @@ def xdensenet_bc(
             for child_name, child in module.named_children():
                 if isinstance(child, nn.Conv2d):
                     degrees[f"{name}.{child_name}"] = expander_degree(child.in_channels, expand)
-    return declare_expander_layers(model, degrees, option_flag(balanced, "balanced"), expand)
+    return declare_expander_layers(model, degrees, option_flag(balanced, "balanced"), expand, degree_side)

@@ -44,10 +44,15 @@ class WidthOption:
     option that is itself a channel count (the mlp's ``width=512``), ``1/32`` for MobileNet's
     multiplier (its stem has 32 channels at 1.0, and every layer a multiple of 32). Every
     other layer's width is a fixed multiple of it, so the model's MACs grow with c.
+
+    ``stem`` names the option that sets the stem's width on its own (the mlp's ``stem_width``):
+    graph2nn's equal-compute rule holds it at the default width and widens only the relational
+    layers (trainer/widths.py). It is part of a run's identity only when given.
     """
 
     name: str = "width"
     per_channel: float = 1.0
+    stem: str | None = None
 
     def value(self, channels: int) -> int | float:
         """The option value for ``channels`` width channels."""

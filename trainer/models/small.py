@@ -9,22 +9,25 @@ from torch import nn
 from trainer.models.registry import Bound, WidthOption, register_model
 
 
-@register_model("mlp", width=WidthOption(), bounds={"depth": Bound(0)})
-def mlp(input_shape: tuple[int, int, int], num_classes: int, width: int = 512, depth: int = 3) -> nn.Module:
+@register_model("mlp", width=WidthOption(stem="stem_width"), bounds={"depth": Bound(0), "stem_width": Bound(1)})
+def mlp(
+    input_shape: tuple[int, int, int], num_classes: int, width: int = 512, depth: int = 3, stem_width: int | None = None
+) -> nn.Module:
     """graph2nn's relational MLP (You et al., ICML 2020).
 
-    A dense stem ``Linear(C*H*W -> width)``, then ``depth`` hidden ``Linear(width -> width)``
-    layers (the ones a plan masks by default), then a dense head; BatchNorm1d + ReLU after the
-    stem and each hidden layer.
+    A dense stem ``Linear(C*H*W -> stem_width)`` (``stem_width`` defaults to ``width``), then
+    ``depth`` hidden layers (``stem_width -> width``, then ``width -> width``: the ones a plan
+    masks by default), then a dense head; BatchNorm1d + ReLU after the stem and each hidden layer.
     """
+    stem = width if stem_width is None else stem_width
     layers: list[nn.Module] = [
         nn.Flatten(),
-        nn.Linear(math.prod(input_shape), width),
-        nn.BatchNorm1d(width),
+        nn.Linear(math.prod(input_shape), stem),
+        nn.BatchNorm1d(stem),
         nn.ReLU(inplace=True),
     ]
-    for _ in range(depth):
-        layers += [nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
+    for index in range(depth):
+        layers += [nn.Linear(stem if index == 0 else width, width), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
     layers.append(nn.Linear(width, num_classes))
     return nn.Sequential(*layers)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from trainer.models.registry import register_model
+from trainer.models.registry import Bound, register_model
 
 VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
@@ -31,3 +31,13 @@ def vgg16_bn(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
     inputs, global average pooling, one linear classifier (512 -> classes)."""
     layers, channels = vgg16_features(input_shape)
     return nn.Sequential(*layers, nn.Linear(channels, num_classes))
+
+
+@register_model("vgg16_bn_expanders", bounds={"dropout": Bound(0)})
+def vgg16_bn_expanders(input_shape: tuple[int, int, int], num_classes: int, dropout: float = 0.5) -> nn.Module:
+    """The expanders paper's CIFAR VGG16-BN (its public vgg16bn): vgg16_bn's 13 convs, then a
+    512 -> 512 hidden Linear, ReLU and Dropout(``dropout``) before the 512 -> classes classifier;
+    the hidden layer is masked like the convs (docs/fidelity.md)."""
+    layers, channels = vgg16_features(input_shape)
+    hidden = [nn.Linear(channels, 512), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+    return nn.Sequential(*layers, *hidden, nn.Linear(512, num_classes))

@@ -49,24 +49,28 @@ def parse_degree_table(table: str, layers: int) -> list[int | None]:
     return (degrees + [degrees[-1]] * layers)[:layers]
 
 
-@register_model("xvgg16", structure=("degrees", "balanced"))
+@register_model("xvgg16", structure=("degrees", "balanced", "degree_side"))
 def xvgg16(
-    input_shape: tuple[int, int, int], num_classes: int, degrees: str = XVGG16_DEGREES, balanced: bool = False
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    degrees: str = XVGG16_DEGREES,
+    balanced: bool = False,
+    degree_side: str = "smaller",
 ) -> nn.Module:
-    """CIFAR VGG16-BN with the X-Nets classifier (512 -> 512 hidden layer with BN and ReLU, then
-    512 -> classes) and a per-layer degree table over the 13 convs and the hidden layer
-    (default: the paper's ``64*3_16*9_128``). A layer whose degree is at least its input
-    channels stays dense; ``degrees=dense`` is the dense network of the same shape."""
+    """CIFAR VGG16-BN as the public X-Nets ``vggcifar_expander`` wires it: the first conv
+    (C_in -> 64) dense, the degree table (default ``64*3_16*9_128``) over the 12 convs after it
+    and the hidden 512 -> 512 layer of the classifier (ReLU, no BatchNorm), then 512 -> classes.
+    A layer whose degree is at least its input channels stays dense; ``degree_side`` (default
+    ``smaller``, the public layers' rule) is the side with exactly D connections per channel;
+    ``degrees=dense`` is the dense network of the same shape (docs/fidelity.md)."""
     layers, channels = vgg16_features(input_shape)
-    names = [str(index) for index, layer in enumerate(layers) if isinstance(layer, nn.Conv2d)] + [
-        str(len(layers))
-    ]  # + the hidden layer
-    layers += [nn.Linear(channels, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Linear(512, num_classes)]
+    convs = [str(index) for index, layer in enumerate(layers) if isinstance(layer, nn.Conv2d)]
+    names = convs[1:] + [str(len(layers))]  # the 12 convs after the first, then the hidden layer
+    layers += [nn.Linear(channels, 512), nn.ReLU(inplace=True), nn.Linear(512, num_classes)]
     model = nn.Sequential(*layers)
     table = parse_degree_table(degrees, len(names))
-    return declare_expander_layers(
-        model, {name: d for name, d in zip(names, table) if d is not None}, option_flag(balanced, "balanced")
-    )
+    chosen = {name: d for name, d in zip(names, table) if d is not None}
+    return declare_expander_layers(model, chosen, option_flag(balanced, "balanced"), side=degree_side)
 
 
 def _block_convs(model: nn.Module, prefix: str) -> list[tuple[str, nn.Conv2d]]:
