@@ -16,7 +16,7 @@ COMPARE_TRAIN ?= --model mlp --model-option depth=8 --dataset fashion-mnist --ep
 # graph2nn at equal cost (README, about 35 minutes): WS-flex plans over the clustering x path-length plane
 # plus the complete graph, A + I, every MLP widened to the dense MLP's counted MACs.
 G2NN_OUT ?= graph2nn-out
-G2NN_TRAIN ?= --model mlp --model-option depth=4 --self-loops --match-macs dense --dataset fashion-mnist --epochs 1 --seeds 2 --jobs 2
+G2NN_TRAIN ?= --model mlp --model-option depth=4 --self-loops --match-macs dense --match-layers all --dataset fashion-mnist --epochs 1 --seeds 2 --jobs 2
 
 # Shared filter bases (README, about 45 minutes): ResNet-32 dense vs S8U1 vs S16U1*, the orthogonality
 # regulariser on (lambda 10) and off, 3 epochs on the first 8,000 Fashion-MNIST training images, 2 seeds.
@@ -27,8 +27,9 @@ S16U1_DOUBLE := --model resnet32_shared --model-option shared_rank=16 --model-op
 
 # EDropout on Fashion-MNIST (README, about 10 minutes): the mlp's hidden and classifier inputs gated, 5 epochs, 2 seeds:
 # dense, EDropout (pruned and unpruned evaluation) and random whole units at each EDropout run's kept counts.
+# As docs/edropout.md's table was run: the gated layers fine-tuned after the freeze, the state free from epoch 3.
 EDROPOUT_OUT ?= edropout-out
-EDROPOUT_TRAIN ?= --model mlp --dataset fashion-mnist --epochs 5 -q
+EDROPOUT_TRAIN ?= --model mlp --dataset fashion-mnist --epochs 5 --edropout-after-freeze fine-tune --edropout-warmup 3 -q
 EDROPOUT_SEEDS ?= 0 1 2
 
 .PHONY: install data test test-fast test-oldest lint bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases edropout-compare clean
