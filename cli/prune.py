@@ -41,7 +41,7 @@ from pruning.layers import LayerSelection
 from pruning.mask_rules import DENSE, MASK_RULES, RELATIONAL, MaskConfig
 from pruning.masking import current_masks, load_masked_state_dict, masks_in_state_dict
 from pruning.network_graph import network_graph as build_network_graph
-from pruning.outputs import COMPILE_FILE, EXPORT_FILE, check_apply_target, summary_csv
+from pruning.outputs import COMPILE_FILE, EXPORT_FILE, check_apply_target, refuse_writing_into_source, summary_csv
 from pruning.storage import load_masks, load_state
 from topology.build import PlanDraft, save_drafts
 from topology.discovery import is_plan_npz
@@ -470,6 +470,7 @@ def compile_command(
         raise click.UsageError(
             "--out is required to compile (only an already compiled SOURCE can be reported without it)"
         )
+    refuse_writing_into_source(out, source)
     config = CompileConfig(batch_size, device, tuple(kernels or ()), repeats, min(2, repeats), min_speedup, seed=seed)
     config.validate()
     model, spec, checkpoint = load_masked_model(source, ModelSpec(model_name, model_options, input_shape, num_classes))

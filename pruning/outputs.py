@@ -51,6 +51,17 @@ def check_apply_target(directory: str | Path, force: bool = False) -> None:
     )
 
 
+def refuse_writing_into_source(out: str | Path, source: str | Path) -> None:
+    """Refuse an output folder that is the folder a command reads its input from (``prune compile
+    run --out run`` would replace the ``model.pt`` and ``masks.npz`` it reads)."""
+    source = Path(source)
+    folder = source if source.is_dir() else source.parent
+    if Path(out).resolve() == folder.resolve():
+        raise PruningError(
+            f"--out {out}: is the folder {source} is read from, whose files it would replace; give another --out"
+        )
+
+
 def write_apply_outputs(
     directory: str | Path, model: nn.Module, masks: dict[str, torch.Tensor], summary: PruneSummary, document: dict
 ) -> dict[str, Path]:

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from common.errors import ParameterError
+from common.names import checked_file_name
 from topology.generators import GENERATORS, generate
 from topology.graph import GRAPH, sha256_of
 from topology.metrics import PathOptions, compute_metrics
@@ -101,7 +102,8 @@ def make_plans(
     # A sampled ASPL is another result than the exact one: the name says so, so neither replaces the other.
     samples = path_options.sample_sources if path_options is not None else 0
     sampled = f"_k{samples}" if samples and int(params.get("nodes", 0)) > samples else ""
-    base = config.name or default_name(config.generator, params, seed) + sampled
+    base = checked_file_name(config.name, "--name") if config.name is not None else None
+    base = base or default_name(config.generator, params, seed) + sampled
     if spec.family:
         matrices = generate(config.generator, seed=seed, form=config.form, count=config.count, **params)
         names = [f"{base}_{i:02d}" for i in range(len(matrices))]

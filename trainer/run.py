@@ -8,6 +8,7 @@ evaluates and checkpoints each epoch; :func:`finish` builds the results row and 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -258,8 +259,7 @@ def _restore(run: Run) -> None:
     torch.set_rng_state(state["rng"])
     run.hooks.load_state_dict(state.get("hooks", {}))
     run.history, run.start_epoch = list(state["history"]), int(state["epoch"]) + 1
-    if run.start_epoch >= run.config.epochs:
-        raise TrainError(f"{run.run_dir}: run already finished all {run.config.epochs} epochs")
+    # start_epoch == epochs: killed after its last checkpoint, before its row; finishing it writes the row
 
 
 def _start_run_dir(run: Run) -> None:
@@ -534,14 +534,17 @@ def _accuracy_columns(history: list[dict], best: dict, has_validation: bool) -> 
 
 
 def resume_training(run_dir: Path, stop_after_epochs: int | None = None) -> RunOutcome | None:
-    """Continue the run in ``run_dir`` with the configuration stored there; a run that finished
-    but whose row never reached ``results.csv`` gets it appended from its ``result.json``."""
+    """Continue the run in ``run_dir`` with the configuration stored there; its row goes to the
+    ``results.csv`` beside it, whatever folder ``config.json`` names (a run may have been moved,
+    and a file must not send writes elsewhere). A run that finished but whose row never reached
+    ``results.csv`` gets it appended from its ``result.json``, or, killed after its last
+    checkpoint and before ``result.json``, is finished from that checkpoint."""
     run_dir = Path(run_dir)
-    config = rundir.read_config(run_dir)
+    config = dataclasses.replace(rundir.read_config(run_dir), out=run_dir.parent)
     kept = rundir.read_result(run_dir)
+    if run_dir.name in {row["run_id"] for row in read_rows(config.out)}:
+        raise TrainError(f"{run_dir}: run already finished all {config.epochs} epochs (its row is in results.csv)")
     if kept is not None:
-        if kept["run_id"] in {row["run_id"] for row in read_rows(config.out)}:
-            raise TrainError(f"{run_dir}: run already finished all {config.epochs} epochs (its row is in results.csv)")
         append_row(config.out, kept)
         return RunOutcome(run_dir.name, run_dir, kept)
     return run_training(config, resume_dir=run_dir, stop_after_epochs=stop_after_epochs)

@@ -12,6 +12,7 @@ queued, so a failed or lost job is retried by rerunning it.
 from __future__ import annotations
 
 import json
+import pickletools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,16 +126,23 @@ def record_submissions(out: Path, submitted: list[Submission]) -> None:
 
 
 def task_outcome(out: Path, job_id: str) -> str | None:
-    """What submitit recorded for a finished task: ``"success"``, ``"error"``, or None (no result yet)."""
+    """What submitit recorded for a finished task: ``"success"``, ``"error"``, or None (no result yet).
+
+    The result file is a pickle, and a results folder may come from anyone: it is never
+    unpickled. Its opcodes are read (``pickletools``, which executes nothing) up to the first
+    text, which submitit writes as ``"success"`` or ``"error"``; anything else is an error."""
     submitit = optional_module("submitit", SLURM)
     path = submitit.core.utils.JobPaths(Path(out) / SLURM_DIR, job_id).result_pickle
     if not path.is_file():
         return None
     try:
-        outcome = submitit.core.utils.pickle_load(path)
-    except Exception:  # a result pickle cut short by a dying task
+        with open(path, "rb") as handle:
+            for _opcode, argument, _position in pickletools.genops(handle):
+                if isinstance(argument, str):
+                    return argument if argument in ("success", "error") else "error"
+    except Exception:  # a result pickle cut short by a dying task, or not a pickle at all
         return "error"
-    return outcome[0] if isinstance(outcome, tuple) and outcome else "error"
+    return "error"
 
 
 def scheduler_state(out: Path, job_id: str) -> str:

@@ -1,0 +1,105 @@
+"""Folders and names from elsewhere are data, never instructions: a sweep's status reads no
+pickle, a plan name is not a path, a run's config.json does not choose where its row goes, an
+output folder is never the folder being read, and a run killed after its last checkpoint is
+finished by --resume (the audit's security and data-loss cases S39, G21-G22, T83-T84, X27, S53)."""
+
+import json
+import os
+import pickle
+import shutil
+
+import pytest
+
+from cli.prune import prune
+from cli.topo import topo
+from cli.train import train
+from tests.factories import small_config
+from trainer.results import read_rows
+from trainer.run import run_training
+
+
+class Payload:
+    """Unpickling this touches a marker file: what a crafted result pickle would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_sweep_status_never_unpickles_a_result_file(cli, tmp_path):
+    pytest.importorskip("submitit", reason="the slurm extra is not installed")
+    from sweeps.executors.slurm_array import task_outcome
+
+    folder = tmp_path / "s" / "slurm"
+    folder.mkdir(parents=True)
+    marker = tmp_path / "PWNED"
+    entry = {"config_hash": "abc", "train_seed": "0", "job_id": "4242", "what": "x", "submitted": 0}
+    (folder / "submissions.json").write_text(json.dumps([entry]))
+    (folder / "4242_0_result.pkl").write_bytes(pickle.dumps(Payload(marker)))
+    result = cli.invoke(train, "sweep", "--status", tmp_path / "s")
+    assert result.exit_code == 0, result.output
+    assert not marker.exists() and "1 failed" in result.output
+    (folder / "4242_0_result.pkl").write_bytes(pickle.dumps(("success", {"row": 1})))
+    (folder / "4243_0_result.pkl").write_bytes(pickle.dumps(("error", "Traceback ...")))
+    assert (task_outcome(tmp_path / "s", "4242"), task_outcome(tmp_path / "s", "4243")) == ("success", "error")
+    (folder / "4244_0_result.pkl").write_bytes(b"not a pickle")
+    assert task_outcome(tmp_path / "s", "4244") == "error" and not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["../escaped", "{abs}", "", "..", "a\\b", "tab\tname"])
+def test_a_plan_name_is_a_name_not_a_path(cli, tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    name = name.replace("{abs}", str(tmp_path / "abs"))
+    result = cli.invoke(topo, "gen", "-n", 8, "-d", 2, "--out", "o", "--name", name, "-q")
+    assert result.exit_code == 1 and "is not a plain file name" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, inside or outside --out
+    ok = cli.invoke(topo, "gen", "-n", 8, "-d", 2, "--out", "o", "--name", "my-plan_1", "-q")
+    assert ok.exit_code == 0 and (tmp_path / "o" / "my-plan_1.npy").is_file()
+
+
+def test_resume_writes_the_row_beside_the_run_whatever_config_json_names(data_dir, tmp_path):
+    run_training(small_config(data_dir, tmp_path / "runs", epochs=2), run_id="r", stop_after_epochs=1)
+    moved = tmp_path / "moved"
+    shutil.move(tmp_path / "runs", moved)
+    stored = json.loads((moved / "r" / "config.json").read_text())
+    stored["config"]["out"] = str(tmp_path / "escaped")  # a file that tries to send the row elsewhere
+    (moved / "r" / "config.json").write_text(json.dumps(stored))
+    from trainer.run import resume_training
+
+    outcome = resume_training(moved / "r")
+    assert [row["run_id"] for row in read_rows(moved)] == ["r"] and outcome.run_dir == moved / "r"
+    assert not (tmp_path / "escaped").exists()
+
+
+def test_a_run_killed_after_its_last_checkpoint_is_finished_by_resume(data_dir, tmp_path):
+    """The window between the last checkpoint and result.json: --resume finishes the run from the
+    checkpoint (the same row as an uninterrupted run) instead of calling it finished."""
+    whole = run_training(small_config(data_dir, tmp_path / "whole", epochs=2), run_id="w").row
+    run_training(small_config(data_dir, tmp_path / "runs", epochs=2), run_id="k")
+    (tmp_path / "runs" / "k" / "result.json").unlink()
+    rows = tmp_path / "runs" / "results.csv"
+    rows.write_text(rows.read_text().splitlines()[0] + "\n")  # the row never written
+    from trainer.run import resume_training
+
+    finished = resume_training(tmp_path / "runs" / "k").row
+    volatile = {"run_id", "created", "train_seconds"}
+    assert {k: v for k, v in finished.items() if k not in volatile} == {
+        k: v for k, v in whole.items() if k not in volatile
+    }
+    assert [row["run_id"] for row in read_rows(tmp_path / "runs")] == ["k"]
+    with pytest.raises(Exception, match="already finished all 2 epochs"):
+        resume_training(tmp_path / "runs" / "k")
+
+
+def test_compile_never_writes_into_the_folder_it_reads(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    applied = cli.invoke(prune, "apply", "--recipe", "xnet", "--degree", 4, "--model", "mlp", "--input-size",
+                         "1x8x8", "--out", "p")  # fmt: skip
+    assert applied.exit_code == 0, applied.output
+    before = (tmp_path / "p" / "model.pt").read_bytes()
+    result = cli.invoke(prune, "compile", "p", "--out", "p", "--repeats", 1, "--batch-size", 4)
+    assert result.exit_code == 1 and "is the folder p is read from" in result.output
+    assert (tmp_path / "p" / "model.pt").read_bytes() == before and not (tmp_path / "p" / "compile.json").exists()
