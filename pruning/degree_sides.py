@@ -26,8 +26,3 @@ def fixed_on_inputs(in_channels: int, out_channels: int, side: str) -> bool:
     if side == "smaller":
         return in_channels <= out_channels
     return side == "inputs"
-
-
-def fixed_side_size(in_channels: int, out_channels: int, side: str) -> int:
-    """The number of channels on the side whose degree is fixed (the kept count is d times it)."""
-    return in_channels if fixed_on_inputs(in_channels, out_channels, side) else out_channels

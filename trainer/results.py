@@ -30,14 +30,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from common.atomic import atomic_write_text
-from common.columns import BASELINE_RECIPE, BOOKKEEPING, COLUMN_ROLES_FILE, column_roles
+from common.columns import BASELINE_RECIPE, BOOKKEEPING, COLUMN_ROLES_FILE, PUBLISHED_COLUMNS, column_roles
 from common.jsonio import json_text
 from topology.metrics import GRAPH_METRICS, compute_metrics
 from topology.plans import Plan
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
 from trainer.identity import config_columns
-from trainer.published import PUBLISHED_COLUMNS
 from trainer.recipes import Recipe, recipe_outcomes, recipe_settings
 from trainer.rundir import read_result, results_path
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from pruning.apply import prune_model
-from pruning.degree_sides import fixed_on_inputs, fixed_side_size
+from pruning.degree_sides import fixed_on_inputs
 from pruning.errors import PruningError
 from pruning.layers import LayerSelection
 from pruning.mask_rules import MaskConfig
@@ -33,7 +33,6 @@ from trainer.models import build_model
 )
 def test_which_side_keeps_the_degree(c_in, c_out, side, on_inputs):
     assert fixed_on_inputs(c_in, c_out, side) is on_inputs
-    assert fixed_side_size(c_in, c_out, side) == (c_in if on_inputs else c_out)
 
 
 def test_mean_set_expansion_on_graphs_with_known_values():
