@@ -29,7 +29,8 @@ S16U1_DOUBLE := --model resnet32_shared --model-option shared_rank=16 --model-op
 # dense, EDropout (pruned and unpruned evaluation) and random whole units at each EDropout run's kept counts.
 # As docs/edropout.md's table was run: the gated layers fine-tuned after the freeze, the state free from epoch 3.
 EDROPOUT_OUT ?= edropout-out
-EDROPOUT_TRAIN ?= --model mlp --dataset fashion-mnist --epochs 5 --edropout-after-freeze fine-tune --edropout-warmup 3 -q
+EDROPOUT_TRAIN ?= --model mlp --dataset fashion-mnist --epochs 5 -q
+EDROPOUT_SETTINGS ?= --edropout-after-freeze fine-tune --edropout-warmup 3
 EDROPOUT_SEEDS ?= 0 1 2
 
 .PHONY: install data test test-fast test-oldest lint bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases edropout-compare clean
@@ -129,7 +130,7 @@ clean:
 edropout-compare: data
 	@for seed in $(EDROPOUT_SEEDS); do \
 		$(BIN)/train $(EDROPOUT_TRAIN) --recipe dense --seed $$seed --out $(EDROPOUT_OUT)/runs > /dev/null || exit 1; \
-		run=$$($(BIN)/train $(EDROPOUT_TRAIN) --recipe edropout --seed $$seed --out $(EDROPOUT_OUT)/runs | sed -n 's/^run directory: //p'); \
+		run=$$($(BIN)/train $(EDROPOUT_TRAIN) $(EDROPOUT_SETTINGS) --recipe edropout --seed $$seed --out $(EDROPOUT_OUT)/runs | sed -n 's/^run directory: //p'); \
 		test -n "$$run" || exit 1; \
 		$(BIN)/train $(EDROPOUT_TRAIN) --recipe random-filters --like $$run --seed $$seed --out $(EDROPOUT_OUT)/runs > /dev/null || exit 1; \
 	done

@@ -21,7 +21,7 @@ from common.schema import ConfigError, coerce, schema_fields
 from trainer.config import config_classes, config_sections, read_yaml_mapping
 
 #: Input-file options: a relative path in a file is relative to the file.
-INPUT_FILES = frozenset({"plan", "plans", "masks", "like", "init_from"})
+INPUT_FILES = frozenset({"plan", "plans_dir", "masks", "like", "init_from"})
 #: Options that are about the command itself, never written to or read from a file.
 NOT_IN_FILES = frozenset({"config", "print_config", "debug", "resume", "eval_only", "status_dir", "shard", "help"})
 

@@ -7,7 +7,7 @@ import click
 
 from cli.options import equals_pairs
 from sweeps.executors import EXECUTORS, LOCAL, SLURM, ExecutorConfig
-from sweeps.executors.status import sweep_state
+from sweeps.executors.status import check_sweep_folder, sweep_state
 from sweeps.run import run_specs
 
 #: The options :func:`executor_options` adds, as ExecutorConfig fields.
@@ -96,6 +96,7 @@ def executor_config(options: dict) -> ExecutorConfig:
 
 def show_status(out) -> None:
     """``train sweep --status DIR``."""
+    check_sweep_folder(out)
     for line in sweep_state(out).describe():
         click.echo(line)
 

@@ -27,7 +27,7 @@ from trainer.identity import config_hash, identify
 from trainer.models import MODELS
 from trainer.models.orthogonality import ORTH_SCOPES
 from trainer.published import PublishedError, checked_published, comparison_lines
-from trainer.recipes import grid_recipes, recipe_settings_classes
+from trainer.recipes import grid_recipes, recipe_settings_classes, unused_recipe_settings
 from trainer.run import RunOutcome, TrainInterrupted, resume_training, run_training
 from trainer.rundir import results_path
 
@@ -240,6 +240,9 @@ def run_command(resume, eval_only, ddp, print_config, **options) -> None:
         _report_evaluation(evaluate_checkpoint(eval_only, config_from_options(options)))
         return
     config = config_from_options(_like_its_run(options))
+    if config.key_map and config.init_from is None:
+        raise click.UsageError("--key-map renames the keys of a checkpoint: give it with --init-from or --eval-only")
+    _refuse_unused_settings(config, (config.resolved_recipe,))
     if ddp:
         _report(launch(config, ddp))
         return
@@ -362,7 +365,9 @@ def sweep_command(
     all_jobs = shard_of(sweep_jobs(plans_dir, seeds, with_baseline, grid, notices), shard)
     for line in notices:
         click.echo(f"notice: {line}", err=True)
-    status = sweep_status(job_specs(template, all_jobs), template.out)
+    specs = job_specs(template, all_jobs)
+    _refuse_unused_settings(template, tuple({spec.config.resolved_recipe for spec in specs}))
+    status = sweep_status(specs, template.out)
     for line in status.describe(len(all_jobs)):
         click.echo(line, err=True)
     todo = _usable(template, status.pending, skip_unusable)
@@ -376,6 +381,16 @@ def sweep_command(
     ) as bar:
         run_jobs([spec.for_worker(None, quiet=True) for spec in todo], executor, bar)
     click.echo(f"results: {results_path(template.out)}")
+
+
+def _refuse_unused_settings(config: TrainConfig, recipes: tuple[str, ...]) -> None:
+    """A recipe setting that none of ``recipes`` reads is refused, never silently ignored."""
+    unused = unused_recipe_settings(config, recipes)
+    if unused:
+        raise click.UsageError(
+            f"{', '.join(unused)}: a setting of another recipe, and {' / '.join(sorted(recipes))} does not read it "
+            "(drop it, or choose the recipe that reads it)"
+        )
 
 
 def _like_its_run(options: dict) -> dict:

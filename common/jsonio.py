@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -39,3 +40,27 @@ def json_text(value, indent: int | None = 2) -> str:
 def write_json(path: str | os.PathLike, value) -> None:
     """Write :func:`json_text` of ``value`` to ``path`` atomically."""
     atomic_write_text(path, json_text(value))
+
+
+#: The largest JSON document topoprune reads back (run folders, plans, sweep records): far above
+#: any it writes, far below what would exhaust memory.
+MAX_JSON_BYTES = 64 * 2**20
+
+
+def read_json(path: str | os.PathLike, error: type[Exception], what: str):
+    """The JSON document at ``path``, read as data from a folder anyone may have written.
+
+    Every way the file can be unreadable — missing, not UTF-8, not JSON, nested deeper than the
+    parser recurses, larger than :data:`MAX_JSON_BYTES` — becomes one ``error`` naming the file and
+    ``what`` it should have been (see docs/architecture.md, "Untrusted input")."""
+    try:
+        size = os.stat(path).st_size
+        text = None if size > MAX_JSON_BYTES else Path(path).read_text(encoding="utf-8")
+        document = None if text is None else json.loads(text)
+    except RecursionError:
+        raise error(f"{path}: not {what} (nested too deeply)") from None
+    except (OSError, ValueError) as problem:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise error(f"{path}: not {what} ({problem})") from None
+    if text is None:
+        raise error(f"{path}: not {what} ({size:,} bytes, more than the {MAX_JSON_BYTES:,} allowed)")
+    return document

@@ -3,13 +3,14 @@
 The budget is, in order: what :func:`set_memory_budget` set (``--memory-budget`` on the
 commands), the ``TOPOPRUNE_MEMORY_BUDGET`` environment variable (``"2G"``, ``"512M"``,
 ``"3000000000"``), or the memory the machine has available now (``MemAvailable`` of
-``/proc/meminfo``, else physical memory).
+``/proc/meminfo``, else physical memory, and no more than the address space ``ulimit -v`` leaves).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import resource
 
 from common.errors import TopopruneError
 
@@ -46,7 +47,25 @@ def format_bytes(count: float) -> str:
 
 
 def available_bytes() -> int:
-    """Memory available to new allocations now, in bytes."""
+    """Memory available to new allocations now, in bytes: the machine's, or less where this
+    process's address-space limit (``ulimit -v``) leaves less room."""
+    return min(_machine_available(), _address_space_left())
+
+
+def _address_space_left() -> int:
+    """Bytes of address space this process may still map under ``RLIMIT_AS`` (unlimited: a huge number)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return 2**62
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            mapped = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        mapped = 0
+    return max(soft - mapped, 0)
+
+
+def _machine_available() -> int:
     try:
         with open("/proc/meminfo", encoding="ascii") as handle:
             for line in handle:

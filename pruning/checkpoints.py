@@ -29,6 +29,7 @@ from pruning.masking import (
     masks_in_state_dict,
     to_plain_state_dict,
 )
+from pruning.state_checks import check_state
 from pruning.storage import torch_load
 
 #: Keys under which training scripts store the state_dict, tried in this order (and nested).
@@ -43,7 +44,9 @@ def _is_state(value) -> bool:
 
 def unwrap(loaded, path: Path) -> dict[str, torch.Tensor]:
     """The state_dict inside what ``torch.load`` returned (see module doc)."""
-    while isinstance(loaded, dict) and not _is_state(loaded):
+    seen = set()
+    while isinstance(loaded, dict) and not _is_state(loaded) and id(loaded) not in seen:
+        seen.add(id(loaded))  # a dict that holds itself (a crafted file) is unwrapped once
         inner = next((loaded[key] for key in WRAPPERS if isinstance(loaded.get(key), dict)), None)
         if inner is None:
             break
@@ -87,7 +90,9 @@ def masks_beside_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
 def read_checkpoint(path: str | Path, key_map: tuple[tuple[str, str], ...] = ()) -> dict[str, torch.Tensor]:
     """The state_dict of a checkpoint file, unwrapped and renamed, with its masks in our format."""
     path = Path(path)
-    return masks_beside_weights(rename(unwrap(torch_load(path), path), key_map))
+    state = unwrap(torch_load(path), path)
+    check_state(state, path)
+    return masks_beside_weights(rename(state, key_map))
 
 
 def without_inner_wrappers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import numpy as np
 import torch
 
 from common.atomic import atomic_open, atomic_write_bytes
+from common.memory import require_memory
 from pruning.errors import PruningError
+from pruning.state_checks import check_state
 from topology.graph import non_binary_entry
 from topology.plans import require_zip
 
@@ -63,8 +66,11 @@ def torch_load(
     path = Path(path)
     if not path.is_file():
         raise error(f"{path}: no such file")
+    require_memory(path.stat().st_size, f"{path}: loading it")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's note on checking a sparse tensor: the check names it
+            warnings.filterwarnings("ignore", message="Validating sparse tensor")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as failure:  # torch raises many types for corrupt or foreign files
         message = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
         raise error(f"{path}: {what} ({message})") from None
@@ -77,6 +83,7 @@ def load_state(path: str | Path) -> dict:
         state = state["model"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PruningError(f"{path}: does not hold a state_dict of tensors")
+    check_state(state, Path(path))
     return state
 
 

@@ -78,7 +78,24 @@ def _read_one(path: Path) -> pd.DataFrame:
                 f"{path}: column {column} holds {frame[column].iloc[row]!r} on line {row + 2}, not a number"
             )
         frame[column] = values
+    _check_percentages(path, frame)
     return frame
+
+
+#: Columns that hold percentages (accuracy in %), checked to lie in 0-100 where given.
+PERCENT = ("best_acc", "final_acc", "max_epoch_test_acc")
+
+
+def _check_percentages(path: Path, frame: pd.DataFrame) -> None:
+    """One-line ReportError at the first accuracy outside 0-100 (NaN, a failed run, is allowed)."""
+    for column in (c for c in PERCENT if c in frame.columns):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        outside = (values < 0) | (values > 100)
+        if outside.any():
+            row = int(outside.to_numpy().nonzero()[0][0])
+            raise ReportError(
+                f"{path}: column {column} holds {values.iloc[row]:g} on line {row + 2}, not a percentage in 0-100"
+            )
 
 
 #: The recipes' own columns of tables written before each table carried its column roles

@@ -51,7 +51,7 @@ def is_stale(path: Path, now: float | None = None) -> bool:
         heartbeat = path.stat().st_mtime
     except FileNotFoundError:
         return False  # released meanwhile: nothing to take over
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return True  # unreadable: a holder that died while writing it
     if not isinstance(holder, dict):
         return True

@@ -50,7 +50,8 @@ class JobSpec:
 
 def done_keys(out: Path) -> set[tuple[str, str]]:
     """(config_hash, seed) of every row of ``out/results.csv``."""
-    return {(row["config_hash"], row["train_seed"]) for row in read_rows(out) if row.get("config_hash")}
+    rows = read_rows(out)
+    return {(row["config_hash"], row["train_seed"]) for row in rows if row.get("config_hash") and row.get("train_seed")}
 
 
 def unfinished_runs(out: Path) -> dict[tuple[str, str], Path]:

@@ -34,7 +34,7 @@ def _is_plan_candidate(path: Path) -> bool:
         try:
             with path.open(encoding="utf-8") as handle:
                 return json.load(handle).get("format") == PLAN_FORMAT
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             return False
     if path.suffix == ".npz":
         return is_plan_npz(path)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import shutil
 import warnings
@@ -28,7 +27,7 @@ import scipy.sparse as sp
 
 from common import __version__
 from common.atomic import atomic_open, atomic_write_bytes, atomic_write_text
-from common.jsonio import decode_json_metrics, encode_json, json_text
+from common.jsonio import decode_json_metrics, encode_json, json_text, read_json
 from common.memory import MemoryBudgetError, format_bytes, require_memory
 from topology.errors import PlanError
 from topology.graph import (
@@ -496,10 +495,7 @@ def _read_csv(path: Path) -> np.ndarray:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PlanError(f"{path}: not readable plan JSON ({error})") from None
+    document = read_json(path, PlanError, "readable plan JSON")
     if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
         raise PlanError(f'{path}: not a topoprune plan (expected "format": "{PLAN_FORMAT}")')
     if document.get("kind", GRAPH) not in KINDS:

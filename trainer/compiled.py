@@ -7,13 +7,13 @@ names (:func:`pruning.compile.assemble`) and loads ``model.pt`` with ``weights_o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import nn
 
 from common import __version__
+from common.jsonio import read_json
 from pruning.compile import assemble
 from pruning.errors import PruningError
 from pruning.masking import apply_masks, load_masked_state_dict
@@ -52,10 +52,7 @@ class ModelSpec:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise TrainError(f"{path}: not readable JSON ({error})") from None
+    document = read_json(path, TrainError, "readable JSON")
     if not isinstance(document, dict):
         raise TrainError(f"{path}: expected a JSON object")
     return document

@@ -358,6 +358,22 @@ def recipe_setting_fields() -> dict:
     }
 
 
+def unused_recipe_settings(config: TrainConfig, recipes: tuple[str, ...]) -> list[str]:
+    """Flags of recipe settings set away from their defaults that none of ``recipes`` reads
+    (``--edropout-population 4`` on a dense run): said, never silently ignored."""
+    used = {
+        field.name
+        for name in recipes
+        if RECIPES.get(name).settings
+        for field in schema_fields(RECIPES.get(name).settings)
+    }
+    return [
+        field.flag
+        for name, field in recipe_setting_fields().items()
+        if name not in used and config.recipe_settings.get(name, field.default) != field.default
+    ]
+
+
 def recipe_settings_classes() -> tuple[type, ...]:
     """The registered recipes' settings dataclasses (each a configuration section)."""
     return tuple(recipe.settings for recipe in RECIPES.values() if recipe.settings)

@@ -231,5 +231,11 @@ def read_rows(directory: str | Path) -> list[dict]:
     path = results_path(directory)
     if not path.exists():
         return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise TrainError(f"{path}: not a readable results table ({error})") from None
+    if rows and "run_id" not in rows[0]:
+        raise TrainError(f"{path}: not a topoprune results table (no run_id column)")
+    return rows

@@ -30,6 +30,7 @@ from topology.analysis import reference_mismatches
 from trainer import rundir
 from trainer.config import BATCH_STATISTICS_EVAL, TrainConfig
 from trainer.data import DataBundle, load_dataset
+from trainer.data.memory import TensorSplit
 from trainer.errors import TrainError
 from trainer.hooks import RunHooks
 from trainer.identity import config_hash, identify, identity_columns, resolved_model_options
@@ -176,6 +177,7 @@ def set_up(config: TrainConfig, run_id: str | None, resume_dir: Path | None, exp
     device = setup_environment(config.train_seed, config.threads, config.device)
     data = load_dataset(config.data_config()).to_device(device)
     built = build_masked_model(config, inputs, data, announce=rank == 0 and not config.quiet and resume_dir is None)
+    _refuse_one_example_batches(config, built.model, data, world)
     masker = StepMasker(built.model)
     built.model.to(device)
     if config.channels_last:
@@ -203,6 +205,19 @@ def set_up(config: TrainConfig, run_id: str | None, resume_dir: Path | None, exp
         if hooks.describe():
             print(hooks.describe(), file=sys.stderr, flush=True)
     return run
+
+
+def _refuse_one_example_batches(config: TrainConfig, model: nn.Module, data: DataBundle, world: int) -> None:
+    """A training batch of one example cannot pass a BatchNorm1d (one value per channel): refused
+    before training with the batch size that makes it, instead of failing at the last step."""
+    if not any(isinstance(module, nn.BatchNorm1d) for module in model.modules()):
+        return
+    examples = len(data.train) if isinstance(data.train, TensorSplit) else len(data.train) // world
+    if config.batch_size == 1 or examples % config.batch_size == 1:
+        raise TrainError(
+            f"--batch-size {config.batch_size} leaves a training batch of one example ({examples} examples), which "
+            f"the model's BatchNorm1d cannot normalise; choose a batch size above 1 that does not divide {examples - 1}"
+        )
 
 
 def build_masked_model(config: TrainConfig, inputs: RunInputs, data: DataBundle, announce: bool) -> BuiltModel:

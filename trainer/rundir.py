@@ -20,7 +20,6 @@ because the report reads it too).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,9 +28,10 @@ import torch
 
 from common.atomic import atomic_write_text
 from common.columns import STEP_LOG_FILE
-from common.jsonio import json_text
+from common.jsonio import json_text, read_json
 from pruning.accounting import PruneSummary
 from pruning.outputs import MASKS_CSV, MASKS_FILE, MASKS_JSON, write_run_masks
+from pruning.state_checks import check_state
 from pruning.storage import save_state, torch_load
 from trainer.config import TrainConfig
 from trainer.errors import TrainError
@@ -111,10 +111,7 @@ def read_config_document(run_dir: Path) -> dict:
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise TrainError(f"{run_dir}: not a run directory (no {CONFIG_FILE})")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise TrainError(f"{path}: not a readable run configuration ({error})") from None
+    document = read_json(path, TrainError, "a readable run configuration")
     if not isinstance(document, dict):
         raise TrainError(f"{path}: not a readable run configuration (expected a JSON object)")
     return document
@@ -160,6 +157,9 @@ def load_checkpoint(run_dir: Path) -> dict:
     if not isinstance(state, dict) or not CHECKPOINT_KEYS <= set(state):
         missing = sorted(CHECKPOINT_KEYS - set(state if isinstance(state, dict) else ()))
         raise TrainError(f"{path}: not a topoprune training checkpoint (missing {', '.join(missing)})")
+    if not isinstance(state["model"], dict):
+        raise TrainError(f"{path}: not a topoprune training checkpoint (its model is no state_dict)")
+    check_state(state["model"], path, TrainError)
     return state
 
 
@@ -173,10 +173,7 @@ def read_result(run_dir: Path) -> dict | None:
     path = Path(run_dir) / RESULT_FILE
     if not path.is_file():
         return None
-    try:
-        row = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise TrainError(f"{path}: not a readable results row ({error})") from None
+    row = read_json(path, TrainError, "a readable results row")
     if not isinstance(row, dict) or "run_id" not in row:
         raise TrainError(f"{path}: not a results row (no run_id)")
     return row

@@ -8,6 +8,7 @@ resumed from its last checkpoint after a worker died, its row in one ``results.c
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -69,6 +70,10 @@ register_executor(
 EXECUTORS = tuple(EXECUTOR_REGISTRY)
 
 
+#: A Ray cluster's address: "auto" (the cluster this machine belongs to) or [ray://]HOST:PORT.
+RAY_ADDRESS = re.compile(r"auto|(ray://)?[A-Za-z0-9][A-Za-z0-9.-]*:[0-9]{1,5}")
+
+
 @dataclass(frozen=True)
 class ExecutorConfig:
     """How a sweep's jobs are run; each field is a ``train sweep`` option."""
@@ -94,6 +99,10 @@ class ExecutorConfig:
             ),
             (self.jobs >= 1, f"jobs must be at least 1, got {self.jobs}"),
             (self.max_retries >= 0, f"max retries must be 0 or more, got {self.max_retries}"),
+            (
+                self.ray_address is None or RAY_ADDRESS.fullmatch(self.ray_address) is not None,
+                f"--ray-address is 'auto', HOST:PORT or ray://HOST:PORT, got {self.ray_address!r:.60}",
+            ),
             (self.cpus_per_job > 0, f"CPUs per job must be positive, got {self.cpus_per_job}"),
             (self.gpus_per_job >= 0, f"GPUs per job must be 0 or more, got {self.gpus_per_job}"),
             (self.slurm_time >= 1, f"Slurm time must be at least 1 minute, got {self.slurm_time}"),

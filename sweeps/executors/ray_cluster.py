@@ -13,10 +13,15 @@ place.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 
 from sweeps.executors import RAY, ExecutorConfig, ExecutorOutcome, optional_module
 from sweeps.jobs import JobSpec, collect_rows, run_job
+from trainer.errors import TrainError
+
+#: Seconds to wait for a cluster's address to answer before saying nothing listens there.
+PROBE_SECONDS = 5.0
 
 
 def _connect(ray, config: ExecutorConfig) -> bool:
@@ -25,10 +30,37 @@ def _connect(ray, config: ExecutorConfig) -> bool:
         return False
     options = {"log_to_driver": False, "include_dashboard": False}
     if config.ray_address:
+        _probe(config.ray_address)
         ray.init(address=config.ray_address, log_to_driver=False)
     else:
         ray.init(num_cpus=os.cpu_count() or 1, **options)
     return True
+
+
+def _probe(address: str) -> None:
+    """One-line TrainError when nothing accepts a connection at ``address`` (Ray itself would wait)."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=PROBE_SECONDS).close()
+    except OSError as error:
+        raise TrainError(f"--ray-address {address}: nothing answers there ({error.strerror or error})") from None
+
+
+def _check_resources(ray, config: ExecutorConfig) -> None:
+    """One-line TrainError when the whole cluster has fewer CPUs or GPUs than one job asks for
+    (its tasks would wait for ever)."""
+    total = ray.cluster_resources()
+    where = (
+        f"the Ray cluster at {config.ray_address}" if config.ray_address else "the Ray cluster started on this machine"
+    )
+    for resource, asked, flag in (
+        ("CPU", config.cpus_per_job, "--cpus-per-job"),
+        ("GPU", config.gpus_per_job, "--gpus-per-job"),
+    ):
+        if asked > total.get(resource, 0):
+            raise TrainError(f"{flag} {asked:g}: {where} has {total.get(resource, 0):g} {resource}(s) in all")
 
 
 def _last_line(error: BaseException) -> str:
@@ -44,6 +76,7 @@ def run_on_ray(
     started = _connect(ray, config)
     outcome = ExecutorOutcome()
     try:
+        _check_resources(ray, config)
         task = ray.remote(run_job).options(
             num_cpus=config.cpus_per_job,
             num_gpus=config.gpus_per_job,

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import pickletools
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from common.atomic import atomic_write_text
+from common.jsonio import read_json
 from sweeps.executors import SLURM, ExecutorConfig, ExecutorOutcome, optional_module
 from sweeps.jobs import JobSpec, run_job
 from trainer.errors import TrainError
@@ -25,6 +27,8 @@ from trainer.errors import TrainError
 #: Folder of submitit's files and of the submission record, inside the sweep folder.
 SLURM_DIR = "slurm"
 SUBMISSIONS_FILE = "submissions.json"
+#: A Slurm job id as submitit records it: an array job's id, "_" and the task index.
+_JOB_ID = re.compile(r"[0-9]+(_[0-9]+)?")
 
 
 class SweepTask:
@@ -117,7 +121,22 @@ def read_submissions(out: Path) -> list[Submission]:
     path = Path(out) / SLURM_DIR / SUBMISSIONS_FILE
     if not path.is_file():
         return []
-    return [Submission(**entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
+    entries = read_json(path, TrainError, "a submission record")
+    if not isinstance(entries, list):
+        raise TrainError(f"{path}: not a submission record (expected a JSON list)")
+    return [_submission(path, entry) for entry in entries]
+
+
+def _submission(path: Path, entry) -> Submission:
+    """One recorded submission, checked field by field (the job id names files: digits only)."""
+    fields = {name: str for name in ("config_hash", "train_seed", "job_id", "what")} | {"submitted": (int, float)}
+    if not isinstance(entry, dict) or set(entry) != set(fields):
+        raise TrainError(f"{path}: not a submission record (each entry holds exactly {', '.join(fields)})")
+    wrong = [name for name, kind in fields.items() if not isinstance(entry[name], kind)]
+    if wrong or not _JOB_ID.fullmatch(entry["job_id"]):
+        bad = ", ".join(wrong) or "job_id"
+        raise TrainError(f"{path}: not a submission record (an entry with a bad {bad})")
+    return Submission(**entry)
 
 
 def record_submissions(out: Path, submitted: list[Submission]) -> None:

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeps.claims import CLAIMS_DIR, is_stale
-from sweeps.executors.slurm_array import Submission, read_submissions, scheduler_state, task_outcome
+from sweeps.executors.slurm_array import SLURM_DIR, Submission, read_submissions, scheduler_state, task_outcome
 from sweeps.jobs import done_keys, unfinished_runs
+from trainer import rundir
+from trainer.errors import TrainError
 
 DONE, RUNNING, FAILED, QUEUED, PENDING = "done", "running", "failed", "queued", "pending"
 #: Slurm states of a task that ended without success (its job will not run again by itself).
@@ -66,6 +68,15 @@ def _submitted_state(out: Path, submission: Submission) -> tuple[str, str]:
     if slurm.split()[0] in SLURM_FAILED:
         return FAILED, f"array task {submission.job_id}: Slurm state {slurm}"
     return QUEUED, ""
+
+
+def check_sweep_folder(out: Path) -> None:
+    """One-line TrainError unless ``out`` holds what a sweep leaves: a results table, claims, a
+    Slurm submission record or run directories (so ``--status`` never calls any folder a sweep)."""
+    out = Path(out)
+    marks = (rundir.results_path(out), out / CLAIMS_DIR, out / SLURM_DIR)
+    if not any(path.exists() for path in marks) and next(rundir.run_dirs(out), None) is None:
+        raise TrainError(f"{out}: not a sweep folder (no results.csv, {CLAIMS_DIR}/, {SLURM_DIR}/ or run directories)")
 
 
 def sweep_state(out: Path, keys: list[tuple[str, str]] | None = None) -> SweepState:

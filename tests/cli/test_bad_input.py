@@ -56,6 +56,10 @@ def folder(tmp_path, monkeypatch):
     text.loc[0, "best_acc"] = "oops"
     text.to_csv(tmp_path / "textacc.csv", index=False)
     (tmp_path / "torn.csv").write_text((tmp_path / "good.csv").read_text()[:-40])
+    outside = table.copy()
+    outside.loc[1, "best_acc"] = 150.0
+    outside.to_csv(tmp_path / "percent.csv", index=False)
+    (tmp_path / "plain").mkdir()
     (tmp_path / "afile").write_text("a file where a folder is expected")
     bipartite = generate("xnet", nodes=16, nodes_in=8, degree=4, seed=0)
     save_plan(Plan(bipartite, kind="bipartite", generator="xnet"), tmp_path, "layer")
@@ -156,6 +160,45 @@ CASES = [
         "textacc.csv: column best_acc holds 'oops' on line 2, not a number",
     ),
     (["report", "torn.csv", "--out", "written"], 1, "torn.csv: line 9 has fewer fields than the header"),
+    (
+        ["report", "percent.csv", "--out", "written"],
+        1,
+        "percent.csv: column best_acc holds 150 on line 3, not a percentage in 0-100",
+    ),
+    ([*APPLY, "--model", "mlp", "--model-option", "width=nan"], 1, "width of mlp must be a whole number, got nan"),
+    ([*APPLY, "--model", "mlp", "--model-option", "width=inf"], 1, "width of mlp must be a whole number, got inf"),
+    (
+        [*APPLY, "--model", "mlp", "--model-option", "width=1000000"],
+        1,
+        "model mlp on 1x28x28 inputs with {'width': 1000000}: its weights alone would need more than the memory budget",
+    ),
+    (
+        [*APPLY, "--model", "mlp", "--input-size", "1x100000x100000"],
+        1,
+        "model mlp on 1x100000x100000 inputs with default options: its weights alone would need more",
+    ),
+    (
+        ["train", "--model", "mlp", "--augment", "cutout:nan", *QUICK, "--out", "written"],
+        1,
+        "--augment: 'cutout:nan': the value must be a positive finite number",
+    ),
+    (
+        ["train", "--model", "mlp", "--augment", "cutout:0.5", *QUICK, "--out", "written"],
+        1,
+        "--augment: 'cutout:0.5': cutout takes a whole number of pixels",
+    ),
+    (
+        ["train", "--model", "mlp", "--key-map", "net.=x", *QUICK, "--out", "written"],
+        2,
+        "--key-map renames the keys of a checkpoint: give it with --init-from or --eval-only",
+    ),
+    (
+        ["train", "--model", "mlp", "--batch-size", "89", *QUICK, "--out", "written"],
+        1,
+        "--batch-size 89 leaves a training batch of one example (90 examples), which the model's BatchNorm1d",
+    ),
+    (["train", "sweep", "--status", "plain"], 1, "plain: not a sweep folder (no results.csv, claims/, slurm/"),
+    (["train", "sweep", "--status", "fm"], 1, "fm: not a sweep folder"),
 ]
 
 
@@ -205,3 +248,12 @@ def test_ctrl_c_is_one_line_and_exit_130(folder, monkeypatch):
     result = CliRunner().invoke(topo, ["analyze", "good.npy"])
     assert result.exit_code == 130
     assert result.output.strip() == "topo analyze: stopped by Ctrl-C"
+
+
+def test_a_setting_of_another_recipe_is_refused_not_silently_ignored(folder):
+    args = ["--model", "mlp", "--model-option", "width=16", "--max-train", "64", "--max-test", "32", *QUICK]
+    result = CliRunner().invoke(train, [*args, "--edropout-population", "4", "--out", "written"])
+    assert result.exit_code == 2 and not list(folder.glob("written*"))
+    assert "--edropout-population: a setting of another recipe, and dense does not read it" in result.output
+    result = CliRunner().invoke(train, [*args, "--recipe", "edropout", "--edropout-population", "4", "--print-config"])
+    assert result.exit_code == 0 and "edropout_population: 4" in result.output.replace("-", "_"), result.output

@@ -103,3 +103,51 @@ def test_compile_never_writes_into_the_folder_it_reads(cli, tmp_path, monkeypatc
     result = cli.invoke(prune, "compile", "p", "--out", "p", "--repeats", 1, "--batch-size", 4)
     assert result.exit_code == 1 and "is the folder p is read from" in result.output
     assert (tmp_path / "p" / "model.pt").read_bytes() == before and not (tmp_path / "p" / "compile.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not a submission record (Expecting property name"),
+        ("[" * 100_000 + "]" * 100_000, "not a submission record (nested too deeply)"),
+        ('[{"config_hash": "x"}]', "each entry holds exactly config_hash, train_seed, job_id, what, submitted"),
+        (
+            '[{"config_hash": "x", "train_seed": "0", "job_id": "../../etc/x", "what": "w", "submitted": 0}]',
+            "an entry with a bad job_id",
+        ),
+        ('{"config_hash": "x"}', "expected a JSON list"),
+    ],
+    ids=["garbage", "deep", "fields", "job id path", "not a list"],
+)
+def test_sweep_status_reads_a_damaged_submission_record_as_one_line(cli, tmp_path, text, message):
+    (tmp_path / "s" / "slurm").mkdir(parents=True)
+    (tmp_path / "s" / "slurm" / "submissions.json").write_text(text)
+    result = cli.invoke(train, "sweep", "--status", tmp_path / "s")
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_sweep_status_reads_a_results_table_that_is_no_table_as_one_line(cli, tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "results.csv").write_bytes(bytes(range(128, 256)) * 8)
+    result = cli.invoke(train, "sweep", "--status", tmp_path / "s")
+    assert result.exit_code == 1 and "results.csv: not a readable results table" in result.output
+    (tmp_path / "s" / "results.csv").write_text("run_id,config_hash\nr1,abc\n")  # no train_seed: no job known
+    result = cli.invoke(train, "sweep", "--status", tmp_path / "s")
+    assert result.exit_code == 0 and result.output.startswith("0 job(s)")
+    (tmp_path / "s" / "results.csv").write_text("a,b\n1,2\n")
+    result = cli.invoke(train, "sweep", "--status", tmp_path / "s")
+    assert result.exit_code == 1 and "not a topoprune results table (no run_id column)" in result.output
+
+
+def test_a_sweep_config_reads_its_plans_beside_the_file(cli, tmp_path, monkeypatch):
+    from topology.generators import generate
+    from topology.plans import Plan, save_plan
+
+    monkeypatch.chdir(tmp_path)
+    for folder, seed in ((tmp_path / "cfg" / "plans", 0), (tmp_path / "plans", 1)):
+        save_plan(Plan(generate("rreg", nodes=16, degree=4, seed=seed), generator="rreg"), folder, "p")
+    (tmp_path / "cfg" / "sweep.yaml").write_text("plans: plans\nmodel: mlp\nmodel-option: {width: 16, depth: 2}\n")
+    result = cli.invoke(train, "sweep", "--config", tmp_path / "cfg" / "sweep.yaml", "--print-config")
+    assert result.exit_code == 0, result.output
+    assert f"plans: {tmp_path / 'cfg' / 'plans'}" in result.output

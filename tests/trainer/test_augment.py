@@ -21,7 +21,10 @@ def test_policies_parse_to_their_steps_and_bad_ones_are_one_line():
     for bad, message in [
         ("flip", "unknown step 'flip'"),
         ("cutout:x", "'x' is not a number"),
-        ("cutout:-2", "must be positive"),
+        ("cutout:-2", "must be a positive finite number"),
+        ("cutout:nan", "must be a positive finite number"),
+        ("rotate:inf", "must be a positive finite number"),
+        ("cutout:2.5", "cutout takes a whole number of pixels"),
         ("none,cutout", "none cannot be combined"),
         ("autoaugment:3", "autoaugment takes no value"),
     ]:

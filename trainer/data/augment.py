@@ -34,6 +34,8 @@ BATCH_STEPS = ("cutout", "rotate")
 #: Steps on each image's uint8 pixels (torchvision's policies).
 IMAGE_STEPS = ("autoaugment", "trivialaugment")
 DEFAULTS = {"cutout": 16.0, "rotate": 15.0}
+#: Steps whose value counts pixels.
+WHOLE_STEPS = ("cutout",)
 STEP_NAMES = (STANDARD, NONE, *BATCH_STEPS, *IMAGE_STEPS)
 
 
@@ -89,8 +91,10 @@ def parse_policy(text: str) -> Policy:
             number = float(value) if value else DEFAULTS.get(name)
         except ValueError:
             raise DataError(f"--augment: {part!r}: {value!r} is not a number") from None
-        if number is not None and number <= 0:
-            raise DataError(f"--augment: {part!r}: the value must be positive")
+        if number is not None and not (math.isfinite(number) and number > 0):
+            raise DataError(f"--augment: {part!r}: the value must be a positive finite number")
+        if name in WHOLE_STEPS and number is not None and number != int(number):
+            raise DataError(f"--augment: {part!r}: {name} takes a whole number of pixels")
         steps.append(Step(name, number))
     if any(step.name == NONE for step in steps) and len(steps) > 1:
         raise DataError("--augment: none cannot be combined with other steps")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import math
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from common.memory import require_memory
 from trainer.errors import DataError
 
 #: IDX type codes -> numpy dtypes (big-endian).
@@ -25,21 +28,28 @@ def read_idx(path: str | Path) -> np.ndarray:
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as handle:
-            data = handle.read()
-    except (OSError, EOFError) as error:
+            shape, dtype = _header(path, handle)
+            expected = math.prod(shape) * dtype.itemsize  # Python integers: absurd sizes do not wrap
+            require_memory(expected, f"{path}: an IDX array of shape {shape}")
+            data = handle.read(expected + 1)
+    except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{path}: cannot read IDX file ({error})") from None
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_TYPES:
+    if len(data) != expected:
+        raise DataError(f"{path}: IDX body has {len(data)} bytes, expected {expected} for shape {shape}")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _header(path: Path, handle) -> tuple[tuple[int, ...], np.dtype]:
+    """The stored shape and the dtype of an IDX file open at its start (read past its header)."""
+    magic = handle.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_TYPES:
         raise DataError(f"{path}: not an IDX file (bad magic number)")
-    dims = data[3]
-    header = 4 + 4 * dims
-    if len(data) < header:
+    dims = magic[3]
+    sizes = handle.read(4 * dims)
+    if len(sizes) < 4 * dims:
         raise DataError(f"{path}: truncated IDX header")
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
-    dtype = np.dtype(IDX_TYPES[data[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(data) - header != expected:
-        raise DataError(f"{path}: IDX body has {len(data) - header} bytes, expected {expected} for shape {shape}")
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    shape = tuple(int.from_bytes(sizes[4 * i : 4 + 4 * i], "big") for i in range(dims))
+    return shape, np.dtype(IDX_TYPES[magic[2]])
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> None:

@@ -18,8 +18,11 @@ Classes are indexed in sorted order of their folder names or wnids (as torchvisi
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from trainer.errors import DataError
 
@@ -46,6 +49,32 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def _text(path: Path) -> str:
+    """A layout's text file (labels, wnids, annotations), UTF-8; one DataError naming it otherwise."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read it ({error.strerror})") from None
+
+
+def _loadmat(path: Path, fields: tuple[str, ...], what: str) -> dict:
+    """The ``fields`` of a MATLAB file; one DataError naming it when unreadable or lacking one."""
+    from scipy.io import loadmat
+
+    try:
+        content = loadmat(str(path), squeeze_me=True)
+    except Exception as error:  # noqa: BLE001 - scipy raises many types for a damaged file
+        raise DataError(
+            f"{path}: not {what} ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+        ) from None
+    missing = [name for name in fields if name not in content]
+    if missing:
+        raise DataError(f"{path}: not {what} (no {', '.join(missing)})")
+    return content
+
+
 def _need_dir(path: Path, name: str, what: str) -> Path:
     if not path.is_dir():
         raise DataError(f"{name}: {path} is missing ({what})")
@@ -57,10 +86,13 @@ def class_folders(folder: Path, name: str) -> tuple[list[str], Items]:
     classes = sorted(p.name for p in _need_dir(folder, name, "class folders").iterdir() if p.is_dir())
     if not classes:
         raise DataError(f"{name}: {folder} has no class folders")
-    items = [(path, index) for index, label in enumerate(classes) for path in _images(folder / label)]
-    if not items:
+    files = {label: _images(folder / label) for label in classes}
+    empty = [label for label in classes if not files[label]]
+    if len(empty) == len(classes):
         raise DataError(f"{name}: no image files under {folder}")
-    return classes, items
+    if empty:
+        raise DataError(f"{name}: class folder {folder / empty[0]} holds no image files ({len(empty)} such)")
+    return classes, [(path, index) for index, label in enumerate(classes) for path in files[label]]
 
 
 def image_folder(root: Path) -> Layout:
@@ -107,11 +139,18 @@ def _kaggle_wnids(root: Path) -> dict[str, str] | None:
     path = _find(root, KAGGLE_SOLUTION)
     if path is None:
         return None
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        rows = list(csv.DictReader(io.StringIO(_text(path), newline="")))
+    except csv.Error as error:
+        raise DataError(f"{path}: not a CSV table ({error})") from None
     if not rows or "ImageId" not in rows[0] or "PredictionString" not in rows[0]:
         raise DataError(f"{path}: expected columns ImageId,PredictionString")
-    return {f"{row['ImageId']}.JPEG": row["PredictionString"].split()[0] for row in rows}
+    wnids = {}
+    for line, row in enumerate(rows, start=2):
+        if not (row["ImageId"] or "").strip() or not (row["PredictionString"] or "").split():
+            raise DataError(f"{path}: line {line} has no ImageId or no wnid in its PredictionString")
+        wnids[f"{row['ImageId']}.JPEG"] = row["PredictionString"].split()[0]
+    return wnids
 
 
 def _devkit_wnids(root: Path, names: list[str]) -> dict[str, str]:
@@ -123,21 +162,26 @@ def _devkit_wnids(root: Path, names: list[str]) -> dict[str, str]:
             f"imagenet: {root / 'val'} is flat but no ground truth was found: put {GROUND_TRUTH} and meta.mat (the "
             f"devkit's, in the root or {DEVKIT_DATA}) or {KAGGLE_SOLUTION} there, or sort val/ into wnid folders"
         )
-    ids = [int(line) for line in truth.read_text(encoding="utf-8").split()]
+    words = _text(truth).split()
+    bad = next((word for word in words if not word.isdigit()), None)
+    if bad is not None:
+        raise DataError(f"{truth}: {bad[:40]!r} is not an ILSVRC2012 id (a whole number per line)")
+    ids = [int(word) for word in words]
     if len(ids) != len(names):
         raise DataError(f"{truth}: {len(ids)} labels for {len(names)} images in {root / 'val'}")
     wnid_of = _meta_wnids(meta)
+    unknown = next((label for label in ids if label not in wnid_of), None)
+    if unknown is not None:
+        raise DataError(f"{truth}: id {unknown} is not among the {len(wnid_of)} synsets of {meta}")
     return {name: wnid_of[label] for name, label in zip(names, ids)}
 
 
 def _meta_wnids(path: Path) -> dict[int, str]:
-    from scipy.io import loadmat
-
+    synsets = _loadmat(path, ("synsets",), "the devkit's meta.mat")["synsets"]
     try:
-        synsets = loadmat(str(path), squeeze_me=True)["synsets"]
-    except (OSError, KeyError, ValueError) as error:
-        raise DataError(f"{path}: not the devkit's meta.mat ({error})") from None
-    return {int(entry["ILSVRC2012_ID"]): str(entry["WNID"]) for entry in synsets}
+        return {int(entry["ILSVRC2012_ID"]): str(entry["WNID"]) for entry in synsets.reshape(-1)}
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as error:
+        raise DataError(f"{path}: not the devkit's meta.mat (synsets without ILSVRC2012_ID or WNID: {error})") from None
 
 
 def tiny_imagenet(root: Path) -> Layout:
@@ -145,7 +189,9 @@ def tiny_imagenet(root: Path) -> Layout:
     wnids_file = root / "wnids.txt"
     if not wnids_file.is_file():
         raise DataError(f"tiny-imagenet: {wnids_file} is missing (the distribution's list of 200 wnids)")
-    classes = sorted(wnids_file.read_text(encoding="utf-8").split())
+    classes = sorted(_text(wnids_file).split())
+    if not classes:
+        raise DataError(f"{wnids_file}: lists no wnids")
     index = {wnid: i for i, wnid in enumerate(classes)}
     train = []
     for wnid in classes:
@@ -156,10 +202,13 @@ def tiny_imagenet(root: Path) -> Layout:
     if not annotations.is_file():
         raise DataError(f"tiny-imagenet: {annotations} is missing (validation labels)")
     test = []
-    for line in annotations.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(_text(annotations).splitlines(), start=1):
         if not line.strip():
             continue
-        name, wnid = line.split("\t")[:2]
+        fields = line.split("\t")
+        if len(fields) < 2:
+            raise DataError(f"{annotations}: line {number} is not 'file<TAB>wnid<TAB>...'")
+        name, wnid = fields[:2]
         if wnid not in index:
             raise DataError(f"{annotations}: {name} has wnid {wnid}, which is not in {wnids_file}")
         if not (images / name).is_file():
@@ -170,23 +219,22 @@ def tiny_imagenet(root: Path) -> Layout:
 
 def flowers102(root: Path) -> Layout:
     """Flowers-102: jpg/, imagelabels.mat, setid.mat (the official train/val/test split)."""
-    from scipy.io import loadmat
-
     labels_file, split_file, images = root / "imagelabels.mat", root / "setid.mat", root / "jpg"
     for path in (labels_file, split_file):
         if not path.is_file():
             raise DataError(f"flowers102: {path} is missing (the official labels and train/val/test split)")
     _need_dir(images, "flowers102", "the images, jpg/image_00001.jpg ...")
-    try:
-        labels = loadmat(str(labels_file), squeeze_me=True)["labels"]
-        split = loadmat(str(split_file), squeeze_me=True)
-        ids = {key: split[key] for key in ("trnid", "valid", "tstid")}
-    except (OSError, KeyError, ValueError) as error:
-        raise DataError(f"flowers102: {labels_file} or {split_file} is not the official file ({error})") from None
+    labels = np.asarray(_loadmat(labels_file, ("labels",), "the official imagelabels.mat")["labels"]).reshape(-1)
+    split = _loadmat(split_file, ("trnid", "valid", "tstid"), "the official setid.mat")
+    ids = {key: np.asarray(split[key]).reshape(-1) for key in ("trnid", "valid", "tstid")}
+    if not labels.size or not np.issubdtype(labels.dtype, np.number) or labels.min() < 1:
+        raise DataError(f"{labels_file}: labels must be whole numbers from 1 (the official file's 1..102)")
 
     def items(key: str) -> Items:
         chosen = []
-        for image_id in ids[key].reshape(-1).tolist():
+        for image_id in ids[key].tolist():
+            if not isinstance(image_id, (int, float)) or not 1 <= image_id <= len(labels) or image_id != int(image_id):
+                raise DataError(f"{split_file}: {key} names image {image_id!r}, not one of the {len(labels)} labelled")
             path = images / f"image_{int(image_id):05d}.jpg"
             if not path.is_file():
                 raise DataError(f"flowers102: {path} is missing ({key} of {split_file})")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.errors import TopopruneError
 from common.memory import require_memory
 from common.registry import Registry
 from trainer.data.augment import NONE, batch_augmentation, resolved_policy
@@ -100,7 +101,7 @@ class DataBundle:
         loader.sampler.shuffle_seed = shuffle_seed
         generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
         buffers: dict[tuple, list[torch.Tensor]] = {}
-        for step, (images, labels) in enumerate(loader):
+        for step, (images, labels) in enumerate(_worker_errors_surfaced(loader)):
             images = images.to(self.device, non_blocking=True)  # uint8: a quarter of the bytes of float
             out = None
             if reuse_buffers and self.device.type == "cpu":  # a fresh 38 MB tensor costs more than the arithmetic
@@ -129,6 +130,29 @@ class DataBundle:
                 prefetch_factor=4 if self.workers > 0 else None,
             )
         return self._loaders[key]
+
+
+def _worker_errors_surfaced(loader) -> Iterable:
+    """``loader``'s batches; an error of ours raised in a loader worker reaches the caller as the
+    one line the worker raised, not inside torch's "Caught ... in DataLoader worker" traceback."""
+    batches = iter(loader)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except TopopruneError as error:
+            raise type(error)(_worker_line(str(error))) from None
+        yield batch
+
+
+def _worker_line(message: str) -> str:
+    """The worker's own message from torch's re-raised text (its last line, less the class name)."""
+    if "DataLoader worker" not in message:
+        return message
+    last = [line for line in message.splitlines() if line.strip()][-1]
+    name, separator, text = last.partition(": ")
+    return text if separator and "." in name and " " not in name else last
 
 
 def normalised(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from torch import nn
 from common.registry import Registry
 from trainer.models.errors import ModelError, option_flag
 from trainer.models.external import external_constructor, is_external
+from trainer.models.footprint import require_model_memory
 
 
 class ModelRegistry(Registry):
@@ -120,18 +122,22 @@ def model_option_names(name: str) -> set[str]:
     return set(inspect.signature(MODELS.get(name)).parameters) - {"input_shape", "num_classes"}
 
 
+def _whole(value: int | float) -> bool:
+    return isinstance(value, int) or (math.isfinite(value) and value == int(value))
+
+
 def _typed(model: str, key: str, value, default):
     """``value`` as the type of the option's default (bool, int, float or text), else ModelError."""
     what = f"model option {key} of {model}"
     if isinstance(default, bool):
         return option_flag(value, key)
     if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _whole(value):
             raise ModelError(f"{what} must be a whole number, got {value!r}")
         return int(value)
     if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            raise ModelError(f"{what} must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ModelError(f"{what} must be a finite number, got {value!r}")
         return float(value)
     if isinstance(default, str) and not isinstance(value, str):
         raise ModelError(f"{what} must be text, got {value!r}")
@@ -181,4 +187,10 @@ def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int, 
         raise ModelError(f"input shape must be channels x height x width, got {'x'.join(map(str, input_shape))}")
     if num_classes < 2:
         raise ModelError(f"num_classes must be at least 2, got {num_classes}")
-    return constructor(input_shape=tuple(input_shape), num_classes=num_classes, **options)
+
+    def build() -> nn.Module:
+        return constructor(input_shape=tuple(input_shape), num_classes=num_classes, **options)
+
+    shape = "x".join(map(str, input_shape))
+    require_model_memory(build, f"model {name} on {shape} inputs with {options or 'default options'}")
+    return build()
