@@ -29,7 +29,7 @@ S16U1_DOUBLE := --model resnet32_shared --model-option shared_rank=16 --model-op
 # dense, EDropout (pruned and unpruned evaluation) and random whole units at each EDropout run's kept counts.
 # As docs/edropout.md's table was run: the gated layers fine-tuned after the freeze, the state free from epoch 3.
 EDROPOUT_OUT ?= edropout-out
-EDROPOUT_TRAIN ?= --model mlp --dataset fashion-mnist --epochs 5 -q
+EDROPOUT_TRAIN ?= --model mlp --dataset fashion-mnist --epochs 5
 EDROPOUT_SETTINGS ?= --edropout-after-freeze fine-tune --edropout-warmup 3
 EDROPOUT_SEEDS ?= 0 1 2
 

@@ -67,7 +67,21 @@ TABLE_COLUMNS = [
 ]
 
 
-def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None, dense: dict | None = None) -> str:
+def _counted_at(summary: PruneSummary, classes: int | None) -> str:
+    """``; input 1x28x28, 10 classes``: what the MACs were counted for."""
+    if not summary.input_shape:
+        return ""
+    shape = "x".join(map(str, summary.input_shape))
+    return f"; input {shape}" + (f", {classes} classes" if classes else "")
+
+
+def _render(
+    summary: PruneSummary,
+    fmt: str,
+    nominal: dict | None = None,
+    dense: dict | None = None,
+    classes: int | None = None,
+) -> str:
     if fmt == "csv":
         return summary_csv(summary)
     if fmt == "json":
@@ -87,7 +101,7 @@ def _render(summary: PruneSummary, fmt: str, nominal: dict | None = None, dense:
     if summary.macs_total:
         lines.append(
             f"MACs kept {summary.macs_kept:,} of {summary.macs_total:,} per example "
-            f"({100 * summary.macs_kept / summary.macs_total:.2f}%); FLOPs (2 x MACs) kept {summary.flops_kept:,} "
+            f"({100 * summary.macs_kept / summary.macs_total:.2f}%{_counted_at(summary, classes)}); FLOPs (2 x MACs) kept {summary.flops_kept:,} "
             f"of {summary.flops_total:,}"
         )
     shared = summary.shared_layers
@@ -236,7 +250,7 @@ def apply(
     written = write_outputs(out, model, result, metadata)
     for notice in result.notices:
         click.echo(f"notice: {notice}", err=True)
-    click.echo(_render(result.summary, fmt, result.nominal, dense), nl=False)
+    click.echo(_render(result.summary, fmt, result.nominal, dense, num_classes), nl=False)
     click.echo(f"wrote {', '.join(str(path) for path in written.values())}", err=True)
 
 
@@ -327,7 +341,7 @@ def inspect(source, model_name, model_options, input_shape, num_classes, export,
         ]
         save_drafts(drafts, export, kind="bipartite")
         click.echo(f"exported {len(drafts)} layer mask(s) as bipartite plans to {export}", err=True)
-    click.echo(_render(summary, fmt, dense=dense), nl=False)
+    click.echo(_render(summary, fmt, dense=dense, classes=num_classes if model_name else None), nl=False)
 
 
 def _write_network_graph(source: Path, out: Path | None, spec: ModelSpec) -> None:

@@ -71,6 +71,15 @@ class DefaultGroup(click.Group):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The group's help, then the options of the command ``train [OPTIONS]`` runs."""
+        super().format_help(ctx, formatter)
+        command = self.commands[self.default_command]
+        with command.make_context(self.default_command, [], parent=ctx, resilient_parsing=True) as sub:
+            formatter.write_paragraph()
+            formatter.write_text(f"`train [OPTIONS]` is `train {self.default_command} [OPTIONS]`; its options:")
+            command.format_options(sub, formatter)
+
 
 def _published_block(_ctx, _param, value) -> dict:
     if value in (None, "", {}):

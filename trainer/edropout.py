@@ -173,6 +173,7 @@ class EDropoutTraining(RunHooks):
         self.step_in_epoch = 0
         self.frozen_at: tuple[int, int] | None = None  # (1-based epoch, 1-based search step) of the freeze
         self.epoch_of_step: list[int] = []  # 1-based epoch of each search step, for the log
+        self._notes: list[str] = []  # said to the user after the epoch (trainer.hooks.RunHooks.notes)
 
     @property
     def frozen(self) -> bool:
@@ -185,6 +186,11 @@ class EDropoutTraining(RunHooks):
     def _freeze(self) -> None:
         self.masker.add_masks(self.masks())
         self.frozen_at = (self.epoch + 1, self.search.steps)
+        kept, units = int(self.search.best.sum()), int(self.search.best.numel())
+        self._notes.append(
+            f"EDropout: the state froze in epoch {self.epoch + 1} at search step {self.search.steps}: "
+            f"{kept:,} of {units:,} units kept ({self.after_freeze} after the freeze)"
+        )
         if self.after_freeze == PUBLIC_RESTORE:
             self.backup = [weight.detach().clone() for weight in self._backed_up()]
 
@@ -272,6 +278,15 @@ class EDropoutTraining(RunHooks):
 
     def begin_epoch(self, epoch: int) -> None:
         self.epoch, self.step_in_epoch = epoch, 0
+
+    def notes(self, last_epoch: bool) -> list[str]:
+        notes, self._notes = self._notes, []
+        if last_epoch and not self.frozen:
+            notes.append(
+                f"EDropout: the state never froze in {self.epoch + 1} epoch(s) (freeze rule "
+                f"{self.search.config.freeze} from epoch {self.warmup_epochs}); the row reports the final epoch"
+            )
+        return notes
 
     @property
     def step_context(self):

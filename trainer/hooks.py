@@ -3,10 +3,11 @@
 The training loop calls these at fixed points: :meth:`RunHooks.begin_epoch` before an epoch's
 steps, :attr:`RunHooks.step_context` around every SGD step, :meth:`RunHooks.evaluation` around
 the validation and test passes that select the model, :meth:`RunHooks.extra_evaluation` after
-them, :meth:`RunHooks.selectable` to ask whether the epoch may be selected, :meth:`RunHooks.best_masks`
-when a new best epoch is saved, :meth:`RunHooks.state_dict` and :meth:`RunHooks.step_log` at every
-checkpoint (:meth:`RunHooks.load_state_dict` when resuming) and :meth:`RunHooks.finish` once the
-epochs are done.
+them, :meth:`RunHooks.selectable` to ask whether the epoch may be selected,
+:meth:`RunHooks.notes` once the epoch is logged, :meth:`RunHooks.best_masks` when a new best
+epoch is saved, :meth:`RunHooks.state_dict` and :meth:`RunHooks.step_log` at every checkpoint
+(:meth:`RunHooks.load_state_dict` when resuming) and :meth:`RunHooks.finish` once the epochs are
+done.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class RunHooks:
 
     def begin_epoch(self, epoch: int) -> None:
         """Called before epoch ``epoch`` (0-based) starts."""
+
+    def notes(self, last_epoch: bool) -> list[str]:
+        """Lines for the user after an epoch (what changed in it; ``last_epoch``: the run's last)."""
+        return []
 
     def evaluation(self) -> contextlib.AbstractContextManager:
         """Context for the validation and test passes that select the model."""

@@ -25,6 +25,7 @@ import csv
 import fcntl
 import io
 import math
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,14 +140,27 @@ def results_row(config: TrainConfig, recipe: Recipe, values: dict) -> dict:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path.lock`` (works across processes on shared storage)."""
+    """Hold an exclusive ``flock`` on ``path.lock`` (works across processes on shared storage); the
+    lock file is removed on release, so none is left beside the table. A process that waited on a
+    lock file its holder removed takes the lock again on the file now at that path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "a+") as handle:
+    lock_path = f"{path}.lock"
+    while True:
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held across the yield below
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            current = os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()  # the holder before us removed this file: lock the one at the path now
+    try:
+        yield
+    finally:
+        os.unlink(lock_path)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
 
 
 def _cell(value) -> str:
@@ -195,8 +209,13 @@ def append_row(directory: str | Path, row: dict) -> Path:
 
 def _existing_rows(path: Path) -> tuple[list[dict], list[str]]:
     """The rows and header of an existing results table, a torn last row repaired or set aside."""
-    text = path.read_text(encoding="utf-8")
-    records = list(csv.reader(io.StringIO(text)))
+    try:
+        records = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise TrainError(
+            f"{path}: not a readable results table ({error}); nothing was appended to it "
+            "(each run keeps its row in its result.json)"
+        ) from None
     if not records:
         return [], []
     fieldnames, body = records[0], records[1:]

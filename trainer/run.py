@@ -176,7 +176,10 @@ def set_up(config: TrainConfig, run_id: str | None, resume_dir: Path | None, exp
         )
     device = setup_environment(config.train_seed, config.threads, config.device)
     data = load_dataset(config.data_config()).to_device(device)
-    built = build_masked_model(config, inputs, data, announce=rank == 0 and not config.quiet and resume_dir is None)
+    announce = rank == 0 and not config.quiet and resume_dir is None
+    if announce:
+        print(describe_data(data), file=sys.stderr, flush=True)
+    built = build_masked_model(config, inputs, data, announce=announce)
     _refuse_one_example_batches(config, built.model, data, world)
     masker = StepMasker(built.model)
     built.model.to(device)
@@ -207,6 +210,13 @@ def set_up(config: TrainConfig, run_id: str | None, resume_dir: Path | None, exp
     return run
 
 
+def describe_data(data: DataBundle) -> str:
+    """``data: imagefolder from DIR: 2 classes, 3x16x16; train 5, val 1, test 4 examples``."""
+    shape = "x".join(map(str, data.input_shape))
+    sizes = ", ".join(f"{split} {len(getattr(data, split)):,}" for split in ("train", "val", "test"))
+    return f"data: {data.name} from {data.source}: {data.num_classes} classes, {shape}; {sizes} examples"
+
+
 def _refuse_one_example_batches(config: TrainConfig, model: nn.Module, data: DataBundle, world: int) -> None:
     """A training batch of one example cannot pass a BatchNorm1d (one value per channel): refused
     before training with the batch size that makes it, instead of failing at the last step."""
@@ -229,6 +239,7 @@ def build_masked_model(config: TrainConfig, inputs: RunInputs, data: DataBundle,
     notices = []
     if config.init_from is not None:  # trained weights first, then the recipe's masks on top
         held = load_checkpoint(model, config.init_from, config.key_map, with_masks=False)
+        held = {name: mask for name, mask in held.items() if not bool(mask.all())}  # all-ones masks hide nothing
         if held:
             notices.append(
                 f"{config.init_from} holds masks on {len(held)} layer(s): its masked weights start at zero, its masks "
@@ -268,12 +279,19 @@ def _step_rule(
 def _restore(run: Run) -> None:
     """Load the last checkpoint of the run being resumed."""
     state = rundir.load_checkpoint(run.run_dir)
-    run.masker.load_state_dict(state["model"])
-    run.rule.optimizer.load_state_dict(state["optimizer"])
-    run.rule.scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng"])
-    run.hooks.load_state_dict(state.get("hooks", {}))
-    run.history, run.start_epoch = list(state["history"]), int(state["epoch"]) + 1
+    try:
+        run.masker.load_state_dict(state["model"])
+        run.rule.optimizer.load_state_dict(state["optimizer"])
+        run.rule.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        run.hooks.load_state_dict(state.get("hooks", {}))
+        run.history, run.start_epoch = list(state["history"]), int(state["epoch"]) + 1
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as error:  # torch's load_state_dict
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+        path = Path(run.run_dir) / rundir.CHECKPOINT_FILE
+        raise TrainError(
+            f"{path}: does not fit this run's model and training state ({' '.join(lines[:2])[:300]})"
+        ) from None
     # start_epoch == epochs: killed after its last checkpoint, before its row; finishing it writes the row
 
 
@@ -373,12 +391,15 @@ def run_epoch(run: Run, epoch: int, writer=None) -> None:
     if writer is not None:
         for key, value in run.history[-1].items():
             writer.add_scalar(key, value, epoch + 1)
+    notes = run.hooks.notes(last_epoch=epoch + 1 == config.epochs)
     if run.talks:
         print(
             f"epoch {epoch + 1}/{config.epochs}: train {train.accuracy:.2f}%  val {val.accuracy:.2f}%  "
             f"test {test.accuracy:.2f}%  ({run.history[-1]['seconds']:.1f} s)",
             flush=True,
         )
+        for note in notes:
+            print(note, file=sys.stderr, flush=True)
 
 
 def _evaluate(run: Run, split: str) -> PassStats:

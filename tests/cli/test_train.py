@@ -381,3 +381,29 @@ def test_a_torchvision_model_by_name_trains_from_the_command_line(run, data_dir,
     (row,) = read_rows(tmp_path / "runs")
     assert row["model"] == "tv:resnet18" and ":" not in row["run_id"] and float(row["density"]) < 1
     assert_error(run("--model", "tv:resnet7", *args), "tv:resnet7 is not a torchvision classification model", code=2)
+
+
+def test_train_help_shows_the_options_of_a_run_and_the_subcommands(cli):
+    result = cli.invoke(train, "--help")
+    assert result.exit_code == 0
+    head, _, options = result.output.partition("`train [OPTIONS]` is `train run [OPTIONS]`; its options:")
+    assert "sweep" in head and "run" in head
+    for flag in ("--epochs", "--model", "--plan", "--resume", "--lr", "--edropout-population"):
+        assert flag in options
+
+
+def test_a_run_names_its_data_and_says_masked_weights_start_at_zero_only_when_hidden(run, data_dir, tmp_path):
+    from trainer.models import build_model
+
+    state = build_model("mlp", (1, 28, 28), 10, width=32, depth=2).state_dict()
+    weight = state.pop("4.weight")
+    for name, mask in (("ones", torch.ones_like(weight)), ("half", torch.ones_like(weight).tril())):
+        torch.save({**state, "4.weight_orig": weight, "4.weight_mask": mask}, tmp_path / f"{name}.pt")
+    notice = "holds masks on 1 layer(s): its masked weights start at zero"
+    quiet = [a for a in quick(data_dir) if a != "-q"]
+    depth = ["--model-option", "depth=2", "--max-train", 64]
+    shown = run("--init-from", tmp_path / "half.pt", "--model", "mlp", *quiet, *depth)
+    assert shown.exit_code == 0 and notice in shown.output
+    assert f"data: fashion-mnist from {data_dir}: 10 classes, 1x28x28; train 58, val 6, test 200 examples" in shown.output
+    silent = run("--init-from", tmp_path / "ones.pt", "--model", "mlp", *quiet, *depth)
+    assert silent.exit_code == 0 and "start at zero" not in silent.output

@@ -151,3 +151,35 @@ def test_a_sweep_config_reads_its_plans_beside_the_file(cli, tmp_path, monkeypat
     result = cli.invoke(train, "sweep", "--config", tmp_path / "cfg" / "sweep.yaml", "--print-config")
     assert result.exit_code == 0, result.output
     assert f"plans: {tmp_path / 'cfg' / 'plans'}" in result.output
+
+
+@pytest.mark.parametrize("damage", ["model", "optimizer", "history"])
+def test_resume_from_a_checkpoint_that_does_not_fit_is_one_line(cli, data_dir, tmp_path, damage):
+    import torch
+
+    run_training(small_config(data_dir, tmp_path / "runs", epochs=2), run_id="r", stop_after_epochs=1)
+    path = tmp_path / "runs" / "r" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    if damage == "model":
+        state["model"]["1.weight"] = torch.zeros(3, 784)
+    elif damage == "optimizer":
+        state["optimizer"]["param_groups"] = []
+    else:
+        state["history"] = 7
+    torch.save(state, path)
+    result = cli.invoke(train, "--resume", tmp_path / "runs" / "r")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{path}: does not fit this run's model and training state (" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and read_rows(tmp_path / "runs") == []
+
+
+def test_a_results_table_that_is_not_utf8_is_left_as_it_is_and_the_row_kept(data_dir, tmp_path):
+    from trainer.errors import TrainError
+
+    (tmp_path / "runs").mkdir()
+    table = tmp_path / "runs" / "results.csv"
+    table.write_bytes(b"run_id,config_hash,best_acc\n\xff\xfe,abc,1\n")
+    with pytest.raises(TrainError, match="results.csv: not a readable results table .*nothing was appended"):
+        run_training(small_config(data_dir, tmp_path / "runs"), run_id="r")
+    assert table.read_bytes() == b"run_id,config_hash,best_acc\n\xff\xfe,abc,1\n"
+    assert json.loads((tmp_path / "runs" / "r" / "result.json").read_text())["run_id"] == "r"

@@ -28,10 +28,15 @@ def config(data_dir, out, **overrides):
     return small_config(data_dir, out, **{**values, **overrides})
 
 
-def test_edropout_run_freezes_into_exactly_zero_masks_and_selects_only_after_the_freeze(data_dir, tmp_path):
-    outcome = run_training(config(data_dir, tmp_path / "runs"))
+def test_edropout_run_freezes_into_exactly_zero_masks_and_selects_only_after_the_freeze(data_dir, tmp_path, capsys):
+    outcome = run_training(config(data_dir, tmp_path / "runs", quiet=False))
     row = outcome.row
     assert row["recipe"] == "edropout" and row["edropout_frozen_epoch"] == 2  # the first epoch allowed
+    said = (
+        f"EDropout: the state froze in epoch 2 at search step {row['edropout_frozen_step']}: "
+        f"{row['edropout_units_kept']:,} of {row['edropout_units']:,} units kept (public after the freeze)"
+    )
+    assert said in capsys.readouterr().err
     assert (row["flops_kept"], row["flops_total"]) == (2 * row["macs_kept"], 2 * row["macs_total"])
     masks = load_masks(outcome.run_dir / "masks.npz")
     assert set(masks) == {"4", "7", "10", "13"}  # paper coverage of the mlp: every Linear's inputs but the pixels
@@ -81,9 +86,13 @@ def test_model_selection_chooses_among_selectable_epochs_and_else_the_last():
     assert selected_epoch([{"epoch": 1, "val_acc": 3.0}, {"epoch": 2, "val_acc": 2.0}])["epoch"] == 1
 
 
-def test_an_unfrozen_run_reports_its_final_epoch(data_dir, tmp_path):
+def test_an_unfrozen_run_reports_its_final_epoch(data_dir, tmp_path, capsys):
     # free from epoch 2, but at batch 64 an epoch has 9 steps and the public rule waits for the 12th
-    row = run_training(config(data_dir, tmp_path / "runs", epochs=2, edropout_warmup=2, batch_size=64)).row
+    settings = dict(epochs=2, edropout_warmup=2, batch_size=64, quiet=False)
+    row = run_training(config(data_dir, tmp_path / "runs", **settings)).row
+    err = capsys.readouterr().err
+    assert "EDropout: the state never froze in 2 epoch(s) (freeze rule public from epoch 2)" in err
+    assert "the state froze" not in err
     assert row["edropout_frozen_epoch"] is None and row["best_epoch"] == 2
     assert row["edropout_selection"] == "final-epoch (never froze)"
 

@@ -173,3 +173,31 @@ def test_a_rerun_sweep_clears_what_a_run_killed_before_its_first_checkpoint_left
     assert run_sweep(config, jobs).trained == 1
     (finished,) = list(rundir.run_dirs(config.out))  # the orphan is gone, one run directory per job
     assert finished != orphan and rundir.read_result(finished) is not None
+
+
+def test_the_results_lock_is_exclusive_across_processes_and_leaves_no_file(tmp_path):
+    import multiprocessing
+
+    from trainer.results import locked
+
+    path = tmp_path / "results.csv"
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_count_under_lock, args=(path, 50)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert path.read_text() == str(150)  # 150 read-modify-write steps, none lost
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]
+    with locked(path):
+        assert (tmp_path / "results.csv.lock").exists()
+    assert not (tmp_path / "results.csv.lock").exists()
+
+
+def _count_under_lock(path, steps):
+    from trainer.results import locked
+
+    for _ in range(steps):
+        with locked(path):
+            value = int(path.read_text()) if path.exists() else 0
+            path.write_text(str(value + 1))
