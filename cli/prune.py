@@ -101,8 +101,8 @@ def _render(
     if summary.macs_total:
         lines.append(
             f"MACs kept {summary.macs_kept:,} of {summary.macs_total:,} per example "
-            f"({100 * summary.macs_kept / summary.macs_total:.2f}%{_counted_at(summary, classes)}); FLOPs (2 x MACs) kept {summary.flops_kept:,} "
-            f"of {summary.flops_total:,}"
+            f"({100 * summary.macs_kept / summary.macs_total:.2f}%{_counted_at(summary, classes)}); "
+            f"FLOPs (2 x MACs) kept {summary.flops_kept:,} of {summary.flops_total:,}"
         )
     shared = summary.shared_layers
     if shared:

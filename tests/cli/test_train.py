@@ -404,6 +404,7 @@ def test_a_run_names_its_data_and_says_masked_weights_start_at_zero_only_when_hi
     depth = ["--model-option", "depth=2", "--max-train", 64]
     shown = run("--init-from", tmp_path / "half.pt", "--model", "mlp", *quiet, *depth)
     assert shown.exit_code == 0 and notice in shown.output
-    assert f"data: fashion-mnist from {data_dir}: 10 classes, 1x28x28; train 58, val 6, test 200 examples" in shown.output
+    data = f"data: fashion-mnist from {data_dir}: 10 classes, 1x28x28; train 58, val 6, test 200 examples"
+    assert data in shown.output
     silent = run("--init-from", tmp_path / "ones.pt", "--model", "mlp", *quiet, *depth)
     assert silent.exit_code == 0 and "start at zero" not in silent.output
