@@ -316,8 +316,11 @@ def sweep(design, nodes, degrees, count, samples, bins, seed, out, formats, fmt,
     if not degrees:
         raise ParameterError("--degrees needs at least one degree")
     config = SweepConfig(nodes=nodes, degrees=degrees, count=count, samples=samples, bins=bins, seed=seed)
-    drafts = SWEEPS.get(design)(config)
+    notes: list[str] = []
+    drafts = SWEEPS.get(design)(config, notes)
     saved = save_drafts(drafts, out, formats=formats, overwrite=overwrite)
+    for note in notes:
+        click.echo(f"notice: {note}", err=True)
     click.echo(_render([(str(path), plan.metrics) for path, plan in saved], fmt, key_columns_only=True), nl=False)
     click.echo(f"{len(saved)} plans written to {out} (metrics in {out / METRICS_FILE})", err=True)
 

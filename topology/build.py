@@ -72,7 +72,8 @@ def default_name(generator: str, params: dict, seed: int | None) -> str:
     for key, label in NAME_LABELS.items():
         if key in params:
             value = params[key]
-            parts.append(f"{label}{int(value) if isinstance(value, bool) else format(value, 'g')}")
+            # whole numbers in full (n1000000, not n1e+06); fractions as %g (p0.1)
+            parts.append(f"{label}{int(value) if isinstance(value, (bool, int)) else format(value, 'g')}")
     if seed is not None:
         parts.append(f"s{seed}")
     return "_".join(parts)

@@ -35,13 +35,14 @@ class SweepConfig:
 
 
 @SWEEPS.register("graph2nn")
-def graph2nn_design(config: SweepConfig) -> list[PlanDraft]:
+def graph2nn_design(config: SweepConfig, notes: list[str] | None = None) -> list[PlanDraft]:
     """WS-flex graphs spread over the clustering x ASPL plane.
 
     ``samples`` graphs are drawn with average degree k uniform in [2, n/2 + 2], rewiring
     probability p log-uniform in [1e-4, 1] (and 0 for one in ten), seeds from the sweep's
     stream. The (clustering, ASPL) range they cover is cut into ``bins`` x ``bins`` cells and
-    the first sample in each occupied cell is kept.
+    the first sample in each occupied cell is kept; ``notes`` receives a line on the cells no
+    sample fell in.
     """
     if config.samples < 1 or config.bins < 1:
         raise ParameterError("graph2nn sweep: samples and bins must be at least 1")
@@ -65,12 +66,25 @@ def graph2nn_design(config: SweepConfig) -> list[PlanDraft]:
     for index in range(len(drawn)):
         cell = (_bin(clustering[index], clustering, config.bins), _bin(aspl[index], aspl, config.bins))
         cells.setdefault(cell, index)
+    if notes is not None and len(cells) < config.bins**2:
+        notes.append(_empty_cells_note(config, len(drawn), len(cells), clustering, aspl))
     members = []
     for index in sorted(cells.values(), key=lambda i: (aspl[i], clustering[i])):
         (k, p, seed), matrix = drawn[index]
         name = f"ws-flex_n{n}_k{k:g}_p{p:g}_s{seed}"
         members.append(PlanDraft(name, matrix, "ws-flex", {"nodes": n, "degree": k, "p": p}, seed))
     return members
+
+
+def _empty_cells_note(config: SweepConfig, drawn: int, filled: int, clustering, aspl) -> str:
+    cells = config.bins**2
+    return (
+        f"{cells - filled} of the {cells} cells of the {config.bins} x {config.bins} clustering x ASPL grid "
+        f"(clustering {clustering.min():.3g}-{clustering.max():.3g}, ASPL {aspl.min():.3g}-{aspl.max():.3g}) "
+        f"hold none of the {drawn:,} WS-flex graphs drawn, so {filled} plans were written: WS-flex graphs of "
+        f"{config.nodes} nodes need not reach every (clustering, ASPL) pair; more --samples "
+        "fills the reachable ones"
+    )
 
 
 def _bin(value: float, values: np.ndarray, bins: int) -> int:
@@ -81,7 +95,7 @@ def _bin(value: float, values: np.ndarray, bins: int) -> int:
 
 
 @SWEEPS.register("aspl")
-def aspl_design(config: SweepConfig) -> list[PlanDraft]:
+def aspl_design(config: SweepConfig, notes: list[str] | None = None) -> list[PlanDraft]:
     """One swap-chain per degree: ``count`` d-regular graphs from the ring lattice's ASPL down."""
     members = []
     for degree in config.degrees:

@@ -408,6 +408,13 @@ class TrainConfig:
         Path("runs"), RUN, "results.csv and run directories go here.", identity=NEVER, short="-o", metavar="DIR"
     )
     tensorboard: bool = setting(False, RUN, "Also log to TensorBoard in the run directory.", identity=NEVER)
+    keep_checkpoint: bool = setting(
+        False,
+        RUN,
+        "Keep the optimiser, scheduler and RNG state in checkpoint.pt once the run has finished (by default "
+        "only its model and history stay: the rest serves only to resume).",
+        identity=NEVER,
+    )
     quiet: bool = setting(False, RUN, "No progress bars or per-epoch lines.", identity=NEVER, short="-q")
 
     def __post_init__(self) -> None:

@@ -472,7 +472,9 @@ def _tensorboard(run_dir: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise TrainError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
+        raise TrainError(
+            "--tensorboard needs the tensorboard extra, which is not installed: pip install 'topoprune[tensorboard]'"
+        ) from None
     return SummaryWriter(str(run_dir / "tensorboard"))
 
 
@@ -517,6 +519,9 @@ def finish(run: Run) -> RunOutcome | None:
         return None
     rundir.write_result(run.run_dir, row)  # first, so a failed append loses nothing (--resume appends it)
     append_row(run.config.out, row)
+    if not run.config.keep_checkpoint:
+        final = {"model": run.masker.state_dict(), "epoch": run.config.epochs - 1, "history": run.history}
+        rundir.keep_final_model(run.run_dir, final)
     return RunOutcome(run.run_dir.name, run.run_dir, row)
 
 

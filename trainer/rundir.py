@@ -7,7 +7,9 @@ own directory ``OUT/<run id>/`` with (docs/architecture.md, "Run directory"):
   resolved to; written first, so a directory with it is a run;
 * ``masks.npz`` + ``masks.csv`` + ``masks.json`` — the masks trained under and their counted
   summary (:func:`pruning.outputs.write_run_masks`);
-* ``checkpoint.pt`` — the last finished epoch (model, optimiser, scheduler, RNG, history);
+* ``checkpoint.pt`` — the last finished epoch (model, optimiser, scheduler, RNG, history); once the
+  run has finished, only its model, epoch and history (:func:`keep_final_model`), unless
+  ``--keep-checkpoint``;
 * ``best.pt`` — the model of the epoch with the best validation accuracy, masks included;
 * ``log.csv`` — one line per finished epoch;
 * ``search_log.csv`` — one line per step of a recipe's search (EDropout), when it has one;
@@ -146,6 +148,12 @@ def save_checkpoint(run_dir: Path, state: dict) -> None:
 
 def save_best(run_dir: Path, state: dict) -> None:
     save_state(best_path(run_dir), state)
+
+
+def keep_final_model(run_dir: Path, state: dict) -> None:
+    """After the run's row is written: ``checkpoint.pt`` keeps only the final model, its epoch
+    and the history (the optimiser's state, as large as the model again, serves only to resume)."""
+    save_checkpoint(run_dir, {key: state[key] for key in ("model", "epoch", "history")})
 
 
 def load_checkpoint(run_dir: Path) -> dict:

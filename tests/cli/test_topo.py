@@ -183,6 +183,9 @@ def test_sweep_graph2nn_design_spans_clustering_and_path_length(run, tmp_path):
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "g" / "metrics.csv")
     assert 8 <= len(table) <= 25
+    # the cells no graph fell in are said, with how many plans that leaves (seed 0 leaves some empty)
+    assert f"{25 - len(table)} of the 25 cells of the 5 x 5 clustering x ASPL grid" in result.output
+    assert f"hold none of the 150 WS-flex graphs drawn, so {len(table)} plans were written" in result.output
     assert table["clustering"].max() - table["clustering"].min() > 0.3
     assert table["aspl"].max() - table["aspl"].min() > 0.8
 

@@ -213,3 +213,10 @@ def test_rgp_reference_values_are_checked(tmp_path):
     assert list(metrics) == ["aspl", "aspl_reference"] and metrics["aspl_reference"] - metrics["aspl"] == pytest.approx(
         1e-6
     )
+
+
+def test_plan_names_write_whole_numbers_in_full():
+    from topology.build import default_name
+
+    assert default_name("rreg", {"nodes": 1_000_000, "degree": 8}, 0) == "rreg_n1000000_d8_s0"
+    assert default_name("ws", {"nodes": 64, "degree": 4, "p": 0.1}, 3) == "ws_n64_d4_p0.1_s3"

@@ -163,3 +163,41 @@ def test_resnet20_on_cifar10_batches_with_augmentation(tmp_path):
     row = run_training(config).row
     assert row["recipe"] == "xnet" and row["generator"] == "xnet" and row["degree"] == 4
     assert 0 < row["density"] < 1 and row["params_kept"] < row["params_total"]
+
+
+def test_a_finished_run_keeps_its_model_and_drops_the_optimiser_state_unless_asked(data_dir, tmp_path):
+    import torch
+
+    from pruning.storage import load_state
+    from trainer.evaluation import evaluate_checkpoint
+
+    dropped = run_training(small_config(data_dir, tmp_path / "a", epochs=2))
+    kept = run_training(small_config(data_dir, tmp_path / "b", epochs=2, keep_checkpoint=True))
+    small = torch.load(dropped.run_dir / "checkpoint.pt", weights_only=True)
+    full = torch.load(kept.run_dir / "checkpoint.pt", weights_only=True)
+    assert set(small) == {"model", "epoch", "history"} and {"optimizer", "scheduler", "rng"} <= set(full)
+    assert small["epoch"] == full["epoch"] == 1
+    assert [h["test_acc"] for h in small["history"]] == [h["test_acc"] for h in full["history"]]
+    for key, value in full["model"].items():  # the same final weights (same seed): nothing but state dropped
+        assert torch.equal(small["model"][key], value), key
+    size = (dropped.run_dir / "checkpoint.pt").stat().st_size
+    assert size < 0.6 * (kept.run_dir / "checkpoint.pt").stat().st_size  # momentum is as large as the weights
+    assert load_state(dropped.run_dir / "checkpoint.pt").keys() == small["model"].keys()
+    score = evaluate_checkpoint(dropped.run_dir / "checkpoint.pt", small_config(data_dir, tmp_path / "a"))
+    assert score.scores[-1].top1 == pytest.approx(dropped.row["final_acc"])
+    with pytest.raises(TrainError, match="already finished all 2 epochs"):
+        resume_training(dropped.run_dir)
+
+
+def test_tensorboard_gets_every_logged_value_of_every_epoch(data_dir, tmp_path):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    outcome = run_training(small_config(data_dir, tmp_path, epochs=2, tensorboard=True))
+    events = EventAccumulator(str(outcome.run_dir / "tensorboard"))
+    events.Reload()
+    logged = list(csv.DictReader(open(outcome.run_dir / "log.csv")))
+    for name in ("train_loss", "val_acc", "test_acc", "lr"):
+        values = [event.value for event in events.Scalars(name)]
+        assert values == pytest.approx([float(line[name]) for line in logged], rel=1e-6), name
+        assert [event.step for event in events.Scalars(name)] == [1, 2]
