@@ -154,6 +154,12 @@ def path_options(sample_sources: int, sample_seed: int, quiet: bool):
 
     state: dict = {}
 
+    def each_metric(metrics: list, nodes: int) -> Iterable:
+        bar = tqdm(metrics, desc=f"metrics of {nodes:,} nodes", unit="metric", disable=quiet, file=sys.stderr)
+        for metric in bar:
+            bar.set_postfix_str(metric.name)
+            yield metric
+
     def report(done: int, total: int) -> None:
         now = time.perf_counter()
         if done == 0:
@@ -186,7 +192,7 @@ def path_options(sample_sources: int, sample_seed: int, quiet: bool):
             state["bar"].close()
             state.clear()
 
-    return PathOptions(sample_sources, sample_seed, progress=report)
+    return PathOptions(sample_sources, sample_seed, progress=report, metric_progress=each_metric)
 
 
 def _duration(seconds: float) -> str:

@@ -360,3 +360,23 @@ def test_lanczos_that_does_not_converge_falls_back_to_arpack(monkeypatch):
     fallback = sparse_adjacency_extremes(graph)
     assert fallback.lambda_2[0] == pytest.approx(expected.lambda_2[0], abs=1e-9)
     assert fallback.lambda_n[0] == pytest.approx(expected.lambda_n[0], abs=1e-9)
+
+
+def test_the_metrics_of_a_large_graph_report_their_progress_one_by_one():
+    from topology.generators import generate
+    from topology.metrics import PathOptions, compute_metrics
+
+    seen = []
+
+    def each(metrics, nodes):
+        for metric in metrics:
+            seen.append((metric.name, nodes))
+            yield metric
+
+    options = PathOptions(metric_progress=each)
+    sparse = generate("rreg", nodes=2000, degree=4, seed=0, form="sparse")
+    (values,) = compute_metrics([sparse], names=["clustering", "aspl"], path_options=options)
+    assert seen == [("clustering", 2000), ("aspl", 2000)] and set(values) == {"clustering", "aspl"}
+    seen.clear()
+    compute_metrics([generate("rreg", nodes=16, degree=4, seed=s) for s in range(3)], path_options=options)
+    assert seen == []  # small graphs are computed in one batch, in well under a second

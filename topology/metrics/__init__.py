@@ -116,7 +116,8 @@ def compute_metrics(
             ]
         for chunk_indices, data in chunks:
             batch = GraphBatch(data, dense_spectrum_max_nodes, options) if kind == GRAPH else BipartiteBatch(data)
-            for metric in metrics:
+            single = key[0] == "single" and options.metric_progress is not None
+            for metric in options.metric_progress(metrics, data.shape[0]) if single else metrics:
                 values = metric.compute(batch)
                 for position, index in enumerate(chunk_indices):
                     results[index][metric.name] = _python_value(values[position])

@@ -6,7 +6,7 @@ triangle counts); each piece is computed once, on first use, for all B graphs to
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -36,11 +36,15 @@ class PathOptions:
         Seed of the sampled sources.
     progress : callable, optional
         ``progress(done, total)`` after each chunk of sources of an exact computation.
+    metric_progress : callable, optional
+        ``metric_progress(metrics, nodes)`` wraps the metrics of one large graph (a sparse one, or
+        one computed alone) as they are computed, e.g. in a progress bar naming each.
     """
 
     sample_sources: int = 0
     seed: int = 0
     progress: Callable[[int, int], None] | None = None
+    metric_progress: Callable[[list, int], Iterable] | None = None
 
 
 class SampledPaths:
