@@ -490,10 +490,9 @@ def compile_command(
     model, spec, checkpoint = load_masked_model(source, ModelSpec(model_name, model_options, input_shape, num_classes))
     masks = current_masks(model)
 
-    def wrap(layers):
-        return tqdm(
-            layers, desc="timing layers", unit="layer", file=sys.stderr, leave=False, disable=not sys.stderr.isatty()
-        )
+    def wrap(items, what):
+        unit = "layer" if what == "timing layers" else "call"
+        return tqdm(items, desc=what, unit=unit, file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
 
     if masks:  # (without masks compile_model says there is nothing to compile)
         click.echo(

@@ -15,7 +15,7 @@ import functools
 import logging
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,6 +164,17 @@ def interleaved_medians(
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def _counted(call: Callable[[], object], ticks: Iterator) -> Callable[[], object]:
+    """``call`` that advances ``ticks`` (a progress bar's iterator) each time it runs."""
+
+    def run():
+        result = call()
+        next(ticks, None)
+        return result
+
+    return run
+
+
 def relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
     """max |output - reference| / max |reference| (0 when both are all zero)."""
     scale = float(reference.abs().max())
@@ -271,7 +282,7 @@ def compile_model(
     input_shape: tuple[int, ...],
     config: CompileConfig = CompileConfig(),
     timer: Timer = interleaved_medians,
-    progress: Callable[[Iterable], Iterable] = lambda items: items,
+    progress: Callable[..., Iterable] = lambda items, *_: items,
 ) -> CompileResult:
     """Compile a masked model (left unchanged) into an inference model of exact, faster layers.
 
@@ -285,7 +296,8 @@ def compile_model(
     timer : callable
         ``timer({name: call}, repeats, warmup) -> {name: seconds}``; tests pass a fake one.
     progress : callable
-        Wraps the iterable of layers being timed (e.g. ``tqdm``).
+        ``progress(items, what)`` wraps the iterable of layers being timed, then that of the calls
+        of the end-to-end timing (e.g. ``tqdm``).
 
     Raises
     ------
@@ -305,7 +317,7 @@ def compile_model(
     with torch.inference_mode():
         layer_inputs = _layer_inputs(dense, list(masks), example)
         layers, kernels, notices = [], {}, []
-        for name in progress(list(masks)):
+        for name in progress(list(masks), "timing layers"):
             if name not in layer_inputs:
                 notices.append(f"{name}: masked but not called by the model's forward; left dense (baked)")
                 continue
@@ -319,15 +331,15 @@ def compile_model(
             if layer.kernel != "dense":
                 replace_module(compiled, layer.name, kernels[layer.name])
         reference = masked(example)
+        calls = iter(progress(range(3 * (config.warmup + config.repeats)), "timing the whole model"))
+        models = {"masked": masked, "dense": dense, "compiled": compiled}
         end_to_end = timer(
-            {
-                "masked": _synchronized(lambda: masked(example), device),
-                "dense": _synchronized(lambda: dense(example), device),
-                "compiled": _synchronized(lambda: compiled(example), device),
-            },
+            {name: _counted(_synchronized(lambda m=m: m(example), device), calls) for name, m in models.items()},
             config.repeats,
             config.warmup,
         )
+        for _ in calls:  # candidates dropped after the first round: the bar ends full
+            pass
         if all(layer.kernel == "dense" for layer in layers):
             end_to_end["compiled"] = end_to_end["dense"]  # the very same computation; timing noise is not a result
         elif end_to_end["compiled"] >= end_to_end["dense"]:

@@ -129,3 +129,29 @@ def test_a_masked_layer_the_forward_never_calls_stays_dense_with_a_notice():
     model = apply_masks(WithSpareHead(body), {"unused": torch.eye(48, dtype=torch.bool)}).eval()
     result = compile_model(model, size, QUICK, timer=timer_favouring("block"))
     assert "unused" not in result.choices and any("unused: masked but not called" in n for n in result.notices)
+
+
+def test_progress_covers_the_layers_and_every_call_of_the_whole_model_timing():
+    model, size = masked(width=48, depth=2)
+    shown = {}
+
+    def progress(items, what):
+        shown[what] = 0
+        for item in items:
+            shown[what] += 1
+            yield item
+
+    config = CompileConfig(batch_size=4, repeats=3, warmup=1)
+    calls = []
+
+    def timer(candidates, repeats, warmup):  # counts the whole model's calls the bar follows
+        for _ in range(warmup + repeats):
+            for name, call in candidates.items():
+                if "compiled" in candidates:
+                    calls.append(name)
+                call()
+        return {name: 1.0 for name in candidates}
+
+    compile_model(model, size, config, timer=timer, progress=progress)
+    assert shown["timing layers"] == len(current_masks(model))
+    assert shown["timing the whole model"] == 3 * (1 + 3) == len(calls)
