@@ -188,6 +188,11 @@ def append_row(directory: str | Path, row: dict) -> Path:
     the worker appending its own may race for it).
     """
     path = results_path(directory)
+    if path.is_symlink():  # a link to a table shared between folders: the row goes to that table
+        try:
+            path = path.resolve()
+        except (RuntimeError, OSError) as error:
+            raise TrainError(f"{path}: a symbolic link that cannot be followed ({error})") from None
     with locked(path):
         existing_rows, header = [], list(COLUMNS)
         if path.exists():

@@ -281,11 +281,12 @@ def _restore(run: Run) -> None:
     state = rundir.load_checkpoint(run.run_dir)
     try:
         run.masker.load_state_dict(state["model"])
-        run.rule.optimizer.load_state_dict(state["optimizer"])
-        run.rule.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
         run.hooks.load_state_dict(state.get("hooks", {}))
         run.history, run.start_epoch = list(state["history"]), int(state["epoch"]) + 1
+        if "optimizer" in state or run.start_epoch < run.config.epochs:  # a finished run's needs no more
+            run.rule.optimizer.load_state_dict(state["optimizer"])
+            run.rule.scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng"])
     except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as error:  # torch's load_state_dict
         lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
         path = Path(run.run_dir) / rundir.CHECKPOINT_FILE
@@ -521,7 +522,7 @@ def finish(run: Run) -> RunOutcome | None:
     append_row(run.config.out, row)
     if not run.config.keep_checkpoint:
         final = {"model": run.masker.state_dict(), "epoch": run.config.epochs - 1, "history": run.history}
-        rundir.keep_final_model(run.run_dir, final)
+        rundir.keep_final_model(run.run_dir, {**final, "hooks": run.hooks.state_dict()})
     return RunOutcome(run.run_dir.name, run.run_dir, row)
 
 

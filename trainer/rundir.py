@@ -45,7 +45,9 @@ BEST_FILE = "best.pt"
 RESULTS_FILE = "results.csv"
 RESULT_FILE = "result.json"
 #: Keys every training checkpoint holds.
+#: What a checkpoint holds: everything to continue training, or (a finished run's) FINAL_KEYS only.
 CHECKPOINT_KEYS = frozenset({"model", "optimizer", "scheduler", "epoch", "history"})
+FINAL_KEYS = ("model", "epoch", "history", "hooks")
 
 
 def is_run_dir(path: Path) -> bool:
@@ -151,9 +153,10 @@ def save_best(run_dir: Path, state: dict) -> None:
 
 
 def keep_final_model(run_dir: Path, state: dict) -> None:
-    """After the run's row is written: ``checkpoint.pt`` keeps only the final model, its epoch
-    and the history (the optimiser's state, as large as the model again, serves only to resume)."""
-    save_checkpoint(run_dir, {key: state[key] for key in ("model", "epoch", "history")})
+    """After the run's row is written: ``checkpoint.pt`` keeps only the final model, its epoch, the
+    history and the recipe's state (enough to write the row again); the optimiser's state, as
+    large as the model again, serves only to continue training."""
+    save_checkpoint(run_dir, {key: state[key] for key in FINAL_KEYS})
 
 
 def load_checkpoint(run_dir: Path) -> dict:
@@ -162,7 +165,7 @@ def load_checkpoint(run_dir: Path) -> dict:
     if not path.is_file():
         raise TrainError(f"{path}: no checkpoint to resume from")
     state = torch_load(path, TrainError, "corrupt checkpoint")
-    if not isinstance(state, dict) or not CHECKPOINT_KEYS <= set(state):
+    if not isinstance(state, dict) or not (CHECKPOINT_KEYS <= set(state) or set(FINAL_KEYS) <= set(state)):
         missing = sorted(CHECKPOINT_KEYS - set(state if isinstance(state, dict) else ()))
         raise TrainError(f"{path}: not a topoprune training checkpoint (missing {', '.join(missing)})")
     if not isinstance(state["model"], dict):

@@ -183,3 +183,15 @@ def test_a_results_table_that_is_not_utf8_is_left_as_it_is_and_the_row_kept(data
         run_training(small_config(data_dir, tmp_path / "runs"), run_id="r")
     assert table.read_bytes() == b"run_id,config_hash,best_acc\n\xff\xfe,abc,1\n"
     assert json.loads((tmp_path / "runs" / "r" / "result.json").read_text())["run_id"] == "r"
+
+
+def test_a_results_table_linked_from_the_output_folder_gets_the_row(data_dir, tmp_path):
+    shared = tmp_path / "shared.csv"
+    run_training(small_config(data_dir, tmp_path / "first"), run_id="a")
+    shutil.copy(tmp_path / "first" / "results.csv", shared)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "results.csv").symlink_to(shared)
+    run_training(small_config(data_dir, tmp_path / "runs"), run_id="b")
+    assert (tmp_path / "runs" / "results.csv").is_symlink()
+    assert [row["run_id"] for row in read_rows(tmp_path / "runs")] == ["a", "b"]
+    assert not list(tmp_path.glob("*.lock")) and not list((tmp_path / "runs").glob("*.lock"))

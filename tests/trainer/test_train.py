@@ -175,7 +175,7 @@ def test_a_finished_run_keeps_its_model_and_drops_the_optimiser_state_unless_ask
     kept = run_training(small_config(data_dir, tmp_path / "b", epochs=2, keep_checkpoint=True))
     small = torch.load(dropped.run_dir / "checkpoint.pt", weights_only=True)
     full = torch.load(kept.run_dir / "checkpoint.pt", weights_only=True)
-    assert set(small) == {"model", "epoch", "history"} and {"optimizer", "scheduler", "rng"} <= set(full)
+    assert set(small) == {"model", "epoch", "history", "hooks"} and {"optimizer", "scheduler", "rng"} <= set(full)
     assert small["epoch"] == full["epoch"] == 1
     assert [h["test_acc"] for h in small["history"]] == [h["test_acc"] for h in full["history"]]
     for key, value in full["model"].items():  # the same final weights (same seed): nothing but state dropped
