@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 import time
@@ -40,6 +41,21 @@ def comma_list(_ctx, _param, value: tuple[str, ...]) -> list[str] | None:
     if not value:
         return None
     return [item.strip() for chunk in value for item in chunk.split(",") if item.strip()]
+
+
+class FiniteFloat(click.ParamType):
+    """A float option that refuses nan and inf (which no size, degree or probability can be)."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+FINITE_FLOAT = FiniteFloat()
 
 
 def progress(items: Iterable, description: str, quiet: bool = False) -> Iterable:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cli.options import (
+    FINITE_FLOAT,
     comma_list,
     format_option,
     friendly_errors,
@@ -114,14 +115,19 @@ overwrite_option = click.option(
 @click.option(
     "--degree",
     "-d",
-    type=float,
+    type=FINITE_FLOAT,
     help="Degree d (ws-flex and er: real-valued mean degree; bipartite: inputs per output).",
 )
 @click.option(
-    "--p", "p", type=float, help="Probability: rewiring (ws, ws-flex) or edge probability (er, random-bipartite)."
+    "--p",
+    "p",
+    type=FINITE_FLOAT,
+    help="Probability: rewiring (ws, ws-flex) or edge probability (er, random-bipartite).",
 )
 @click.option("--nodes-in", type=int, help="Bipartite generators: input channels (default: --nodes).")
-@click.option("--density", type=float, help="Bipartite generators: fraction of kept connections instead of --degree.")
+@click.option(
+    "--density", type=FINITE_FLOAT, help="Bipartite generators: fraction of kept connections instead of --degree."
+)
 @click.option("--connected/--no-connected", default=None, help="er, ws-flex: redraw until connected.")
 @click.option(
     "--count",

@@ -197,6 +197,8 @@ CASES = [
         1,
         "--batch-size 89 leaves a training batch of one example (90 examples), which the model's BatchNorm1d",
     ),
+    (["topo", "gen", "-n", "64", "-d", "nan", "--out", "written"], 2, "'nan' is not a finite number"),
+    (["topo", "gen", "-g", "er", "-n", "64", "-d", "4", "--p", "inf", "--out", "written"], 2, "'inf' is not a finite"),
     (["train", "sweep", "--status", "plain"], 1, "plain: not a sweep folder (no results.csv, claims/, slurm/"),
     (["train", "sweep", "--status", "fm"], 1, "fm: not a sweep folder"),
 ]
