@@ -53,9 +53,14 @@ def load_masks(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def save_state(path: str | Path, state: dict) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, then rename."""
-    with atomic_open(path, "wb") as handle:
-        torch.save(state, handle)
+    """``torch.save`` to a temporary file beside ``path``, then rename; a write that fails (a full
+    disk, a file size limit) leaves ``path`` as it was and is one line."""
+    try:
+        with atomic_open(path, "wb") as handle:
+            torch.save(state, handle)
+    except (OSError, RuntimeError) as error:  # torch's zip writer reports a failed write as RuntimeError
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise PruningError(f"{path}: could not be written (is the disk full? {reason})") from None
     return Path(path)
 
 

@@ -201,3 +201,32 @@ def _count_under_lock(path, steps):
         with locked(path):
             value = int(path.read_text()) if path.exists() else 0
             path.write_text(str(value + 1))
+
+
+def test_a_write_that_fails_part_way_is_one_line_naming_the_file_and_leaves_the_old_one(tmp_path):
+    import subprocess
+    import sys
+
+    script = """
+import resource, signal, sys, torch
+from pathlib import Path
+from common.atomic import atomic_write_text
+from pruning.storage import save_state
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # a full disk, as the writer sees it
+folder = Path(sys.argv[1])
+for write in (lambda: save_state(folder / "c.pt", {"w": torch.zeros(100_000)}),
+              lambda: atomic_write_text(folder / "t.csv", "x" * 100_000)):
+    try:
+        write()
+    except Exception as error:
+        print(type(error).__name__, error)
+"""
+    (tmp_path / "c.pt").write_bytes(b"old")
+    (tmp_path / "t.csv").write_text("old")
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"PruningError {tmp_path / 'c.pt'}: could not be written (is the disk full?")
+    assert lines[1].startswith("OSError") and lines[1].endswith(f"File too large: '{tmp_path / 't.csv'}'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", "t.csv"]  # no temporary file left
+    assert (tmp_path / "c.pt").read_bytes() == b"old" and (tmp_path / "t.csv").read_text() == "old"
