@@ -177,10 +177,10 @@ def set_up(config: TrainConfig, run_id: str | None, resume_dir: Path | None, exp
     device = setup_environment(config.train_seed, config.threads, config.device)
     data = load_dataset(config.data_config()).to_device(device)
     announce = rank == 0 and not config.quiet and resume_dir is None
-    if announce:
-        print(describe_data(data), file=sys.stderr, flush=True)
     built = build_masked_model(config, inputs, data, announce=announce)
     _refuse_one_example_batches(config, built.model, data, world)
+    if announce:  # once the model is built and fits: a run refused says only why
+        print(describe_data(data), file=sys.stderr, flush=True)
     masker = StepMasker(built.model)
     built.model.to(device)
     if config.channels_last:
