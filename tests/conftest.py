@@ -37,3 +37,17 @@ def cli() -> Cli:
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "slow: takes over ~20 s (make test-fast leaves it out)")
+
+
+_SLOW: set[str] = set()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    _SLOW.update(item.nodeid for item in items if item.get_closest_marker("slow") is not None)
+
+
+def pytest_runtest_logstart(nodeid, location) -> None:
+    """Name each slow test as it starts (outside output capture), so minutes in one test never
+    look like a hang."""
+    if nodeid in _SLOW:
+        print(f"\nslow test starting: {nodeid}", flush=True)
