@@ -32,6 +32,7 @@ from trainer.config import BATCH_STATISTICS_EVAL, TrainConfig
 from trainer.data import DataBundle, load_dataset
 from trainer.data.memory import TensorSplit
 from trainer.errors import TrainError
+from trainer.eta import TrainingEstimate, tqdm_say
 from trainer.hooks import RunHooks
 from trainer.identity import config_hash, identify, identity_columns, resolved_model_options
 from trainer.interrupt import StopOnInterrupt
@@ -338,7 +339,12 @@ def train_epochs(run: Run, stop_after_epochs: int | None = None) -> bool:
     DDP the launcher owns Ctrl-C.
     """
     stop = StopOnInterrupt() if run.world == 1 else None
-    run.rule.after_step = _after_step(run.masker, stop)
+    estimate = None
+    if run.talks:
+        steps = run.data.steps("train", run.config.batch_size, run.world)
+        epochs_left = run.config.epochs - run.start_epoch
+        estimate = TrainingEstimate(steps, epochs_left, run.device.type == "cpu", tqdm_say)
+    run.rule.after_step = _after_step(run.masker, stop, estimate)
     writer = _tensorboard(run.run_dir) if run.config.tensorboard and run.is_main else None
     try:
         with stop or contextlib.nullcontext():
@@ -358,9 +364,11 @@ def train_epochs(run: Run, stop_after_epochs: int | None = None) -> bool:
     return True
 
 
-def _after_step(masker: StepMasker, stop: StopOnInterrupt | None):
+def _after_step(masker: StepMasker, stop: StopOnInterrupt | None, estimate: TrainingEstimate | None = None):
     def after_step() -> None:
         masker.after_step()
+        if estimate is not None:
+            estimate.after_step()
         if stop is not None:
             stop.check()
 
