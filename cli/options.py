@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from common.durations import format_duration
 from common.errors import RegistryError, TopopruneError
 from common.memory import ENVIRONMENT_VARIABLE, set_memory_budget
 from common.memory import parse_size as parse_memory_size
@@ -188,8 +189,8 @@ def path_options(sample_sources: int, sample_seed: int, quiet: bool):
             estimate = elapsed * total / done
             if estimate > 10 and not quiet:
                 click.echo(
-                    f"exact shortest paths: about {_duration(estimate)} ({total} chunks of sources, the first took "
-                    f"{elapsed:.1f} s); "
+                    f"exact shortest paths: about {format_duration(estimate)} ({total} chunks of sources, "
+                    f"the first took {elapsed:.1f} s); "
                     "--sample-sources K estimates the ASPL instead",
                     err=True,
                 )
@@ -209,14 +210,6 @@ def path_options(sample_sources: int, sample_seed: int, quiet: bool):
             state.clear()
 
     return PathOptions(sample_sources, sample_seed, progress=report, metric_progress=each_metric)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def sampling_options(func):

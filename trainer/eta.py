@@ -10,21 +10,14 @@ from collections.abc import Callable
 
 from tqdm import tqdm
 
+from common.durations import format_duration
+
 #: Steps, and seconds, timed before the estimate is said (whichever comes later; the epoch's
 #: last step says it anyway).
 ESTIMATE_AFTER_STEPS = 20
 ESTIMATE_AFTER_SECONDS = 5.0
 #: A CPU run longer than this gets a warning.
 LONG_CPU_RUN_SECONDS = 3600.0
-
-
-def duration(seconds: float) -> str:
-    """``42 s``, ``7.5 min``, ``3.2 h``."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class TrainingEstimate:
@@ -53,7 +46,7 @@ class TrainingEstimate:
     def line(self, seconds_per_step: float) -> str:
         estimate = seconds_per_step * self.total_steps
         text = (
-            f"estimated training time: about {duration(estimate)} ({self.epochs_left} epoch(s) x "
+            f"estimated training time: about {format_duration(estimate)} ({self.epochs_left} epoch(s) x "
             f"{self.steps_per_epoch:,} steps at {seconds_per_step:.3g} s per step; evaluation comes on top)"
         )
         if self.on_cpu and estimate > LONG_CPU_RUN_SECONDS:

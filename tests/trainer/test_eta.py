@@ -6,7 +6,8 @@ import itertools
 import pytest
 
 import trainer.eta as eta
-from trainer.eta import TrainingEstimate, duration
+from common.durations import format_duration
+from trainer.eta import TrainingEstimate
 
 
 @pytest.fixture
@@ -42,4 +43,4 @@ def test_a_short_epoch_says_it_at_its_last_step_and_nothing_without_steps(clock)
     silent = TrainingEstimate(steps_per_epoch=4, epochs_left=0, on_cpu=True, say=said.append)
     silent.after_step()
     assert len(said) == 1
-    assert (duration(42), duration(450), duration(7200)) == ("42 s", "7.5 min", "2.0 h")
+    assert (format_duration(42), format_duration(450), format_duration(7200)) == ("42 s", "7.5 min", "2.0 h")
