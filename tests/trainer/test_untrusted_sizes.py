@@ -70,7 +70,10 @@ def test_a_json_document_read_back_is_bounded(tmp_path, text, message):
 
 
 def test_the_meta_build_leaves_no_hook_behind(budget):
+    # compared with what was there before: torch 2.11's torch.export leaves a buffer hook of its own behind
+    module = torch.nn.modules.module
+    before = (dict(module._global_parameter_registration_hooks), dict(module._global_buffer_registration_hooks))
     budget(10**12)
     build_model("mlp", (1, 28, 28), 10, width=8, depth=1)
-    assert not torch.nn.modules.module._global_parameter_registration_hooks
-    assert not torch.nn.modules.module._global_buffer_registration_hooks
+    after = (dict(module._global_parameter_registration_hooks), dict(module._global_buffer_registration_hooks))
+    assert after == before
