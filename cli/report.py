@@ -51,8 +51,9 @@ from trainer.rundir import RESULTS_FILE
 @click.option(
     "--pair-recipes",
     metavar="REFERENCE",
-    help="Also compare every recipe with the REFERENCE recipe seed by seed (paired by train_seed; one row per "
-    "recipe and seed): prints the differences with their intervals and tests and writes paired_recipes.csv.",
+    help="Compare every recipe with the REFERENCE recipe seed by seed (paired by train_seed; one row per recipe and "
+    "seed), first in each experiment's section; prints the differences with their intervals and tests and writes "
+    "paired_recipes.csv. Default: a recipe whose masks are drawn per seed (random-filters) is the reference.",
 )
 @friendly_errors
 def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair_recipes) -> None:
@@ -61,8 +62,12 @@ def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair
     A table that mixes configurations (models, data sets, epochs, lr, model or recipe options,
     ...) gets one section per experiment, each named by the fields that differ.
 
+    Dense runs of several models on one data set and schedule are one experiment comparing the
+    models at their counted cost, paired by seed against the largest.
+
     Writes summary.csv, correlations.csv, ranking.csv (configurations ranked at each cost level,
-    when some share one), figures/*.png, report.html (self-contained) and report.md into --out,
+    when some share one), paired.csv (arms paired by seed: models, or recipes against a control),
+    figures/*.png, report.html (self-contained) and report.md into --out,
     prints the findings and the path of report.html. Run directories beside a results table that
     have no row in it (killed or still running) are named in a notice.
     """
@@ -71,7 +76,7 @@ def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair
         pairs = pair_table(filter_rows(read_results(list(results)), model, dataset, epochs), pair_recipes)
     for line in _runs_without_rows(results):
         click.echo(f"notice: {line}", err=True)
-    config = ReportConfig(tuple(results), out, accuracy, model, dataset, epochs, bootstrap, seed)
+    config = ReportConfig(tuple(results), out, accuracy, model, dataset, epochs, bootstrap, seed, pair_recipes)
     built = build_report(config, progress=lambda line: click.echo(f"report: {line}", err=True))
     for line in built.findings:
         click.echo(f"- {line}")

@@ -1,5 +1,6 @@
-"""Recipes compared seed by seed: each recipe's accuracy against a reference recipe's run with
-the same training seed (``report --pair-recipes REFERENCE``).
+"""Arms compared seed by seed: each arm's accuracy against a reference arm's run with the same
+training seed. An arm is a recipe (``report --pair-recipes REFERENCE``; EDropout against its
+random-filters control) or a model configuration (dense ResNet-32 against shared-basis models).
 
 Seeds are the unit: a pair is the two recipes' runs with one ``train_seed``. Each difference
 gets its mean, a 95% t-interval from :data:`reports.inference.MIN_PAIRS` pairs on, the test the
@@ -23,38 +24,44 @@ from reports.table import ReportError
 ACCURACIES = ("best_acc", "final_acc")
 
 
-def _by_seed(rows: pd.DataFrame, recipe: str, accuracy: str) -> pd.Series:
-    chosen = rows[rows["recipe"].astype(str) == recipe]
+def _by_seed(rows: pd.DataFrame, arm: str, value: str, accuracy: str) -> pd.Series:
+    chosen = rows[rows[arm].astype(str) == value]
     repeated = chosen["train_seed"].duplicated()
     if repeated.any():
         seed = chosen.loc[repeated, "train_seed"].iloc[0]
         raise ReportError(
-            f"--pair-recipes needs one row per recipe and seed; recipe {recipe} has several with train_seed {seed} "
+            f"pairing by seed needs one row per {arm} and seed; {arm} {value} has several with train_seed {seed} "
             "(narrow the rows with --model, --dataset or --epochs)"
         )
     return pd.to_numeric(chosen.set_index("train_seed")[accuracy], errors="coerce").dropna()
 
 
 def pair_recipes(rows: pd.DataFrame, reference: str, accuracies: tuple[str, ...] = ACCURACIES) -> pd.DataFrame:
-    """One line per (accuracy column, recipe): its mean and std over seeds and, for every recipe
-    but ``reference``, the paired difference to ``reference`` (points) with its test.
+    """:func:`pair_arms` over recipes (``report --pair-recipes REFERENCE``)."""
+    recipes = list(dict.fromkeys(rows["recipe"].astype(str)))
+    if reference not in recipes:
+        raise ReportError(f"--pair-recipes {reference}: no rows of that recipe (the table has {', '.join(recipes)})")
+    return pair_arms(rows, "recipe", reference, accuracies)
+
+
+def pair_arms(rows: pd.DataFrame, arm: str, reference: str, accuracies: tuple[str, ...] = ACCURACIES) -> pd.DataFrame:
+    """One line per (accuracy column, value of column ``arm``): its mean and std over seeds and,
+    for every arm but ``reference``, the paired difference to ``reference`` (points) with its test.
 
     Raises
     ------
     ReportError
-        If ``reference`` has no rows, or a recipe has two rows with one seed.
+        If an arm has two rows with one seed.
     """
-    recipes = list(dict.fromkeys(rows["recipe"].astype(str)))
-    if reference not in recipes:
-        raise ReportError(f"--pair-recipes {reference}: no rows of that recipe (the table has {', '.join(recipes)})")
+    arms = list(dict.fromkeys(rows[arm].astype(str)))
     lines = []
-    for accuracy in accuracies:
-        base = _by_seed(rows, reference, accuracy)
-        for recipe in recipes:
-            values = _by_seed(rows, recipe, accuracy)
+    for accuracy in [a for a in accuracies if a in rows.columns]:
+        base = _by_seed(rows, arm, reference, accuracy)
+        for recipe in arms:
+            values = _by_seed(rows, arm, recipe, accuracy)
             line = {
                 "accuracy": accuracy,
-                "recipe": recipe,
+                arm: recipe,
                 "n_seeds": len(values),
                 "acc_mean": float(values.mean()),
                 "acc_std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
@@ -68,11 +75,14 @@ def pair_recipes(rows: pd.DataFrame, reference: str, accuracies: tuple[str, ...]
     return table
 
 
-def pairing_findings(table: pd.DataFrame, reference: str, alpha: float = ALPHA) -> list[str]:
+def pairing_findings(table: pd.DataFrame, reference: str, alpha: float = ALPHA, arm: str = "recipe") -> list[str]:
     """One sentence per difference: its interval and what the seeds can and cannot show."""
     findings = []
-    for _, line in table[table["recipe"] != reference].iterrows():
-        head = f"{line['recipe']} - {reference} ({line['accuracy']}, {int(line['n_pairs'])} paired seeds):"
+    for _, line in table[table[arm] != reference].iterrows():
+        head = f"{line[arm]} - {reference} ({line['accuracy']}, {int(line['n_pairs'])} paired seeds):"
+        if int(line["n_pairs"]) == 0:
+            findings.append(f"{head} no seed ran both, so nothing is compared.")
+            continue
         if line["test"] == "none":
             findings.append(f"{head} {line['diff']:+.2f} points; too few seeds to test anything.")
             continue

@@ -10,13 +10,16 @@ from pathlib import Path
 import pandas as pd
 
 from common.atomic import atomic_write_text
+from common.columns import BASELINE_RECIPE
 from reports import figures
+from reports.arms import pair_arms, pairing_findings
 from reports.compare import comparison_findings, rank_at_equal_cost, ranking_for_people
 from reports.experiments import Experiment, split_experiments
 from reports.findings import HEADLINE, equal_cost_findings, summarise, sweet_spot_region
-from reports.page import render_html, render_markdown
+from reports.page import MAIN_FIGURE, render_html, render_markdown
+from reports.paired import compare_models, model_cost_figure, model_findings, paired_figure
 from reports.published import published_findings, published_table
-from reports.stats import adjust_correlations, correlate, plan_summary, sweet_spot_tests
+from reports.stats import SEED_DRAWN, adjust_correlations, correlate, merge_seed_draws, plan_summary, sweet_spot_tests
 from reports.steps import step_log_figure, step_logs
 from reports.table import CANDIDATE_METRICS, filter_rows, missing_metric_rows, read_results
 
@@ -33,6 +36,7 @@ class ReportConfig:
     epochs: int | None = None  # restrict to one epoch count
     bootstrap: int = 2000  # bootstrap resamples for confidence intervals
     seed: int = 0  # seed of the bootstrap
+    pair_with: str | None = None  # the control recipe every recipe is paired with by seed (default: a per-seed draw)
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Section:
     summary: pd.DataFrame
     correlations: pd.DataFrame
     ranking: pd.DataFrame  # configurations ranked at each cost level (empty when nothing shares one)
+    pairs: pd.DataFrame | None = None  # arms against the reference arm, seed by seed (reports.arms)
 
 
 @dataclass
@@ -64,7 +69,13 @@ class Report:
 
 def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) -> Section:
     """Statistics, figures and findings of one experiment; it leads with the figure of its kind."""
-    rows = experiment.rows
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    if experiment.compares_models:
+        return _model_section(experiment, config, figures_dir)
+    rows = merge_seed_draws(experiment.rows)
+    control = _control(rows, config.pair_with)
+    if control:
+        return _control_section(experiment, rows, control, config, figures_dir)
     summary = plan_summary(rows, config.accuracy)
     plans = summary[~summary["is_baseline"]]
     metrics = [
@@ -108,8 +119,76 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     )
 
 
+def _control(rows: pd.DataFrame, pair_with: str | None) -> str | None:
+    """The recipe the others are paired with: ``pair_with`` when the rows have it, else a recipe
+    whose masks are a per-seed draw; only when another recipe than the dense baseline is there."""
+    recipes = set(rows["recipe"].astype(str))
+    if pair_with is None and "masks_sha256" in rows.columns:
+        drawn = rows.loc[rows["masks_sha256"] == SEED_DRAWN, "recipe"].astype(str)
+        pair_with = drawn.iloc[0] if len(drawn) else None
+    return pair_with if pair_with in recipes and len(recipes - {BASELINE_RECIPE, pair_with}) > 0 else None
+
+
+def _control_section(experiment, rows, control: str, config: ReportConfig, figures_dir: Path) -> Section:
+    """Recipes against their control, paired by training seed (EDropout against random filters at
+    its kept counts): the answer, its figure and table; then each configuration's accuracy."""
+    pairs = pair_arms(rows, "recipe", control)
+    order = sorted(pairs["recipe"].unique(), key=lambda r: (r == BASELINE_RECIPE, r == control))
+    pairs = pairs.set_index("recipe").loc[order].reset_index()
+    lead = pairing_findings(pairs[pairs["accuracy"] == config.accuracy], control)
+    summary = plan_summary(rows, config.accuracy)
+    findings = lead + [
+        f"The dense baseline reached {row['acc_mean']:.2f}% over {int(row['n_seeds'])} seed(s)."
+        for _, row in summary[summary["is_baseline"]].iterrows()
+    ]
+    main = paired_figure(pairs, control, "recipe", figures_dir / "paired.png")
+    content = [(MAIN_FIGURE, main)] if main is not None else []
+    content.append((PAIRED_HEADING, pairs))
+    shown = ["plan", "recipe", "density", "params_kept", "acc_mean", "acc_std", "n_seeds"]
+    summary = summary.drop(columns=["accuracies"])
+    content.append(("Configurations (mean and std over seeds)", summary[[c for c in shown if c in summary.columns]]))
+    searched = step_log_figure(step_logs(rows, [Path(p).parent for p in config.results]), figures_dir / "search.png")
+    if searched is not None:
+        content.append(("Search per step (EDropout's search_log.csv of each run)", searched))
+    summary.insert(0, "experiment", experiment.title)
+    return Section(
+        experiment.title, experiment.slug, findings, content, main, summary, pd.DataFrame(), pd.DataFrame(), pairs
+    )
+
+
+def _model_section(experiment: Experiment, config: ReportConfig, figures_dir: Path) -> Section:
+    """Models compared at their counted cost, paired by seed against the largest."""
+    rows = experiment.rows
+    table, reference = compare_models(rows, config.accuracy)
+    findings = model_findings(table, reference)
+    main = model_cost_figure(rows, table, config.accuracy, figures_dir / "models.png")
+    columns = ["configuration", "acc_mean", "acc_std", "n_seeds", "params_kept", "params_kept_share", "macs_kept",
+               "macs_kept_share", "n_pairs", "diff", "diff_ci_low", "diff_ci_high", "test", "p_holm"]  # fmt: skip
+    content = [(MAIN_FIGURE, main)] if main is not None else []
+    content.append((MODELS_HEADING, table[[c for c in columns if c in table.columns]]))
+    published = published_table(rows)
+    if published is not None:
+        findings[1:1] = published_findings(published)
+        content.insert(1 if main is not None else 0, (PUBLISHED_HEADING, published))
+    summary = table.drop(columns=["accuracy"]).rename(columns={"configuration": "plan"}).assign(is_baseline=False)
+    summary.insert(0, "experiment", experiment.title)
+    return Section(
+        experiment.title, experiment.slug, findings, content, main, summary, pd.DataFrame(), pd.DataFrame(), table
+    )
+
+
 PUBLISHED_HEADING = (
     "The published number beside ours (measured as the paper measured it; mean and std over seeds; docs/fidelity.md)"
+)
+#: Every section's arms paired by seed against its reference (models, or recipes against a control).
+PAIRED_FILE = "paired.csv"
+PAIRED_HEADING = (
+    "Paired by training seed (mean and std over seeds; differences with a 95% t-interval from 3 pairs on; the test "
+    "the pairs allow, Holm over the differences)"
+)
+MODELS_HEADING = (
+    "Models at their counted cost (shares of the largest model's; accuracy mean and std over seeds; paired by seed "
+    "against the largest, Holm over the models)"
 )
 RANKING_HEADING = (
     "Ranked at each cost level (paired over seeds: difference to the best with a 95% t-interval from 3 seeds on; "
@@ -156,7 +235,7 @@ def _kind_and_main_figure(drawn: dict, ranking: pd.DataFrame, cost_lines: list, 
 
 def _content(kind, main, drawn, ranked, summary_table, correlation_table, cost_lines, missing) -> list:
     """The section's parts in reading order: the main figure, then what explains it."""
-    content: list[tuple[str, object]] = [("Main figure", main)] if main is not None else []
+    content: list[tuple[str, object]] = [(MAIN_FIGURE, main)] if main is not None else []
     if ranked is not None and kind == "recipes":
         content.append(ranked)
     correlation_columns = [
@@ -240,6 +319,10 @@ def build_report(config: ReportConfig, progress: Callable[[str], None] = lambda 
         atomic_write_text(
             out / "ranking.csv", pd.concat(rankings, ignore_index=True).to_csv(index=False, lineterminator="\n")
         )
+    pairs = [s.pairs.assign(experiment=s.title) for s in sections if s.pairs is not None]
+    if pairs:
+        paired = pd.concat(pairs, ignore_index=True)
+        atomic_write_text(out / PAIRED_FILE, paired.to_csv(index=False, lineterminator="\n"))
 
     findings = (
         list(sections[0].findings)
@@ -247,7 +330,7 @@ def build_report(config: ReportConfig, progress: Callable[[str], None] = lambda 
         else [
             f"{len(sections)} experiments: the table's runs differ in their configuration beyond plan, recipe and "
             "seed, so each is reported on its own.",
-            *[f"{s.title}: {_headline(s.summary)}" for s in sections],
+            *[f"{s.title}: {s.findings[0] if s.pairs is not None else _headline(s.summary)}" for s in sections],
         ]
     )
     findings = notices + findings

@@ -30,6 +30,9 @@ from topology.metrics import GRAPH_METRICS
 
 #: Setting columns named in every section title.
 HEADLINE = ("model", "dataset", "epochs")
+#: Setting columns that define the model: dense runs that differ only in these, on one data set
+#: and schedule, are one experiment that compares models (its arms; :mod:`reports.paired`).
+MODEL_FIELDS = ("model", "model_options")
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Experiment:
     rows: pd.DataFrame
     title: str = ""
     slug: str = ""
+    compares_models: bool = False  # dense runs of several models on one data set and schedule
 
 
 def setting_columns(table: pd.DataFrame) -> list[str]:
@@ -132,9 +136,34 @@ def split_experiments(table: pd.DataFrame) -> list[Experiment]:
         )
     if not columns:
         experiments = [Experiment({}, table)]
+    experiments = _merge_model_comparisons(experiments)
     experiments.sort(key=lambda e: -len(e.rows))
     _name(experiments, recipe_options)
     return experiments
+
+
+def _merge_model_comparisons(experiments: list[Experiment]) -> list[Experiment]:
+    """Dense-only experiments that differ only in :data:`MODEL_FIELDS` merged into one that
+    compares the models (its setting names the models, joined by ``vs``)."""
+    groups: dict[tuple, list[Experiment]] = {}
+    for experiment in experiments:
+        if _dense_only(experiment) and "model" in experiment.setting:
+            rest = tuple(sorted((k, v) for k, v in experiment.setting.items() if k not in MODEL_FIELDS))
+            groups.setdefault(rest, []).append(experiment)
+    merged = []
+    for experiment in experiments:
+        if not (_dense_only(experiment) and "model" in experiment.setting):
+            merged.append(experiment)
+            continue
+        group = groups[tuple(sorted((k, v) for k, v in experiment.setting.items() if k not in MODEL_FIELDS))]
+        if len(group) == 1:
+            merged.append(experiment)
+        elif experiment is group[0]:
+            setting = {**experiment.setting, "model_options": ""}
+            setting["model"] = " vs ".join(dict.fromkeys(e.setting["model"] for e in group))
+            rows = pd.concat([e.rows for e in group]).sort_index()
+            merged.append(Experiment(setting, rows, compares_models=True))
+    return merged
 
 
 def _compatible(first: dict, second: dict, options: list[str]) -> bool:
@@ -155,47 +184,60 @@ def _shown_setting(setting: dict) -> dict:
 
 
 def _name(experiments: list[Experiment], recipe_options: list[str]) -> None:
-    """Titles naming the headline fields and every field that differs between experiments."""
+    """Titles naming the headline fields and the fields whose values tell the experiments apart:
+    first those with two different values; a field set in one experiment and absent in another
+    only where the titles would otherwise be equal. An absent field is never named."""
     shown = [_shown_setting(e.setting) for e in experiments]
-    fields = list(dict.fromkeys(f for s in shown for f in s))
-    differing = [
-        f
-        for f in fields
-        if f not in HEADLINE
-        and len(
-            {
-                s.get(f, "")
-                for e, s in zip(experiments, shown)
-                if not (f in recipe_options and (_dense_only(e) or not s.get(f)))
-            }
-        )
-        > 1
-    ]
+    for e, s in zip(experiments, shown):  # a recipe option of a dense-only experiment is not read
+        for f in recipe_options:
+            if f in s and _dense_only(e):
+                s[f] = ""
+    fields = [f for f in dict.fromkeys(f for s in shown for f in s) if f not in HEADLINE]
+    contrasting = [f for f in fields if len({s[f] for s in shown if s.get(f)}) > 1]
+    titles = [_title(e, s, contrasting) for e, s in zip(experiments, shown)]
+    for title in {t for t in titles if titles.count(t) > 1}:
+        same = [i for i, t in enumerate(titles) if t == title]
+        present = [f for f in fields if f not in contrasting and len({shown[i].get(f, "") for i in same}) > 1]
+        for i in same:
+            titles[i] = _title(experiments[i], shown[i], contrasting + present)
     used: set[str] = set()
-    for number, (experiment, s) in enumerate(zip(experiments, shown), start=1):
-        epochs = s.get("epochs", "")
-        parts = [
-            part
-            for part in (
-                s.get("model", ""),
-                s.get("dataset", ""),
-                f"{epochs} epoch{'' if epochs == '1' else 's'}" if epochs else "",
-            )
-            if part
-        ]
-        parts += [
-            f"{f}={s.get(f, '') or '—'}"
-            for f in differing
-            if not (f in recipe_options and (_dense_only(experiment) or not s.get(f)))
-        ]
-        if _dense_only(experiment):
-            parts.append("dense only")
-        experiment.title = " · ".join(parts) or f"experiment {number}"
+    for number, (experiment, title) in enumerate(zip(experiments, titles), start=1):
+        experiment.title = title if titles.count(title) == 1 else f"{title} ({number})"
         slug = _slug(experiment.title) or f"experiment-{number}"
         while slug in used:
             slug = f"{slug}-{number}"
         used.add(slug)
         experiment.slug = slug
+
+
+def _title(experiment: Experiment, shown: dict, named: list[str]) -> str:
+    epochs = shown.get("epochs", "")
+    parts = [
+        part
+        for part in (
+            shown.get("model", ""),
+            shown.get("dataset", ""),
+            f"{epochs} epoch{'' if epochs == '1' else 's'}" if epochs else "",
+        )
+        if part
+    ]
+    parts += [f"{f}={_short(shown[f])}" for f in named if shown.get(f)]
+    if experiment.compares_models:
+        parts.append("models compared")
+    elif _dense_only(experiment):
+        parts.append("dense only")
+    return " · ".join(parts) or "experiment"
+
+
+#: Longest value named in a title; a hash is named by its first 8 characters.
+MAX_VALUE = 24
+
+
+def _short(value: str) -> str:
+    """A setting value as a title names it: a hex digest cut to 8 characters, a long value cut."""
+    if re.fullmatch(r"[0-9a-f]{16,}", value):
+        return value[:8]
+    return value if len(value) <= MAX_VALUE else value[: MAX_VALUE - 1] + "…"
 
 
 #: Longest figure-folder name; a longer title keeps its start and a hash of the whole, so it stays readable and unique.

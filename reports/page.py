@@ -18,10 +18,14 @@ th { background: #f2f2f2; font-weight: 600; } td:first-child, th:first-child { t
 td:first-child { overflow-wrap: anywhere; min-width: 6em; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; margin: 0.5em 0; }
 .note, .footnotes { color: #555; font-size: 0.85em; }
-nav ol { columns: 2; } nav li { margin: 0.1em 0; }
+.answer { font-size: 1.1em; font-weight: 600; margin: 0.5em 0; }
+nav ol { columns: 2; } nav li { margin: 0.1em 0; overflow-wrap: anywhere; }
+h1, h2, h3 { overflow-wrap: anywhere; }
 """
 #: Significant digits of numbers in the page's tables (the CSV files keep full precision).
 DIGITS = 3
+#: The heading of the figure a section leads with.
+MAIN_FIGURE = "Main figure"
 #: Columns whose text goes under the table as numbered footnotes instead of a wide column.
 FOOTNOTE_COLUMNS = ("note",)
 
@@ -97,6 +101,10 @@ def _html_content(heading: str, content: object) -> list[str]:
 def render_html(title: str, findings: list[str], parts: list[Part]) -> str:
     """The whole report as one page: summary, a table of contents, then every part's sections."""
     body, contents = [], []
+    lead = None
+    if len(parts) == 1 and not parts[0][0] and parts[0][3] and parts[0][3][0][0] == MAIN_FIGURE:
+        lead = parts[0][3][0][1]  # a one-experiment page leads with its answer and main figure
+        parts = [(None, parts[0][1], parts[0][2], parts[0][3][1:])]
     for name, slug, part_findings, content in parts:
         level = 3 if name else 2
         if name:
@@ -119,12 +127,20 @@ def render_html(title: str, findings: list[str], parts: list[Part]) -> str:
         "content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        "<h2>Summary</h2><ul>",
     ]
-    page += [f"<li>{html.escape(line)}</li>" for line in findings]
+    page += _answer(findings, lead)
+    page.append("<h2>Summary</h2><ul>")
+    page += [f"<li>{html.escape(line)}</li>" for line in findings[1 if lead else 0 :]]
     page.append("</ul>")
     page += toc + body + ["</body></html>"]
     return "\n".join(page)
+
+
+def _answer(findings: list[str], lead: object) -> list[str]:
+    """The first screen of a one-experiment page: its answer sentence and its main figure."""
+    if lead is None or not findings:
+        return []
+    return [f"<p class='answer'>{html.escape(findings[0])}</p>", *_html_content(MAIN_FIGURE, lead)]
 
 
 def render_markdown(title: str, findings: list[str], parts: list[Part], base: Path) -> str:

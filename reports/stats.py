@@ -31,10 +31,39 @@ TREATMENT_KEYS = (
 )
 
 
+#: ``masks_sha256`` of a recipe whose masks are drawn afresh for every training seed (see
+#: :func:`merge_seed_draws`): its runs are one configuration, not one per draw.
+SEED_DRAWN = "a draw per seed"
+
+
+def merge_seed_draws(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with the masks of a per-seed draw marked :data:`SEED_DRAWN`.
+
+    A recipe's masks are a per-seed draw when its runs have no plan, degree, density or wiring,
+    every run has masks of its own (each ``masks_sha256`` with one training seed) and there are
+    at least two (EDropout's random-filters control draws its filters from each run's seed).
+    """
+    if "masks_sha256" not in rows.columns or "train_seed" not in rows.columns:
+        return rows
+    rows = rows.copy()
+    plain = pd.Series(True, index=rows.index)
+    for column in ("plan_sha256", "recipe_degree", "recipe_density", "model_structure"):
+        if column in rows.columns:
+            plain &= rows[column].isna() | (rows[column].astype(str) == "")
+    for recipe, group in rows[plain & rows["masks_sha256"].notna()].groupby("recipe"):
+        seeds_per_mask = group.groupby("masks_sha256")["train_seed"].nunique()
+        if recipe != BASELINE_RECIPE and len(seeds_per_mask) > 1 and (seeds_per_mask == 1).all():
+            if group["train_seed"].nunique() == len(seeds_per_mask):
+                rows.loc[group.index, "masks_sha256"] = SEED_DRAWN
+    return rows
+
+
 def treatment_label(row: pd.Series) -> str:
     """How a configuration without a plan file is named: ``dense baseline``, ``xnet d=8``, ..."""
     if row["recipe"] == BASELINE_RECIPE:
         return "dense baseline"
+    if row.get("masks_sha256") == SEED_DRAWN:
+        return f"{row['recipe']} ({SEED_DRAWN})"
     plan = row.get("plan")
     if isinstance(plan, str) and plan:
         return plan
