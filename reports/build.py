@@ -252,8 +252,8 @@ def _content(kind, main, drawn, ranked, summary_table, correlation_table, cost_l
         )
     )
     varying = [Path(path).stem.removeprefix("scatter_") for path in drawn.get("scatters", [])]
-    plan_columns = ["plan", "generator", "degree", *varying, "density", *(["width", "macs_kept"] if cost_lines else [])]
-    plan_columns += ["acc_mean", "acc_std", "n_seeds", "sweet_spot", "sweet_spot_p_holm"]
+    plan_columns = ["plan", "acc_mean", "acc_std", "n_seeds", "sweet_spot", "generator", "degree", *varying, "density"]
+    plan_columns += [*(["width", "macs_kept"] if cost_lines else []), "sweet_spot_p_holm"]  # the answer first
     content.append(
         (
             "Plans (mean and std over seeds; metrics that vary; summary.csv has them all)",

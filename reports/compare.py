@@ -37,6 +37,7 @@ from reports.inference import (
     smallest_p,
 )
 from reports.stats import TREATMENT_KEYS, treatment_label
+from reports.wording import number, span
 
 #: Largest relative difference of counted cost within one cost level.
 LEVEL_TOLERANCE = 0.05
@@ -201,6 +202,16 @@ def _holm_within_levels(ranking: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return adjusted, family
 
 
+def _trail(differences: pd.Series) -> str:
+    """How far the others are from the best: behind it by a span of points, or level with it."""
+    behind = -differences
+    if number(behind.max()) == number(0.0) and number(behind.min()) == number(0.0):
+        return "the others are level with it (0.00 points)"
+    if behind.min() < 0 and number(behind.min()) != number(0.0):  # ahead on the seeds both ran
+        return f"the others differ from it by {span(differences.min(), differences.max(), '+.2f')} points"
+    return f"the others trail by {span(behind.min(), behind.max())} points"
+
+
 def comparison_findings(ranking: pd.DataFrame, alpha: float = ALPHA) -> list[str]:
     """Sentences: at each level, the best configuration, which others are significantly worse
     (Holm-adjusted within the level), or why nothing could be tested, and what the run could detect."""
@@ -218,7 +229,7 @@ def comparison_findings(ranking: pd.DataFrame, alpha: float = ALPHA) -> list[str
             power = f" {_power_sentence(others, len(others), alpha)}" if pairs >= 2 else ""
             lines.append(
                 f"{head}; with {pairs} paired seed(s) no difference is tested (at least {MIN_PAIRS} are needed): "
-                f"the others trail by {-others['diff'].max():.2f} to {-others['diff'].min():.2f} points.{power}"
+                f"{_trail(others['diff'])}.{power}"
             )
             continue
         family = int(others["family"].max())

@@ -38,11 +38,12 @@ ACCURACY_LABEL = "test accuracy (%) at best validation epoch, mean ± std over s
 MAX_LEGEND = 8
 
 
-def _legend(axes, **options) -> None:
-    """A legend when there is something to label and few enough entries to read."""
+def _legend(axes, fontsize=8) -> None:
+    """A legend when there is something to label and few enough entries to read; beside the plot,
+    never over its points and error bars."""
     _, labels = axes.get_legend_handles_labels()
     if labels and len(labels) <= MAX_LEGEND + 2:  # + the fit line and the baseline
-        axes.legend(**options)
+        axes.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
 
 
 def save(figure: Figure, path: Path) -> Path:
@@ -66,11 +67,20 @@ def _degree_colours(plans: pd.DataFrame) -> tuple[list, dict, Normalize | None]:
 
 
 def _baseline(axes, summary: pd.DataFrame) -> None:
-    baseline = summary[summary["is_baseline"]]
-    for _, row in baseline.iterrows():
-        axes.axhline(
-            row["acc_mean"], color="black", linestyle="--", linewidth=1, label=f"dense baseline {row['acc_mean']:.2f}%"
-        )
+    """The dense baseline as a dashed line where it falls inside the plans' accuracy range; outside
+    it, its value written at the edge it lies beyond, so it never squashes the plans' spread."""
+    low, high = axes.get_ylim()
+    for _, row in summary[summary["is_baseline"]].iterrows():
+        value, label = row["acc_mean"], f"dense baseline {row['acc_mean']:.2f}%"
+        if low <= value <= high:
+            axes.axhline(value, color="black", linestyle="--", linewidth=1, label=label)
+        else:
+            above = value > high
+            axes.annotate(
+                f"{'↑' if above else '↓'} {label} (off this scale)", xy=(0.01, 0.98 if above else 0.02),
+                xycoords="axes fraction", va="top" if above else "bottom", fontsize=7,
+            )  # fmt: skip
+    axes.set_ylim(low, high)
 
 
 def scatter_axes(axes, summary: pd.DataFrame, metric: str, correlation: Correlation | None) -> None:
@@ -89,6 +99,7 @@ def scatter_axes(axes, summary: pd.DataFrame, metric: str, correlation: Correlat
         axes.plot([], [], "o", color=colour, label=f"degree {degree:g}")
     if norm is not None:
         axes.figure.colorbar(ScalarMappable(norm, colormaps["viridis"]), ax=axes, label="degree")
+    low, high = axes.get_ylim()  # the points' range: the fitted line is drawn within it
     if finite.sum() >= 2 and np.ptp(x[finite]) > 0:
         slope, intercept = np.polyfit(x[finite], y[finite], 1)
         grid = np.linspace(x[finite].min(), x[finite].max(), 50)
@@ -99,11 +110,12 @@ def scatter_axes(axes, summary: pd.DataFrame, metric: str, correlation: Correlat
                 f"(Holm p = {correlation.spearman_p_holm:.2g})"
             )
         axes.plot(grid, slope * grid + intercept, color="tab:red", linewidth=1.5, label=text or "least-squares fit")
+    axes.set_ylim(low, high)
     _baseline(axes, summary)
     axes.set_xlabel(LABELS.get(metric, metric))
     axes.set_ylabel("test accuracy (%)")
     axes.grid(alpha=0.3)
-    _legend(axes, fontsize=7, loc="best")
+    _legend(axes, fontsize=7)
 
 
 def metric_scatter(summary: pd.DataFrame, metric: str, correlation: Correlation | None, path: Path) -> Path:
@@ -129,7 +141,7 @@ def main_figure(
     for axes in grid[len(shown) :]:
         axes.set_axis_off()
     wrapped = textwrap.fill(title, width=45 * columns)  # a long experiment title wraps instead of running off the page
-    figure.suptitle(wrapped + "\n(error bars: std over seeds; dashed: dense baseline)", fontsize=11)
+    figure.suptitle(wrapped + "\n(error bars: std over seeds; dense baseline dashed, or its value at the edge it lies beyond)", fontsize=11)
     return save(figure, path)
 
 
@@ -161,7 +173,7 @@ def clustering_path_map(
             linewidths=1.8,
             label="sweet spot: not significantly worse than the best",
         )
-        _legend(axes, fontsize=8, loc="best")
+        _legend(axes)
     figure.colorbar(points, ax=axes, label="test accuracy (%)")
     axes.set_xlabel(LABELS["clustering"])
     axes.set_ylabel(LABELS["aspl"])
@@ -197,7 +209,7 @@ def density_plot(summary: pd.DataFrame, path: Path) -> Path | None:
     axes.set_ylabel(ACCURACY_LABEL, fontsize=8)
     axes.set_title("accuracy vs density, by generator")
     axes.grid(alpha=0.3)
-    _legend(axes, fontsize=8, loc="best")
+    _legend(axes)
     return save(figure, path)
 
 
@@ -234,5 +246,5 @@ def recipe_plot(ranking: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Pat
     axes.set_ylabel(ACCURACY_LABEL, fontsize=8)
     axes.set_title("accuracy at equal cost, by recipe")
     axes.grid(alpha=0.3, which="both")
-    _legend(axes, fontsize=8, loc="best")
+    _legend(axes)
     return save(figure, path)

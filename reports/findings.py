@@ -7,6 +7,7 @@ import pandas as pd
 
 from reports.inference import ALPHA, MIN_PAIRS, POWER, detectable_difference, seeds_needed
 from reports.stats import Correlation
+from reports.wording import span
 
 #: Metrics the summary speaks of first when they relate significantly to accuracy.
 HEADLINE = ("aspl", "spectral_gap", "clustering", "transitivity")
@@ -58,7 +59,7 @@ def _correlation_lines(correlations: list[Correlation]) -> list[str]:
     lines = []
     for c in significant[:4]:
         low, high = c.spearman_ci
-        interval = f", 95% CI {low:.2f} to {high:.2f} (bootstrap over plans)" if np.isfinite(low) else ""
+        interval = f", 95% CI {span(low, high)} (bootstrap over plans)" if np.isfinite(low) else ""
         partial = ""
         if np.isfinite(c.partial_rho) and "density is the same" not in c.note:
             partial = f"; controlling for density, ρ = {c.partial_rho:.2f} (Holm p = {c.partial_rho_p_holm:.2g})"
@@ -165,7 +166,7 @@ def equal_cost_findings(rows: pd.DataFrame) -> list[str]:
         if "width" in rows.columns
         else pd.Series(dtype=float)
     )
-    width_text = f"; widths {width.min():g} to {width.max():g}" if width.notna().any() else ""
+    width_text = f"; widths {span(width.min(), width.max(), 'g')}" if width.notna().any() else ""
     lines = [
         "Cost was held equal: each configuration's width was chosen so that its counted MACs, masks included, match "
         f"{budget_text} "
@@ -191,11 +192,12 @@ def sweet_spot_region(summary: pd.DataFrame, in_sweet_spot: pd.Series) -> list[s
     if clustering.empty or aspl.empty or len(spot) == len(plans):
         return []
     return [
-        f"The sweet spot's {len(spot)} plan(s) lie at clustering {clustering.min():.2f} to {clustering.max():.2f} and "
-        "average path "
-        f"length {aspl.min():.2f} to {aspl.max():.2f} (of {len(plans)} plans at clustering "
-        f"{pd.to_numeric(plans['clustering'], errors='coerce').min():.2f} to "
-        f"{pd.to_numeric(plans['clustering'], errors='coerce').max():.2f}, "
-        f"path length {pd.to_numeric(plans['aspl'], errors='coerce').min():.2f} to "
-        f"{pd.to_numeric(plans['aspl'], errors='coerce').max():.2f})."
+        f"The sweet spot's {len(spot)} plan(s) lie at clustering {span(clustering.min(), clustering.max())} and "
+        f"average path length {span(aspl.min(), aspl.max())} (of {len(plans)} plans at clustering "
+        f"{span(*_extent(plans['clustering']))}, path length {span(*_extent(plans['aspl']))})."
     ]
+
+
+def _extent(values: pd.Series) -> tuple[float, float]:
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers.min(), numbers.max()

@@ -238,7 +238,8 @@ def sweet_spot_tests(summary: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFram
 
     Columns ``sweet_spot_p``, ``sweet_spot_p_holm`` and ``sweet_spot`` (True / False, NaN where the
     plan or the best has fewer than :data:`reports.inference.MIN_PAIRS` seeds: untested). The best
-    plan is the one with the highest mean accuracy; it is in the sweet spot by definition.
+    plan is the one with the highest mean accuracy; it is in the sweet spot by definition once any
+    other plan was tested against it (untested otherwise).
     """
     tests = pd.DataFrame(
         {"sweet_spot_p": np.nan, "sweet_spot_p_holm": np.nan, "sweet_spot": np.nan}, index=summary.index
@@ -262,6 +263,9 @@ def sweet_spot_tests(summary: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFram
             p = stats.ttest_ind(best, values, equal_var=False, alternative="greater").pvalue
         tests.at[index, "sweet_spot_p"] = float(p) if np.isfinite(p) else 1.0
     tested = tests["sweet_spot_p"].notna()
+    if not tested.any():  # nothing compared with the best: no plan is said to be in a sweet spot
+        tests.at[best_index, "sweet_spot"] = np.nan
+        return tests
     tests.loc[tested, "sweet_spot_p_holm"] = holm(tests.loc[tested, "sweet_spot_p"].to_numpy(dtype=float))
     for index in tests.index[tested]:
         tests.at[index, "sweet_spot"] = bool(tests.at[index, "sweet_spot_p_holm"] >= alpha)

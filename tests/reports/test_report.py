@@ -7,6 +7,7 @@ import pytest
 from reports.build import ReportConfig, build_report
 from reports.stats import correlate, partial_correlation, plan_summary, sweet_spot
 from reports.table import ReportError, read_results
+from reports.wording import span
 from tests.reports.synthetic_results import results_table
 
 
@@ -69,7 +70,32 @@ def test_sweet_spot():
     spot = dict(zip(summary["plan"], sweet_spot(summary)))
     assert spot == {"best": True, "close": True, "worse": False}
     single = plan_summary(pd.DataFrame([r for r in rows if r["best_acc"] in (90.0, 80.0)]))
-    assert pd.isna(dict(zip(single["plan"], sweet_spot(single)))["worse"])  # one seed: no test
+    untested = dict(zip(single["plan"], sweet_spot(single)))
+    assert pd.isna(untested["worse"])  # one seed: no test
+    assert pd.isna(untested["best"])  # nothing tested against the best: no sweet spot to mark, not even the best
+
+
+def test_figures_keep_to_the_plans_range_and_name_a_baseline_beyond_it():
+    from matplotlib.figure import Figure
+
+    from reports.figures import scatter_axes
+
+    summary = plan_summary(
+        pd.DataFrame(
+            [
+                {"plan": p, "plan_sha256": p, "recipe": "relational", "best_acc": a, "density": 0.1, "aspl": x}
+                for p, a, x in (("a", 80.0, 2.0), ("b", 81.0, 3.0), ("c", 80.5, 4.0), ("d", 82.0, 50.0))
+            ]
+            + [{"plan": "", "plan_sha256": "", "recipe": "dense", "best_acc": 95.0, "density": 1.0, "aspl": None}]
+        )
+    )
+    axes = Figure().subplots()
+    scatter_axes(axes, summary, "aspl", None)
+    low, high = axes.get_ylim()
+    assert low > 79 and high < 83  # the plans' spread, neither squashed by the baseline nor stretched by the fit
+    assert [t.get_text() for t in axes.texts] == ["↑ dense baseline 95.00% (off this scale)"]
+    legend = axes.get_legend()
+    assert legend is not None and legend.get_bbox_to_anchor().x0 > axes.get_window_extent().x1 - 1  # beside the plot
 
 
 def test_too_few_plans_and_constant_metrics_say_so(tmp_path):
@@ -252,7 +278,7 @@ def test_an_equal_cost_sweep_says_how_closely_cost_was_held_and_leads_with_the_m
     assert {"width", "macs_kept"} <= set(plans_table.columns)
     spot = section.summary[section.summary["sweet_spot"] == True]  # noqa: E712
     region = next(line for line in report.findings if line.startswith("The sweet spot's"))
-    assert f"clustering {spot['clustering'].min():.2f} to {spot['clustering'].max():.2f}" in region
+    assert f"clustering {span(spot['clustering'].min(), spot['clustering'].max())} and" in region
     # A table without budgets says nothing about equal cost.
     plain = build_report(
         ReportConfig(
