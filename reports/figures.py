@@ -141,7 +141,8 @@ def main_figure(
     for axes in grid[len(shown) :]:
         axes.set_axis_off()
     wrapped = textwrap.fill(title, width=45 * columns)  # a long experiment title wraps instead of running off the page
-    figure.suptitle(wrapped + "\n(error bars: std over seeds; dense baseline dashed, or its value at the edge it lies beyond)", fontsize=11)
+    baseline = "dense baseline dashed, or its value at the edge it lies beyond"
+    figure.suptitle(f"{wrapped}\n(error bars: std over seeds; {baseline})", fontsize=11)
     return save(figure, path)
 
 
