@@ -8,6 +8,7 @@ import click
 from cli.options import equals_pairs
 from sweeps.executors import EXECUTORS, LOCAL, SLURM, ExecutorConfig
 from sweeps.executors.status import check_sweep_folder, sweep_state
+from sweeps.progress import running_progress
 from sweeps.run import run_specs
 
 #: The options :func:`executor_options` adds, as ExecutorConfig fields.
@@ -99,6 +100,8 @@ def show_status(out) -> None:
     check_sweep_folder(out)
     for line in sweep_state(out).describe():
         click.echo(line)
+    for job in running_progress(out):
+        click.echo(f"running: {job.describe()}")
 
 
 def run_jobs(specs: list, executor: ExecutorConfig, bar) -> None:

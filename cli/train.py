@@ -18,6 +18,7 @@ from cli.options import ModelName, friendly_errors, parse_model_options
 from cli.options import comma_list as comma_list_option
 from common import __version__
 from sweeps.planning import SweepGrid, job_specs, shard_of, sweep_jobs, sweep_status, unusable_jobs
+from sweeps.progress import LiveProgress
 from trainer import rundir
 from trainer.config import DATA, MODEL, MODEL_OPTION_ALIASES, RUN, TrainConfig, with_model_option_aliases
 from trainer.ddp import distributed_from_environment, launch
@@ -380,14 +381,17 @@ def sweep_command(
     for line in status.describe(len(all_jobs)):
         click.echo(line, err=True)
     todo = _usable(template, status.pending, skip_unusable)
-    with tqdm(
-        total=len(all_jobs),
-        initial=len(all_jobs) - len(todo),
-        desc="sweep",
-        unit="run",
-        file=sys.stderr,
-        disable=template.quiet and not sys.stderr.isatty(),
-    ) as bar:
+    with (
+        tqdm(
+            total=len(all_jobs),
+            initial=len(all_jobs) - len(todo),
+            desc="sweep",
+            unit="run",
+            file=sys.stderr,
+            disable=template.quiet and not sys.stderr.isatty(),
+        ) as bar,
+        LiveProgress(template.out, lambda line: bar.set_postfix_str(line, refresh=True)),
+    ):
         run_jobs([spec.for_worker(None, quiet=True) for spec in todo], executor, bar)
     click.echo(f"results: {results_path(template.out)}")
 
