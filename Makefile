@@ -13,19 +13,19 @@ DEMO_TRAIN ?= --model mlp --model-option depth=8 --dataset fashion-mnist --epoch
 # Equal-cost comparison: relational plans vs per-layer recipes at densities 1/16 and 1/8 of the masked layers.
 COMPARE_TRAIN ?= --model mlp --model-option depth=8 --dataset fashion-mnist --epochs 3 --seeds 2 --jobs 2
 
-# graph2nn at equal cost (README, about 35 minutes): WS-flex plans over the clustering x path-length plane
+# graph2nn at equal cost (measured time: docs/graph2nn.md): WS-flex plans over the clustering x path-length plane
 # plus the complete graph, A + I, every MLP widened to the dense MLP's counted MACs.
 G2NN_OUT ?= graph2nn-out
 G2NN_TRAIN ?= --model mlp --model-option depth=4 --self-loops --match-macs dense --match-layers all --dataset fashion-mnist --epochs 1 --seeds 2 --jobs 2
 
-# Shared filter bases (README, about 45 minutes): ResNet-32 dense vs S8U1 vs S16U1*, the orthogonality
+# Shared filter bases (measured time: docs/shared-bases.md): ResNet-32 dense vs S8U1 vs S16U1*, the orthogonality
 # regulariser on (lambda 10) and off, 3 epochs on the first 8,000 Fashion-MNIST training images, 2 seeds.
 SHARED_OUT ?= shared-bases-out
 SHARED_TRAIN ?= --dataset fashion-mnist --epochs 3 --max-train 8000 --seeds 2 --jobs 2
 S8U1 := --model resnet32_shared --model-option shared_rank=8 --model-option unique_rank=1 --model-option bases=single
 S16U1_DOUBLE := --model resnet32_shared --model-option shared_rank=16 --model-option unique_rank=1 --model-option bases=double
 
-# EDropout on Fashion-MNIST (README, about 10 minutes): the mlp's hidden and classifier inputs gated, 5 epochs, 2 seeds:
+# EDropout on Fashion-MNIST (measured time: docs/edropout.md): the mlp's hidden and classifier inputs gated, 5 epochs, 3 seeds:
 # dense, EDropout (pruned and unpruned evaluation) and random whole units at each EDropout run's kept counts.
 # As docs/edropout.md's table was run: the gated layers fine-tuned after the freeze, the state free from epoch 3.
 EDROPOUT_OUT ?= edropout-out
