@@ -10,7 +10,8 @@ from trainer.results import read_rows
 
 pytest.importorskip("yaml", reason="PyYAML is not installed (pip install 'topoprune[yaml]')")
 
-OPTIONS = ["--model", "mlp", "--model-option", "width=16", "--epochs", "1", "--include", "4", "--schedule", "multistep"]
+OPTIONS = ["--model", "mlp", "--model-option", "width=16", "--epochs", "1", "--include", "hidden1"]
+OPTIONS += ["--schedule", "multistep"]
 OPTIONS += ["--milestones", "1,2", "--mask-seed", "2", "--seed", "3", "--recipe", "xnet", "--degree", "4"]
 
 
@@ -32,7 +33,7 @@ def test_a_file_is_its_command_line(tmp_path):
     assert printed("--config", path) == text  # read back: the same options, the same config_hash
     written = tmp_path / "short.yaml"
     written.write_text(
-        "model: mlp\nmodel-option: {width: 16}\nepochs: 1\ninclude: ['4']\nschedule: multistep\nmilestones: 1,2\n"
+        "model: mlp\nmodel-option: {width: 16}\nepochs: 1\ninclude: [hidden1]\nschedule: multistep\nmilestones: 1,2\n"
         "mask_seed: 2\nseed: 3\nrecipe: xnet\ndegree: 4\n"
     )
     assert printed("--config", written).splitlines()[0] == text.splitlines()[0]  # spelled by hand: same hash

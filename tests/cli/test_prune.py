@@ -119,12 +119,12 @@ def test_inspect_checkpoint_masks_and_export(run, plan, tmp_path):
 
 def test_inspect_reads_torch_prune_checkpoints(run, tmp_path):
     model = build_model("mlp", (1, 28, 28), 10)
-    torch_prune.random_unstructured(model.get_submodule("4"), "weight", amount=0.75)
+    torch_prune.random_unstructured(model.get_submodule("hidden1"), "weight", amount=0.75)
     torch.save(model.state_dict(), tmp_path / "tp.pt")
     result = run("inspect", tmp_path / "tp.pt", "--format", "json")
     assert result.exit_code == 0, result.output
     layers = json.loads(result.stdout)["layers"]
-    assert [layer["name"] for layer in layers] == ["4"]
+    assert [layer["name"] for layer in layers] == ["hidden1"]
     assert layers[0]["weights_kept"] == 512 * 512 // 4
 
 
@@ -149,7 +149,7 @@ def test_inspect_reads_torch_prune_checkpoints(run, tmp_path):
         (["--plan", "{plan64}", "--model", "resnet20"], ["fewer than the plan's 64 nodes"], 1),
         (
             ["--recipe", "xnet", "--degree", 600, "--model", "mlp", "--input-size", "1x28x28"],
-            ["layer 4 (512x512)", "degree must satisfy"],
+            ["layer hidden1 (512x512)", "degree must satisfy"],
             1,
         ),
         (["--plan", "{plan}", "--model", "cnn", "--input-size", "1x2x2"], ["the model rejects input size 1x2x2"], 1),

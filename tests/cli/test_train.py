@@ -287,7 +287,7 @@ def test_a_sweep_checks_every_job_before_training_and_names_the_plans_it_cannot_
         line.startswith("notice: ") and "left out 1 bipartite plan(s)" in line and "layer.npy" in line for line in lines
     )
     cannot = [line for line in lines if line.startswith("cannot train: ")]
-    assert len(cannot) == 1 and f"{plans / 'large.npy'}: layer 4 has 32 output and 32 input channels" in cannot[0]
+    assert len(cannot) == 1 and f"{plans / 'large.npy'}: layer hidden1 has 32 output and 32 input channels" in cannot[0]
     assert "use a plan of at most 32 nodes" in cannot[0]
     assert "1 of 3 job(s) cannot be masked" in lines[-1] and "--skip-unusable" in lines[-1]
     assert read_rows(tmp_path / "runs") == []  # nothing trained before the check
@@ -396,9 +396,9 @@ def test_a_run_names_its_data_and_says_masked_weights_start_at_zero_only_when_hi
     from trainer.models import build_model
 
     state = build_model("mlp", (1, 28, 28), 10, width=32, depth=2).state_dict()
-    weight = state.pop("4.weight")
+    weight = state.pop("hidden1.weight")
     for name, mask in (("ones", torch.ones_like(weight)), ("half", torch.ones_like(weight).tril())):
-        torch.save({**state, "4.weight_orig": weight, "4.weight_mask": mask}, tmp_path / f"{name}.pt")
+        torch.save({**state, "hidden1.weight_orig": weight, "hidden1.weight_mask": mask}, tmp_path / f"{name}.pt")
     notice = "holds masks on 1 layer(s): its masked weights start at zero"
     quiet = [a for a in quick(data_dir) if a != "-q"]
     depth = ["--model-option", "depth=2", "--max-train", 64]

@@ -161,7 +161,7 @@ def test_resume_from_a_checkpoint_that_does_not_fit_is_one_line(cli, data_dir, t
     path = tmp_path / "runs" / "r" / "checkpoint.pt"
     state = torch.load(path, weights_only=True)
     if damage == "model":
-        state["model"]["1.weight"] = torch.zeros(3, 784)
+        state["model"]["stem.weight"] = torch.zeros(3, 784)
     elif damage == "optimizer":
         state["optimizer"]["param_groups"] = []
     else:

@@ -11,7 +11,7 @@ from pruning.state_checks import check_state
 from pruning.storage import load_state
 from trainer.models import build_model
 
-LAYER = "4"  # the mlp's first hidden Linear
+LAYER = "hidden1"  # the mlp's first hidden Linear
 TORCH_PRUNE = (".weight_orig", ".weight_mask")  # torch.nn.utils.prune's names
 
 
@@ -37,15 +37,21 @@ def saved(tmp_path, value, name="c.pt"):
     ("change", "message"),
     [
         (lambda s: {i: v for i, v in enumerate(s.values())}, "key 0 is not a parameter name"),
-        (lambda s: {**s, "4.weight": s["4.weight"].to_sparse()}, "4.weight is a torch.sparse_coo tensor"),
-        (lambda s: {**s, "4.bias": torch.full((16,), float("nan"))}, "4.bias holds NaN or infinite values"),
-        (lambda s: {**s, "4.bias": torch.full((16,), float("inf"))}, "4.bias holds NaN or infinite values"),
-        (lambda s: {**s, "4.bias": torch.zeros(16, dtype=torch.complex64)}, "4.bias has dtype torch.complex64"),
-        (lambda s: masked(s, torch.full((16, 16), 2.0)), "mask 4.parametrizations.weight.0.mask holds 2;"),
-        (lambda s: masked(s, torch.full((16, 16), 0.5)), "mask 4.parametrizations.weight.0.mask holds 0.5;"),
-        (lambda s: masked(s, -torch.ones(16, 16)), "mask 4.parametrizations.weight.0.mask holds -1;"),
-        (lambda s: masked(s, torch.ones(3, 5, dtype=torch.bool)), "mask 4.parametrizations.weight.0.mask is 3x5"),
-        (lambda s: masked(s, torch.full((16, 16), 3.0), TORCH_PRUNE), "mask 4.weight_mask holds 3"),
+        (
+            lambda s: {**s, "hidden1.weight": s["hidden1.weight"].to_sparse()},
+            "hidden1.weight is a torch.sparse_coo tensor",
+        ),
+        (lambda s: {**s, "hidden1.bias": torch.full((16,), float("nan"))}, "hidden1.bias holds NaN or infinite values"),
+        (lambda s: {**s, "hidden1.bias": torch.full((16,), float("inf"))}, "hidden1.bias holds NaN or infinite values"),
+        (
+            lambda s: {**s, "hidden1.bias": torch.zeros(16, dtype=torch.complex64)},
+            "hidden1.bias has dtype torch.complex64",
+        ),
+        (lambda s: masked(s, torch.full((16, 16), 2.0)), "mask hidden1.parametrizations.weight.0.mask holds 2;"),
+        (lambda s: masked(s, torch.full((16, 16), 0.5)), "mask hidden1.parametrizations.weight.0.mask holds 0.5;"),
+        (lambda s: masked(s, -torch.ones(16, 16)), "mask hidden1.parametrizations.weight.0.mask holds -1;"),
+        (lambda s: masked(s, torch.ones(3, 5, dtype=torch.bool)), "mask hidden1.parametrizations.weight.0.mask is 3x5"),
+        (lambda s: masked(s, torch.full((16, 16), 3.0), TORCH_PRUNE), "mask hidden1.weight_mask holds 3"),
     ],
     ids=["int keys", "sparse", "nan", "inf", "complex", "mask 2", "mask 0.5", "mask -1", "mask shape", "tprune 3"],
 )
@@ -66,7 +72,7 @@ def test_masks_that_are_binary_and_broadcast_load_entry_by_entry(tmp_path, mlp_s
     assert torch.equal(masks[LAYER], mask.bool())
     effective = model.get_submodule(LAYER).weight
     assert torch.equal(effective[:, 8:], torch.zeros(16, 8))
-    assert torch.equal(effective[:, :8], mlp_state["4.weight"][:, :8])
+    assert torch.equal(effective[:, :8], mlp_state["hidden1.weight"][:, :8])
     check_state(masked(mlp_state, torch.ones(16, 1, dtype=torch.bool)), tmp_path)  # broadcasts: accepted
 
 

@@ -39,7 +39,8 @@ def test_edropout_run_freezes_into_exactly_zero_masks_and_selects_only_after_the
     assert said in capsys.readouterr().err
     assert (row["flops_kept"], row["flops_total"]) == (2 * row["macs_kept"], 2 * row["macs_total"])
     masks = load_masks(outcome.run_dir / "masks.npz")
-    assert set(masks) == {"4", "7", "10", "13"}  # paper coverage of the mlp: every Linear's inputs but the pixels
+    # paper coverage of the mlp: every Linear's inputs but the pixels
+    assert set(masks) == {"hidden1", "hidden2", "hidden3", "head"}
     kept = {name: mask.any(dim=0) for name, mask in masks.items()}
     assert sum(int(k.sum()) for k in kept.values()) == row["edropout_units_kept"]
     assert all(bool((masks[n] == kept[n][None, :]).all()) for n in masks)
@@ -47,9 +48,9 @@ def test_edropout_run_freezes_into_exactly_zero_masks_and_selects_only_after_the
     r = sum(outputs[n] * int(kept[n].sum()) for n in kept) / sum(outputs[n] * kept[n].numel() for n in kept)
     assert row["edropout_paper_r"] == pytest.approx(r)
     state = load_state(outcome.run_dir / "checkpoint.pt")
-    weights = state["13.parametrizations.weight.original"]  # the trained values themselves, not a masked view
-    assert torch.equal(masks_in_state_dict(state)["13"], masks["13"])
-    assert float(weights[:, ~kept["13"]].abs().sum()) == 0.0
+    weights = state["head.parametrizations.weight.original"]  # the trained values themselves, not a masked view
+    assert torch.equal(masks_in_state_dict(state)["head"], masks["head"])
+    assert float(weights[:, ~kept["head"]].abs().sum()) == 0.0
 
     log = pd.read_csv(outcome.run_dir / "log.csv")
     assert log["selectable"].tolist() == [False, True, True]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 from torch import nn
 
@@ -18,18 +19,23 @@ def mlp(
     A dense stem ``Linear(C*H*W -> stem_width)`` (``stem_width`` defaults to ``width``), then
     ``depth`` hidden layers (``stem_width -> width``, then ``width -> width``: the ones a plan
     masks by default), then a dense head; BatchNorm1d + ReLU after the stem and each hidden layer.
+    Layers are named ``stem``, ``hidden1`` ... ``hidden<depth>`` and ``head`` (``stem_bn``, ...).
     """
     stem = width if stem_width is None else stem_width
-    layers: list[nn.Module] = [
-        nn.Flatten(),
-        nn.Linear(math.prod(input_shape), stem),
-        nn.BatchNorm1d(stem),
-        nn.ReLU(inplace=True),
+    layers: list[tuple[str, nn.Module]] = [
+        ("flatten", nn.Flatten()),
+        ("stem", nn.Linear(math.prod(input_shape), stem)),
+        ("stem_bn", nn.BatchNorm1d(stem)),
+        ("stem_relu", nn.ReLU(inplace=True)),
     ]
-    for index in range(depth):
-        layers += [nn.Linear(stem if index == 0 else width, width), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
-    layers.append(nn.Linear(width, num_classes))
-    return nn.Sequential(*layers)
+    for index in range(1, depth + 1):
+        layers += [
+            (f"hidden{index}", nn.Linear(stem if index == 1 else width, width)),
+            (f"hidden{index}_bn", nn.BatchNorm1d(width)),
+            (f"hidden{index}_relu", nn.ReLU(inplace=True)),
+        ]
+    layers.append(("head", nn.Linear(width, num_classes)))
+    return nn.Sequential(OrderedDict(layers))
 
 
 def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
