@@ -15,11 +15,10 @@ import scipy.sparse as sp
 
 from topology.graph import as_dense
 from topology.metrics import paths, spectrum
+from topology.metrics.triangles import triangles_per_node
 
 #: Graphs with more nodes than this use sparse (ARPACK) eigenvalues instead of dense ones.
 DENSE_SPECTRUM_MAX_NODES = 1024
-#: Rows of A multiplied at once when counting triangles of a sparse graph (bounds A @ A's size).
-TRIANGLE_ROWS = 2**16
 
 
 @dataclass(frozen=True)
@@ -139,15 +138,8 @@ class GraphBatch:
 
     @cached_property
     def triangles(self) -> np.ndarray:
-        """Triangles through each node, float64 (B, n): (A @ A * A) row sums / 2, in row blocks."""
-        adjacency = self.union_csr.astype(np.int32)
-        closed_walks = np.empty(adjacency.shape[0], dtype=np.float64)
-        for start in range(0, adjacency.shape[0], TRIANGLE_ROWS):
-            rows = adjacency[start : start + TRIANGLE_ROWS]
-            closed_walks[start : start + len(rows.indptr) - 1] = np.asarray(
-                (rows @ adjacency).multiply(rows).sum(axis=1)
-            ).ravel()
-        return closed_walks.reshape(self.count, self.nodes) / 2.0
+        """Triangles through each node, float64 (B, n), by degree ordering (:mod:`.triangles`)."""
+        return triangles_per_node(self.union_csr).reshape(self.count, self.nodes)
 
     @cached_property
     def adjacency_extremes(self) -> spectrum.AdjacencyExtremes:

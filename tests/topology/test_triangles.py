@@ -1,0 +1,63 @@
+"""Triangles by degree ordering against networkx, node by node."""
+
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from topology.metrics.triangles import triangles_per_node
+
+
+def adjacency(graph) -> sp.csr_array:
+    matrix = sp.csr_array(
+        nx.to_scipy_sparse_array(graph, nodelist=range(len(graph)), weight=None, format="csr", dtype=np.int8)
+    )
+    matrix.sort_indices()
+    return matrix
+
+
+def hub_and_cliques() -> nx.Graph:
+    """A node joined to everything (a network graph's wide layer) plus cliques and a path."""
+    graph = nx.disjoint_union_all([nx.complete_graph(5), nx.complete_graph(4), nx.path_graph(6)])
+    graph.add_edges_from((15, node) for node in range(15))
+    return graph
+
+
+GRAPHS = {
+    "karate": nx.karate_club_graph(),
+    "complete 6": nx.complete_graph(6),
+    "star": nx.star_graph(10),
+    "empty": nx.empty_graph(5),
+    "scale-free": nx.barabasi_albert_graph(400, 5, seed=1),
+    "small world": nx.watts_strogatz_graph(300, 8, 0.1, seed=2),
+    "hub and cliques": hub_and_cliques(),
+}
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+@pytest.mark.parametrize("chunk", [1, 7, 2**23])  # wedges looked up in many chunks or in one
+def test_triangles_per_node_equal_networkx(name, chunk):
+    graph = GRAPHS[name]
+    expected = [nx.triangles(graph)[node] for node in range(len(graph))]
+    assert triangles_per_node(adjacency(graph), chunk, "wedges").tolist() == expected
+    assert triangles_per_node(adjacency(graph), chunk, "products").tolist() == expected
+    assert triangles_per_node(adjacency(graph), chunk).tolist() == expected
+
+
+def test_the_cheaper_method_is_chosen_from_the_degrees(monkeypatch):
+    from topology.metrics import triangles
+
+    chosen = []
+    monkeypatch.setattr(triangles, "_by_products", lambda csr: chosen.append("products") or np.zeros(csr.shape[0]))
+    monkeypatch.setattr(triangles, "_by_wedges", lambda keys, n, chunk: chosen.append("wedges") or np.zeros(n))
+    triangles_per_node(adjacency(nx.random_regular_graph(8, 1000, seed=0)))  # few wedges, A @ A of 57 per row
+    # complete bipartite K(40, 40): W = 40 * C(40, 2) = 31,200 wedges, while A @ A has only 80 * 40 entries
+    triangles_per_node(adjacency(nx.complete_bipartite_graph(40, 40)))
+    assert chosen == ["wedges", "products"]
+
+
+def test_a_stored_zero_is_no_edge():
+    matrix = adjacency(nx.complete_graph(4)).astype(np.int8)
+    matrix.data[(matrix.indices == 3)[: len(matrix.data)] & (np.repeat(np.arange(4), 3) == 2)] = 0
+    matrix.data[(matrix.indices == 2) & (np.repeat(np.arange(4), 3) == 3)] = 0  # edge 2-3 stored as zeros
+    assert triangles_per_node(matrix).tolist() == [2, 2, 1, 1]
