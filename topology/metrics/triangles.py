@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 #: Wedges looked up at once (bounds the working memory to about 60 bytes per wedge).
-CHUNK_WEDGES = 2**23
+CHUNK_WEDGES = 2**20
 
 
 #: A wedge's cost as a share of a product entry's (150 ns): see the module doc.
