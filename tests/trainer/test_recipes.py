@@ -195,5 +195,5 @@ def test_mask_config_names_the_pruning_stage_recipe(plan_path):
     assert recipe_of(edropout).mask_config(edropout, None).rule == "dense"  # EDropout starts unmasked
     model = build_model("mlp", (1, 28, 28), 10, width=16, depth=2)
     result = prune_model(model, mask, (1, 28, 28))
-    assert set(result.masks) == {"4", "7"}  # the hidden 16x16 layers; the first and last stay dense
+    assert set(result.masks) == {"hidden1", "hidden2"}  # the hidden 16x16 layers; the first and last stay dense
     assert all(float(mask.float().mean()) == pytest.approx(2 / 8) for mask in result.masks.values())
