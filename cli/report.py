@@ -55,8 +55,15 @@ from trainer.rundir import RESULTS_FILE
     "seed), first in each experiment's section; prints the differences with their intervals and tests and writes "
     "paired_recipes.csv. Default: a recipe whose masks are drawn per seed (random-filters) is the reference.",
 )
+@click.option(
+    "--predict",
+    is_flag=True,
+    help="Also fit accuracy from the plans' graph metrics (ridge, density as a covariate), score it by "
+    "leave-one-plan-out against density alone and the best single metric, and save it as predictor.json for "
+    "topo rank --predictor.",
+)
 @friendly_errors
-def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair_recipes) -> None:
+def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair_recipes, predict) -> None:
     """Relate graph metrics to accuracy over the runs of RESULTS (results.csv; shards are merged).
 
     A table that mixes configurations (models, data sets, epochs, lr, model or recipe options,
@@ -76,12 +83,15 @@ def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair
         pairs = pair_table(filter_rows(read_results(list(results)), model, dataset, epochs), pair_recipes)
     for line in _runs_without_rows(results):
         click.echo(f"notice: {line}", err=True)
-    config = ReportConfig(tuple(results), out, accuracy, model, dataset, epochs, bootstrap, seed, pair_recipes)
+    config = ReportConfig(tuple(results), out, accuracy, model, dataset, epochs, bootstrap, seed, pair_recipes, predict)
     built = build_report(config, progress=lambda line: click.echo(f"report: {line}", err=True))
     for line in built.findings:
         click.echo(f"- {line}")
     if pairs is not None:
         _print_pairs(pairs, pair_recipes, out)
+    for section in built.sections:
+        if section.predictor is not None:
+            click.echo(f"predictor: {section.predictor}")
     click.echo(str(built.html))
 
 

@@ -265,6 +265,32 @@ def analyze(paths, metrics, fmt, out, reference, sample_sources, sample_seed, qu
         click.echo(text, nl=False)
 
 
+@topo.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--predictor",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A predictor written by report --predict (predictor.json in its report folder).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@memory_budget_option()
+@friendly_errors
+def rank(paths, predictor, quiet) -> None:
+    """Rank plans never trained by the accuracy a fitted predictor expects of them.
+
+    PATHS are plan files, directories or glob patterns, as for analyze. Each plan's metrics are
+    computed exactly, then its accuracy is predicted with a 95% interval (the predictor's
+    cross-validated error, plus or minus 1.96 times). A plan whose metrics lie outside the range
+    the predictor was fitted on is refused, naming the metric: it would be extrapolation.
+    """
+    from reports.predict import Predictor, rank_plans
+
+    model = Predictor.load(predictor)
+    rows = analyze_plans(find_plans(paths), model.metrics, progress=lambda items: progress(items, "analysing", quiet))
+    click.echo(to_table(rank_plans(model, rows)), nl=False)
+
+
 def _int_list(_ctx, _param, value: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in value.split(",") if v.strip())

@@ -18,10 +18,11 @@ from reports.experiments import Experiment, split_experiments
 from reports.findings import HEADLINE, equal_cost_findings, summarise, sweet_spot_region
 from reports.page import MAIN_FIGURE, render_html, render_markdown
 from reports.paired import compare_models, model_cost_figure, model_findings, paired_figure
+from reports.predict import PREDICTOR_FILE, predict_accuracy, prediction_figure, prediction_findings
 from reports.published import published_findings, published_table
 from reports.stats import SEED_DRAWN, adjust_correlations, correlate, merge_seed_draws, plan_summary, sweet_spot_tests
 from reports.steps import step_log_figure, step_logs
-from reports.table import CANDIDATE_METRICS, filter_rows, missing_metric_rows, read_results
+from reports.table import CANDIDATE_METRICS, ReportError, filter_rows, missing_metric_rows, read_results
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class ReportConfig:
     bootstrap: int = 2000  # bootstrap resamples for confidence intervals
     seed: int = 0  # seed of the bootstrap
     pair_with: str | None = None  # the control recipe every recipe is paired with by seed (default: a per-seed draw)
+    predict: bool = False  # fit accuracy from graph metrics, scored by leave-one-plan-out (reports.predict)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Section:
     correlations: pd.DataFrame
     ranking: pd.DataFrame  # configurations ranked at each cost level (empty when nothing shares one)
     pairs: pd.DataFrame | None = None  # arms against the reference arm, seed by seed (reports.arms)
+    predictor: Path | None = None  # the fitted accuracy predictor (report --predict)
 
 
 @dataclass
@@ -117,6 +120,21 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     return Section(
         experiment.title, experiment.slug, findings, content, main, summary_table, correlation_table, ranking
     )
+
+
+def _add_prediction(section: Section, rows: pd.DataFrame, config: ReportConfig, figures_dir: Path, path: Path) -> None:
+    """``--predict``: the cross-validated prediction's finding, figure and saved predictor, or
+    why this experiment has none."""
+    try:
+        predictor, scores, predicted = predict_accuracy(rows, config.accuracy, config.seed, config.bootstrap)
+    except ReportError as error:
+        section.findings.append(f"No accuracy predictor: {error}.")
+        return
+    predictor.save(path)
+    section.findings += prediction_findings(predictor, scores)
+    figure = prediction_figure(predicted, figures_dir / "predicted.png")
+    section.content.append((f"Accuracy predicted for plans left out of the fit (predictor: {path.name})", figure))
+    section.predictor = path
 
 
 def _control(rows: pd.DataFrame, pair_with: str | None) -> str | None:
@@ -308,7 +326,11 @@ def build_report(config: ReportConfig, progress: Callable[[str], None] = lambda 
     sections = []
     for number, experiment in enumerate(experiments, start=1):
         progress(f"experiment {number}/{len(experiments)}: {experiment.title} ({len(experiment.rows)} rows)")
-        sections.append(_section(experiment, config, out / "figures" if single else out / "figures" / experiment.slug))
+        figures_dir = out / "figures" if single else out / "figures" / experiment.slug
+        sections.append(_section(experiment, config, figures_dir))
+        if config.predict:
+            path = out / (PREDICTOR_FILE if single else f"{experiment.slug}.{PREDICTOR_FILE}")
+            _add_prediction(sections[-1], experiment.rows, config, figures_dir, path)
 
     summary = pd.concat([s.summary for s in sections], ignore_index=True)
     correlations = pd.concat([s.correlations for s in sections], ignore_index=True)
