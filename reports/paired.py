@@ -126,5 +126,6 @@ def paired_figure(table: pd.DataFrame, reference: str, arm: str, path: Path) -> 
         labels.append(f"{line[arm]}\n({line['accuracy']}, {int(line['n_pairs'])} pairs)")
     axes.axvline(0, color="grey", linestyle="--", linewidth=1)
     axes.set_yticks(range(len(lines)), labels, fontsize="small")
+    axes.invert_yaxis()  # the first arm (the one the answer sentence names) on top
     axes.set_xlabel(f"accuracy difference to {reference} (points): mean, 95% t-interval (range below 3 pairs)")
     return save(figure, path)
