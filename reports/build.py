@@ -15,7 +15,7 @@ from reports import figures
 from reports.arms import pair_arms, pairing_findings
 from reports.compare import comparison_findings, rank_at_equal_cost, ranking_for_people
 from reports.experiments import Experiment, split_experiments
-from reports.findings import HEADLINE, equal_cost_findings, summarise, sweet_spot_region
+from reports.findings import HEADLINE, baseline_lines, equal_cost_findings, summarise, sweet_spot_region
 from reports.page import MAIN_FIGURE, render_html, render_markdown
 from reports.paired import compare_models, model_cost_figure, model_findings, paired_figure
 from reports.predict import PREDICTOR_FILE, predict_accuracy, prediction_figure, prediction_findings
@@ -112,14 +112,19 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     if published is not None:  # what the experiment targets, first after the main figure
         findings[1:1] = published_findings(published)
         content.insert(1 if main is not None else 0, (PUBLISHED_HEADING, published))
-    searched = step_log_figure(step_logs(rows, [Path(p).parent for p in config.results]), figures_dir / "search.png")
-    if searched is not None:
-        content.append(("Search per step (EDropout's search_log.csv of each run)", searched))
+    content += _search_part(rows, config, figures_dir)
     for frame in (summary_table, correlation_table):
         frame.insert(0, "experiment", experiment.title)
     return Section(
         experiment.title, experiment.slug, findings, content, main, summary_table, correlation_table, ranking
     )
+
+
+def _search_part(rows: pd.DataFrame, config: ReportConfig, figures_dir: Path) -> list[tuple[str, Path]]:
+    """The runs' per-step search logs beside the results tables, drawn (EDropout), or nothing."""
+    logs = step_logs(rows, [Path(p).parent for p in config.results])
+    searched = step_log_figure(logs, figures_dir / "search.png")
+    return [] if searched is None else [("Search per step (EDropout's search_log.csv of each run)", searched)]
 
 
 def _add_prediction(section: Section, rows: pd.DataFrame, config: ReportConfig, figures_dir: Path, path: Path) -> None:
@@ -155,19 +160,14 @@ def _control_section(experiment, rows, control: str, config: ReportConfig, figur
     pairs = pairs.set_index("recipe").loc[order].reset_index()
     lead = pairing_findings(pairs[pairs["accuracy"] == config.accuracy], control)
     summary = plan_summary(rows, config.accuracy)
-    findings = lead + [
-        f"The dense baseline reached {row['acc_mean']:.2f}% over {int(row['n_seeds'])} seed(s)."
-        for _, row in summary[summary["is_baseline"]].iterrows()
-    ]
+    findings = lead + baseline_lines(summary)
     main = paired_figure(pairs, control, "recipe", figures_dir / "paired.png")
     content = [(MAIN_FIGURE, main)] if main is not None else []
     content.append((PAIRED_HEADING, pairs))
     shown = ["plan", "recipe", "density", "params_kept", "acc_mean", "acc_std", "n_seeds"]
     summary = summary.drop(columns=["accuracies"])
     content.append(("Configurations (mean and std over seeds)", summary[[c for c in shown if c in summary.columns]]))
-    searched = step_log_figure(step_logs(rows, [Path(p).parent for p in config.results]), figures_dir / "search.png")
-    if searched is not None:
-        content.append(("Search per step (EDropout's search_log.csv of each run)", searched))
+    content += _search_part(rows, config, figures_dir)
     summary.insert(0, "experiment", experiment.title)
     return Section(
         experiment.title, experiment.slug, findings, content, main, summary, pd.DataFrame(), pd.DataFrame(), pairs

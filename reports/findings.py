@@ -36,12 +36,16 @@ def summarise(
     lines += _correlation_lines(correlations)
     lines += _spread_lines(plans)
     lines += _sweet_spot_lines(summary, plans, in_sweet_spot)
-    for _, row in summary[summary["is_baseline"]].iterrows():
-        lines.append(
-            f"The dense baseline reached {row['acc_mean']:.2f}% (± "
-            f"{0 if pd.isna(row['acc_std']) else row['acc_std']:.2f} std) over {row['n_seeds']} seed(s)."
-        )
-    return lines
+    return lines + baseline_lines(summary)
+
+
+def baseline_lines(summary: pd.DataFrame) -> list[str]:
+    """One sentence per dense baseline of ``summary``: its accuracy, std and seeds."""
+    return [
+        f"The dense baseline reached {row['acc_mean']:.2f}% (± "
+        f"{0 if pd.isna(row['acc_std']) else row['acc_std']:.2f} std) over {row['n_seeds']} seed(s)."
+        for _, row in summary[summary["is_baseline"]].iterrows()
+    ]
 
 
 def _correlation_lines(correlations: list[Correlation]) -> list[str]:

@@ -138,7 +138,7 @@ def best_single_metric(points: pd.DataFrame) -> list[str]:
     """The metric (density aside) with the largest |Spearman rho| with accuracy in ``points``."""
     candidates = [m for m in usable_metrics(points) if m != "density"]
     if not candidates:
-        return [m for m in usable_metrics(points)][:1]
+        return usable_metrics(points)[:1]
     rhos = [abs(stats.spearmanr(points[m], points["acc_mean"]).statistic) for m in candidates]
     return [candidates[int(np.nanargmax(rhos))]]
 
