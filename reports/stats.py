@@ -13,6 +13,7 @@ from scipy import stats
 
 from common.columns import BASELINE_RECIPE
 from reports.inference import ALPHA, MIN_PAIRS, holm, varies
+from reports.rowstats import kendall_rows, pearson_rows, spearman_rows
 from reports.table import CANDIDATE_METRICS
 
 #: Fewest plans with finite values for which a correlation is reported.
@@ -118,16 +119,15 @@ def plan_summary(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame
 def _bootstrap(
     x: np.ndarray, y: np.ndarray, statistic, rng: np.random.Generator, resamples: int
 ) -> tuple[float, float]:
-    values = []
-    n = len(x)
-    for _ in range(resamples):
-        index = rng.integers(0, n, n)
-        xs, ys = x[index], y[index]
-        if np.ptp(xs) == 0 or np.ptp(ys) == 0:
-            continue
-        values.append(statistic(xs, ys))
-    if len(values) < resamples // 2:
+    """Percentile 95% interval of ``statistic`` (a row-wise function, :mod:`reports.rowstats`) over
+    ``resamples`` draws of the pairs with replacement; a draw with a constant side is skipped, and
+    fewer than half the draws usable gives NaNs."""
+    index = rng.integers(0, len(x), (resamples, len(x)))
+    xs, ys = x[index], y[index]
+    usable = (np.ptp(xs, axis=1) != 0) & (np.ptp(ys, axis=1) != 0)
+    if usable.sum() < resamples // 2:
         return float("nan"), float("nan")
+    values = statistic(xs[usable], ys[usable])
     return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
 
 
@@ -206,9 +206,9 @@ def correlate(summary: pd.DataFrame, metric: str, seed: int = 0, resamples: int 
     result.pearson_r, result.pearson_p = map(float, stats.pearsonr(x, y))
     result.spearman_rho, result.spearman_p = map(float, stats.spearmanr(x, y))
     result.kendall_tau, result.kendall_p = map(float, stats.kendalltau(x, y))
-    result.pearson_ci = _bootstrap(x, y, lambda a, b: np.corrcoef(a, b)[0, 1], rng, resamples)
-    result.spearman_ci = _bootstrap(x, y, lambda a, b: stats.spearmanr(a, b)[0], rng, resamples)
-    result.kendall_ci = _bootstrap(x, y, lambda a, b: stats.kendalltau(a, b)[0], rng, resamples)
+    result.pearson_ci = _bootstrap(x, y, pearson_rows, rng, resamples)
+    result.spearman_ci = _bootstrap(x, y, lambda a, b: spearman_rows(a, b)[0], rng, resamples)
+    result.kendall_ci = _bootstrap(x, y, kendall_rows, rng, resamples)
     if np.ptp(d[np.isfinite(d)]) > 0 and np.isfinite(d).all():
         result.partial_r, result.partial_p = partial_correlation(x, y, d)
         result.partial_rho, result.partial_rho_p = partial_correlation(

@@ -1,0 +1,35 @@
+"""Correlation coefficients of many samples at once: row i of ``x`` with row i of ``y`` (the
+bootstrap and the stability resamples compute thousands of them)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson's r of each row pair; NaN where a row is constant."""
+    dx = x - x.mean(axis=1, keepdims=True)
+    dy = y - y.mean(axis=1, keepdims=True)
+    scale = np.sqrt((dx * dx).sum(axis=1) * (dy * dy).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.clip((dx * dy).sum(axis=1) / scale, -1.0, 1.0)
+
+
+def spearman_rows(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spearman's rho and its two-sided p (t approximation, as :func:`scipy.stats.spearmanr`) of
+    each row pair; NaN where either row is constant."""
+    rho = pearson_rows(stats.rankdata(x, axis=1), stats.rankdata(y, axis=1))
+    df = x.shape[1] - 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.abs(rho) * np.sqrt(df / np.maximum(1e-300, (1 - rho) * (1 + rho)))
+    return rho, np.where(np.isfinite(rho), 2 * stats.t.sf(t, df), np.nan)
+
+
+def kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b of each row pair (ties as :func:`scipy.stats.kendalltau`); NaN where a row is constant."""
+    upper = np.triu_indices(x.shape[1], k=1)
+    sx = np.sign(x[:, :, None] - x[:, None, :])[:, upper[0], upper[1]]
+    sy = np.sign(y[:, :, None] - y[:, None, :])[:, upper[0], upper[1]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (sx * sy).sum(axis=1) / np.sqrt((sx * sx).sum(axis=1) * (sy * sy).sum(axis=1))
