@@ -20,6 +20,8 @@ from reports.page import MAIN_FIGURE, render_html, render_markdown
 from reports.paired import compare_models, model_cost_figure, model_findings, paired_figure
 from reports.predict import PREDICTOR_FILE, predict_accuracy, prediction_figure, prediction_findings
 from reports.published import published_findings, published_table
+from reports.stability import RESAMPLES, STABLE, best_shares, correlation_stability
+from reports.stability_text import stability_lines
 from reports.stats import SEED_DRAWN, adjust_correlations, correlate, merge_seed_draws, plan_summary, sweet_spot_tests
 from reports.steps import step_log_figure, step_logs
 from reports.table import CANDIDATE_METRICS, ReportError, filter_rows, missing_metric_rows, read_results
@@ -39,6 +41,7 @@ class ReportConfig:
     seed: int = 0  # seed of the bootstrap
     pair_with: str | None = None  # the control recipe every recipe is paired with by seed (default: a per-seed draw)
     predict: bool = False  # fit accuracy from graph metrics, scored by leave-one-plan-out (reports.predict)
+    resamples: int = RESAMPLES  # resamples of plans and seeds for the stability of each finding (reports.stability)
 
 
 @dataclass
@@ -50,10 +53,11 @@ class Section:
     findings: list[str]
     content: list[tuple[str, object]]  # (heading, DataFrame / PNG path / list of paths / text)
     main_figure: Path
-    summary: pd.DataFrame
+    summary: pd.DataFrame  # one row per configuration, its per-seed ``accuracies`` included
     correlations: pd.DataFrame
     ranking: pd.DataFrame  # configurations ranked at each cost level (empty when nothing shares one)
     pairs: pd.DataFrame | None = None  # arms against the reference arm, seed by seed (reports.arms)
+    stability: pd.DataFrame | None = None  # each correlation's stability under resampling (reports.stability)
     predictor: Path | None = None  # the fitted accuracy predictor (report --predict)
 
 
@@ -87,7 +91,8 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     correlations = {m: correlate(summary, m, config.seed, config.bootstrap) for m in metrics}
     adjust_correlations(list(correlations.values()))
     summary = summary.join(sweet_spot_tests(summary))
-    ranking = rank_at_equal_cost(rows, config.accuracy)
+    stability, stable_lines = _stability(summary, correlations, config)
+    ranking = rank_at_equal_cost(rows, config.accuracy, config.resamples, config.seed)
     cost_lines = equal_cost_findings(rows)
     drawn = _figures(experiment, summary, correlations, ranking, bool(cost_lines), figures_dir)
     kind, main = _kind_and_main_figure(drawn, ranking, cost_lines, correlations)
@@ -95,11 +100,12 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
     summary_table = summary.drop(columns=["accuracies"])
     correlation_table = pd.DataFrame([c.as_row() for c in correlations.values()])
     findings = summarise(list(correlations.values()), summary, summary["sweet_spot"], config.accuracy)
-    findings[1:1] = cost_lines
+    findings[1:1] = cost_lines + stable_lines
     findings += sweet_spot_region(summary, summary["sweet_spot"])
     ranked = None
     if len(ranking) and ranking["level"].duplicated().any():  # at least two configurations share a cost level
-        findings[1 + len(cost_lines) : 1 + len(cost_lines)] = comparison_findings(ranking)
+        after = 1 + len(cost_lines) + len(stable_lines)
+        findings[after:after] = comparison_findings(ranking)
         ranked = (RANKING_HEADING, ranking_for_people(ranking))
     missing = missing_metric_rows(rows)
     if len(missing):
@@ -108,16 +114,58 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
             "correlations."
         )
     content = _content(kind, main, drawn, ranked, summary_table, correlation_table, cost_lines, missing)
+    content[1 if main is not None else 0 : 1 if main is not None else 0] = _stability_part(stability, figures_dir)
     published = published_table(rows)
     if published is not None:  # what the experiment targets, first after the main figure
         findings[1:1] = published_findings(published)
         content.insert(1 if main is not None else 0, (PUBLISHED_HEADING, published))
     content += _search_part(rows, config, figures_dir)
-    for frame in (summary_table, correlation_table):
+    for frame in (summary, correlation_table):
         frame.insert(0, "experiment", experiment.title)
     return Section(
-        experiment.title, experiment.slug, findings, content, main, summary_table, correlation_table, ranking
+        experiment.title,
+        experiment.slug,
+        findings,
+        content,
+        main,
+        summary,
+        correlation_table,
+        ranking,
+        stability=stability.assign(experiment=experiment.title) if len(stability) else None,
     )
+
+
+def _stability(summary: pd.DataFrame, correlations: dict, config: ReportConfig) -> tuple[pd.DataFrame, list[str]]:
+    """Each correlation's stability under resampling, the best plan's share of seed resamples
+    (written into ``summary`` as ``best_share``), and the sentences that say them."""
+    plans = summary[~summary["is_baseline"]]
+    if not len(plans) or config.resamples == 0:
+        return pd.DataFrame(), []
+    observed = {metric: c.spearman_rho for metric, c in correlations.items()}
+    table = correlation_stability(summary, observed, config.resamples, config.seed)
+    if len(table):
+        table.insert(2, "spearman_p_holm", [correlations[m].spearman_p_holm for m in table["metric"]])
+    summary.loc[plans.index, "best_share"] = best_shares(plans["accuracies"], config.resamples, config.seed)
+    best = summary.loc[plans["acc_mean"].idxmax()]
+    lines = stability_lines(
+        table, int(plans["n_seeds"].min()), (best["plan"], best["best_share"]) if len(plans) > 1 else None
+    )
+    return table, lines
+
+
+STABILITY_HEADING = (
+    f"Stability under resampling (plans drawn with replacement and seeds within each plan; a finding holds when its "
+    f"sign is kept and its Holm-adjusted p < 0.05; stable: holds in at least {STABLE:.0%})"
+)
+
+
+def _stability_part(stability: pd.DataFrame, figures_dir: Path) -> list[tuple[str, object]]:
+    if not len(stability):
+        return []
+    figure = figures.stability_figure(stability, figures_dir / "stability.png", STABLE)
+    columns = ["metric", "spearman_rho", "spearman_p_holm", "holds", "holds_seeds", "holds_plans", "same_sign"]
+    parts = [(STABILITY_HEADING, figure)] if figure is not None else []
+    return parts + [("Stability of each correlation", stability[[*columns, "strongest", "same_as", "n_plans"]])]
 
 
 def _search_part(rows: pd.DataFrame, config: ReportConfig, figures_dir: Path) -> list[tuple[str, Path]]:
@@ -200,6 +248,7 @@ PUBLISHED_HEADING = (
 )
 #: Every section's arms paired by seed against its reference (models, or recipes against a control).
 PAIRED_FILE = "paired.csv"
+STABILITY_FILE = "stability.csv"
 PAIRED_HEADING = (
     "Paired by training seed (mean and std over seeds; differences with a 95% t-interval from 3 pairs on; the test "
     "the pairs allow, Holm over the differences)"
@@ -270,7 +319,18 @@ def _content(kind, main, drawn, ranked, summary_table, correlation_table, cost_l
         )
     )
     varying = [Path(path).stem.removeprefix("scatter_") for path in drawn.get("scatters", [])]
-    plan_columns = ["plan", "acc_mean", "acc_std", "n_seeds", "sweet_spot", "generator", "degree", *varying, "density"]
+    plan_columns = [
+        "plan",
+        "acc_mean",
+        "acc_std",
+        "n_seeds",
+        "best_share",
+        "sweet_spot",
+        "generator",
+        "degree",
+        *varying,
+        "density",
+    ]
     plan_columns += [*(["width", "macs_kept"] if cost_lines else []), "sweet_spot_p_holm"]  # the answer first
     content.append(
         (
@@ -332,7 +392,7 @@ def build_report(config: ReportConfig, progress: Callable[[str], None] = lambda 
             path = out / (PREDICTOR_FILE if single else f"{experiment.slug}.{PREDICTOR_FILE}")
             _add_prediction(sections[-1], experiment.rows, config, figures_dir, path)
 
-    summary = pd.concat([s.summary for s in sections], ignore_index=True)
+    summary = pd.concat([s.summary for s in sections], ignore_index=True).drop(columns=["accuracies"], errors="ignore")
     correlations = pd.concat([s.correlations for s in sections], ignore_index=True)
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False, lineterminator="\n"))
     atomic_write_text(out / "correlations.csv", correlations.to_csv(index=False, lineterminator="\n"))
@@ -340,6 +400,11 @@ def build_report(config: ReportConfig, progress: Callable[[str], None] = lambda 
     if rankings:
         atomic_write_text(
             out / "ranking.csv", pd.concat(rankings, ignore_index=True).to_csv(index=False, lineterminator="\n")
+        )
+    stabilities = [s.stability for s in sections if s.stability is not None]
+    if stabilities:
+        atomic_write_text(
+            out / STABILITY_FILE, pd.concat(stabilities, ignore_index=True).to_csv(index=False, lineterminator="\n")
         )
     pairs = [s.pairs.assign(experiment=s.title) for s in sections if s.pairs is not None]
     if pairs:

@@ -36,6 +36,7 @@ from reports.inference import (
     seeds_needed,
     smallest_p,
 )
+from reports.stability import RESAMPLES, best_shares
 from reports.stats import TREATMENT_KEYS, treatment_label
 from reports.wording import number, span
 
@@ -98,14 +99,18 @@ def paired_difference(a: pd.Series, b: pd.Series) -> dict:
     return result
 
 
-def rank_at_equal_cost(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.DataFrame:
+def rank_at_equal_cost(
+    rows: pd.DataFrame, accuracy: str = "best_acc", resamples: int = RESAMPLES, seed: int = 0
+) -> pd.DataFrame:
     """One row per masked configuration: its cost level, rank within the level, accuracy over
     seeds, the paired comparison with the level's best, and its layer-graph metrics.
 
     Columns: ``level`` (a cost: MACs per example, or density, as ``level_by`` says), ``rank``,
     ``configuration``, ``recipe``, ``density``, ``macs``, ``acc_mean``,
     ``acc_std``, ``n_seeds``, ``n_pairs``, ``diff`` (to the best, points), ``diff_ci_low``,
-    ``diff_ci_high``, ``paired_t_p``, ``wilcoxon_p``, and :data:`LAYER_COLUMNS` present in ``rows``.
+    ``diff_ci_high``, ``paired_t_p``, ``wilcoxon_p``, ``best_share`` (the share of seed resamples in
+    which it is its level's best, :func:`reports.stability.best_shares`) and :data:`LAYER_COLUMNS`
+    present in ``rows``.
     """
     masked = rows[rows["recipe"].astype(str) != BASELINE_RECIPE].copy()
     if masked.empty:
@@ -145,6 +150,9 @@ def rank_at_equal_cost(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.Dat
     rows_out = []
     for level, group in table.groupby("level", sort=True, dropna=False):
         ordered = group.sort_values("acc_mean", ascending=False, kind="stable")
+        ordered = ordered.assign(
+            best_share=best_shares(list(ordered["by_seed"]), resamples, seed) if resamples else np.nan
+        )
         best = ordered.iloc[0]
         for rank, (_, row) in enumerate(ordered.iterrows(), start=1):
             comparison = (
@@ -184,6 +192,7 @@ def rank_at_equal_cost(rows: pd.DataFrame, accuracy: str = "best_acc") -> pd.Dat
         "p_holm",
         "family",
         "paired_t_p",
+        "best_share",
         *layer_columns,
     ]
     ranking = pd.DataFrame(rows_out)
@@ -333,6 +342,9 @@ def ranking_for_people(ranking: pd.DataFrame) -> pd.DataFrame:
             "accuracy %": ranking.apply(plus_minus, axis=1),
             "vs best, points [95% CI over paired seeds]": ranking.apply(difference, axis=1),
             "test (Holm within the level)": ranking.apply(_test_cell, axis=1),
+            "best in % of seed resamples": [
+                "" if not np.isfinite(share) else f"{100 * share:.0f}%" for share in ranking["best_share"]
+            ],
             "seeds": ranking["n_seeds"],
             "density": ranking["density"],
         }

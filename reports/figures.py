@@ -249,3 +249,35 @@ def recipe_plot(ranking: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Pat
     axes.grid(alpha=0.3, which="both")
     _legend(axes)
     return save(figure, path)
+
+
+def stability_figure(table: pd.DataFrame, path: Path, stable: float) -> Path | None:
+    """Per metric (those that rank the plans alike drawn once): the share of resamples keeping its
+    finding (bar: plans and seeds drawn; marks: each alone), and the share in which it is strongest."""
+    own = table[table["same_as"] == table["metric"]].sort_values("holds")
+    if own.empty:
+        return None
+    figure = Figure(figsize=(10, 1.2 + 0.38 * len(own)), dpi=100, layout="constrained")
+    holds, strongest = figure.subplots(1, 2, sharey=True, width_ratios=(3, 2))
+    places = np.arange(len(own))
+    colours = ["tab:red" if rho < 0 else "tab:blue" for rho in own["spearman_rho"]]
+    holds.barh(places, 100 * own["holds"], color=colours, alpha=0.8)
+    if own["holds_seeds"].notna().any():
+        holds.plot(100 * own["holds_seeds"], places, "o", color="black", ms=4, label="seeds drawn alone")
+    holds.plot(100 * own["holds_plans"], places, "^", color="black", ms=4, mfc="none", label="plans drawn alone")
+    holds.axvline(100 * stable, color="grey", ls="--", lw=1, label=f"stable: {100 * stable:.0f}%")
+    holds.set_yticks(places, [f"{m} (ρ {rho:+.2f})" for m, rho in zip(own["metric"], own["spearman_rho"])], fontsize=8)
+    holds.set_xlim(0, 100)
+    holds.set_xlabel(
+        "% of resamples with the same sign and Holm p < 0.05\n(red: accuracy falls, blue: rises)", fontsize=8
+    )
+    holds.legend(fontsize=7, loc="lower right")
+    strongest.barh(places, 100 * own["strongest"], color="grey")
+    strongest.set_xlim(0, 100)
+    strongest.set_xlabel("% of resamples in which it is the strongest metric", fontsize=8)
+    figure.suptitle(
+        f"How stable each relation is ({int(own['resamples'].iloc[0]):,} resamples of plans and seeds, "
+        f"{int(own['n_plans'].iloc[0])} plans)",
+        fontsize=10,
+    )
+    return save(figure, path)

@@ -56,6 +56,20 @@ def holm(pvalues) -> np.ndarray:
     return adjusted
 
 
+def holm_rows(pvalues: np.ndarray) -> np.ndarray:
+    """:func:`holm` applied to each row of a 2-D array at once (NaN entries left out of their row's family)."""
+    p = np.asarray(pvalues, dtype=float)
+    finite = np.isfinite(p)
+    order = np.argsort(np.where(finite, p, np.inf), axis=1, kind="stable")
+    ordered = np.take_along_axis(p, order, axis=1)
+    family = finite.sum(axis=1, keepdims=True)
+    scaled = np.where(np.isfinite(ordered), (family - np.arange(p.shape[1])[None, :]) * ordered, np.nan)
+    running = np.minimum(1.0, np.fmax.accumulate(scaled, axis=1))
+    adjusted = np.full_like(p, np.nan)
+    np.put_along_axis(adjusted, order, np.where(np.isfinite(ordered), running, np.nan), axis=1)
+    return adjusted
+
+
 def smallest_p(pairs: int) -> float:
     """The smallest two-sided p a sign-flip permutation test (or Wilcoxon, without ties) can give."""
     return min(1.0, 2.0 / 2**pairs) if pairs > 0 else 1.0
