@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 from pathlib import Path
 
 import click
 
 from cli.options import friendly_errors
 from common import __version__
+from reports.agreement import check_lines
 from reports.arms import pair_recipes as pair_table
 from reports.arms import pairing_findings, write_pairs
 from reports.build import ReportConfig, build_report
+from reports.stability import RESAMPLES
 from reports.table import filter_rows, read_results
 from trainer import rundir
 from trainer.results import read_rows
@@ -62,8 +66,26 @@ from trainer.rundir import RESULTS_FILE
     "leave-one-plan-out against density alone and the best single metric, and save it as predictor.json for "
     "topo rank --predictor.",
 )
+@click.option(
+    "--resamples",
+    type=click.IntRange(0, 100_000),
+    default=RESAMPLES,
+    show_default=True,
+    help="Resamples of the plans and of the seeds within each plan for the stability of every correlation and "
+    "ranking (stability.csv; the findings lead with what holds in at least 90% of them); 0 skips it.",
+)
+@click.option(
+    "--check-against",
+    "stored",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="STORED",
+    help="A stored results table of the same experiment (e.g. docs/runs/demo/results.csv): also print whether each "
+    "configuration's accuracy agrees with it within the spread over seeds, and every claim of the report that changed.",
+)
 @friendly_errors
-def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair_recipes, predict) -> None:
+def report(
+    results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair_recipes, predict, resamples, stored
+) -> None:
     """Relate graph metrics to accuracy over the runs of RESULTS (results.csv; shards are merged).
 
     A table that mixes configurations (models, data sets, epochs, lr, model or recipe options,
@@ -72,7 +94,8 @@ def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair
     Dense runs of several models on one data set and schedule are one experiment comparing the
     models at their counted cost, paired by seed against the largest.
 
-    Writes summary.csv, correlations.csv, ranking.csv (configurations ranked at each cost level,
+    Writes summary.csv, correlations.csv, stability.csv (how often each correlation holds when
+    plans and seeds are drawn again), ranking.csv (configurations ranked at each cost level,
     when some share one), paired.csv (arms paired by seed: models, or recipes against a control),
     figures/*.png, report.html (self-contained) and report.md into --out,
     prints the findings and the path of report.html. Run directories beside a results table that
@@ -83,7 +106,9 @@ def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair
         pairs = pair_table(filter_rows(read_results(list(results)), model, dataset, epochs), pair_recipes)
     for line in _runs_without_rows(results):
         click.echo(f"notice: {line}", err=True)
-    config = ReportConfig(tuple(results), out, accuracy, model, dataset, epochs, bootstrap, seed, pair_recipes, predict)
+    config = ReportConfig(
+        tuple(results), out, accuracy, model, dataset, epochs, bootstrap, seed, pair_recipes, predict, resamples
+    )
     built = build_report(config, progress=lambda line: click.echo(f"report: {line}", err=True))
     for line in built.findings:
         click.echo(f"- {line}")
@@ -92,7 +117,17 @@ def report(results, out, accuracy, model, dataset, epochs, bootstrap, seed, pair
     for section in built.sections:
         if section.predictor is not None:
             click.echo(f"predictor: {section.predictor}")
+    if stored is not None:
+        _print_check(config, built, stored)
     click.echo(str(built.html))
+
+
+def _print_check(config: ReportConfig, built, stored: Path) -> None:
+    """``--check-against``: the stored table reported as the fresh one was (in a scratch folder), then compared."""
+    with tempfile.TemporaryDirectory(prefix="topoprune-stored-") as scratch:
+        again = build_report(dataclasses.replace(config, results=(stored,), out=Path(scratch), predict=False))
+    for line in check_lines(built.sections, again.sections, str(stored)):
+        click.echo(f"check: {line}")
 
 
 def _print_pairs(table, reference: str, out: Path) -> None:
