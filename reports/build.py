@@ -58,6 +58,7 @@ class Section:
     ranking: pd.DataFrame  # configurations ranked at each cost level (empty when nothing shares one)
     pairs: pd.DataFrame | None = None  # arms against the reference arm, seed by seed (reports.arms)
     stability: pd.DataFrame | None = None  # each correlation's stability under resampling (reports.stability)
+    stable_lines: tuple[str, ...] = ()  # the findings that say how stable the others are
     predictor: Path | None = None  # the fitted accuracy predictor (report --predict)
 
 
@@ -132,6 +133,7 @@ def _section(experiment: Experiment, config: ReportConfig, figures_dir: Path) ->
         correlation_table,
         ranking,
         stability=stability.assign(experiment=experiment.title) if len(stability) else None,
+        stable_lines=tuple(stable_lines),
     )
 
 
@@ -142,9 +144,12 @@ def _stability(summary: pd.DataFrame, correlations: dict, config: ReportConfig) 
     if not len(plans) or config.resamples == 0:
         return pd.DataFrame(), []
     observed = {metric: c.spearman_rho for metric, c in correlations.items()}
-    table = correlation_stability(summary, observed, config.resamples, config.seed)
+    partial = {m: c.partial_rho for m, c in correlations.items() if "density is the same" not in c.note}
+    table = correlation_stability(summary, observed, config.resamples, config.seed, partial or None)
     if len(table):
         table.insert(2, "spearman_p_holm", [correlations[m].spearman_p_holm for m in table["metric"]])
+        if partial:
+            table["partial_p_holm"] = [correlations[m].partial_rho_p_holm for m in table["metric"]]
     summary.loc[plans.index, "best_share"] = best_shares(plans["accuracies"], config.resamples, config.seed)
     best = summary.loc[plans["acc_mean"].idxmax()]
     lines = stability_lines(
@@ -164,8 +169,9 @@ def _stability_part(stability: pd.DataFrame, figures_dir: Path) -> list[tuple[st
         return []
     figure = figures.stability_figure(stability, figures_dir / "stability.png", STABLE)
     columns = ["metric", "spearman_rho", "spearman_p_holm", "holds", "holds_seeds", "holds_plans", "same_sign"]
+    columns += ["strongest", "partial_rho", "partial_p_holm", "holds_partial", "same_as", "n_plans"]
     parts = [(STABILITY_HEADING, figure)] if figure is not None else []
-    return parts + [("Stability of each correlation", stability[[*columns, "strongest", "same_as", "n_plans"]])]
+    return parts + [("Stability of each correlation", stability[[c for c in columns if c in stability.columns]])]
 
 
 def _search_part(rows: pd.DataFrame, config: ReportConfig, figures_dir: Path) -> list[tuple[str, Path]]:

@@ -265,6 +265,9 @@ def stability_figure(table: pd.DataFrame, path: Path, stable: float) -> Path | N
     if own["holds_seeds"].notna().any():
         holds.plot(100 * own["holds_seeds"], places, "o", color="black", ms=4, label="seeds drawn alone")
     holds.plot(100 * own["holds_plans"], places, "^", color="black", ms=4, mfc="none", label="plans drawn alone")
+    if "holds_partial" in own.columns and own["partial_rho"].notna().any():
+        partial = own["holds_partial"].where(own["partial_rho"].notna())
+        holds.plot(100 * partial, places, "D", color="darkorange", ms=4, label="controlling for density")
     holds.axvline(100 * stable, color="grey", ls="--", lw=1, label=f"stable: {100 * stable:.0f}%")
     holds.set_yticks(places, [f"{m} (ρ {rho:+.2f})" for m, rho in zip(own["metric"], own["spearman_rho"])], fontsize=8)
     holds.set_xlim(0, 100)

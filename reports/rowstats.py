@@ -33,3 +33,26 @@ def kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     sy = np.sign(y[:, :, None] - y[:, None, :])[:, upper[0], upper[1]]
     with np.errstate(invalid="ignore", divide="ignore"):
         return (sx * sy).sum(axis=1) / np.sqrt((sx * sx).sum(axis=1) * (sy * sy).sum(axis=1))
+
+
+def _residual_rows(values: np.ndarray, control: np.ndarray) -> np.ndarray:
+    """Each row of ``values`` less its least-squares line in the same row of ``control``."""
+    dc = control - control.mean(axis=1, keepdims=True)
+    dv = values - values.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (dc * dv).sum(axis=1, keepdims=True) / (dc * dc).sum(axis=1, keepdims=True)
+    return dv - slope * dc
+
+
+def partial_spearman_rows(x: np.ndarray, y: np.ndarray, control: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spearman's rho of x and y controlling for ``control`` (Pearson of the ranks' residuals after
+    a line in the control's ranks, as :func:`reports.stats.partial_correlation` on ranks) and its
+    two-sided p with n - 3 degrees of freedom, row by row; NaN where a residual is constant."""
+    rx, ry, rc = (stats.rankdata(a, axis=1) for a in (x, y, control))
+    ex, ey = _residual_rows(rx, rc), _residual_rows(ry, rc)
+    flat = (np.ptp(ex, axis=1) < 1e-12) | (np.ptp(ey, axis=1) < 1e-12)
+    r = np.where(flat, np.nan, pearson_rows(ex, ey))
+    df = x.shape[1] - 3
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.abs(r) * np.sqrt(df / np.maximum(1e-300, (1 - r) * (1 + r)))
+    return r, np.where(np.isfinite(r), 2 * stats.t.sf(t, df), np.nan)

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from reports.inference import ALPHA, holm_rows
-from reports.rowstats import spearman_rows
+from reports.rowstats import partial_spearman_rows, spearman_rows
 from reports.stats import MIN_PLANS
 
 #: A finding is called stable when it holds in at least this share of resamples.
@@ -82,15 +82,22 @@ def equivalent_metrics(plans: pd.DataFrame, metrics: list[str]) -> dict[str, str
 
 
 def correlation_stability(
-    summary: pd.DataFrame, observed: dict[str, float], resamples: int = RESAMPLES, seed: int = 0
+    summary: pd.DataFrame,
+    observed: dict[str, float],
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    partial: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """One row per metric of ``observed`` (metric -> rho on the data, NaN if not computed): the
     share of resamples that keep its finding under each scheme, the share with the same sign, and
     the share in which it is the strongest metric (draws of seeds and plans).
 
     Columns: ``metric``, ``spearman_rho``, ``same_as`` (its representative), ``holds``,
-    ``holds_seeds``, ``holds_plans``, ``same_sign``, ``strongest``, ``n_plans``, ``resamples``. Empty with fewer
-    than :data:`reports.stats.MIN_PLANS` plans; ``holds_seeds`` is NaN when every plan has one seed.
+    ``holds_seeds``, ``holds_plans``, ``same_sign``, ``strongest``, ``n_plans``, ``resamples``, and
+    with ``partial`` (metric -> partial rho controlling for the plans' density, when it varies)
+    ``partial_rho`` and ``holds_partial``: the share of the same resamples in which the partial
+    correlation keeps its sign and Holm significance. Empty with fewer than
+    :data:`reports.stats.MIN_PLANS` plans; ``holds_seeds`` is NaN when every plan has one seed.
     """
     plans = summary[~summary["is_baseline"]].reset_index(drop=True)
     metrics = [m for m, rho in observed.items() if np.isfinite(rho)]
@@ -108,17 +115,29 @@ def correlation_stability(
         index, accuracy = draws.draw(rng, resamples, seeds, resample_plans)
         results = [spearman_rows(values[m][usable][index], accuracy) for m in metrics]
         rho = np.column_stack([r for r, _ in results])
-        adjusted = holm_rows(np.column_stack([p for _, p in results]))
         same_sign = np.sign(rho) == np.sign(table["spearman_rho"].to_numpy())[None, :]
-        holds = (same_sign & (adjusted < ALPHA)).mean(axis=0)
-        table["holds" if scheme == "both" else f"holds_{scheme}"] = holds
+        table["holds" if scheme == "both" else f"holds_{scheme}"] = _holds(results, table["spearman_rho"].to_numpy())
         if scheme == "both":
             table["same_sign"] = same_sign.mean(axis=0)
             table["strongest"] = _strongest_shares(rho, table["same_as"].to_numpy() == table["metric"].to_numpy())
+            if partial:
+                density = pd.to_numeric(plans["density"], errors="coerce").to_numpy(dtype=float)[index]
+                table["partial_rho"] = [partial.get(m, np.nan) for m in metrics]
+                table["holds_partial"] = _holds(
+                    [partial_spearman_rows(values[m][usable][index], accuracy, density) for m in metrics],
+                    table["partial_rho"].to_numpy(),
+                )
     if (draws.seeds < 2).all():
         table["holds_seeds"] = np.nan
     table["n_plans"], table["resamples"] = len(plans), resamples
     return table
+
+
+def _holds(results: list[tuple[np.ndarray, np.ndarray]], observed: np.ndarray) -> np.ndarray:
+    """Per metric, the share of resamples whose (rho, p) keeps the observed sign with a Holm p < ALPHA."""
+    rho = np.column_stack([r for r, _ in results])
+    adjusted = holm_rows(np.column_stack([p for _, p in results]))
+    return ((np.sign(rho) == np.sign(observed)[None, :]) & (adjusted < ALPHA)).mean(axis=0)
 
 
 def _strongest_shares(rho: np.ndarray, counted: np.ndarray) -> np.ndarray:

@@ -46,6 +46,7 @@ def stability_lines(table: pd.DataFrame, n_seeds: int, best: tuple[str, float] |
         seeds_drawn = bool(table["holds_seeds"].notna().any())
         scheme = _scheme_text(int(table["resamples"].iloc[0]), seeds_drawn)
         lines += _stable_lines(own, table, scheme)
+        lines += _partial_lines(own, table)
         lines += _fragile_lines(own, table, seeds_drawn)
         lines += _strongest_lines(own, table, n_seeds)
     lines += _best_lines(best)
@@ -75,6 +76,29 @@ def _stable_lines(own: pd.DataFrame, table: pd.DataFrame, scheme: str) -> list[s
     return lines
 
 
+def _partial_lines(own: pd.DataFrame, table: pd.DataFrame) -> list[str]:
+    """Whether each stable relation survives controlling for density (plans of several densities)."""
+    if "holds_partial" not in own.columns:
+        return []
+    stable = own[(own["holds"] >= STABLE) & np.isfinite(own["partial_rho"])]
+    kept, lost = stable[stable["holds_partial"] >= STABLE], stable[stable["holds_partial"] < STABLE]
+    lines = []
+    if len(lost):
+        shares = " / ".join(percent(s) for s in lost["holds_partial"])
+        lines.append(
+            f"Controlling for density (the plans keep different fractions of the weights), "
+            f"{_names(list(lost['metric']), table)} {'holds' if len(lost) == 1 else 'hold'} in only {shares} of the "
+            "same resamples: at a fixed density that relation is not stable."
+        )
+    if len(kept):
+        shares = " / ".join(percent(s) for s in kept["holds_partial"])
+        lines.append(
+            f"Controlling for density, {_names(list(kept['metric']), table)} "
+            f"{'holds' if len(kept) == 1 else 'hold'} too, in {shares} of the same resamples."
+        )
+    return lines
+
+
 def _fragile_lines(own: pd.DataFrame, table: pd.DataFrame, seeds_drawn: bool) -> list[str]:
     fragile = own[(own["spearman_p_holm"] < ALPHA) & (own["holds"] < STABLE)]
     parts = []
@@ -98,7 +122,9 @@ def _strongest_lines(own: pd.DataFrame, table: pd.DataFrame, n_seeds: int) -> li
             f"{top['metric']} is the metric most strongly related to accuracy in {percent(top['strongest'])} of "
             "resamples."
         ]
-    shares = ", ".join(f"{row['metric']} {percent(row['strongest'])}" for _, row in ordered.head(3).iterrows())
+    shown = ordered.head(3)
+    shown = shown[(shown["strongest"] >= 0.05) | (shown.index == shown.index[0])]  # the top one, and others of 5% on
+    shares = ", ".join(f"{row['metric']} {percent(row['strongest'])}" for _, row in shown.iterrows())
     plans = f"{int(table['n_plans'].iloc[0])} plans"
     return [
         f"Which metric relates most strongly to accuracy is not resolved by {n_seeds} seed(s) and {plans}: the "

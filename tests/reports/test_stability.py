@@ -191,3 +191,56 @@ def test_report_without_resamples_has_no_stability(tmp_path):
     built = build_report(ReportConfig((path,), tmp_path / "report", resamples=0))
     assert not any(line.startswith("Stable") for line in built.findings)
     assert not (tmp_path / "report" / STABILITY_FILE).exists()
+
+
+def _two_densities(accuracy, seed: int = 0) -> pd.DataFrame:
+    """16 plans at densities 1/16 and 1/4; aspl shorter at the higher density and spread within each."""
+    rng = np.random.default_rng(seed)
+    density = np.repeat([1 / 16, 1 / 4], 8)
+    aspl = np.where(density > 0.1, 2.0, 5.0) + rng.uniform(0, 1.5, 16)
+    frame = pd.DataFrame({"is_baseline": False, "density": density, "aspl": aspl})
+    frame["accuracies"] = [[accuracy(d, a, rng) for _ in range(3)] for d, a in zip(density, aspl)]
+    frame["acc_mean"] = frame["accuracies"].apply(np.mean)
+    return frame
+
+
+def _partial_rho(frame: pd.DataFrame, metric: str) -> float:
+    from reports.stats import partial_correlation
+
+    ranks = [stats.rankdata(frame[c]) for c in (metric, "acc_mean", "density")]
+    return partial_correlation(*ranks)[0]
+
+
+def test_a_relation_through_density_is_stable_only_until_density_is_controlled():
+    frame = _two_densities(lambda d, a, rng: 80 + 20 * d + rng.normal(0, 0.1))
+    observed = {"aspl": float(stats.spearmanr(frame["aspl"], frame["acc_mean"])[0])}
+    table = correlation_stability(frame, observed, 500, partial={"aspl": _partial_rho(frame, "aspl")})
+    row = table.iloc[0]
+    assert row["holds"] >= 0.9 and row["holds_partial"] < 0.2
+    table.insert(2, "spearman_p_holm", 0.001)
+    lines = stability_lines(table, 3, None)
+    assert lines[1].startswith(
+        "Controlling for density (the plans keep different fractions of the weights), aspl holds"
+    )
+    assert lines[1].endswith("at a fixed density that relation is not stable.")
+
+
+def test_a_relation_that_holds_at_each_density_survives_the_control():
+    frame = _two_densities(lambda d, a, rng: 80 + 20 * d - 2 * a + rng.normal(0, 0.1))
+    observed = {"aspl": float(stats.spearmanr(frame["aspl"], frame["acc_mean"])[0])}
+    table = correlation_stability(frame, observed, 500, partial={"aspl": _partial_rho(frame, "aspl")})
+    assert table.iloc[0]["holds"] >= 0.9 and table.iloc[0]["holds_partial"] >= 0.9
+    table.insert(2, "spearman_p_holm", 0.001)
+    assert "Controlling for density, aspl holds too, in" in " ".join(stability_lines(table, 3, None))
+
+
+def test_partial_spearman_rows_equal_the_report_partial_correlation():
+    from reports.rowstats import partial_spearman_rows
+    from reports.stats import partial_correlation
+
+    rng = np.random.default_rng(8)
+    x, y, control = rng.random((3, 12, 10))
+    r, p = partial_spearman_rows(x, y, control)
+    for row in range(12):
+        expected = partial_correlation(*(stats.rankdata(a[row]) for a in (x, y, control)))
+        assert (r[row], p[row]) == pytest.approx(expected, rel=1e-9)
