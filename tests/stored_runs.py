@@ -1,0 +1,227 @@
+"""Numbers in README.md and docs/ come from runs stored under docs/runs/<name>/ (results.csv and
+run.json); docs/architecture.md, "Stored runs", says how.
+
+    python -m tests.stored_runs store NAME RESULTS.csv --command "make demo"   # keep a run
+    python -m tests.stored_runs write                                         # regenerate every quote
+
+A quote is the part of a document between ``<!-- stored run: NAME -->`` and ``<!-- end stored
+run: NAME -->``: what ``report`` says of the stored table, its design read from the table, and its
+main figure (copied beside the document, stamped with the table's sha256).
+``tests/test_stored_runs.py`` re-runs the report and names every sentence that changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, PngImagePlugin
+
+from common.atomic import atomic_write_text
+from reports.build import ReportConfig, build_report
+from reports.stability_text import stability_lines
+
+ROOT = Path(__file__).parents[1]
+RUNS = ROOT / "docs" / "runs"
+DOCUMENTS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+QUOTE = re.compile(
+    r"<!-- stored run: (?P<name>[\w-]+)(?P<mode> stable(?: with (?P<other>[\w-]+))?)? -->\n(?P<body>.*?)"
+    r"<!-- end stored run: (?P=name) -->",
+    re.S,
+)
+STAMP = "topoprune-results-sha256"  # PNG text chunk: which stored table a figure was drawn from
+#: Figures under docs/ not drawn from a stored run yet, each with the run that would replace it.
+UNSTORED_FIGURES = {
+    "demo-compare.png": "make demo-compare",
+    "graph2nn-equal-cost.png": "make graph2nn-equal-cost",
+    "edropout-search.png": "make edropout-compare",
+}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def hardware() -> str:
+    """The CPU model and core count of this machine (what a stored run's time was measured on)."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+        model = found.group(1).strip() if found else model
+    return f"{os.cpu_count()} cores of {model}"
+
+
+def training_minutes(table: pd.DataFrame) -> float:
+    """Wall time from the first run's start to the last run's end (``created`` minus ``train_seconds``)."""
+    end = pd.to_datetime(table["created"], utc=True, format="ISO8601")
+    start = end - pd.to_timedelta(pd.to_numeric(table["train_seconds"]), unit="s")
+    return (end.max() - start.min()).total_seconds() / 60
+
+
+def store(name: str, results: Path, command: str, note: str = "") -> Path:
+    """Copy a run's results table to docs/runs/NAME/ with run.json (command, hardware, wall time)."""
+    folder = RUNS / name
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pd.read_csv(results)
+    shutil.copyfile(results, folder / "results.csv")
+    meta = {
+        "command": command,
+        "hardware": hardware(),
+        "training_minutes": round(training_minutes(table), 1),
+        "torch": sorted(table["torch_version"].dropna().astype(str).unique()),
+        "runs": len(table),
+        "note": note,
+    }
+    atomic_write_text(folder / "run.json", json.dumps(meta, indent=2) + "\n")
+    return folder
+
+
+def design(table: pd.DataFrame) -> str:
+    """The stored run's design in one sentence, read from its table."""
+    plans = table[table["recipe"] != "dense"]
+    per_plan = plans.groupby("plan_sha256")
+    generators = per_plan["generator"].first().value_counts()
+    seeds = sorted(int(s) for s in table["train_seed"].unique())
+    parts = [
+        f"{per_plan.ngroups} plans ({', '.join(f'{g} {n}' for g, n in generators.items())})",
+        f"aspl {plans['aspl'].min():.2f} to {plans['aspl'].max():.2f}",
+        f"clustering {plans['clustering'].min():.2f} to {plans['clustering'].max():.2f}",
+        f"keeping {' / '.join(f'{d:.4g}' for d in sorted(plans['density'].unique()))} of the masked weights"
+        + (f" (degrees {' / '.join(f'{d:g}' for d in sorted(plans['degree'].unique()))})" if "degree" in plans else ""),
+        f"training seeds {', '.join(map(str, seeds))}",
+        f"{int(table['epochs'].iloc[0])} epochs of {table['model'].iloc[0]} on {table['dataset'].iloc[0]}",
+    ]
+    dense = ", and the dense model at every seed" if (table["recipe"] == "dense").any() else ""
+    return "; ".join(parts) + dense
+
+
+def report_of(name: str, out: Path):
+    return build_report(ReportConfig((RUNS / name / "results.csv",), out, predict=True))
+
+
+def quote(document: Path, match: re.Match, reports: dict) -> str:
+    """The text between a quote's markers in ``document``: every finding of the run; or (mode
+    ``stable``) the first and those that say how stable the findings are; or (``stable with
+    OTHER``) only what holds in both runs, each share the lower of the two."""
+    name, other = match["name"], match["other"]
+    folder = RUNS / name
+    meta = json.loads((folder / "run.json").read_text())
+    table = pd.read_csv(folder / "results.csv")
+    link = os.path.relpath(folder, document.parent)
+    figure = os.path.relpath(ROOT / "docs" / f"{name}-main.png", document.parent)
+    built = reports[name]
+    if other:
+        lines = [built.findings[0], *shared_stable_lines(built, reports[other])]
+        other_link = os.path.relpath(RUNS / other, document.parent)
+        scope = (
+            f" (the first finding, then only what holds on the stored run [`{other_link}`]({other_link}/run.json) "
+            "too: each share the lower of the two runs', and under the control for density the higher)"
+        )
+    elif match["mode"]:
+        lines, scope = (
+            [built.findings[0], *built.sections[0].stable_lines],
+            " (the first finding, then how stable each is)",
+        )
+    else:
+        lines, scope = built.findings, ""
+    text = [
+        f"From the stored run [`{link}`]({link}/run.json): `{meta['command']}`, {meta['runs']} training runs in "
+        f"{meta['training_minutes']} minutes (first start to last finish) on {meta['hardware']}, torch "
+        f"{', '.join(meta['torch'])}{f' ({note})' if (note := meta.get('note')) else ''}. "
+        f"Design: {design(table)}. What `report --predict` says of it{scope}:",
+        "",
+        *[f"- {line}" for line in lines],
+        "",
+        f"![The main figure of the report on the stored run {name}]({figure})",
+        "",
+    ]
+    return "\n".join(text)
+
+
+def shared_stable_lines(first, second) -> list[str]:
+    """The stability sentences for what both runs' reports find: every share the lower of the two
+    (the share holding under the control for density the higher); no best configuration."""
+    a, b = first.sections[0].stability, second.sections[0].stability
+    shares = [c for c in ("holds", "holds_seeds", "holds_plans", "strongest", "holds_partial") if c in a and c in b]
+    both = a.merge(b[["metric", *shares]], on="metric", suffixes=("", "_other"))
+    for column in shares:
+        pick = np.fmax if column == "holds_partial" else np.fmin
+        both[column] = pick(both[column], both[f"{column}_other"])
+    plans = first.sections[0].summary
+    seeds = int(plans.loc[~plans["is_baseline"], "n_seeds"].min())
+    return stability_lines(both.drop(columns=[f"{c}_other" for c in shares]), seeds, None)
+
+
+def _quoted(match: re.Match, document: Path, reports: dict) -> str:
+    name, mode = match["name"], match["mode"] or ""
+    return f"<!-- stored run: {name}{mode} -->\n{quote(document, match, reports)}<!-- end stored run: {name} -->"
+
+
+def stamp_figure(source: Path, target: Path, results: Path) -> None:
+    """Copy a PNG, recording which results table it was drawn from."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text(STAMP, sha256(results))
+    with Image.open(source) as image:
+        image.save(target, pnginfo=info)
+
+
+def figure_stamp(path: Path) -> str | None:
+    with Image.open(path) as image:
+        return image.text.get(STAMP)
+
+
+def write() -> list[Path]:
+    """Regenerate every quote in README.md and docs/ and its figure; the documents changed."""
+    with tempfile.TemporaryDirectory() as scratch:
+        reports: dict = {}
+        return [document for document in DOCUMENTS if _rewrite(document, reports, Path(scratch))]
+
+
+def _rewrite(document: Path, reports: dict, scratch: Path) -> bool:
+    """Regenerate the quotes of one document (reporting each stored run once); whether it changed."""
+    text = document.read_text()
+    missing = {m["name"] for m in QUOTE.finditer(text) if not (RUNS / m["name"] / "results.csv").is_file()}
+    for name in sorted(missing):
+        print(f"{document.relative_to(ROOT)}: docs/runs/{name} is not stored yet; its quote is left as it is")
+    for match in (m for m in QUOTE.finditer(text) if m["name"] not in missing):
+        for name in filter(None, (match["name"], match["other"])):
+            if name not in reports:
+                reports[name] = report_of(name, scratch / name)
+        name = match["name"]
+        stamp_figure(reports[name].main_figure, ROOT / "docs" / f"{name}-main.png", RUNS / name / "results.csv")
+    new = QUOTE.sub(lambda m: m[0] if m["name"] in missing else _quoted(m, document, reports), text)
+    if new != text:
+        atomic_write_text(document, new)
+    return new != text
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.stored_runs", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="action", required=True)
+    keep = commands.add_parser("store", help="keep a run's results table under docs/runs/NAME")
+    keep.add_argument("name")
+    keep.add_argument("results", type=Path)
+    keep.add_argument("--command", required=True, help="the command that made the run, as a reader would type it")
+    keep.add_argument("--note", default="", help="what a reader of its time should know (other work running, ...)")
+    commands.add_parser("write", help="regenerate every quote of a stored run in README.md and docs/")
+    args = parser.parse_args(argv)
+    if args.action == "store":
+        print(store(args.name, args.results, args.command, args.note))
+    else:
+        for document in write():
+            print(f"updated {document.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
