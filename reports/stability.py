@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from reports.inference import ALPHA, holm_rows
+from reports.inference import ALPHA, MIN_PAIRS, holm_rows
 from reports.rowstats import partial_spearman_rows, spearman_rows
 from reports.stats import MIN_PLANS
 
@@ -152,9 +152,9 @@ def _strongest_shares(rho: np.ndarray, counted: np.ndarray) -> np.ndarray:
 def best_shares(accuracies, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
     """For configurations with these per-seed accuracies, the share of seed resamples in which
     each has the highest mean (configurations tied for best share the resample); NaN for all when
-    no configuration has two seeds."""
+    a configuration has fewer than :data:`reports.inference.MIN_PAIRS` seeds."""
     draws = Draws.of([np.asarray(a, dtype=float) for a in accuracies])
-    if len(draws.seeds) == 0 or (draws.seeds < 2).all():
+    if len(draws.seeds) == 0 or draws.seeds.min() < MIN_PAIRS:  # 2 seeds give 3 possible means: no verdict
         return np.full(len(draws.seeds), np.nan)
     _, means = draws.draw(np.random.default_rng(seed), resamples, seeds=True, plans=False)
     top = np.isclose(means, means.max(axis=1, keepdims=True), rtol=0, atol=1e-12)

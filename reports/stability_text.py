@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reports.inference import ALPHA
+from reports.inference import ALPHA, MIN_PAIRS
 from reports.stability import STABLE
 
 
@@ -138,7 +138,8 @@ def _best_lines(best: tuple[str, float] | None) -> list[str]:
     label, share = best
     if not np.isfinite(share):
         return [
-            "With one seed per configuration, whether the best one stays best under other seeds cannot be measured."
+            f"With fewer than {MIN_PAIRS} seeds per configuration, whether the best one stays best under other seeds "
+            "is not measured."
         ]
     verdict = "stable" if share >= STABLE else "not stable"
     return [f"The best configuration, {label}, is best in {percent(share)} of resamples of its seeds: {verdict}."]

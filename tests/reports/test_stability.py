@@ -158,9 +158,9 @@ def test_a_significant_but_fragile_finding_is_said_to_be_fragile():
 def test_best_shares_find_a_clear_winner_and_split_a_tie():
     clear = best_shares([[90.0, 90.2, 89.9], [85.0, 85.5, 84.8], [80.0, 80.1, 79.9]], 400)
     np.testing.assert_array_equal(clear, [1.0, 0.0, 0.0])
-    tie = best_shares([[1.0, 2.0], [2.0, 1.0]], 4000)
-    assert tie[0] == pytest.approx(0.5, abs=0.03)  # P(higher) 5/16 + half of P(tied) 6/16
-    assert np.isnan(best_shares([[1.0], [2.0]])).all()
+    tie = best_shares([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], 4000)
+    assert tie == pytest.approx([0.5, 0.5], abs=0.03)  # the same seeds: each is ahead as often, ties split
+    assert np.isnan(best_shares([[1.0, 2.0], [2.0, 3.0, 4.0]])).all()  # 2 seeds: 3 possible means, no verdict
 
 
 def test_percent_never_rounds_to_all_or_nothing():
