@@ -30,6 +30,7 @@ from PIL import Image, PngImagePlugin
 from common.atomic import atomic_write_text
 from reports.build import ReportConfig, build_report
 from reports.stability_text import stability_lines
+from reports.stats import merge_seed_draws, plan_summary
 
 ROOT = Path(__file__).parents[1]
 RUNS = ROOT / "docs" / "runs"
@@ -42,7 +43,6 @@ QUOTE = re.compile(
 STAMP = "topoprune-results-sha256"  # PNG text chunk: which stored table a figure was drawn from
 #: Figures under docs/ not drawn from a stored run yet, each with the run that would replace it.
 UNSTORED_FIGURES = {
-    "demo-compare.png": "make demo-compare",
     "graph2nn-equal-cost.png": "make graph2nn-equal-cost",
     "edropout-search.png": "make edropout-compare",
 }
@@ -87,18 +87,32 @@ def store(name: str, results: Path, command: str, note: str = "") -> Path:
     return folder
 
 
+def _listed(values, unit: str = "") -> str:
+    return " / ".join(f"{v:.3g}" for v in sorted(set(values))) + unit
+
+
+def _plans_part(plans: pd.DataFrame) -> str:
+    """The plan graphs: how many of each generator, their degrees, path lengths and clustering."""
+    per_plan = plans.groupby("plan_sha256")
+    generators = ", ".join(f"{g} {n}" for g, n in per_plan["generator"].first().value_counts().items())
+    degrees = sorted(per_plan["degree"].first().unique())
+    return (
+        f"{per_plan.ngroups} plan graphs ({generators}; degree{'s' if len(degrees) > 1 else ''} {_listed(degrees)}; "
+        f"aspl {plans['aspl'].min():.2f} to {plans['aspl'].max():.2f}; clustering {plans['clustering'].min():.2f} to "
+        f"{plans['clustering'].max():.2f})"
+    )
+
+
 def design(table: pd.DataFrame) -> str:
     """The stored run's design in one sentence, read from its table."""
-    plans = table[table["recipe"] != "dense"]
-    per_plan = plans.groupby("plan_sha256")
-    generators = per_plan["generator"].first().value_counts()
+    masked = table[table["recipe"] != "dense"]
+    configurations = plan_summary(merge_seed_draws(masked))["recipe"].value_counts()
+    plans = masked[masked["plan_sha256"].notna() & (masked["plan_sha256"].astype(str) != "")]
     seeds = sorted(int(s) for s in table["train_seed"].unique())
     parts = [
-        f"{per_plan.ngroups} plans ({', '.join(f'{g} {n}' for g, n in generators.items())})",
-        f"aspl {plans['aspl'].min():.2f} to {plans['aspl'].max():.2f}",
-        f"clustering {plans['clustering'].min():.2f} to {plans['clustering'].max():.2f}",
-        f"keeping {' / '.join(f'{d:.4g}' for d in sorted(plans['density'].unique()))} of the masked weights"
-        + (f" (degrees {' / '.join(f'{d:g}' for d in sorted(plans['degree'].unique()))})" if "degree" in plans else ""),
+        f"{configurations.sum()} configurations ({', '.join(f'{r} {n}' for r, n in configurations.items())})",
+        *([_plans_part(plans)] if len(plans) else []),
+        f"keeping {_listed(masked['density'].round(4))} of the masked weights",
         f"training seeds {', '.join(map(str, seeds))}",
         f"{int(table['epochs'].iloc[0])} epochs of {table['model'].iloc[0]} on {table['dataset'].iloc[0]}",
     ]
