@@ -43,7 +43,6 @@ QUOTE = re.compile(
 STAMP = "topoprune-results-sha256"  # PNG text chunk: which stored table a figure was drawn from
 #: Figures under docs/ not drawn from a stored run yet, each with the run that would replace it.
 UNSTORED_FIGURES = {
-    "graph2nn-equal-cost.png": "make graph2nn-equal-cost",
     "edropout-search.png": "make edropout-compare",
 }
 
@@ -87,8 +86,12 @@ def store(name: str, results: Path, command: str, note: str = "") -> Path:
     return folder
 
 
-def _listed(values, unit: str = "") -> str:
-    return " / ".join(f"{v:.3g}" for v in sorted(set(values))) + unit
+def _listed(values) -> str:
+    """A few distinct values one by one, many as their range."""
+    distinct = sorted(set(values))
+    if len(distinct) > 6:
+        return f"{distinct[0]:.3g} to {distinct[-1]:.3g}"
+    return " / ".join(f"{v:.3g}" for v in distinct)
 
 
 def _plans_part(plans: pd.DataFrame) -> str:
@@ -114,7 +117,8 @@ def design(table: pd.DataFrame) -> str:
         *([_plans_part(plans)] if len(plans) else []),
         f"keeping {_listed(masked['density'].round(4))} of the masked weights",
         f"training seeds {', '.join(map(str, seeds))}",
-        f"{int(table['epochs'].iloc[0])} epochs of {table['model'].iloc[0]} on {table['dataset'].iloc[0]}",
+        f"{(epochs := int(table['epochs'].iloc[0]))} epoch{'s' if epochs != 1 else ''} of {table['model'].iloc[0]} "
+        f"on {table['dataset'].iloc[0]}",
     ]
     dense = ", and the dense model at every seed" if (table["recipe"] == "dense").any() else ""
     return "; ".join(parts) + dense
