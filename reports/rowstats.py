@@ -20,10 +20,14 @@ def spearman_rows(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """Spearman's rho and its two-sided p (t approximation, as :func:`scipy.stats.spearmanr`) of
     each row pair; NaN where either row is constant."""
     rho = pearson_rows(stats.rankdata(x, axis=1), stats.rankdata(y, axis=1))
-    df = x.shape[1] - 2
+    return rho, _two_sided_p(rho, x.shape[1] - 2)
+
+
+def _two_sided_p(r: np.ndarray, df: int) -> np.ndarray:
+    """The two-sided p of correlations ``r`` by the t approximation with ``df`` degrees of freedom; NaN stays NaN."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.abs(rho) * np.sqrt(df / np.maximum(1e-300, (1 - rho) * (1 + rho)))
-    return rho, np.where(np.isfinite(rho), 2 * stats.t.sf(t, df), np.nan)
+        t = np.abs(r) * np.sqrt(df / np.maximum(1e-300, (1 - r) * (1 + r)))
+    return np.where(np.isfinite(r), 2 * stats.t.sf(t, df), np.nan)
 
 
 def kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -52,7 +56,4 @@ def partial_spearman_rows(x: np.ndarray, y: np.ndarray, control: np.ndarray) -> 
     ex, ey = _residual_rows(rx, rc), _residual_rows(ry, rc)
     flat = (np.ptp(ex, axis=1) < 1e-12) | (np.ptp(ey, axis=1) < 1e-12)
     r = np.where(flat, np.nan, pearson_rows(ex, ey))
-    df = x.shape[1] - 3
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.abs(r) * np.sqrt(df / np.maximum(1e-300, (1 - r) * (1 + r)))
-    return r, np.where(np.isfinite(r), 2 * stats.t.sf(t, df), np.nan)
+    return r, _two_sided_p(r, x.shape[1] - 3)

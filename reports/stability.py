@@ -114,11 +114,10 @@ def correlation_stability(
     for scheme, (seeds, resample_plans) in SCHEMES.items():
         index, accuracy = draws.draw(rng, resamples, seeds, resample_plans)
         results = [spearman_rows(values[m][usable][index], accuracy) for m in metrics]
-        rho = np.column_stack([r for r, _ in results])
-        same_sign = np.sign(rho) == np.sign(table["spearman_rho"].to_numpy())[None, :]
         table["holds" if scheme == "both" else f"holds_{scheme}"] = _holds(results, table["spearman_rho"].to_numpy())
         if scheme == "both":
-            table["same_sign"] = same_sign.mean(axis=0)
+            rho = np.column_stack([r for r, _ in results])
+            table["same_sign"] = (np.sign(rho) == np.sign(table["spearman_rho"].to_numpy())[None, :]).mean(axis=0)
             table["strongest"] = _strongest_shares(rho, table["same_as"].to_numpy() == table["metric"].to_numpy())
             if partial:
                 density = pd.to_numeric(plans["density"], errors="coerce").to_numpy(dtype=float)[index]
