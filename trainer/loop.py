@@ -134,7 +134,6 @@ def top_k_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> torch.T
     return (logits.topk(k, dim=1).indices == labels[:, None]).any(dim=1).sum()
 
 
-@torch.no_grad()
 @contextlib.contextmanager
 def norms_on_batch_statistics(model: nn.Module):
     """Within the block, every BatchNorm normalises with each batch's own statistics and leaves
@@ -163,9 +162,10 @@ def evaluate(
 ) -> PassStats:
     """Mean loss, top-1 and top-5 accuracy of ``model`` (in eval mode; with ``batch_statistics``
     its BatchNorms on each batch's statistics) over ``batches``; NaN for an empty split
-    (``--val-fraction 0``). Sums stay on the device until the end."""
+    (``--val-fraction 0``). Sums stay on the device until the end; no autograd graph is built
+    (a sum that kept one would hold every batch's activations until the pass ends)."""
     model.eval()
-    with norms_on_batch_statistics(model) if batch_statistics else contextlib.nullcontext():
+    with torch.no_grad(), norms_on_batch_statistics(model) if batch_statistics else contextlib.nullcontext():
         return _evaluate_batches(model, batches, loss_fn, device, amp, channels_last)
 
 
