@@ -33,8 +33,12 @@ EDROPOUT_OUT ?= edropout-out
 EDROPOUT_TRAIN ?= --model mlp --dataset fashion-mnist --epochs 5
 EDROPOUT_SETTINGS ?= --edropout-after-freeze fine-tune --edropout-warmup 3
 EDROPOUT_SEEDS ?= 0 1 2
+# The same comparison on cResNet-18 at half width, the paper's 1,184 gated bits, 3 epochs on the first 6,000 images.
+EDROPOUT_RESNET_OUT ?= edropout-resnet-out
+EDROPOUT_RESNET_TRAIN ?= --model cresnet18 --model-option width=32 --dataset fashion-mnist --epochs 3 --max-train 6000
+EDROPOUT_RESNET_SETTINGS ?= --edropout-after-freeze fine-tune --edropout-warmup 2 --edropout-coverage paper
 
-.PHONY: install data test test-fast test-oldest lint bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases edropout-compare clean
+.PHONY: install data test test-fast test-oldest lint bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases edropout-compare edropout-compare-resnet clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,17 +85,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every bench with its time budget and a progress line, then one table of every figure against its goal.
 bench: install
-	$(PY) bench/structure.py
-	$(PY) bench/topology_bench.py
-	$(PY) bench/large_graph_bench.py
-	$(PY) bench/train_bench.py
-	$(PY) bench/data_bench.py
-	$(PY) bench/model_costs.py
-	$(PY) bench/shared_basis_costs.py
-	$(PY) bench/compile_bench.py
-	$(PY) bench/edropout_bench.py --steps 4
-	$(PY) bench/executor_bench.py
+	$(PY) bench/run_all.py
 
 demo-plans: install
 	for d in 4 8 16; do $(BIN)/topo gen -g swap-chain -n 64 -d $$d --count 7 --out $(DEMO_OUT)/plans -q --format csv > /dev/null || exit 1; done
@@ -124,7 +120,7 @@ shared-bases: data
 	$(BIN)/report $(SHARED_OUT)/runs/results.csv --out $(SHARED_OUT)/report
 
 clean:
-	rm -rf $(DEMO_OUT) $(COMPARE_OUT) $(G2NN_OUT) $(SHARED_OUT) $(EDROPOUT_OUT) .pytest_cache .hypothesis
+	rm -rf $(DEMO_OUT) $(COMPARE_OUT) $(G2NN_OUT) $(SHARED_OUT) $(EDROPOUT_OUT) $(EDROPOUT_RESNET_OUT) .pytest_cache .hypothesis
 
 edropout-compare: data
 	@for seed in $(EDROPOUT_SEEDS); do \
@@ -136,3 +132,7 @@ edropout-compare: data
 	$(PY) -c "import pandas as pd; t = pd.read_csv('$(EDROPOUT_OUT)/runs/results.csv'); \
 		print(t.groupby('recipe')[['best_acc', 'final_acc', 'best_acc_no_pruning', 'final_acc_no_pruning', 'density', 'params_kept', 'macs_kept', 'edropout_paper_r', 'edropout_units_kept', 'edropout_frozen_epoch', 'edropout_frozen_step']].agg(['mean', 'std']).T.to_string())"
 	$(BIN)/report $(EDROPOUT_OUT)/runs/results.csv --out $(EDROPOUT_OUT)/report --pair-recipes random-filters
+
+edropout-compare-resnet:
+	$(MAKE) edropout-compare EDROPOUT_OUT=$(EDROPOUT_RESNET_OUT) EDROPOUT_TRAIN="$(EDROPOUT_RESNET_TRAIN)" \
+		EDROPOUT_SETTINGS="$(EDROPOUT_RESNET_SETTINGS)"

@@ -22,6 +22,7 @@ import statistics
 import time
 
 import torch
+from goals import Measured, record
 from torch import nn
 
 from pruning.edropout import RESCORE_FREEZE, EDropoutConfig, EDropoutSearch
@@ -91,6 +92,11 @@ def main() -> None:
         print(
             f"| {label} | {rule} | {chunk or 'all'} | {1e3 * plain:.1f} | {1e3 * edropout:.1f} | "
             f"**{edropout / plain:.2f}x** | {1 + forwards * forward / plain:.2f}x |"
+        )
+        record(
+            Measured(
+                "edropout", f"{label}, {rule}, states per forward {chunk or 'all'}: step / plain", edropout / plain
+            )
         )
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

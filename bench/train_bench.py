@@ -20,6 +20,7 @@ import statistics
 import time
 
 import torch
+from goals import Measured, record
 from torch import nn
 
 from pruning.apply import prune_model
@@ -86,17 +87,23 @@ def fresh(name: str, masked: bool) -> nn.Module:
     return model
 
 
-def _ratio_text(numerator: list[float], denominator: list[float]) -> str:
+def _ratios(numerator: list[float], denominator: list[float]) -> tuple[float, str]:
     """The median of the per-round ratios and their range: rounds are paired, so drifts cancel."""
     ratios = sorted(a / b for a, b in zip(numerator, denominator))
-    return f"{statistics.median(ratios):.3f}x (rounds {ratios[0]:.3f}-{ratios[-1]:.3f})"
+    return statistics.median(ratios), f"rounds {ratios[0]:.3f}-{ratios[-1]:.3f}"
+
+
+def _ratio_text(numerator: list[float], denominator: list[float]) -> str:
+    median, spread = _ratios(numerator, denominator)
+    return f"{median:.3f}x ({spread})"
 
 
 def compare(name: str, split: TensorSplit, batch_size: int, repeats: int) -> None:
     """Medians over ``repeats`` rounds, each round running every variant once (interleaved, so a
     drift in the machine's speed hits all alike); ratios are taken round by round."""
     times: dict[str, list[float]] = {"plain": [], "dense": [], "masked": [], "parametrized": []}
-    for _ in range(repeats):
+    for round_number in range(1, repeats + 1):
+        print(f"    [{name}] round {round_number}/{repeats}", flush=True)
         models = {
             "plain": fresh(name, False),
             "dense": fresh(name, False),
@@ -114,9 +121,12 @@ def compare(name: str, split: TensorSplit, batch_size: int, repeats: int) -> Non
         f"    topoprune loop, dense         {median['dense']:7.2f} s   ratio to plain loop = "
         f"{_ratio_text(times['dense'], times['plain'])}"
     )
+    masked, spread = _ratios(times["masked"], times["dense"])
+    goal = record(
+        Measured("train", f"{name}: masked / dense epoch", masked, goal=1.1, higher_is_better=False, spread=spread)
+    )
     print(
-        f"    topoprune loop, masked (1/8)  {median['masked']:7.2f} s   ratio masked / dense = "
-        f"{_ratio_text(times['masked'], times['dense'])}  (target <= 1.10x)"
+        f"    topoprune loop, masked (1/8)  {median['masked']:7.2f} s   masked / dense {masked:.3f}x ({spread}; {goal})"
     )
     print(
         f"    (masking in every forward     {median['parametrized']:7.2f} s   ratio to dense = "
