@@ -174,11 +174,14 @@ def _stability_part(stability: pd.DataFrame, figures_dir: Path) -> list[tuple[st
     return parts + [("Stability of each correlation", stability[[c for c in columns if c in stability.columns]])]
 
 
+SEARCH_HEADING = "Search per step (EDropout's search_log.csv of each run)"
+
+
 def _search_part(rows: pd.DataFrame, config: ReportConfig, figures_dir: Path) -> list[tuple[str, Path]]:
     """The runs' per-step search logs beside the results tables, drawn (EDropout), or nothing."""
     logs = step_logs(rows, [Path(p).parent for p in config.results])
     searched = step_log_figure(logs, figures_dir / "search.png")
-    return [] if searched is None else [("Search per step (EDropout's search_log.csv of each run)", searched)]
+    return [] if searched is None else [(SEARCH_HEADING, searched)]
 
 
 def _add_prediction(section: Section, rows: pd.DataFrame, config: ReportConfig, figures_dir: Path, path: Path) -> None:

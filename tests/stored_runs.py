@@ -5,8 +5,9 @@ run.json); docs/architecture.md, "Stored runs", says how.
     python -m tests.stored_runs write                                         # regenerate every quote
 
 A quote is the part of a document between ``<!-- stored run: NAME -->`` and ``<!-- end stored
-run: NAME -->``: what ``report`` says of the stored table, its design read from the table, and its
-main figure (copied beside the document, stamped with the table's sha256).
+run: NAME -->``: what ``report`` says of the stored table, its design read from the table (and a
+table of every arm per seed when the report compares arms), and its figures (copied beside the
+document, stamped with the table's sha256).
 ``tests/test_stored_runs.py`` re-runs the report and names every sentence that changed.
 """
 
@@ -28,9 +29,11 @@ import pandas as pd
 from PIL import Image, PngImagePlugin
 
 from common.atomic import atomic_write_text
-from reports.build import ReportConfig, build_report
+from common.columns import STEP_LOG_FILE
+from reports.build import SEARCH_HEADING, ReportConfig, build_report
 from reports.stability_text import stability_lines
 from reports.stats import merge_seed_draws, plan_summary
+from tests.stored_arms import arms_design, arms_table
 
 ROOT = Path(__file__).parents[1]
 RUNS = ROOT / "docs" / "runs"
@@ -42,9 +45,7 @@ QUOTE = re.compile(
 )
 STAMP = "topoprune-results-sha256"  # PNG text chunk: which stored table a figure was drawn from
 #: Figures under docs/ not drawn from a stored run yet, each with the run that would replace it.
-UNSTORED_FIGURES = {
-    "edropout-search.png": "make edropout-compare",
-}
+UNSTORED_FIGURES: dict[str, str] = {}
 
 
 def sha256(path: Path) -> str:
@@ -68,12 +69,18 @@ def training_minutes(table: pd.DataFrame) -> float:
     return (end.max() - start.min()).total_seconds() / 60
 
 
-def store(name: str, results: Path, command: str, note: str = "") -> Path:
-    """Copy a run's results table to docs/runs/NAME/ with run.json (command, hardware, wall time)."""
+def store(name: str, results: Path, command: str, note: str = "", report: dict | None = None) -> Path:
+    """Copy a run's results table to docs/runs/NAME/ with run.json (command, hardware, wall time,
+    the ``report`` options it is read with) and each run's search log beside it, if it has one."""
     folder = RUNS / name
     folder.mkdir(parents=True, exist_ok=True)
     table = pd.read_csv(results)
     shutil.copyfile(results, folder / "results.csv")
+    for run_id in table["run_id"].astype(str):
+        log = results.parent / run_id / STEP_LOG_FILE
+        if log.is_file():
+            (folder / run_id).mkdir(exist_ok=True)
+            shutil.copyfile(log, folder / run_id / STEP_LOG_FILE)
     meta = {
         "command": command,
         "hardware": hardware(),
@@ -81,6 +88,7 @@ def store(name: str, results: Path, command: str, note: str = "") -> Path:
         "torch": sorted(table["torch_version"].dropna().astype(str).unique()),
         "runs": len(table),
         "note": note,
+        "report": report or {},
     }
     atomic_write_text(folder / "run.json", json.dumps(meta, indent=2) + "\n")
     return folder
@@ -125,7 +133,30 @@ def design(table: pd.DataFrame) -> str:
 
 
 def report_of(name: str, out: Path):
-    return build_report(ReportConfig((RUNS / name / "results.csv",), out, predict=True))
+    """``report --predict`` on a stored run, with the options its run.json names (``pair_with``, ``predict``)."""
+    options = {"predict": True, **json.loads((RUNS / name / "run.json").read_text()).get("report", {})}
+    return build_report(ReportConfig((RUNS / name / "results.csv",), out, **options))
+
+
+def figures_of(built) -> dict[str, Path]:
+    """``{kind: figure}``: the report's main figure, and EDropout's search per step where it has one
+    (each is copied to ``docs/NAME-KIND.png``)."""
+    searched = [path for heading, path in built.sections[0].content if heading == SEARCH_HEADING]
+    return {"main": built.main_figure, **({"search": searched[0]} if searched else {})}
+
+
+def figure_link(document: Path, name: str, kind: str) -> str:
+    return os.path.relpath(ROOT / "docs" / f"{name}-{kind}.png", document.parent)
+
+
+FIGURE_CAPTIONS = {"main": "The main figure of the report on the stored run", "search": "EDropout's search per step in"}
+
+
+def report_command(options: dict) -> str:
+    """The ``report`` command line a stored run is read with (run.json's ``report`` options)."""
+    predict = " --predict" if options.get("predict", True) else ""
+    paired = f" --pair-recipes {options['pair_with']}" if options.get("pair_with") else ""
+    return f"report{predict}{paired}"
 
 
 def quote(document: Path, match: re.Match, reports: dict) -> str:
@@ -137,8 +168,8 @@ def quote(document: Path, match: re.Match, reports: dict) -> str:
     meta = json.loads((folder / "run.json").read_text())
     table = pd.read_csv(folder / "results.csv")
     link = os.path.relpath(folder, document.parent)
-    figure = os.path.relpath(ROOT / "docs" / f"{name}-main.png", document.parent)
     built = reports[name]
+    pairs = built.sections[0].pairs
     if other:
         lines = [built.findings[0], *shared_stable_lines(built, reports[other])]
         other_link = os.path.relpath(RUNS / other, document.parent)
@@ -153,16 +184,18 @@ def quote(document: Path, match: re.Match, reports: dict) -> str:
         )
     else:
         lines, scope = built.findings, ""
+    arms = pairs is not None
     text = [
         f"From the stored run [`{link}`]({link}/run.json): `{meta['command']}`, {meta['runs']} training runs in "
         f"{meta['training_minutes']} minutes (first start to last finish) on {meta['hardware']}, torch "
         f"{', '.join(meta['torch'])}{f' ({note})' if (note := meta.get('note')) else ''}. "
-        f"Design: {design(table)}. What `report --predict` says of it{scope}:",
+        f"Design: {arms_design(pairs, table) if arms else design(table)}. "
+        f"What `{report_command(meta.get('report', {}))}` says of it{scope}:",
         "",
         *[f"- {line}" for line in lines],
         "",
-        f"![The main figure of the report on the stored run {name}]({figure})",
-        "",
+        *([*arms_table(pairs, table, "best_acc"), ""] if arms else []),
+        *[f"![{FIGURE_CAPTIONS[kind]} {name}]({figure_link(document, name, kind)})\n" for kind in figures_of(built)],
     ]
     return "\n".join(text)
 
@@ -217,7 +250,8 @@ def _rewrite(document: Path, reports: dict, scratch: Path) -> bool:
             if name not in reports:
                 reports[name] = report_of(name, scratch / name)
         name = match["name"]
-        stamp_figure(reports[name].main_figure, ROOT / "docs" / f"{name}-main.png", RUNS / name / "results.csv")
+        for kind, figure in figures_of(reports[name]).items():
+            stamp_figure(figure, ROOT / "docs" / f"{name}-{kind}.png", RUNS / name / "results.csv")
     new = QUOTE.sub(lambda m: m[0] if m["name"] in missing else _quoted(m, document, reports), text)
     if new != text:
         atomic_write_text(document, new)
@@ -232,10 +266,14 @@ def main(argv: list[str]) -> None:
     keep.add_argument("results", type=Path)
     keep.add_argument("--command", required=True, help="the command that made the run, as a reader would type it")
     keep.add_argument("--note", default="", help="what a reader of its time should know (other work running, ...)")
+    keep.add_argument("--pair-with", help="read it as report --pair-recipes RECIPE does")
+    keep.add_argument("--no-predict", action="store_true", help="no accuracy predictor (runs without plans)")
     commands.add_parser("write", help="regenerate every quote of a stored run in README.md and docs/")
     args = parser.parse_args(argv)
     if args.action == "store":
-        print(store(args.name, args.results, args.command, args.note))
+        report = {"pair_with": args.pair_with} if args.pair_with else {}
+        report.update({"predict": False} if args.no_predict else {})
+        print(store(args.name, args.results, args.command, args.note, report))
     else:
         for document in write():
             print(f"updated {document.relative_to(ROOT)}")

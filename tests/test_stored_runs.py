@@ -51,4 +51,4 @@ def test_every_figure_in_docs_is_drawn_from_a_stored_run_or_listed_as_not_yet():
         assert stamp in tables, (
             f"docs/{figure.name} is not drawn from any stored run (python -m tests.stored_runs write)"
         )
-        assert figure.name == f"{tables[stamp]}-main.png"
+        assert figure.name in {f"{tables[stamp]}-{kind}.png" for kind in ("main", "search")}
