@@ -34,11 +34,15 @@ def _per_seed(values: pd.Series, form: str) -> str:
     return shown[0] if len(shown) == 1 else " / ".join(form.format(v) for v in values)
 
 
-def _share(runs: pd.DataFrame, kept: str, total: str, form: str) -> str:
-    text = _per_seed(runs[kept], form) if kept in runs else "—"
-    if total in runs and text != "—":
-        shares = pd.to_numeric(runs[kept], errors="coerce") / pd.to_numeric(runs[total], errors="coerce")
-        text += f" ({_per_seed(shares * 100, '{:.1f}%')})"
+def _share(runs: pd.DataFrame, kept: str, total: str | float, form: str) -> str:
+    """The kept count per seed and its share of ``total`` (a column of the runs, or one number)."""
+    if kept not in runs:
+        return "—"
+    counts = pd.to_numeric(runs[kept], errors="coerce")
+    whole = pd.to_numeric(runs[total], errors="coerce") if isinstance(total, str) and total in runs else total
+    text = _per_seed(counts, form)
+    if not isinstance(whole, str) and text != "—":
+        text += f" ({_per_seed(counts / whole * 100, '{:.1f}%')})"
     return text
 
 
@@ -51,10 +55,11 @@ def _difference(line: pd.Series) -> str:
 
 
 def arms_table(pairs: pd.DataFrame, table: pd.DataFrame, accuracy: str) -> list[str]:
-    """Markdown lines: per arm (the report's order) its counted parameters and MACs (share of
-    the model's), EDropout's outcomes where there are any, accuracy per training seed, mean ±
-    std over the seeds, and the paired difference to the reference in points (a 95% t-interval
-    where the report gives one: from reports.inference.MIN_PAIRS pairs on)."""
+    """Markdown lines: per arm (the report's order) its counted parameters (for recipes their
+    share of the model's own, for models their share of the reference model's) and MACs,
+    EDropout's outcomes where there are any, accuracy per training seed, mean ± std over the
+    seeds, and the paired difference to the reference in points (a 95% t-interval where the
+    report gives one: from reports.inference.MIN_PAIRS pairs on)."""
     arm = arm_column(pairs)
     rows = labelled(table, arm).sort_values("train_seed")
     pairs = pairs[pairs["accuracy"] == accuracy] if "accuracy" in pairs else pairs
@@ -62,7 +67,14 @@ def arms_table(pairs: pd.DataFrame, table: pd.DataFrame, accuracy: str) -> list[
     outcomes = [o for o in OUTCOMES if o[0] in rows and pd.to_numeric(rows[o[0]], errors="coerce").notna().any()]
     reference = pairs.loc[pairs["diff"].isna(), arm].iloc[0] if "diff" in pairs else pairs[arm].iloc[0]
     macs_form = "{:.1f} M" if "macs_kept" in rows and rows["macs_kept"].max() >= 1e7 else "{:.3f} M"
-    head = [arm, "params kept", "MACs kept per example", *(o[1] for o in outcomes), *(f"seed {s}" for s in seeds)]
+    models = arm == MODEL_ARM  # models: shares of the reference model's count; recipes: of the model's own
+    reference_params = (
+        rows.loc[rows[arm].astype(str) == str(reference), "params_kept"].mean()
+        if models and "params_kept" in rows
+        else None
+    )
+    params_head = f"params (share of {reference}'s)" if models else "params kept"
+    head = [arm, params_head, "MACs kept per example", *(o[1] for o in outcomes), *(f"seed {s}" for s in seeds)]
     head += [f"mean ± std ({accuracy}, %)", f"− {reference} (points)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for _, line in pairs.iterrows():
@@ -70,7 +82,7 @@ def arms_table(pairs: pd.DataFrame, table: pd.DataFrame, accuracy: str) -> list[
         by_seed = runs.set_index("train_seed")[accuracy]
         cells = [
             str(line[arm]),
-            _share(runs, "params_kept", "params_total", "{:,.0f}"),
+            _share(runs, "params_kept", reference_params if models else "params_total", "{:,.0f}"),
             _per_seed(runs["macs_kept"] / 1e6, macs_form) if "macs_kept" in runs else "—",
             *(_per_seed(runs[column], form) for column, _, form in outcomes),
             *(f"{by_seed[s]:.2f}" if s in by_seed.index else "—" for s in seeds),

@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from reports.arms import pair_arms
+from reports.paired import compare_models
 from tests.stored_arms import arms_design, arms_table
 
 
@@ -63,3 +64,25 @@ def test_a_missing_count_is_a_dash(column):
     pairs = pair_arms(rows, "recipe", "random-filters", ("best_acc",))
     cells = [c.strip() for c in arms_table(pairs, rows, "best_acc")[2].strip("|").split("|")]
     assert cells[1 if column == "params_kept" else 2] == "—"
+
+
+def test_models_are_shown_against_the_reference_models_parameters():
+    options = {"resnet32": "{}", "resnet32_shared": '{"shared_rank":8}'}
+    params = {"resnet32": 400, "resnet32_shared": 100}
+    rows = pd.DataFrame(
+        [
+            {
+                "recipe": "dense", "model": model, "model_options": options[model], "train_seed": seed,
+                "best_acc": 80.0 + seed + (model == "resnet32"), "dataset": "fashion-mnist", "epochs": 3,
+                "params_kept": params[model], "params_total": params[model], "macs_kept": 5e7,
+            }
+            for model in options for seed in range(3)
+        ]
+    )  # fmt: skip
+    table, reference = compare_models(rows, "best_acc")
+    head, _, dense, shared = arms_table(table, rows, "best_acc")
+    assert reference == "resnet32" and "params (share of resnet32's)" in head
+    shared_cells = [c.strip() for c in shared.strip("|").split("|")]
+    assert shared_cells[:3] == ["resnet32_shared", "100 (25.0%)", "50.0 M"]
+    assert shared_cells[-1] == "-1.00 [-1.00, -1.00]" and dense.rstrip(" |").endswith("reference")
+    assert arms_design(table, rows).startswith("2 models (resnet32, resnet32_shared); training seeds 0")
