@@ -20,11 +20,16 @@ G2NN_OUT ?= graph2nn-out
 G2NN_TRAIN ?= --model mlp --model-option depth=4 --self-loops --match-macs dense --match-layers all --dataset fashion-mnist --epochs 1 --seeds 2 --jobs 2
 
 # Shared filter bases (measured time: docs/shared-bases.md): ResNet-32 dense vs S8U1 vs S16U1*, the orthogonality
-# regulariser on (lambda 10) and off, 3 epochs on the first 8,000 Fashion-MNIST training images, 2 seeds.
+# regulariser on (lambda 10) and off, 3 epochs on the first 8,000 Fashion-MNIST training images, 3 seeds.
 SHARED_OUT ?= shared-bases-out
-SHARED_TRAIN ?= --dataset fashion-mnist --epochs 3 --max-train 8000 --seeds 2 --jobs 2
+SHARED_TRAIN ?= --dataset fashion-mnist --epochs 3 --max-train 8000 --seeds 3 --jobs 2
 S8U1 := --model resnet32_shared --model-option shared_rank=8 --model-option unique_rank=1 --model-option bases=single
 S16U1_DOUBLE := --model resnet32_shared --model-option shared_rank=16 --model-option unique_rank=1 --model-option bases=double
+
+# X-Nets (measured time: docs/xnets.md): X-MobileNet-0.5 at e = 4 vs grouped pointwise convolutions at the same
+# counted cost vs the dense MobileNet-0.5, 3 epochs on Fashion-MNIST, 3 seeds.
+XNETS_OUT ?= xnets-out
+XNETS_TRAIN ?= --model xmobilenet --dataset fashion-mnist --epochs 3 --seeds 3 --jobs 2
 
 # EDropout on Fashion-MNIST (measured time: docs/edropout.md): the mlp's hidden and classifier inputs gated, 5 epochs, 3 seeds:
 # dense, EDropout (pruned and unpruned evaluation) and random whole units at each EDropout run's kept counts.
@@ -38,7 +43,7 @@ EDROPOUT_RESNET_OUT ?= edropout-resnet-out
 EDROPOUT_RESNET_TRAIN ?= --model cresnet18 --model-option width=32 --dataset fashion-mnist --epochs 3 --max-train 6000
 EDROPOUT_RESNET_SETTINGS ?= --edropout-after-freeze fine-tune --edropout-warmup 2 --edropout-coverage paper
 
-.PHONY: install data test test-fast test-oldest lint bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases edropout-compare edropout-compare-resnet clean
+.PHONY: install data test test-fast test-oldest lint bench demo demo-plans demo-compare graph2nn-equal-cost shared-bases xnets-compare edropout-compare edropout-compare-resnet clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -119,8 +124,14 @@ shared-bases: data
 	$(BIN)/train sweep $(S16U1_DOUBLE) --orth-lambda 0 $(SHARED_TRAIN) --out $(SHARED_OUT)/runs
 	$(BIN)/report $(SHARED_OUT)/runs/results.csv --out $(SHARED_OUT)/report
 
+xnets-compare: data
+	$(BIN)/train sweep $(XNETS_TRAIN) --model-option expand=4 --out $(XNETS_OUT)/runs
+	$(BIN)/train sweep $(XNETS_TRAIN) --model-option expand=4 --model-option pointwise=grouped --out $(XNETS_OUT)/runs
+	$(BIN)/train sweep $(XNETS_TRAIN) --model-option expand=1 --recipe dense --out $(XNETS_OUT)/runs
+	$(BIN)/report $(XNETS_OUT)/runs/results.csv --out $(XNETS_OUT)/report
+
 clean:
-	rm -rf $(DEMO_OUT) $(COMPARE_OUT) $(G2NN_OUT) $(SHARED_OUT) $(EDROPOUT_OUT) $(EDROPOUT_RESNET_OUT) .pytest_cache .hypothesis
+	rm -rf $(DEMO_OUT) $(COMPARE_OUT) $(G2NN_OUT) $(SHARED_OUT) $(XNETS_OUT) $(EDROPOUT_OUT) $(EDROPOUT_RESNET_OUT) .pytest_cache .hypothesis
 
 edropout-compare: data
 	@for seed in $(EDROPOUT_SEEDS); do \
