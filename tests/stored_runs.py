@@ -31,6 +31,7 @@ from PIL import Image, PngImagePlugin
 from common.atomic import atomic_write_text
 from common.columns import STEP_LOG_FILE
 from reports.build import SEARCH_HEADING, ReportConfig, build_report
+from reports.paired import compare_models
 from reports.stability_text import stability_lines
 from reports.stats import merge_seed_draws, plan_summary
 from tests.stored_arms import arms_design, arms_table
@@ -69,7 +70,9 @@ def training_minutes(table: pd.DataFrame) -> float:
     return (end.max() - start.min()).total_seconds() / 60
 
 
-def store(name: str, results: Path, command: str, note: str = "", report: dict | None = None) -> Path:
+def store(
+    name: str, results: Path, command: str, note: str = "", report: dict | None = None, models_table: bool = False
+) -> Path:
     """Copy a run's results table to docs/runs/NAME/ with run.json (command, hardware, wall time,
     the ``report`` options it is read with) and each run's search log beside it, if it has one."""
     folder = RUNS / name
@@ -89,6 +92,7 @@ def store(name: str, results: Path, command: str, note: str = "", report: dict |
         "runs": len(table),
         "note": note,
         "report": report or {},
+        "models_table": models_table,
     }
     atomic_write_text(folder / "run.json", json.dumps(meta, indent=2) + "\n")
     return folder
@@ -185,6 +189,7 @@ def quote(document: Path, match: re.Match, reports: dict) -> str:
     else:
         lines, scope = built.findings, ""
     arms = pairs is not None
+    table_pairs = compare_models(table, "best_acc")[0] if meta.get("models_table") and not arms else pairs
     text = [
         f"From the stored run [`{link}`]({link}/run.json): `{meta['command']}`, {meta['runs']} training runs in "
         f"{meta['training_minutes']} minutes (first start to last finish) on {meta['hardware']}, torch "
@@ -194,7 +199,7 @@ def quote(document: Path, match: re.Match, reports: dict) -> str:
         "",
         *[f"- {line}" for line in lines],
         "",
-        *([*arms_table(pairs, table, "best_acc"), ""] if arms else []),
+        *([*arms_table(table_pairs, table, "best_acc"), ""] if table_pairs is not None else []),
         *[f"![{FIGURE_CAPTIONS[kind]} {name}]({figure_link(document, name, kind)})\n" for kind in figures_of(built)],
     ]
     return "\n".join(text)
@@ -268,12 +273,15 @@ def main(argv: list[str]) -> None:
     keep.add_argument("--note", default="", help="what a reader of its time should know (other work running, ...)")
     keep.add_argument("--pair-with", help="read it as report --pair-recipes RECIPE does")
     keep.add_argument("--no-predict", action="store_true", help="no accuracy predictor (runs without plans)")
+    keep.add_argument(
+        "--models-table", action="store_true", help="quote a per-seed table of its models (each against the largest)"
+    )
     commands.add_parser("write", help="regenerate every quote of a stored run in README.md and docs/")
     args = parser.parse_args(argv)
     if args.action == "store":
         report = {"pair_with": args.pair_with} if args.pair_with else {}
         report.update({"predict": False} if args.no_predict else {})
-        print(store(args.name, args.results, args.command, args.note, report))
+        print(store(args.name, args.results, args.command, args.note, report, args.models_table))
     else:
         for document in write():
             print(f"updated {document.relative_to(ROOT)}")
