@@ -22,7 +22,15 @@ from reports.predict import PREDICTOR_FILE, predict_accuracy, prediction_figure,
 from reports.published import published_findings, published_table
 from reports.stability import RESAMPLES, STABLE, best_shares, correlation_stability
 from reports.stability_text import stability_lines
-from reports.stats import SEED_DRAWN, adjust_correlations, correlate, merge_seed_draws, plan_summary, sweet_spot_tests
+from reports.stats import (
+    MIN_PLANS,
+    SEED_DRAWN,
+    adjust_correlations,
+    correlate,
+    merge_seed_draws,
+    plan_summary,
+    sweet_spot_tests,
+)
 from reports.steps import step_log_figure, step_logs
 from reports.table import CANDIDATE_METRICS, ReportError, filter_rows, missing_metric_rows, read_results
 
@@ -278,6 +286,8 @@ def _figures(experiment, summary, correlations, ranking, equal_cost: bool, figur
     figures_dir.mkdir(parents=True, exist_ok=True)
     plans = summary[~summary["is_baseline"]]
     varying = [m for m in correlations if pd.to_numeric(plans[m], errors="coerce").nunique() > 1]
+    if len(plans) < MIN_PLANS:  # no correlation is computed: a fitted line through 2-3 points says nothing
+        varying = []
     headline = [m for m in HEADLINE if m in varying] or varying[:4]
     title = "clustering vs path length at equal MACs, coloured by accuracy" if equal_cost else None
     drawn = {

@@ -31,7 +31,7 @@ from PIL import Image, PngImagePlugin
 from common.atomic import atomic_write_text
 from common.columns import STEP_LOG_FILE
 from reports.build import SEARCH_HEADING, ReportConfig, build_report
-from reports.paired import compare_models
+from reports.paired import compare_models, model_cost_figure
 from reports.stability_text import stability_lines
 from reports.stats import merge_seed_draws, plan_summary
 from tests.stored_arms import arms_design, arms_table
@@ -138,8 +138,13 @@ def design(table: pd.DataFrame) -> str:
 
 def report_of(name: str, out: Path):
     """``report --predict`` on a stored run, with the options its run.json names (``pair_with``, ``predict``)."""
-    options = {"predict": True, **json.loads((RUNS / name / "run.json").read_text()).get("report", {})}
-    return build_report(ReportConfig((RUNS / name / "results.csv",), out, **options))
+    meta = json.loads((RUNS / name / "run.json").read_text())
+    options = {"predict": True, **meta.get("report", {})}
+    built = build_report(ReportConfig((RUNS / name / "results.csv",), out, **options))
+    if meta.get("models_table") and built.sections[0].pairs is None:  # its figure: the models at their counted cost
+        rows = pd.read_csv(RUNS / name / "results.csv")
+        built.main_figure = model_cost_figure(rows, compare_models(rows, "best_acc")[0], "best_acc", out / "models.png")
+    return built
 
 
 def figures_of(built) -> dict[str, Path]:
