@@ -61,3 +61,34 @@ def test_a_stored_zero_is_no_edge():
     matrix.data[(matrix.indices == 3)[: len(matrix.data)] & (np.repeat(np.arange(4), 3) == 2)] = 0
     matrix.data[(matrix.indices == 2) & (np.repeat(np.arange(4), 3) == 3)] = 0  # edge 2-3 stored as zeros
     assert triangles_per_node(matrix).tolist() == [2, 2, 1, 1]
+
+
+def blown_up_cycle(length: int, size: int) -> nx.Graph:
+    """A cycle whose every node is an independent set of ``size`` nodes joined completely to the
+    next: no triangle for length >= 4, not bipartite for an odd length, many wedges."""
+    graph = nx.empty_graph(length * size)
+    graph.add_edges_from(
+        (i * size + a, ((i + 1) % length) * size + b) for i in range(length) for a in range(size) for b in range(size)
+    )
+    return graph
+
+
+def test_a_triangle_free_graph_with_many_wedges_is_not_counted(monkeypatch):
+    from topology.metrics import triangles
+
+    def refuse(*args):
+        raise AssertionError("a graph without triangles needs no count")
+
+    monkeypatch.setattr(triangles, "_by_products", refuse)
+    monkeypatch.setattr(triangles, "_by_wedges", refuse)
+    for graph in (nx.complete_bipartite_graph(60, 60), blown_up_cycle(5, 30)):  # W > 10 x stored edges
+        assert triangles_per_node(adjacency(graph)).tolist() == [0.0] * graph.number_of_nodes()
+    graph = nx.complete_bipartite_graph(60, 60)
+    graph.add_edge(0, 1)  # 60 triangles through 0 and 1, one through each node of the other side
+    with pytest.raises(AssertionError, match="needs no count"):
+        triangles_per_node(adjacency(graph))
+    monkeypatch.undo()
+    expected = nx.triangles(graph)
+    assert triangles_per_node(adjacency(graph)).tolist() == [expected[v] for v in range(120)]
+    three = blown_up_cycle(3, 20)  # every node in 400 triangles
+    assert triangles_per_node(adjacency(three)).tolist() == [400.0] * 60
