@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +46,28 @@ def test_a_bench_past_its_budget_is_stopped_and_one_that_fails_says_so(tmp_path)
     outcome, seconds = run_all.run_one(slow, (), 1.0, tmp_path / "record.jsonl")
     assert outcome == "stopped at its budget" and 1.0 <= seconds < 20
     assert run_all.run_one(failing, (), 30, tmp_path / "record.jsonl")[0] == "failed (exit 3)"
+
+
+def _running(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    return status.is_file() and "\tZ" not in next(line for line in status.read_text().splitlines() if "State" in line)
+
+
+def test_stopping_a_bench_stops_the_processes_it_started(tmp_path):
+    script, child = tmp_path / "parent.py", tmp_path / "child.pid"
+    script.write_text(
+        "import subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(child)!r}, 'w').write(str(p.pid))\n"
+        "time.sleep(60)\n"
+    )
+    assert run_all.run_one(script, (), 3.0, tmp_path / "record.jsonl")[0] == "stopped at its budget"
+    pid = int(child.read_text())
+    for _ in range(50):
+        if not _running(pid):
+            break
+        time.sleep(0.1)
+    assert not _running(pid)
 
 
 def test_the_budgets_add_up_to_under_twenty_minutes_and_every_bench_script_is_run():
