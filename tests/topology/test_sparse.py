@@ -14,8 +14,9 @@ from topology.errors import PlanError
 from topology.generators import GENERATORS, generate
 from topology.graph import DENSE_HASH_MAX_ENTRIES, DENSE_MAX_NODES, canonical_csr, sha256_of
 from topology.metrics import PathOptions, compute_metrics
+from topology.metrics.lanczos import regular_extremes_by_lanczos
 from topology.metrics.paths import path_stats, sampled_path_stats, source_distances
-from topology.metrics.spectrum import regular_extremes_by_lanczos, sparse_adjacency_extremes
+from topology.metrics.spectrum import sparse_adjacency_extremes
 from topology.plans import Plan, load_plan, save_plan
 
 SMALL_PARAMS = {

@@ -18,7 +18,7 @@ from common.errors import ParameterError
 from common.registry import Registry
 from topology.graph import GRAPH
 from topology.metrics.batch import DENSE_SPECTRUM_MAX_NODES, BipartiteBatch, GraphBatch, PathOptions
-from topology.metrics.definitions import BIPARTITE_METRICS, GRAPH_METRICS, Metric
+from topology.metrics.definitions import BIPARTITE_METRICS, GRAPH_METRICS, SMALLEST_EIGENVALUE_METRICS, Metric
 
 __all__ = ["BIPARTITE_METRICS", "GRAPH_METRICS", "PathOptions", "compute_metrics", "metric_names", "registry_for"]
 
@@ -92,6 +92,7 @@ def compute_metrics(
         or None (``ramanujan`` of a non-regular graph).
     """
     metrics = _select(kind, names)
+    smallest = any(metric.name in SMALLEST_EIGENVALUE_METRICS for metric in metrics)
     options = path_options or PathOptions()
     results: list[dict] = [{} for _ in range(len(matrices))]
     by_shape: dict[tuple, list[int]] = defaultdict(list)
@@ -115,7 +116,9 @@ def compute_metrics(
                 for i in range(0, len(indices), step)
             ]
         for chunk_indices, data in chunks:
-            batch = GraphBatch(data, dense_spectrum_max_nodes, options) if kind == GRAPH else BipartiteBatch(data)
+            batch = (
+                GraphBatch(data, dense_spectrum_max_nodes, options, smallest) if kind == GRAPH else BipartiteBatch(data)
+            )
             single = key[0] == "single" and options.metric_progress is not None
             for metric in options.metric_progress(metrics, data.shape[0]) if single else metrics:
                 values = metric.compute(batch)

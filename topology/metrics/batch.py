@@ -67,6 +67,9 @@ class GraphBatch:
         Graphs larger than this get sparse eigenvalue solvers (one graph at a time).
     path_options : PathOptions, optional
         Exact or sampled shortest paths (sampling needs a batch of one graph).
+    smallest_eigenvalue : bool
+        Whether lambda_n is wanted; a large graph's solver then also waits for it (else its
+        ``adjacency_extremes.lambda_n`` is NaN).
     """
 
     def __init__(
@@ -74,8 +77,10 @@ class GraphBatch:
         graphs: np.ndarray | sp.sparray,
         dense_spectrum_max_nodes: int = DENSE_SPECTRUM_MAX_NODES,
         path_options: PathOptions | None = None,
+        smallest_eigenvalue: bool = True,
     ) -> None:
         self.path_options = path_options or PathOptions()
+        self.smallest_eigenvalue = smallest_eigenvalue
         if sp.issparse(graphs):
             self._sparse = sp.csr_array(graphs, dtype=np.int8)
             self._stack = None
@@ -145,7 +150,7 @@ class GraphBatch:
     def adjacency_extremes(self) -> spectrum.AdjacencyExtremes:
         """lambda_1, lambda_2, lambda_n for every graph."""
         if self.use_sparse_spectrum:
-            return spectrum.sparse_adjacency_extremes(self.union_csr)
+            return spectrum.sparse_adjacency_extremes(self.union_csr, self.smallest_eigenvalue)
         return spectrum.dense_adjacency_extremes(self._dense_stack)
 
     @cached_property

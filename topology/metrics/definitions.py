@@ -132,6 +132,9 @@ def _transitivity(g: GraphBatch) -> np.ndarray:
 
 # --- spectrum ---------------------------------------------------------------------------------
 
+#: The metrics that read lambda_n; a large graph's eigenvalue solver waits for it only for these.
+SMALLEST_EIGENVALUE_METRICS = frozenset({"lambda_n", "lambda_nontrivial", "ramanujan"})
+
 
 @graph_metric("lambda_1", "largest adjacency eigenvalue")
 def _lambda_1(g: GraphBatch) -> np.ndarray:

@@ -2,10 +2,9 @@
 
 Dense stacks use ``numpy.linalg.eigvalsh`` on all B matrices at once (exact to rounding).
 Large single graphs need only a few eigenvalues. A regular graph's lambda_2 and lambda_n are
-the two ends of its spectrum once the all-ones eigenvector is projected out, and plain Lanczos
-(three vectors of memory, no reorthogonalisation: the ends converge regardless) finds both from
-one Krylov space until each end's residual bound is below ``LANCZOS_TOLERANCE`` x d. Other
-graphs use ARPACK (``scipy.sparse.linalg.eigsh``) with ``tol=0``, i.e. to machine precision.
+the two ends of its spectrum once the all-ones eigenvector is projected out, found by plain
+Lanczos (``topology/metrics/lanczos.py``). Other graphs use ARPACK
+(``scipy.sparse.linalg.eigsh``) with ``tol=0``, i.e. to machine precision.
 """
 
 from __future__ import annotations
@@ -16,7 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
-from scipy.linalg import eigh_tridiagonal
+
+from topology.metrics.lanczos import LANCZOS_MAX_STEPS, regular_extremes_by_lanczos
 
 
 def batched_eigvalsh(stack: np.ndarray) -> np.ndarray:
@@ -67,73 +67,8 @@ def _eigsh(matrix, k: int, which: str) -> np.ndarray:
     return np.sort(spla.eigsh(matrix, k=k, which=which, tol=0, ncv=ncv, return_eigenvectors=False))
 
 
-#: Lanczos stops when the residual bound of both ends is below this times the degree. The
-#: eigenvalue error is at most the residual, and in practice about its square over the gap.
-LANCZOS_TOLERANCE = 1e-10
-#: Lanczos steps between convergence checks (each check costs O(steps) on the tridiagonal).
-LANCZOS_CHECK_EVERY = 25
-#: Lanczos steps before giving up on the ends and asking ARPACK instead.
-LANCZOS_MAX_STEPS = 20_000
-
-
-def _tridiagonal_end(alphas: np.ndarray, betas: np.ndarray, last_beta: float, index: int) -> tuple[float, float]:
-    """Ritz value number ``index`` (0: smallest, -1: largest) of the Lanczos tridiagonal, and
-    its residual bound |last_beta * s_m|, s_m the last entry of its eigenvector."""
-    position = index % len(alphas)
-    values, vectors = eigh_tridiagonal(alphas, betas, select="i", select_range=(position, position))
-    return float(values[0]), abs(last_beta * float(vectors[-1, 0]))
-
-
-def regular_extremes_by_lanczos(
-    csr: sp.csr_array, degree: float, max_steps: int = LANCZOS_MAX_STEPS
-) -> tuple[float, float] | None:
-    """lambda_2 and lambda_n of a d-regular graph by Lanczos on the complement of all-ones.
-
-    A maps the vectors orthogonal to all-ones onto themselves, so the ends of its spectrum there
-    are lambda_2 (largest) and lambda_n (smallest). The start vector is fixed (seed 0), so the
-    result is the same on every run. Returns None when the ends have not converged within
-    ``max_steps`` steps.
-
-    Parameters
-    ----------
-    csr : scipy.sparse.csr_array, shape (n, n)
-        Symmetric 0/1 adjacency with every row sum equal to ``degree``; n > 3.
-    """
-    nodes = csr.shape[0]
-    adjacency = csr.astype(np.float64)
-    vector = np.random.default_rng(0).standard_normal(nodes)
-    vector -= vector.mean()
-    vector /= np.linalg.norm(vector)
-    previous = np.zeros(nodes)
-    alphas: list[float] = []
-    betas: list[float] = []
-    beta = 0.0
-    tolerance = LANCZOS_TOLERANCE * max(1.0, degree)
-    # The Krylov space has at most n - 1 dimensions; a tiny beta means it is invariant, so its
-    # Ritz values are eigenvalues.
-    limit = min(nodes - 1, max_steps)
-    for step in range(1, limit + 1):
-        product = adjacency @ vector
-        product -= product.mean()  # rounding drift back out of the all-ones direction
-        product -= beta * previous
-        alpha = float(vector @ product)
-        product -= alpha * vector
-        alphas.append(alpha)
-        beta = float(np.linalg.norm(product))
-        invariant = beta <= 1e-13 * max(1.0, degree)
-        if invariant or step % LANCZOS_CHECK_EVERY == 0 or step == limit:
-            diagonal, off_diagonal = np.array(alphas), np.array(betas)
-            low, low_residual = _tridiagonal_end(diagonal, off_diagonal, beta, 0)
-            high, high_residual = _tridiagonal_end(diagonal, off_diagonal, beta, -1)
-            if invariant or max(low_residual, high_residual) <= tolerance:
-                return high, low
-        betas.append(beta)
-        previous, vector = vector, product / beta
-    return None
-
-
-def sparse_adjacency_extremes(csr: sp.csr_array) -> AdjacencyExtremes:
-    """Eigenvalue extremes of one large sparse graph.
+def sparse_adjacency_extremes(csr: sp.csr_array, smallest: bool = True) -> AdjacencyExtremes:
+    """Eigenvalue extremes of one large sparse graph (lambda_n NaN unless ``smallest``).
 
     For a d-regular graph lambda_1 = d with the all-ones eigenvector, and Lanczos on the vectors
     orthogonal to it gives lambda_2 and lambda_n from one run (ARPACK on A with all-ones deflated,
@@ -142,9 +77,10 @@ def sparse_adjacency_extremes(csr: sp.csr_array) -> AdjacencyExtremes:
     """
     degrees = np.diff(csr.indptr)
     nodes = csr.shape[0]
+    nothing = np.full(1, np.nan)
     if nodes > 3 and degrees.min() == degrees.max():
         degree = float(degrees[0])
-        ends = regular_extremes_by_lanczos(csr, degree, LANCZOS_MAX_STEPS)
+        ends = regular_extremes_by_lanczos(csr, degree, LANCZOS_MAX_STEPS, smallest=smallest)
         if ends is not None:
             return AdjacencyExtremes(np.array([degree]), np.array([ends[0]]), np.array([ends[1]]))
         adjacency = csr.astype(np.float64)
@@ -153,10 +89,12 @@ def sparse_adjacency_extremes(csr: sp.csr_array) -> AdjacencyExtremes:
             return adjacency @ x - degree * x.sum(axis=0) / nodes
 
         operator = spla.LinearOperator((nodes, nodes), matvec=matvec, matmat=matvec, dtype=np.float64)
+        if not smallest:
+            return AdjacencyExtremes(np.array([degree]), _eigsh(operator, 1, "LA"), nothing)
         ends = _eigsh(operator, 2, "BE")
         return AdjacencyExtremes(np.array([degree]), ends[-1:], ends[:1])
     top = _eigsh(csr, 2, "LA")
-    bottom = _eigsh(csr, 1, "SA")
+    bottom = _eigsh(csr, 1, "SA") if smallest else nothing
     return AdjacencyExtremes(top[-1:], top[-2:-1], bottom[:1])
 
 

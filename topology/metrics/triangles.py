@@ -22,8 +22,12 @@ P = 7.6e10: products about 100 s, wedges 547 s).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse as sp
+
+from topology.metrics.lanczos import usable_cores
 
 #: Wedges looked up at once (bounds the working memory to about 60 bytes per wedge).
 CHUNK_WEDGES = 2**20
@@ -38,6 +42,9 @@ PRODUCT_ROWS = 2**16
 #: wedges where hubs rank last (ResNet-50's whole-network graph: 1.9e8 against 4.1e9, 0.5 s).
 #: Residual networks' whole-network graphs have no triangle.
 ZERO_CHECK = 10
+#: Paths v -> u -> w per row block of the triangle test (bounds each block's product to about
+#: 64 MB; one product of ResNet-50's whole graph at once would hold its 1.9e8 paths' pairs).
+PATHS_PER_BLOCK = 2**23
 
 
 def triangles_per_node(csr: sp.csr_array, chunk: int = CHUNK_WEDGES, method: str | None = None) -> np.ndarray:
@@ -50,31 +57,64 @@ def triangles_per_node(csr: sp.csr_array, chunk: int = CHUNK_WEDGES, method: str
     nodes = csr.shape[0]
     degree = np.diff(csr.indptr).astype(np.int64)
     order = np.argsort(degree, kind="stable")
-    rank = np.empty(nodes, dtype=np.int64)
-    rank[order] = np.arange(nodes)
-    tails = rank[np.repeat(np.arange(nodes), degree)]
-    heads = rank[csr.indices.astype(np.int64)]
-    forward = tails < heads
-    out = np.bincount(tails[forward], minlength=nodes)
+    label = np.int32 if nodes < 2**31 else np.int64  # ranks and rows in the narrowest type
+    rank = np.empty(nodes, dtype=label)
+    rank[order] = np.arange(nodes, dtype=label)
+    rows = np.repeat(np.arange(nodes, dtype=label), degree)
+    forward = rank[rows] < rank[csr.indices]
+    out = np.bincount(rows[forward], minlength=nodes)
     if method is None:
         wedges, products = int((out * (out - 1) // 2).sum()), int((degree * degree).sum())
-        if wedges > ZERO_CHECK * max(csr.nnz, 1) and not has_triangle(tails[forward], heads[forward], nodes):
+        if wedges > ZERO_CHECK * max(csr.nnz, 1) and not has_triangle(oriented_adjacency(csr, forward, out)):
             return np.zeros(nodes)
         cheaper = wedges <= WEDGE_SHARE * (min(products, nodes * nodes) + products / 150)
         method = "wedges" if cheaper else "products"
     if method == "products":
         return _by_products(csr)
-    counts = _by_wedges(np.sort(tails[forward] * nodes + heads[forward]), nodes, chunk)
+    tails = rank[rows[forward]].astype(np.int64)
+    counts = _by_wedges(np.sort(tails * nodes + rank[csr.indices[forward]]), nodes, chunk)
     result = np.empty(nodes)
     result[order] = counts  # counted by rank: back to node ids
     return result
 
 
-def has_triangle(tails: np.ndarray, heads: np.ndarray, nodes: int) -> bool:
-    """Whether the graph whose edges oriented by rank are ``tails -> heads`` has a triangle: a path
-    v -> u -> w closed by the edge v -> w, found by the sparse product (O @ O) * O."""
-    oriented = sp.csr_array((np.ones(len(tails), dtype=np.int32), (tails, heads)), shape=(nodes, nodes))
-    return (oriented @ oriented).multiply(oriented).nnz > 0
+def oriented_adjacency(csr: sp.csr_array, forward: np.ndarray, out: np.ndarray) -> sp.csr_array:
+    """The adjacency keeping only its stored entries where ``forward`` (each edge once, from its
+    lower-ranked end), with ``out`` of them per row: built row by row, no sorting."""
+    indptr = np.zeros(csr.shape[0] + 1, dtype=np.int64)
+    np.cumsum(out, out=indptr[1:])
+    data = np.ones(int(indptr[-1]), dtype=bool)  # boolean products: a path exists or not
+    return sp.csr_array((data, csr.indices[forward], indptr), shape=csr.shape)
+
+
+def has_triangle(oriented: sp.csr_array, paths_per_block: int = PATHS_PER_BLOCK) -> bool:
+    """Whether the graph whose edges, oriented by rank, are ``oriented`` has a triangle: a path
+    v -> u -> w closed by the edge v -> w, found by the sparse product (O @ O) * O.
+
+    The product runs on row blocks of about ``paths_per_block`` paths each (O @ out-degrees
+    counts them per row), so no block's product is large, dealt out to one thread per usable
+    core (scipy's product releases the GIL); each thread stops at its first triangle.
+    """
+    nodes = oriented.shape[0]
+    paths = np.cumsum(oriented @ np.diff(oriented.indptr).astype(np.int64))
+    total = int(paths[-1]) if nodes else 0
+    cuts = np.searchsorted(paths, np.arange(paths_per_block, total, paths_per_block), "right")
+    bounds = np.unique(np.concatenate([[0], cuts, [nodes]]))
+    blocks = list(zip(bounds[:-1], bounds[1:]))
+    threads = max(1, min(usable_cores(), len(blocks)))
+
+    def closes(share: list[tuple[int, int]]) -> bool:
+        for start, stop in share:
+            rows = oriented[start:stop]
+            if (rows @ oriented).multiply(rows).nnz:
+                return True
+        return False
+
+    shares = [blocks[thread::threads] for thread in range(threads)]
+    if threads == 1:
+        return closes(shares[0])
+    with ThreadPoolExecutor(threads) as pool:
+        return any(list(pool.map(closes, shares)))
 
 
 def _by_products(csr: sp.csr_array) -> np.ndarray:
@@ -89,24 +129,45 @@ def _by_products(csr: sp.csr_array) -> np.ndarray:
 
 
 def _by_wedges(keys: np.ndarray, nodes: int, chunk: int) -> np.ndarray:
-    """Triangles per node rank from the sorted oriented edge keys (tail rank * n + head rank)."""
+    """Triangles per node rank from the sorted oriented edge keys (tail rank * n + head rank).
+
+    The wedges are looked up a chunk at a time, the chunks dealt out to one thread per usable
+    core (numpy's sort and search release the GIL), each adding into its own counts; the counts
+    are integers, so the order they are added in does not matter.
+    """
     tail, head = keys // nodes, keys % nodes
     starts = np.searchsorted(tail, np.arange(nodes + 1))
     partners = np.repeat(starts[1:], np.diff(starts)) - np.arange(len(keys)) - 1  # later heads in its list
     bounds = np.concatenate([[0], np.cumsum(partners)])
-    counts = np.zeros(nodes, dtype=np.int64)
+    spans = []
     position = 0
     while position < len(keys):
         stop = min(len(keys), max(position + 1, int(np.searchsorted(bounds, bounds[position] + chunk, "right")) - 1))
+        spans.append((position, stop))
+        position = stop
+
+    def count(span: tuple[int, int]) -> np.ndarray:
+        position, stop = span
         repeats = partners[position:stop]
         first = np.repeat(np.arange(position, stop), repeats)
         second = first + 1 + np.arange(len(first)) - np.repeat(bounds[position:stop] - bounds[position], repeats)
         a, b = head[first], head[second]
         closed = _is_edge(keys, a * nodes + b)
-        for corner in (tail[first[closed]], a[closed], b[closed]):
-            counts += np.bincount(corner, minlength=nodes)
-        position = stop
-    return counts
+        corners = np.concatenate([tail[first[closed]], a[closed], b[closed]])
+        return np.bincount(corners, minlength=nodes)
+
+    def count_all(share: list[tuple[int, int]]) -> np.ndarray:
+        counts = np.zeros(nodes, dtype=np.int64)
+        for span in share:
+            counts += count(span)
+        return counts
+
+    threads = max(1, min(usable_cores(), len(spans)))
+    shares = [spans[thread::threads] for thread in range(threads)]  # each thread its own counts
+    if threads == 1:
+        return count_all(shares[0])
+    with ThreadPoolExecutor(threads) as pool:
+        return sum(pool.map(count_all, shares))
 
 
 def _is_edge(keys: np.ndarray, wedges: np.ndarray) -> np.ndarray:

@@ -1,0 +1,77 @@
+"""Lanczos and triangle counts on threads: the same numbers whatever the thread count."""
+
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from topology.generators import generate
+from topology.metrics import lanczos, triangles
+from topology.metrics.lanczos import RowBlocks, regular_extremes_by_lanczos
+from topology.metrics.triangles import triangles_per_node
+
+
+def test_the_ends_are_bit_for_bit_the_same_on_one_thread_or_three(monkeypatch):
+    monkeypatch.setattr(lanczos, "THREADED_MIN_ENTRIES", 0)  # thread even this small graph
+    graph = sp.csr_array(generate("rreg", seed=5, nodes=2000, degree=6, form="sparse"))
+    single = regular_extremes_by_lanczos(graph, 6.0, threads=1)
+    assert regular_extremes_by_lanczos(graph, 6.0, threads=3) == single
+    assert regular_extremes_by_lanczos(graph, 6.0, threads=2) == single
+    values = np.linalg.eigvalsh(graph.toarray().astype(np.float64))
+    assert single == pytest.approx((values[-2], values[0]), abs=1e-9)
+
+
+def test_row_blocks_cover_every_row_once_and_sum_in_block_order(monkeypatch):
+    monkeypatch.setattr(lanczos, "THREADED_MIN_ENTRIES", 0)
+    matrix = sp.csr_array(sp.random(50, 50, density=0.2, random_state=0, format="csr"))
+    blocks = RowBlocks(matrix, threads=3)
+    try:
+        rows = np.concatenate([np.arange(50)[part] for part in blocks.slices])
+        assert rows.tolist() == list(range(50)) and len(blocks.slices) == lanczos.ROW_BLOCKS
+        stacked = sp.vstack(blocks.matrices).toarray()
+        assert np.array_equal(stacked, matrix.toarray())
+        assert blocks.each(lambda block: float(block)) == sum(range(lanczos.ROW_BLOCKS))
+        # Blocks of about equal stored entries: none holds more than twice its share plus a row.
+        sizes = [part.nnz for part in blocks.matrices]
+        assert max(sizes) <= 2 * matrix.nnz / lanczos.ROW_BLOCKS + 50
+    finally:
+        blocks.close()
+
+
+def test_wedge_chunks_counted_on_threads_equal_networkx(monkeypatch):
+    monkeypatch.setattr(triangles, "usable_cores", lambda: 3)
+    graph = nx.barabasi_albert_graph(300, 6, seed=4)
+    matrix = sp.csr_array(nx.to_scipy_sparse_array(graph, nodelist=range(300), dtype=np.int8))
+    expected = [nx.triangles(graph, node) for node in range(300)]
+    assert triangles_per_node(matrix, 64, "wedges").tolist() == expected
+
+
+def test_lambda_n_is_computed_only_for_the_metrics_that_read_it(monkeypatch):
+    from topology.metrics import compute_metrics, spectrum
+
+    asked = []
+    original = spectrum.sparse_adjacency_extremes
+    monkeypatch.setattr(
+        spectrum, "sparse_adjacency_extremes", lambda csr, smallest: asked.append(smallest) or original(csr, smallest)
+    )
+    graph = generate("rreg", seed=2, nodes=1500, degree=6, form="sparse")
+    values = np.linalg.eigvalsh(graph.toarray().astype(np.float64))
+    top = compute_metrics([graph], names=["spectral_gap", "algebraic_connectivity"])[0]
+    both = compute_metrics([graph], names=["spectral_gap", "lambda_n"])[0]
+    assert asked == [False, True]
+    assert top["spectral_gap"] == pytest.approx(6 - values[-2], abs=1e-9)
+    assert top["algebraic_connectivity"] == pytest.approx(6 - values[-2], abs=1e-9)
+    assert both["lambda_n"] == pytest.approx(values[0], abs=1e-9)
+
+
+@pytest.mark.parametrize("regular", [True, False])
+def test_sparse_extremes_without_the_smallest_leave_it_empty(regular):
+    from topology.metrics.spectrum import sparse_adjacency_extremes
+
+    graph = generate("rreg" if regular else "er", seed=1, nodes=1200, degree=6, form="sparse")
+    csr = sp.csr_array(graph)
+    values = np.linalg.eigvalsh(csr.toarray().astype(np.float64))
+    top = sparse_adjacency_extremes(csr, smallest=False)
+    assert np.isnan(top.lambda_n[0])
+    assert (top.lambda_1[0], top.lambda_2[0]) == pytest.approx((values[-1], values[-2]), abs=1e-9)
+    assert sparse_adjacency_extremes(csr).lambda_n[0] == pytest.approx(values[0], abs=1e-9)
