@@ -25,7 +25,7 @@ from torch import nn
 from common.atomic import atomic_open
 from pruning.devices import resolve_device
 from pruning.errors import PruningError
-from pruning.kernels import KERNELS, BlockSparseLinear, KernelUnsuitable, SparseLinear
+from pruning.kernels import KERNELS, BlockSparseLinear, KernelUnsuitable, SparseLinear, SparsePointwiseConv
 from pruning.layers import module_names
 from pruning.masking import baked_copy, current_masks
 from pruning.outputs import write_compiled_files
@@ -385,7 +385,7 @@ def write_compiled(
 
 #: Kernels whose layers multiply by torch sparse tensors, and their modules.
 SPARSE_KERNELS = ("csr", "bsr")
-SPARSE_LAYERS = (SparseLinear, BlockSparseLinear)
+SPARSE_LAYERS = (SparseLinear, SparsePointwiseConv, BlockSparseLinear)
 
 
 @functools.cache

@@ -186,6 +186,16 @@ class GatheredConv(nn.Module):
         return out
 
 
+def csr_parts(weight: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Row pointers, column indices and kept weights (row by row) of a (C_out, C_in) ``weight``
+    under ``mask``; which entries are kept comes from the mask, not the values (a kept weight may be 0.0)."""
+    mask = mask.to(torch.bool).to(weight.device)
+    rows, cols = mask.nonzero(as_tuple=True)
+    crow = torch.zeros(mask.shape[0] + 1, dtype=torch.int64, device=mask.device)
+    crow[1:] = torch.cumsum(mask.sum(dim=1), 0)
+    return crow, cols, weight.detach()[rows, cols].clone()
+
+
 class SparseLinear(nn.Module):
     """A masked Linear as a ``torch.sparse`` CSR matrix (kept weights only) times the input.
 
@@ -198,13 +208,10 @@ class SparseLinear(nn.Module):
     def __init__(self, linear: nn.Linear, mask: torch.Tensor) -> None:
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        mask = mask.to(torch.bool).to(linear.weight.device)
-        rows, cols = mask.nonzero(as_tuple=True)  # from the mask, not the values: a kept weight may be 0.0
-        crow = torch.zeros(self.out_features + 1, dtype=torch.int64, device=mask.device)
-        crow[1:] = torch.cumsum(mask.sum(dim=1), 0)
+        crow, cols, kept = csr_parts(linear.weight, mask)
         self.register_buffer("crow_indices", crow)
         self.register_buffer("col_indices", cols)
-        self.weight = nn.Parameter(linear.weight.detach()[rows, cols].clone())  # (kept,): the kept weights, row by row
+        self.weight = nn.Parameter(kept)  # (kept,): the kept weights, row by row
         self.bias = nn.Parameter(linear.bias.detach().clone()) if linear.bias is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -220,6 +227,51 @@ class SparseLinear(nn.Module):
         if self.bias is not None:
             out = out + self.bias
         return out.reshape(*lead, self.out_features)
+
+
+class SparsePointwiseConv(nn.Module):
+    """A masked 1x1 convolution (stride 1, one group) as a ``torch.sparse`` CSR matrix times each
+    sample's (C_in, positions) input, one sample at a time: the input is read where it lies, with
+    no copy, and the product does only the kept multiply-adds (X-Nets' pointwise X-layers).
+
+    Parameters
+    ----------
+    conv : nn.Conv1d or nn.Conv2d
+        Kernel of size 1 in every dimension, stride 1, no padding, one group.
+    mask : torch.BoolTensor, shape (C_out, C_in)
+    """
+
+    def __init__(self, conv: nn.Conv1d | nn.Conv2d, mask: torch.Tensor) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
+        crow, cols, kept = csr_parts(conv.weight.reshape(self.out_channels, self.in_channels), mask)
+        self.register_buffer("crow_indices", crow)
+        self.register_buffer("col_indices", cols)
+        self.weight = nn.Parameter(kept)
+        self.bias = nn.Parameter(conv.bias.detach().clone()) if conv.bias is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        matrix = torch.sparse_csr_tensor(
+            self.crow_indices,
+            self.col_indices,
+            self.weight,
+            (self.out_channels, self.in_channels),
+            check_invariants=False,
+        )
+        flat = x.reshape(x.shape[0], self.in_channels, -1)
+        out = torch.stack([matrix @ sample for sample in flat])
+        if self.bias is not None:
+            out = out + self.bias[:, None]
+        return out.reshape(x.shape[0], self.out_channels, *x.shape[2:])
+
+
+def is_pointwise(module: nn.Module) -> bool:
+    """A 1x1 convolution with stride 1, no padding and one group: a matrix product per position."""
+    if not isinstance(module, nn.Conv1d | nn.Conv2d):
+        return False
+    ones = all(size == 1 for size in (*module.kernel_size, *module.stride))
+    unpadded = isinstance(module.padding, tuple) and not any(module.padding)
+    return ones and unpadded and module.groups == 1
 
 
 class BlockSparseLinear(nn.Module):
@@ -312,12 +364,13 @@ def build_gather(module: nn.Module, mask: torch.Tensor) -> tuple[nn.Module, str]
     return _grouped(module, mask, grouping), grouping.describe()
 
 
-@register_kernel("csr", "torch.sparse CSR matrix product (Linear)")
+@register_kernel("csr", "torch.sparse CSR matrix product (Linear, 1x1 convolution)")
 def build_csr(module: nn.Module, mask: torch.Tensor) -> tuple[nn.Module, str]:
-    if not isinstance(module, nn.Linear):
-        raise KernelUnsuitable("CSR is offered for Linear layers only")
+    if not isinstance(module, nn.Linear) and not is_pointwise(module):
+        raise KernelUnsuitable("CSR is offered for Linear layers and 1x1 convolutions (stride 1, one group) only")
     mask = channel_view(mask)
-    return SparseLinear(module, mask), f"{int(mask.sum())} kept weights"
+    kernel = SparseLinear(module, mask) if isinstance(module, nn.Linear) else SparsePointwiseConv(module, mask)
+    return kernel, f"{int(mask.sum())} kept weights"
 
 
 @register_kernel("bsr", "torch.sparse BSR (block CSR) matrix product, for Linear masks made of whole blocks")

@@ -92,11 +92,14 @@ def _layer_input_and_reference(kind, c_out, c_in):
     if kind == "conv1d":
         layer = nn.Conv1d(c_in, c_out, 3, padding=1)
         return layer, torch.randn(3, c_in, 10), lambda x, w: F.conv1d(x, w, layer.bias, padding=1)
+    if kind == "conv2d-1x1":
+        layer = nn.Conv2d(c_in, c_out, 1)
+        return layer, torch.randn(3, c_in, 5, 4), lambda x, w: F.conv2d(x, w, layer.bias)
     layer = nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False)
     return layer, torch.randn(2, c_in, 9, 7), lambda x, w: F.conv2d(x, w, None, stride=2, padding=1)
 
 
-@pytest.mark.parametrize("kind", ["linear", "linear-3d", "conv1d", "conv2d"])
+@pytest.mark.parametrize("kind", ["linear", "linear-3d", "conv1d", "conv2d", "conv2d-1x1"])
 @pytest.mark.parametrize("label,mask", MASKS, ids=[label for label, _ in MASKS])
 def test_every_kernel_equals_the_masked_dense_layer(kind, label, mask):
     layer, x, reference = _layer_input_and_reference(kind, *mask.shape)
@@ -117,7 +120,7 @@ def test_every_kernel_equals_the_masked_dense_layer(kind, label, mask):
             got, expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()), msg=f"{name} on {label}"
         )
     assert {"dense", "gather"} <= set(built)
-    assert ("csr" in built) == kind.startswith("linear")
+    assert ("csr" in built) == (kind.startswith("linear") or kind == "conv2d-1x1")
     assert ("bsr" in built) == (kind.startswith("linear") and mask_block_size(mask) is not None)
     assert ("block" in built) == (not label.startswith("left-regular"))  # empty rows share a pattern too
 
@@ -133,12 +136,15 @@ def test_full_kernel_masks_are_honoured_entry_by_entry():
         torch.testing.assert_close(module(x), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_block_refuses_masks_without_shared_patterns_and_csr_refuses_convs():
+def test_block_refuses_masks_without_shared_patterns_and_csr_refuses_convs_wider_than_1x1():
     mask = torch.eye(6, dtype=torch.bool)
     with pytest.raises(KernelUnsuitable, match="own inputs"):
         build_block(nn.Linear(6, 6), mask)
-    with pytest.raises(KernelUnsuitable, match="Linear layers only"):
-        build_csr(nn.Conv2d(6, 6, 1), mask)
+    for conv in (nn.Conv2d(6, 6, 3), nn.Conv2d(6, 6, 1, stride=2), nn.Conv2d(6, 6, 1, padding=1)):
+        with pytest.raises(KernelUnsuitable, match="1x1 convolutions"):
+            build_csr(conv, mask)
+    with pytest.raises(KernelUnsuitable, match="1x1 convolutions"):
+        build_csr(nn.Conv2d(6, 6, 1, groups=2), torch.ones(6, 3, dtype=torch.bool))
     with pytest.raises(KernelUnsuitable, match="grouped convolution"):
         build_gather(nn.Conv2d(6, 6, 1, groups=2), torch.ones(6, 3, dtype=torch.bool))
 
@@ -162,6 +168,14 @@ def test_kernels_are_rebuilt_from_the_mask_and_a_state_dict():
         fresh, _ = KERNELS.get(name).build(nn.Linear(32, 64), mask)
         fresh.load_state_dict(module.state_dict())
         torch.testing.assert_close(fresh(x), module(x))
+    pointwise = nn.Conv2d(32, 64, 1)
+    module, _ = build_csr(pointwise, mask)
+    fresh, _ = build_csr(nn.Conv2d(32, 64, 1), mask)
+    fresh.load_state_dict(module.state_dict())
+    image = torch.randn(2, 32, 3, 3)
+    torch.testing.assert_close(fresh(image), module(image))
+    expected = nn.functional.conv2d(image, pointwise.weight * mask[:, :, None, None], pointwise.bias)
+    torch.testing.assert_close(module(image), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["block", "gather", "csr", "bsr"])
