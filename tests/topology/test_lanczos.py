@@ -39,7 +39,7 @@ def test_row_blocks_cover_every_row_once_and_sum_in_block_order(monkeypatch):
 
 
 def test_wedge_chunks_counted_on_threads_equal_networkx(monkeypatch):
-    monkeypatch.setattr(triangles, "usable_cores", lambda: 3)
+    monkeypatch.setattr(triangles, "usable_cores", lambda: 3)  # three threads on any machine
     graph = nx.barabasi_albert_graph(300, 6, seed=4)
     matrix = sp.csr_array(nx.to_scipy_sparse_array(graph, nodelist=range(300), dtype=np.int8))
     expected = [nx.triangles(graph, node) for node in range(300)]
@@ -75,3 +75,25 @@ def test_sparse_extremes_without_the_smallest_leave_it_empty(regular):
     assert np.isnan(top.lambda_n[0])
     assert (top.lambda_1[0], top.lambda_2[0]) == pytest.approx((values[-1], values[-2]), abs=1e-9)
     assert sparse_adjacency_extremes(csr).lambda_n[0] == pytest.approx(values[0], abs=1e-9)
+
+
+def test_breadth_first_chunks_on_threads_equal_networkx(monkeypatch):
+    from topology.metrics import paths, threads
+    from topology.metrics.paths import path_stats, source_distances
+
+    monkeypatch.setattr(threads, "usable_cores", lambda: 3)
+    monkeypatch.setattr(paths, "usable_cores", lambda: 3)
+    graph = nx.random_regular_graph(5, 700, seed=3)
+    csr = sp.csr_array(nx.to_scipy_sparse_array(graph, nodelist=range(700), dtype=np.uint8))
+    csr.sort_indices()
+    assert paths._BitBfs(csr).words_per_chunk(11) == 4  # 11 words of sources in three chunks
+    seen = []
+    stats = path_stats(csr, 700, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(0, 11), (4, 11), (8, 11), (11, 11)]
+    assert float(stats.aspl[0]) == pytest.approx(nx.average_shortest_path_length(graph), abs=1e-12)
+    assert float(stats.diameter[0]) == nx.diameter(graph)
+    sources = np.arange(0, 700, 3)  # 234 sources: four words in chunks of two
+    totals = source_distances(csr, sources)
+    expected = [sum(nx.single_source_shortest_path_length(graph, int(s)).values()) for s in sources]
+    assert totals.distance_sum.tolist() == expected
+    assert totals.eccentricity.tolist() == [nx.eccentricity(graph, int(s)) for s in sources]

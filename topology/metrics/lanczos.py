@@ -19,13 +19,14 @@ threads, spinning after a call, would compete with the pool for the cores.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import eigh_tridiagonal
+
+from topology.metrics.threads import usable_cores
 
 #: Lanczos stops when the residual bound of the ends asked for is below this times the degree.
 #: The top Ritz value rises towards lambda_2 from below and is within its residual bound of it
@@ -41,13 +42,6 @@ LANCZOS_MAX_STEPS = 20_000
 ROW_BLOCKS = 8
 #: Below this many stored entries the product runs in the calling thread (threads cost more).
 THREADED_MIN_ENTRIES = 2**20
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity where the platform reports it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 class RowBlocks:

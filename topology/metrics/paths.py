@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from topology.metrics.threads import map_on_threads, usable_cores
+
 #: Upper bound, in bytes, for the gathered neighbour words of one BFS level.
 GATHER_BUDGET_BYTES = 128 * 2**20
 
@@ -128,12 +130,13 @@ class _BitBfs:
         self.slots = neighbour_slots(self.indptr, self.padded_indices[:-1], self.nodes)
 
     def words_per_chunk(self, words: int) -> int:
-        """Source words per pass that keep the frontier (or the gathered edges) within budget."""
+        """Source words per pass that keep the frontier (or the gathered edges) within budget, and
+        leave at least one pass per usable core where there are enough words."""
         if self.slots is not None:
             budget = SLOT_CHUNK_BYTES // (8 * self.nodes)
         else:
             budget = GATHER_BUDGET_BYTES // (8 * max(1, len(self.padded_indices) - 1))
-        return max(1, min(words, budget))
+        return max(1, min(words, budget, -(-words // usable_cores())))
 
     def levels(self, frontier: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """``(level, newly reached bits)`` for level 1, 2, ... from the sources set in ``frontier``
@@ -188,9 +191,12 @@ def path_stats(csr: sp.csr_array, group_size: int, progress: Callable[[int, int]
     if progress is not None:
         progress(0, words)
     local = np.arange(total) % group_size
-    for first_word in range(0, words, words_per_chunk):
+
+    def chunk_totals(first_word: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distance sums, reached pairs and eccentricities per graph from one chunk of sources:
+        local indices 64*first_word .. 64*(first_word+chunk) - 1."""
         chunk = min(words_per_chunk, words - first_word)
-        # Sources of this chunk: local indices 64*first_word .. 64*(first_word+chunk) - 1.
+        sums, reached, farthest = (np.zeros(groups, dtype=np.int64) for _ in range(3))
         frontier = np.zeros((total + 1, chunk), dtype=np.uint64)  # last row: always zero
         is_source = (local >= 64 * first_word) & (local < 64 * (first_word + chunk))
         word = local[is_source] // 64 - first_word
@@ -201,11 +207,19 @@ def path_stats(csr: sp.csr_array, group_size: int, progress: Callable[[int, int]
             per_graph = np.bitwise_count(new).sum(axis=1, dtype=np.int64).reshape(groups, group_size).sum(axis=1)
             if not per_graph.any():
                 break
-            distance_sum += level * per_graph
-            reachable += per_graph
-            max_distance[per_graph > 0] = np.maximum(max_distance[per_graph > 0], level)
+            sums += level * per_graph
+            reached += per_graph
+            farthest[per_graph > 0] = level
+        return sums, reached, farthest
+
+    # Chunks run on the usable cores; integer sums and maxima do not depend on their order.
+    firsts = range(0, words, words_per_chunk)
+    for first_word, (sums, reached, farthest) in zip(firsts, map_on_threads(chunk_totals, firsts)):
+        distance_sum += sums
+        reachable += reached
+        np.maximum(max_distance, farthest, out=max_distance)
         if progress is not None:
-            progress(min(words, first_word + chunk), words)
+            progress(min(words, first_word + words_per_chunk), words)
     return PathStats(distance_sum, reachable, max_distance, group_size)
 
 
@@ -269,7 +283,9 @@ def source_distances(csr: sp.csr_array, sources: np.ndarray) -> SourceDistances:
     bfs = _BitBfs(csr)
     words = -(-count // 64)
     words_per_chunk = bfs.words_per_chunk(words)
-    for first_word in range(0, words, words_per_chunk):
+
+    def chunk_totals(first_word: int) -> None:
+        """BFS from one chunk of sources; each chunk writes only its own sources' entries."""
         chunk = min(words_per_chunk, words - first_word)
         positions = np.arange(64 * first_word, min(count, 64 * (first_word + chunk)))
         frontier = np.zeros((nodes + 1, chunk), dtype=np.uint64)
@@ -282,6 +298,9 @@ def source_distances(csr: sp.csr_array, sources: np.ndarray) -> SourceDistances:
             distance_sum[positions] += level * counts
             reached[positions] += counts
             eccentricity[positions[counts > 0]] = level
+
+    for _ in map_on_threads(chunk_totals, range(0, words, words_per_chunk)):
+        pass
     return SourceDistances(sources, distance_sum, reached, eccentricity, nodes)
 
 

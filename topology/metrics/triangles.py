@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-from topology.metrics.lanczos import usable_cores
+from topology.metrics.threads import usable_cores
 
 #: Wedges looked up at once (bounds the working memory to about 60 bytes per wedge).
 CHUNK_WEDGES = 2**20
