@@ -6,10 +6,11 @@ ends of its spectrum there are lambda_2 (largest) and lambda_n (smallest). Plain
 three vectors and no reorthogonalisation (the ends converge regardless) and finds both from one
 Krylov space. Each step costs one sparse product (m multiply-adds) and about ten passes over
 n-vectors; it stops when the residual bound of each end asked for is below
-:data:`LANCZOS_TOLERANCE` x d (lambda_n is skipped when no metric needs it: at 10^7 nodes it
-converges last, 1,900 steps against about 1,450 for lambda_2).
+:data:`LANCZOS_TOLERANCE` x d (lambda_n is skipped when no metric needs it: on large random regular
+graphs it converges last).
 
-The rows are cut into :data:`ROW_BLOCKS` blocks of equal stored entries. Every step runs its
+The rows are cut into :data:`ROW_BLOCKS` blocks of equal stored entries (one block for graphs
+below :data:`THREADED_MIN_ENTRIES` entries). Every step runs its
 product and vector updates block by block on a pool of threads (scipy's sparse product and
 numpy's element-wise passes release the GIL), and adds the blocks' partial sums in block order.
 The blocks do not depend on the thread count, so the result is the same on any machine. Dot
@@ -40,7 +41,9 @@ LANCZOS_CHECK_EVERY = 25
 LANCZOS_MAX_STEPS = 20_000
 #: Row blocks of equal stored entries; fixed, so the partial sums do not depend on the threads.
 ROW_BLOCKS = 8
-#: Below this many stored entries the product runs in the calling thread (threads cost more).
+#: Below this many stored entries the rows are one block, run in the calling thread (the blocks'
+#: and threads' overhead would cost more than the step). The block count depends on the graph
+#: alone, never on the cores.
 THREADED_MIN_ENTRIES = 2**20
 
 
@@ -49,12 +52,13 @@ class RowBlocks:
 
     def __init__(self, matrix: sp.csr_array, threads: int) -> None:
         nodes = matrix.shape[0]
-        cuts = np.searchsorted(matrix.indptr, np.linspace(0, matrix.nnz, ROW_BLOCKS + 1)).tolist()
+        count = ROW_BLOCKS if matrix.nnz >= THREADED_MIN_ENTRIES else 1
+        cuts = np.searchsorted(matrix.indptr, np.linspace(0, matrix.nnz, count + 1)).tolist()
         cuts[0], cuts[-1] = 0, nodes
         bounds = sorted(set(cuts))
         self.slices = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
         self.matrices = [matrix[part] for part in self.slices]
-        workers = 1 if threads <= 1 or matrix.nnz < THREADED_MIN_ENTRIES else min(threads, len(self.slices))
+        workers = max(1, min(threads, len(self.slices)))
         # Each thread takes a run of consecutive blocks: one task per thread and phase.
         edges = np.linspace(0, len(self.slices), workers + 1).round().astype(int)
         self._groups = [range(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
