@@ -186,17 +186,30 @@ class GatheredConv(nn.Module):
         return out
 
 
-def csr_parts(weight: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Row pointers, column indices and kept weights (row by row) of a (C_out, C_in) ``weight``
-    under ``mask``; which entries are kept comes from the mask, not the values (a kept weight may be 0.0)."""
-    mask = mask.to(torch.bool).to(weight.device)
-    rows, cols = mask.nonzero(as_tuple=True)
-    crow = torch.zeros(mask.shape[0] + 1, dtype=torch.int64, device=mask.device)
-    crow[1:] = torch.cumsum(mask.sum(dim=1), 0)
-    return crow, cols, weight.detach()[rows, cols].clone()
+class CsrWeight(nn.Module):
+    """The kept weights of a (C_out, C_in) masked weight as the parts of a ``torch.sparse`` CSR
+    matrix: row pointers and column indices (buffers, from the mask, not the values: a kept weight
+    may be 0.0), the kept weights row by row and the bias (parameters)."""
+
+    def __init__(self, weight: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor | None) -> None:
+        super().__init__()
+        self.matrix_shape = tuple(weight.shape)
+        mask = mask.to(torch.bool).to(weight.device)
+        rows, cols = mask.nonzero(as_tuple=True)
+        crow = torch.zeros(mask.shape[0] + 1, dtype=torch.int64, device=mask.device)
+        crow[1:] = torch.cumsum(mask.sum(dim=1), 0)
+        self.register_buffer("crow_indices", crow)
+        self.register_buffer("col_indices", cols)
+        self.weight = nn.Parameter(weight.detach()[rows, cols].clone())  # (kept,)
+        self.bias = nn.Parameter(bias.detach().clone()) if bias is not None else None
+
+    def matrix(self) -> torch.Tensor:
+        return torch.sparse_csr_tensor(
+            self.crow_indices, self.col_indices, self.weight, self.matrix_shape, check_invariants=False
+        )
 
 
-class SparseLinear(nn.Module):
+class SparseLinear(CsrWeight):
     """A masked Linear as a ``torch.sparse`` CSR matrix (kept weights only) times the input.
 
     Parameters
@@ -206,30 +219,18 @@ class SparseLinear(nn.Module):
     """
 
     def __init__(self, linear: nn.Linear, mask: torch.Tensor) -> None:
-        super().__init__()
+        super().__init__(linear.weight, mask, linear.bias)
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        crow, cols, kept = csr_parts(linear.weight, mask)
-        self.register_buffer("crow_indices", crow)
-        self.register_buffer("col_indices", cols)
-        self.weight = nn.Parameter(kept)  # (kept,): the kept weights, row by row
-        self.bias = nn.Parameter(linear.bias.detach().clone()) if linear.bias is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
-        matrix = torch.sparse_csr_tensor(
-            self.crow_indices,
-            self.col_indices,
-            self.weight,
-            (self.out_features, self.in_features),
-            check_invariants=False,
-        )
-        out = (matrix @ x.reshape(-1, self.in_features).t()).t()
+        out = (self.matrix() @ x.reshape(-1, self.in_features).t()).t()
         if self.bias is not None:
             out = out + self.bias
         return out.reshape(*lead, self.out_features)
 
 
-class SparsePointwiseConv(nn.Module):
+class SparsePointwiseConv(CsrWeight):
     """A masked 1x1 convolution (stride 1, one group) as a ``torch.sparse`` CSR matrix times each
     sample's (C_in, positions) input, one sample at a time: the input is read where it lies, with
     no copy, and the product does only the kept multiply-adds (X-Nets' pointwise X-layers).
@@ -242,22 +243,11 @@ class SparsePointwiseConv(nn.Module):
     """
 
     def __init__(self, conv: nn.Conv1d | nn.Conv2d, mask: torch.Tensor) -> None:
-        super().__init__()
+        super().__init__(conv.weight.reshape(conv.out_channels, conv.in_channels), mask, conv.bias)
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
-        crow, cols, kept = csr_parts(conv.weight.reshape(self.out_channels, self.in_channels), mask)
-        self.register_buffer("crow_indices", crow)
-        self.register_buffer("col_indices", cols)
-        self.weight = nn.Parameter(kept)
-        self.bias = nn.Parameter(conv.bias.detach().clone()) if conv.bias is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        matrix = torch.sparse_csr_tensor(
-            self.crow_indices,
-            self.col_indices,
-            self.weight,
-            (self.out_channels, self.in_channels),
-            check_invariants=False,
-        )
+        matrix = self.matrix()
         flat = x.reshape(x.shape[0], self.in_channels, -1)
         out = torch.stack([matrix @ sample for sample in flat])
         if self.bias is not None:
