@@ -6,10 +6,11 @@ maxima) or in item order, so a result does not depend on the number of cores.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -34,3 +35,15 @@ def map_on_threads(
         return
     with ThreadPoolExecutor(workers) as pool:
         yield from pool.map(function, items)
+
+
+@functools.cache
+def blas_controller() -> Any | None:
+    """threadpoolctl's controller of the BLAS libraries loaded (created once), or None without
+    threadpoolctl. Work split over our own threads holds BLAS to one thread inside each: its own
+    threads, spinning after a call, would compete with ours for the cores."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()

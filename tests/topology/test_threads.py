@@ -1,4 +1,5 @@
-"""Lanczos and triangle counts on threads: the same numbers whatever the thread count."""
+"""Metrics on threads (Lanczos, triangles, breadth-first search, stacks of eigenvalues): the same
+numbers whatever the thread count."""
 
 import networkx as nx
 import numpy as np
@@ -97,3 +98,20 @@ def test_breadth_first_chunks_on_threads_equal_networkx(monkeypatch):
     expected = [sum(nx.single_source_shortest_path_length(graph, int(s)).values()) for s in sources]
     assert totals.distance_sum.tolist() == expected
     assert totals.eccentricity.tolist() == [nx.eccentricity(graph, int(s)) for s in sources]
+
+
+@pytest.mark.parametrize("controller", [True, False])
+def test_stacks_of_eigenvalues_split_over_threads_equal_one_call(monkeypatch, controller):
+    from topology.metrics import spectrum
+
+    monkeypatch.setattr(spectrum, "usable_cores", lambda: 3)
+    monkeypatch.setattr(spectrum, "SPLIT_MIN_MATRICES", 4)
+    if not controller:  # without threadpoolctl: one numpy call
+        monkeypatch.setattr(spectrum, "blas_controller", lambda: None)
+    calls = []
+    original = np.linalg.eigvalsh
+    monkeypatch.setattr(np.linalg, "eigvalsh", lambda stack: calls.append(len(stack)) or original(stack))
+    stack = np.stack([generate("er", seed=s, nodes=20, degree=4).astype(np.float64) for s in range(14)])
+    expected = np.stack([original(matrix) for matrix in stack])
+    assert np.array_equal(spectrum.batched_eigvalsh(stack), expected)
+    assert sorted(calls) == ([4, 5, 5] if controller else [14])
