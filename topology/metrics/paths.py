@@ -79,8 +79,11 @@ def _neighbour_or(
     return reduced
 
 
-#: Bytes of one (nodes, words) frontier array that the padded-slot BFS aims for (cache-sized).
-SLOT_CHUNK_BYTES = 2**20
+#: Bytes of one (nodes, words) frontier array that the padded-slot BFS aims for: a chunk's four
+#: such arrays (frontier, visited, gathered, scratch) then fit one core's L2 cache. One 10,000-node
+#: 8-regular graph, exact paths on 2 cores of an AMD EPYC: 0.088 s at 256 KB (3 words per chunk),
+#: 0.114 s at 1 MB (13 words), 0.12 s at 1 word.
+SLOT_CHUNK_BYTES = 2**18
 #: The padded-slot BFS is used while the largest degree is at most this many times the mean.
 SLOT_MAX_SKEW = 4.0
 
