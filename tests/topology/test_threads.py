@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from topology.generators import generate
-from topology.metrics import lanczos, triangles
+from topology.metrics import lanczos, threads
 from topology.metrics.lanczos import RowBlocks, regular_extremes_by_lanczos
 from topology.metrics.triangles import triangles_per_node
 
@@ -40,7 +40,7 @@ def test_row_blocks_cover_every_row_once_and_sum_in_block_order(monkeypatch):
 
 
 def test_wedge_chunks_counted_on_threads_equal_networkx(monkeypatch):
-    monkeypatch.setattr(triangles, "usable_cores", lambda: 3)  # three threads on any machine
+    monkeypatch.setattr(threads, "usable_cores", lambda: 3)  # three threads on any machine
     graph = nx.barabasi_albert_graph(300, 6, seed=4)
     matrix = sp.csr_array(nx.to_scipy_sparse_array(graph, nodelist=range(300), dtype=np.int8))
     expected = [nx.triangles(graph, node) for node in range(300)]

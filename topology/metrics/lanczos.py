@@ -10,9 +10,9 @@ n-vectors; it stops when the residual bound of each end asked for is below
 graphs it converges last).
 
 The rows are cut into :data:`ROW_BLOCKS` blocks of equal stored entries (one block for graphs
-below :data:`THREADED_MIN_ENTRIES` entries). Every step runs its
-product and vector updates block by block on a pool of threads (scipy's sparse product and
-numpy's element-wise passes release the GIL), and adds the blocks' partial sums in block order.
+below :data:`THREADED_MIN_ENTRIES` entries). Every step runs its product and vector updates
+block by block on a pool of threads (scipy's sparse product and numpy's element-wise passes
+release the GIL), and adds the blocks' partial sums in block order.
 The blocks do not depend on the thread count, so the result is the same on any machine. Dot
 products are element-wise passes plus numpy sums rather than BLAS calls: a BLAS library's own
 threads, spinning after a call, would compete with the pool for the cores.
@@ -152,8 +152,8 @@ def regular_extremes_by_lanczos(
     (lambda_n NaN, and not waited for, when ``smallest`` is False).
 
     The start vector is fixed (seed 0), so the result is the same on every run and does not
-    depend on the threads. Returns None
-    when the ends have not converged within ``max_steps`` steps.
+    depend on the threads. Returns None when the ends have not converged within ``max_steps``
+    steps.
 
     Parameters
     ----------

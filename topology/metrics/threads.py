@@ -37,6 +37,13 @@ def map_on_threads(
         yield from pool.map(function, items)
 
 
+def dealt(items: list[Item]) -> list[list[Item]]:
+    """``items`` dealt round-robin into one share per usable core (at least one share, at most one
+    per item), for work where each thread keeps its own running result."""
+    shares = max(1, min(usable_cores(), len(items)))
+    return [items[share::shares] for share in range(shares)]
+
+
 @functools.cache
 def blas_controller() -> Any | None:
     """threadpoolctl's controller of the BLAS libraries loaded (created once), or None without

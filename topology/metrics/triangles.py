@@ -22,12 +22,10 @@ P = 7.6e10: products about 100 s, wedges 547 s).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import scipy.sparse as sp
 
-from topology.metrics.threads import usable_cores
+from topology.metrics.threads import dealt, map_on_threads
 
 #: Wedges looked up at once (bounds the working memory to about 60 bytes per wedge).
 CHUNK_WEDGES = 2**20
@@ -101,7 +99,6 @@ def has_triangle(oriented: sp.csr_array, paths_per_block: int = PATHS_PER_BLOCK)
     cuts = np.searchsorted(paths, np.arange(paths_per_block, total, paths_per_block), "right")
     bounds = np.unique(np.concatenate([[0], cuts, [nodes]]))
     blocks = list(zip(bounds[:-1], bounds[1:]))
-    threads = max(1, min(usable_cores(), len(blocks)))
 
     def closes(share: list[tuple[int, int]]) -> bool:
         for start, stop in share:
@@ -110,11 +107,7 @@ def has_triangle(oriented: sp.csr_array, paths_per_block: int = PATHS_PER_BLOCK)
                 return True
         return False
 
-    shares = [blocks[thread::threads] for thread in range(threads)]
-    if threads == 1:
-        return closes(shares[0])
-    with ThreadPoolExecutor(threads) as pool:
-        return any(list(pool.map(closes, shares)))
+    return any(list(map_on_threads(closes, dealt(blocks))))
 
 
 def _by_products(csr: sp.csr_array) -> np.ndarray:
@@ -162,12 +155,7 @@ def _by_wedges(keys: np.ndarray, nodes: int, chunk: int) -> np.ndarray:
             counts += count(span)
         return counts
 
-    threads = max(1, min(usable_cores(), len(spans)))
-    shares = [spans[thread::threads] for thread in range(threads)]  # each thread its own counts
-    if threads == 1:
-        return count_all(shares[0])
-    with ThreadPoolExecutor(threads) as pool:
-        return sum(pool.map(count_all, shares))
+    return sum(map_on_threads(count_all, dealt(spans)))  # each thread its own counts
 
 
 def _is_edge(keys: np.ndarray, wedges: np.ndarray) -> np.ndarray:
