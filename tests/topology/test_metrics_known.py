@@ -161,3 +161,12 @@ def test_large_biadjacencies_use_arpack_and_agree_with_the_dense_svd():
         assert sparse[0][0] == pytest.approx(dense[0][0], abs=1e-9)
         assert sparse[1][0] == pytest.approx(dense[1][0], abs=1e-9)
         assert sparse[1][0] < sparse[0][0] - 1e-6
+
+
+def test_values_are_plain_python_numbers():
+    """Plans, CSV and JSON writers get bool, int, float or None, never numpy scalars."""
+    ring, path = generate("ring", nodes=10, degree=2), adjacency(nx.path_graph(10))
+    for m in compute_metrics([ring, path]):
+        assert type(m["connected"]) is bool and type(m["edges"]) is int and type(m["nodes"]) is int
+        assert type(m["aspl"]) is float and type(m["lambda_2"]) is float
+    assert [type(m["ramanujan"]) for m in compute_metrics([ring, path])] == [bool, type(None)]

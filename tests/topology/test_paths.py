@@ -43,3 +43,37 @@ def test_block_diagonal_batch_keeps_graphs_apart():
 def test_group_size_must_divide_the_nodes():
     with pytest.raises(ValueError, match="do not split"):
         paths.path_stats(sp.csr_array(np.zeros((10, 10), np.uint8)), 3)
+
+
+def levels_run(monkeypatch) -> list[int]:
+    """Record every BFS level that the searches compute."""
+    seen = []
+    original = paths._BitBfs.levels
+
+    def recorded(self, frontier):
+        for level, new in original(self, frontier):
+            seen.append(level)
+            yield level, new
+
+    monkeypatch.setattr(paths._BitBfs, "levels", recorded)
+    return seen
+
+
+def test_a_connected_graph_stops_at_its_diameter_without_an_empty_level(monkeypatch):
+    """Once every source has reached every node, the search ends: a path of 40 nodes (one word of
+    sources, diameter 39) computes levels 1..39, not a 40th that would find nothing."""
+    seen = levels_run(monkeypatch)
+    path = nx.to_numpy_array(nx.path_graph(40), dtype=np.uint8)
+    stats = paths.path_stats(sp.csr_array(path), 40)
+    assert stats.max_distance[0] == 39 and seen == list(range(1, 40))
+    seen.clear()
+    totals = paths.source_distances(sp.csr_array(path), np.array([0, 20]))
+    assert totals.eccentricity.tolist() == [39, 20] and seen == list(range(1, 40))
+
+
+def test_a_disconnected_graph_still_ends_on_an_empty_level(monkeypatch):
+    seen = levels_run(monkeypatch)
+    two_paths = nx.to_numpy_array(nx.disjoint_union(nx.path_graph(5), nx.path_graph(3)), dtype=np.uint8)
+    stats = paths.path_stats(sp.csr_array(two_paths), 8)
+    assert (stats.distance_sum[0], stats.max_distance[0]) == networkx_totals(two_paths)[::2]
+    assert seen == [1, 2, 3, 4, 5]  # the 5-path's diameter 4, then one level that reaches nothing

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from topology.metrics import triangles
 from topology.metrics.triangles import triangles_per_node
 
 
@@ -92,3 +93,23 @@ def test_a_triangle_free_graph_with_many_wedges_is_not_counted(monkeypatch):
     assert triangles_per_node(adjacency(graph)).tolist() == [expected[v] for v in range(120)]
     three = blown_up_cycle(3, 20)  # every node in 400 triangles
     assert triangles_per_node(adjacency(three)).tolist() == [400.0] * 60
+
+
+@pytest.mark.parametrize("edges_at_once", [triangles.BITSET_EDGES, 5])
+def test_a_stacks_triangles_by_bitsets_equal_networkx(monkeypatch, edges_at_once):
+    """Graphs of 70 nodes (two words per bitset, the second partly used), with isolated nodes,
+    a clique and a triangle-free ring; a tiny edge budget intersects them a few edges at a time."""
+    monkeypatch.setattr(triangles, "BITSET_EDGES", edges_at_once)
+    graphs = [
+        nx.gnp_random_graph(70, 0.1, seed=3),
+        nx.disjoint_union(nx.complete_graph(12), nx.empty_graph(58)),
+        nx.cycle_graph(70),
+        nx.barabasi_albert_graph(70, 6, seed=4),
+    ]
+    stack = np.stack([nx.to_numpy_array(g, nodelist=range(70), dtype=np.uint8) for g in graphs])
+    union = sp.block_diag([sp.csr_array(matrix) for matrix in stack], format="csr")
+    union.sort_indices()
+    counted = triangles.stack_triangles_per_node(stack, sp.csr_array(union))
+    assert counted.shape == (4, 70)
+    for row, graph in zip(counted, graphs):
+        assert row.tolist() == [nx.triangles(graph)[node] for node in range(70)]

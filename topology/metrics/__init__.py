@@ -61,6 +61,13 @@ def _python_value(value):
     return float(value)
 
 
+def _python_values(values) -> list:
+    """A metric's values as Python bool, int, float or None (numeric arrays converted in one call)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+        return values.tolist()
+    return [_python_value(value) for value in values]
+
+
 def compute_metrics(
     matrices: Sequence[np.ndarray | sp.sparray] | np.ndarray,
     kind: str = GRAPH,
@@ -121,9 +128,8 @@ def compute_metrics(
             )
             single = key[0] == "single" and options.metric_progress is not None
             for metric in options.metric_progress(metrics, data.shape[0]) if single else metrics:
-                values = metric.compute(batch)
-                for position, index in enumerate(chunk_indices):
-                    results[index][metric.name] = _python_value(values[position])
+                for index, value in zip(chunk_indices, _python_values(metric.compute(batch))):
+                    results[index][metric.name] = value
             if kind == GRAPH and batch.sampled and any(metric.name == "aspl" for metric in metrics):
                 sampled = batch.path_stats.sampled
                 results[chunk_indices[0]].update(

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from topology.graph import as_dense
 from topology.metrics import paths, spectrum
-from topology.metrics.triangles import triangles_per_node
+from topology.metrics.triangles import stack_triangles_per_node, triangles_per_node
 
 #: Graphs with more nodes than this use sparse (ARPACK) eigenvalues instead of dense ones.
 DENSE_SPECTRUM_MAX_NODES = 1024
@@ -102,17 +102,21 @@ class GraphBatch:
     def union_csr(self) -> sp.csr_array:
         """The B graphs as one block-diagonal CSR matrix of B * n nodes (sorted indices)."""
         if self._sparse is not None:
+            if self._sparse.has_sorted_indices:
+                return self._sparse  # read only by the metrics: no copy of a large graph
             csr = self._sparse.copy()
             csr.sort_indices()
             return csr
-        graph, rows, cols = np.nonzero(self._stack)
-        offset = graph.astype(np.int64) * self.nodes
-        total = self.count * self.nodes
-        global_rows = rows + offset
+        nodes, total = self.nodes, self.count * self.nodes
+        # Flat positions in (graph, row, column) order are CSR order: the global row is
+        # position // n, the global column the local one plus the graph's offset.
+        flat = np.flatnonzero(self._stack.view(bool))
+        global_rows = flat // nodes
+        global_cols = flat % nodes + (flat // (nodes * nodes)) * nodes
         indptr = np.zeros(total + 1, dtype=np.int64)
         np.cumsum(np.bincount(global_rows, minlength=total), out=indptr[1:])
-        data = np.ones(len(global_rows), dtype=np.int8)
-        return sp.csr_array((data, cols + offset, indptr), shape=(total, total))
+        data = np.ones(len(flat), dtype=np.int8)
+        return sp.csr_array((data, global_cols, indptr), shape=(total, total))
 
     @cached_property
     def degrees(self) -> np.ndarray:
@@ -143,7 +147,10 @@ class GraphBatch:
 
     @cached_property
     def triangles(self) -> np.ndarray:
-        """Triangles through each node, float64 (B, n), by degree ordering (:mod:`.triangles`)."""
+        """Triangles through each node, float64 (B, n): a dense stack's by neighbour bitsets, a
+        sparse graph's by degree ordering or products (:mod:`.triangles`)."""
+        if self._stack is not None:
+            return stack_triangles_per_node(self._stack, self.union_csr)
         return triangles_per_node(self.union_csr).reshape(self.count, self.nodes)
 
     @cached_property

@@ -58,9 +58,7 @@ def triangles_per_node(csr: sp.csr_array, chunk: int = CHUNK_WEDGES, method: str
     label = np.int32 if nodes < 2**31 else np.int64  # ranks and rows in the narrowest type
     rank = np.empty(nodes, dtype=label)
     rank[order] = np.arange(nodes, dtype=label)
-    rows = np.repeat(np.arange(nodes, dtype=label), degree)
-    forward = rank[rows] < rank[csr.indices]
-    out = np.bincount(rows[forward], minlength=nodes)
+    forward, out = _orientation(csr, rank)
     if method is None:
         wedges, products = int((out * (out - 1) // 2).sum()), int((degree * degree).sum())
         if wedges > ZERO_CHECK * max(csr.nnz, 1) and not has_triangle(oriented_adjacency(csr, forward, out)):
@@ -69,11 +67,67 @@ def triangles_per_node(csr: sp.csr_array, chunk: int = CHUNK_WEDGES, method: str
         method = "wedges" if cheaper else "products"
     if method == "products":
         return _by_products(csr)
-    tails = rank[rows[forward]].astype(np.int64)
+    tails = np.repeat(rank, out).astype(np.int64)  # the forward entries' rows, in row order
     counts = _by_wedges(np.sort(tails * nodes + rank[csr.indices[forward]]), nodes, chunk)
     result = np.empty(nodes)
     result[order] = counts  # counted by rank: back to node ids
     return result
+
+
+#: Edges whose two neighbour bitsets are intersected at once by :func:`stack_triangles_per_node`
+#: (with w words per bitset, about 16 * w bytes per edge of working memory).
+BITSET_EDGES = 2**20
+
+
+def stack_triangles_per_node(stack: np.ndarray, union: sp.csr_array) -> np.ndarray:
+    """Triangles through each node (float64, (B, n)) of a (B, n, n) stack of 0/1 adjacencies,
+    given also as ``union``, their block-diagonal CSR.
+
+    Each node's neighbours are packed into bits, w = ceil(n / 64) words; the triangles at v are
+    half the sum, over v's neighbours u, of the popcount of N(u) & N(v). Cost: nnz * w word
+    operations (1,000 graphs of 64 nodes: 1 ms against 10 ms by wedges, on a 2-core AMD EPYC).
+    """
+    count, nodes = stack.shape[0], stack.shape[1]
+    words = -(-nodes // 64)
+    packed = np.zeros((count, nodes, 8 * words), dtype=np.uint8)
+    packed[:, :, : -(-nodes // 8)] = np.packbits(stack, axis=2, bitorder="little")
+    bitsets = packed.view(np.uint64).reshape(count * nodes, words)
+    columns = np.asarray(union.indices, dtype=np.int64)  # global: graph offset + local column
+    rows = np.repeat(np.arange(count * nodes), np.diff(union.indptr))
+    common = np.empty(len(columns), dtype=np.int64)
+    for start in range(0, len(columns), BITSET_EDGES):
+        stop = start + BITSET_EDGES
+        shared = bitsets[rows[start:stop]] & bitsets[columns[start:stop]]
+        common[start:stop] = np.bitwise_count(shared).sum(axis=1, dtype=np.int64)
+    per_node = np.bincount(rows, weights=common, minlength=count * nodes) / 2.0
+    return per_node.reshape(count, nodes)
+
+
+#: Stored entries oriented at once by :func:`_orientation` (its temporaries, reused block after
+#: block, stay a few MB however large the graph).
+ORIENT_ENTRIES = 2**20
+
+
+def _orientation(csr: sp.csr_array, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which stored entries point from their row to a higher rank (bool, one per entry), and how
+    many per row (int64 out-degrees), worked out in row blocks of about :data:`ORIENT_ENTRIES`
+    entries. Fresh memory costs more than the comparisons on a large graph (ResNet-50's whole-network
+    graph: 17M entries, whose row and rank arrays of 17M each took longer to allocate than to fill)."""
+    indptr = np.asarray(csr.indptr, dtype=np.int64)
+    nodes, entries = csr.shape[0], int(indptr[-1])
+    forward = np.empty(entries, dtype=bool)
+    out = np.zeros(nodes, dtype=np.int64)
+    cuts = np.searchsorted(indptr, np.arange(ORIENT_ENTRIES, entries, ORIENT_ENTRIES), "right") - 1
+    bounds = np.unique(np.concatenate([[0], cuts, [nodes]]))
+    for first, last in zip(bounds[:-1], bounds[1:]):
+        start, stop = indptr[first], indptr[last]
+        block = forward[start:stop]
+        row_ranks = np.repeat(rank[first:last], np.diff(indptr[first : last + 1]))
+        np.less(row_ranks, rank[csr.indices[start:stop]], out=block)
+        running = np.zeros(stop - start + 1, dtype=np.int64)
+        np.cumsum(block, out=running[1:])
+        out[first:last] = np.diff(running[indptr[first : last + 1] - start])
+    return forward, out
 
 
 def oriented_adjacency(csr: sp.csr_array, forward: np.ndarray, out: np.ndarray) -> sp.csr_array:
