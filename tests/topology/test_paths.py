@@ -77,3 +77,21 @@ def test_a_disconnected_graph_still_ends_on_an_empty_level(monkeypatch):
     stats = paths.path_stats(sp.csr_array(two_paths), 8)
     assert (stats.distance_sum[0], stats.max_distance[0]) == networkx_totals(two_paths)[::2]
     assert seen == [1, 2, 3, 4, 5]  # the 5-path's diameter 4, then one level that reaches nothing
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_arrays_kept_from_chunk_to_chunk_leave_nothing_behind(monkeypatch, cores):
+    """Each thread reuses its arrays for its next chunk of sources: with chunks of 2, 2 and 1
+    words (300 nodes, 5 words) on one or two threads, the totals still equal networkx's, for
+    exact paths and for per-source distances."""
+    monkeypatch.setattr(paths, "usable_cores", lambda: cores)
+    monkeypatch.setattr(paths, "SLOT_CHUNK_BYTES", 2 * 8 * 301)
+    for matrix in (generate("rreg", nodes=300, degree=3, seed=4), generate("ws", nodes=300, degree=4, p=0.1, seed=5)):
+        stats = paths.path_stats(sp.csr_array(matrix), 300)
+        total, pairs, longest = networkx_totals(matrix)
+        assert (stats.distance_sum[0], stats.reachable_pairs[0], stats.max_distance[0]) == (total, pairs, longest)
+        graph = nx.from_numpy_array(matrix)
+        sources = np.arange(0, 300, 2)
+        totals = paths.source_distances(sp.csr_array(matrix), sources)
+        expected = [sum(nx.single_source_shortest_path_length(graph, int(s)).values()) for s in sources]
+        assert totals.distance_sum.tolist() == expected

@@ -9,6 +9,7 @@ nodes, which is why it beats per-source BFS for dense-enough batches and for one
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -79,11 +80,12 @@ def _neighbour_or(
     return reduced
 
 
-#: Bytes of one (nodes, words) frontier array that the padded-slot BFS aims for: a chunk's four
-#: such arrays (frontier, visited, gathered, scratch) then fit one core's L2 cache. One 10,000-node
-#: 8-regular graph, exact paths on 2 cores of an AMD EPYC: 0.088 s at 256 KB (3 words per chunk),
-#: 0.114 s at 1 MB (13 words), 0.12 s at 1 word.
-SLOT_CHUNK_BYTES = 2**18
+#: Bytes of one (nodes, words) frontier array that the padded-slot BFS aims for. With each
+#: thread's arrays kept from chunk to chunk, wider chunks pay (fewer, longer numpy calls) up to a
+#: few MB. Exact paths on 2 cores of an AMD EPYC: one 10,000-node 8-regular graph 0.037-0.044 s
+#: at 1 MB (13 words per chunk), 0.059-0.066 s at 3 words, 0.048-0.056 s at 20; a 100,000-node
+#: one 6.0 s at 1 word (0.8 MB), 5.1 s at 2 and 4, 9.2 s at 8.
+SLOT_CHUNK_BYTES = 2**20
 #: The padded-slot BFS is used while the largest degree is at most this many times the mean.
 SLOT_MAX_SKEW = 4.0
 
@@ -107,15 +109,33 @@ class _SlotGather:
     """``out[v] = OR of frontier[u] over v's neighbours u`` by one ``take`` per neighbour slot
     into a preallocated scratch array (several times faster than one gather of every edge)."""
 
-    def __init__(self, slots: np.ndarray, words: int) -> None:
+    def __init__(self, slots: np.ndarray, scratch: np.ndarray) -> None:
         self.slots = slots
-        self.tmp = np.empty((slots.shape[1], words), dtype=np.uint64)
+        self.tmp = scratch  # (nodes, words)
 
     def __call__(self, padded_frontier: np.ndarray, out: np.ndarray) -> None:
         np.take(padded_frontier, self.slots[0], axis=0, out=out)
         for row in self.slots[1:]:
             np.take(padded_frontier, row, axis=0, out=self.tmp)
             out |= self.tmp
+
+
+class _ThreadArrays(threading.local):
+    """Each thread's BFS arrays by name and shape, kept from one chunk of sources to the next:
+    fresh memory costs more than the levels' work on some machines (on a virtual machine here,
+    allocating four frontier-sized arrays per chunk made a 10,000-node graph's exact paths take
+    anywhere from 0.06 to 0.3 s)."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The thread's uint64 array ``name`` of ``shape`` (zeros when first made; after that,
+        whatever its last user left in it)."""
+        key = (name, shape)
+        if key not in self.arrays:
+            self.arrays[key] = np.zeros(shape, dtype=np.uint64)
+        return self.arrays[key]
 
 
 class _BitBfs:
@@ -129,6 +149,14 @@ class _BitBfs:
         degrees = np.diff(self.indptr)
         self.regular_degree = int(degrees[0]) if len(degrees) and np.all(degrees == degrees[0]) else None
         self.slots = neighbour_slots(self.indptr, self.padded_indices[:-1], self.nodes)
+        self.arrays = _ThreadArrays()
+
+    def start_frontier(self, words: int) -> np.ndarray:
+        """This thread's zeroed (nodes + 1, words) frontier, for the caller to set its sources in
+        and pass to :meth:`levels` (the last row stays zero)."""
+        frontier = self.arrays.get("frontier", (self.nodes + 1, words))
+        frontier.fill(0)
+        return frontier
 
     def words_per_chunk(self, words: int) -> int:
         """Source words per pass that keep the frontier (or the gathered edges) within budget, and
@@ -141,16 +169,18 @@ class _BitBfs:
 
     def levels(self, frontier: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """``(level, newly reached bits)`` for level 1, 2, ... from the sources set in ``frontier``
-        (shape (nodes + 1, words), last row zero); the caller stops when nothing new is reached,
-        or when every source has reached every node it can (the next level would be empty).
+        (from :meth:`start_frontier`); the caller stops when nothing new is reached, or when
+        every source has reached every node it can (the next level would be empty).
 
         Two padded buffers take turns as the frontier read and the one written, so a level copies
-        nothing; the yielded array is overwritten by the level after next.
+        nothing; the yielded array is overwritten by the level after next. Only their first
+        ``nodes`` rows are ever written, so the second's last row stays zero from its making.
         """
         words = frontier.shape[1]
-        gather = _SlotGather(self.slots, words) if self.slots is not None else None
-        unvisited = ~frontier[: self.nodes]
-        buffers = (frontier, np.zeros_like(frontier))
+        scratch = self.arrays.get("scratch", (self.nodes, words))
+        gather = _SlotGather(self.slots, scratch) if self.slots is not None else None
+        unvisited = np.invert(frontier[: self.nodes], out=self.arrays.get("unvisited", (self.nodes, words)))
+        buffers = (frontier, self.arrays.get("second frontier", frontier.shape))
         level = 0
         while True:
             level += 1
@@ -205,7 +235,7 @@ def path_stats(csr: sp.csr_array, group_size: int, progress: Callable[[int, int]
         local indices 64*first_word .. 64*(first_word+chunk) - 1."""
         chunk = min(words_per_chunk, words - first_word)
         sums, reached, farthest = (np.zeros(groups, dtype=np.int64) for _ in range(3))
-        frontier = np.zeros((total + 1, chunk), dtype=np.uint64)  # last row: always zero
+        frontier = bfs.start_frontier(chunk)
         is_source = (local >= 64 * first_word) & (local < 64 * (first_word + chunk))
         word = local[is_source] // 64 - first_word
         frontier[np.flatnonzero(is_source), word] = np.left_shift(
@@ -301,7 +331,7 @@ def source_distances(csr: sp.csr_array, sources: np.ndarray) -> SourceDistances:
         """BFS from one chunk of sources; each chunk writes only its own sources' entries."""
         chunk = min(words_per_chunk, words - first_word)
         positions = np.arange(64 * first_word, min(count, 64 * (first_word + chunk)))
-        frontier = np.zeros((nodes + 1, chunk), dtype=np.uint64)
+        frontier = bfs.start_frontier(chunk)
         bit = np.left_shift(np.uint64(1), (positions % 64).astype(np.uint64))
         np.bitwise_or.at(frontier, (sources[positions], positions // 64 - first_word), bit)
         for level, new in bfs.levels(frontier):
