@@ -2,13 +2,16 @@
 
 1. One Linear 4096x4096 under a 64-node 4-regular relational plan, batch 256: the masked layer
    (parametrized weight, as training runs it), the baked dense layer, and every kernel.
-2. The mlp with 8 masked 4096-wide layers under the same plan, batch 256, end to end.
+2. The mlp with 8 masked 4096-wide layers under the same plan, batch 256, end to end; again with
+   its BatchNorms kept (``prune compile --keep-batchnorm``), to show what folding them adds.
 3. X-MobileNet-0.5 (expand 8) at 224x224, batch 32, and cResNet18 under the 64/4 plan at
    32x32, batch 32: the compiled model against the baked dense one (the per-layer fallback keeps
    it at >= 1.0x as measured).
 
 Times are medians of interleaved calls (pruning.compile.interleaved_medians) on this machine's
-threads; ratios are what docs/compile.md quotes. Peak RSS is the process's high-water mark so far.
+threads; ratios are what docs/compile.md quotes. Inference BatchNorms are folded into the layers
+feeding them in the compiled and the baked dense model alike (pruning/fold.py). Peak RSS is the
+process's high-water mark so far.
 
 Usage: python bench/compile_bench.py [--quick]
 """
@@ -80,14 +83,16 @@ def compiled_model(
     batch: int,
     plan: Plan | None,
     repeats: int,
-    goal: float,
+    goal: float | None,
+    fold_batchnorm: bool = True,
 ):
     torch.manual_seed(0)
     model = build_model(name, input_shape, classes, **options)
     recipe = MaskConfig("relational", plan) if plan is not None else MaskConfig("model")
     prune_model(model, recipe, input_shape)
     start = time.perf_counter()
-    result = compile_model(model.eval(), input_shape, CompileConfig(batch_size=batch, repeats=repeats))
+    config = CompileConfig(batch_size=batch, repeats=repeats, fold_batchnorm=fold_batchnorm)
+    result = compile_model(model.eval(), input_shape, config)
     took = time.perf_counter() - start
     counts: dict[str, int] = {}
     for layer in result.layers:
@@ -136,17 +141,10 @@ def main() -> None:
         "compile time |"
     )
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
-    compiled_model(
-        "mlp, 8 masked 4096-wide layers, 64/4 plan",
-        "mlp",
-        {"width": 4096, "depth": 8},
-        (1, 28, 28),
-        10,
-        256,
-        plan,
-        repeats,
-        goal=8,
-    )
+    mlp = ("mlp", {"width": 4096, "depth": 8}, (1, 28, 28), 10, 256, plan, repeats)
+    compiled_model("mlp, 8 masked 4096-wide layers, 64/4 plan", *mlp, goal=8)
+    # the same with --keep-batchnorm: what folding BatchNorm adds (docs/compile.md)
+    compiled_model("mlp, as above, BatchNorm kept", *mlp, goal=None, fold_batchnorm=False)
     if not args.quick:
         mobilenet = compiled_model(
             "X-MobileNet-0.5 (expand 8), 224x224",

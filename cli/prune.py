@@ -431,6 +431,12 @@ def _render_compile(record: dict, fmt: str, table: bool) -> str:
     help="A structured kernel replaces dense only when this much faster.",
 )
 @click.option(
+    "--keep-batchnorm",
+    is_flag=True,
+    help="Keep inference BatchNorm layers as they are (default: fold each into the Linear or "
+    "convolution feeding it, in the compiled and the dense reference model alike).",
+)
+@click.option(
     "--report",
     is_flag=True,
     help="Print the per-layer table: mask, chosen kernel, dense vs chosen time, every candidate.",
@@ -455,6 +461,7 @@ def compile_command(
     kernels,
     repeats,
     min_speedup,
+    keep_batchnorm,
     report,
     torch_export,
     seed,
@@ -485,7 +492,16 @@ def compile_command(
             "--out is required to compile (only an already compiled SOURCE can be reported without it)"
         )
     refuse_writing_into_source(out, source)
-    config = CompileConfig(batch_size, device, tuple(kernels or ()), repeats, min(2, repeats), min_speedup, seed=seed)
+    config = CompileConfig(
+        batch_size,
+        device,
+        tuple(kernels or ()),
+        repeats,
+        min(2, repeats),
+        min_speedup,
+        seed=seed,
+        fold_batchnorm=not keep_batchnorm,
+    )
     config.validate()
     model, spec, checkpoint = load_masked_model(source, ModelSpec(model_name, model_options, input_shape, num_classes))
     masks = current_masks(model)

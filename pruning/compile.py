@@ -25,6 +25,7 @@ from torch import nn
 from common.atomic import atomic_open
 from pruning.devices import resolve_device
 from pruning.errors import PruningError
+from pruning.fold import batchnorm_folds, fold_batchnorms
 from pruning.kernels import KERNELS, BlockSparseLinear, KernelUnsuitable, SparseLinear, SparsePointwiseConv
 from pruning.layers import module_names
 from pruning.masking import baked_copy, current_masks
@@ -46,6 +47,7 @@ class CompileConfig:
     min_speedup: float = 1.05  # a structured kernel must beat dense by this factor to replace it
     rtol: float = 1e-5  # largest |difference| / max |reference output| a kernel may show
     seed: int = 0  # seed of the random input the layers are timed on
+    fold_batchnorm: bool = True  # fold inference BatchNorm into the layer feeding it (pruning/fold.py)
 
     def validate(self) -> None:
         if self.batch_size < 1:
@@ -114,6 +116,7 @@ class CompileResult:
     compiled_seconds: float
     max_relative_error: float  # compiled vs masked outputs on the timing input
     notices: list[str] = field(default_factory=list)
+    batchnorm_folds: list[tuple[str, str]] = field(default_factory=list)  # (layer, BatchNorm), folded in both
 
     @property
     def ratio(self) -> float:
@@ -136,6 +139,7 @@ class CompileResult:
             },
             "max_relative_error": self.max_relative_error,
             "notices": self.notices,
+            "batchnorm_folds": [list(pair) for pair in self.batchnorm_folds],
         }
 
 
@@ -189,13 +193,20 @@ def replace_module(model: nn.Module, name: str, replacement: nn.Module) -> None:
         setattr(model.get_submodule(parent_name), child, replacement)
 
 
-def assemble(model: nn.Module, masks: dict[str, torch.Tensor], choices: dict[str, str]) -> nn.Module:
-    """A copy of masked ``model`` with masks baked and each layer of ``choices`` built as its kernel.
+def assemble(
+    model: nn.Module,
+    masks: dict[str, torch.Tensor],
+    choices: dict[str, str],
+    batchnorm_folds: Iterable[tuple[str, str]] = (),
+) -> nn.Module:
+    """A copy of masked ``model`` with masks baked, ``batchnorm_folds`` folded and each layer of
+    ``choices`` built as its kernel.
 
-    The structure depends only on the model, the masks and the kernel names, so a compiled model
-    is re-created from them and its weights load from a plain state_dict.
+    The structure depends only on the model, the masks, the folds and the kernel names, so a
+    compiled model is re-created from them and its weights load from a plain state_dict.
     """
     compiled = baked_copy(model).eval()
+    fold_batchnorms(compiled, [tuple(pair) for pair in batchnorm_folds])
     for name, kernel in choices.items():
         if kernel == "dense":
             continue  # the baked copy already holds it
@@ -237,6 +248,25 @@ def _synchronized(call: Callable[[], object], device: torch.device) -> Callable[
         return result
 
     return run
+
+
+def _folded(
+    dense: nn.Module, example: torch.Tensor, config: CompileConfig
+) -> tuple[nn.Module, list[tuple[str, str]], list[str]]:
+    """``dense`` with its inference BatchNorms folded (a copy; ``dense`` itself when none fold),
+    the folds, and a notice where folding was skipped. A fold whose outputs differ from the
+    unfolded model's by more than ``config.rtol`` is not kept."""
+    if not config.fold_batchnorm:
+        return dense, [], []
+    folds, reason = batchnorm_folds(dense)
+    if not folds:
+        return dense, [], [reason] if reason else []
+    folded = copy.deepcopy(dense)
+    fold_batchnorms(folded, folds)
+    error = relative_error(folded(example), dense(example))
+    if error > config.rtol:
+        return dense, [], [f"BatchNorm not folded: the folded model differs by {error:.1e} (relative)"]
+    return folded, folds, []
 
 
 def _choose_layer(
@@ -313,10 +343,10 @@ def compile_model(
     generator = torch.Generator().manual_seed(config.seed)
     example = torch.randn((config.batch_size, *input_shape), generator=generator).to(device)
     masked = copy.deepcopy(model).to(device).eval()
-    dense = baked_copy(model).to(device).eval()
     with torch.inference_mode():
+        dense, folds, notices = _folded(baked_copy(model).to(device).eval(), example, config)
         layer_inputs = _layer_inputs(dense, list(masks), example)
-        layers, kernels, notices = [], {}, []
+        layers, kernels = [], {}
         for name in progress(list(masks), "timing layers"):
             if name not in layer_inputs:
                 notices.append(f"{name}: masked but not called by the model's forward; left dense (baked)")
@@ -358,7 +388,7 @@ def compile_model(
             f"compiled model differs from the masked model by {error:.1e} (relative), more than {config.rtol:g}"
         )
     return CompileResult(
-        compiled, layers, end_to_end["masked"], end_to_end["dense"], end_to_end["compiled"], error, notices
+        compiled, layers, end_to_end["masked"], end_to_end["dense"], end_to_end["compiled"], error, notices, folds
     )
 
 

@@ -87,7 +87,8 @@ def test_x_net_style_convs_get_the_gather_kernel_and_are_rebuilt_by_assemble():
     model, size = masked("cnn", recipe="random-bipartite", width=8)
     result = compile_model(model, size, QUICK, timer=timer_favouring("gather"))
     assert {layer.kernel for layer in result.layers} == {"gather"}
-    rebuilt = assemble(model, current_masks(model), result.choices)
+    assert result.batchnorm_folds  # the cnn's convolutions each feed a BatchNorm
+    rebuilt = assemble(model, current_masks(model), result.choices, result.batchnorm_folds)
     rebuilt.load_state_dict(result.model.state_dict())
     x = torch.randn(3, *size)
     with torch.no_grad():
