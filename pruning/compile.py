@@ -15,7 +15,7 @@ import functools
 import logging
 import statistics
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from pruning.devices import resolve_device
 from pruning.errors import PruningError
 from pruning.fold import batchnorm_folds, fold_batchnorms
 from pruning.kernels import KERNELS, BlockSparseLinear, KernelUnsuitable, SparseLinear, SparsePointwiseConv
-from pruning.layers import module_names
+from pruning.layers import replace_module
 from pruning.masking import baked_copy, current_masks
 from pruning.outputs import write_compiled_files
 from pruning.storage import masks_sha256
@@ -186,18 +186,11 @@ def relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
     return difference / scale if scale else difference
 
 
-def replace_module(model: nn.Module, name: str, replacement: nn.Module) -> None:
-    """Put ``replacement`` under ``name`` and under every other name the same module has."""
-    for alias in module_names(model).get(name, [name]):
-        parent_name, _, child = alias.rpartition(".")
-        setattr(model.get_submodule(parent_name), child, replacement)
-
-
 def assemble(
     model: nn.Module,
     masks: dict[str, torch.Tensor],
     choices: dict[str, str],
-    batchnorm_folds: Iterable[tuple[str, str]] = (),
+    batchnorm_folds: Iterable[Sequence[str]] = (),
 ) -> nn.Module:
     """A copy of masked ``model`` with masks baked, ``batchnorm_folds`` folded and each layer of
     ``choices`` built as its kernel.
@@ -206,7 +199,7 @@ def assemble(
     compiled model is re-created from them and its weights load from a plain state_dict.
     """
     compiled = baked_copy(model).eval()
-    fold_batchnorms(compiled, [tuple(pair) for pair in batchnorm_folds])
+    fold_batchnorms(compiled, batchnorm_folds)
     for name, kernel in choices.items():
         if kernel == "dense":
             continue  # the baked copy already holds it

@@ -10,10 +10,12 @@ Compiled models fold before timing, the baked dense reference alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import torch
 from torch import fx, nn
 
-from pruning.layers import module_names
+from pruning.layers import replace_module
 
 #: The layers a BatchNorm is folded into, and the BatchNorm each one can take over.
 FOLDABLE = {nn.Linear: nn.BatchNorm1d, nn.Conv1d: nn.BatchNorm1d, nn.Conv2d: nn.BatchNorm2d}
@@ -64,10 +66,9 @@ def batchnorm_folds(model: nn.Module) -> tuple[list[tuple[str, str]], str | None
 
 
 @torch.no_grad()
-def fold_batchnorms(model: nn.Module, folds: list[tuple[str, str]]) -> None:
+def fold_batchnorms(model: nn.Module, folds: Iterable[Sequence[str]]) -> None:
     """Fold each BatchNorm of ``folds`` into its layer, in place; the BatchNorm becomes an
     ``nn.Identity`` (under every name it has). A layer without a bias gets one."""
-    names = module_names(model)
     for layer_name, norm_name in folds:
         layer, norm = model.get_submodule(layer_name), model.get_submodule(norm_name)
         scale = torch.rsqrt(norm.running_var + norm.eps)
@@ -81,6 +82,4 @@ def fold_batchnorms(model: nn.Module, folds: list[tuple[str, str]]) -> None:
             layer.bias = nn.Parameter(shift.clone())
         else:
             layer.bias.copy_(layer.bias * scale + shift)
-        for alias in names.get(norm_name, [norm_name]):
-            parent, _, child = alias.rpartition(".")
-            setattr(model.get_submodule(parent), child, nn.Identity())
+        replace_module(model, norm_name, nn.Identity())

@@ -101,6 +101,13 @@ def module_names(model: nn.Module) -> dict[str, list[str]]:
     return names
 
 
+def replace_module(model: nn.Module, name: str, replacement: nn.Module) -> None:
+    """Put ``replacement`` under ``name`` and under every other name the same module has."""
+    for alias in module_names(model).get(name, [name]):
+        parent_name, _, child = alias.rpartition(".")
+        setattr(model.get_submodule(parent_name), child, replacement)
+
+
 def candidate_layers(model: nn.Module) -> tuple[list[PrunableLayer], list[str]]:
     """Every prunable layer in registration order, and notices for skipped depthwise convolutions."""
     layers, notices = [], []

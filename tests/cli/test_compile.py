@@ -67,6 +67,26 @@ def test_compile_writes_a_model_that_loads_back_and_matches_the_masked_one(run, 
         torch.testing.assert_close(compiled(x), reference, rtol=0, atol=1e-5 * float(reference.abs().max()))
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_batchnorm_is_folded_unless_kept_and_either_loads_back(run, pruned, tmp_path, keep):
+    flags = ["--keep-batchnorm"] if keep else []
+    result = run("compile", pruned, "--out", "compiled", *flags, *QUICK)
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "compiled" / "compile.json").read_text())
+    assert record["compile_config"]["fold_batchnorm"] is (not keep)
+    assert (record["batchnorm_folds"] == []) is keep
+    compiled = load_compiled(tmp_path / "compiled")
+    norms = [m for m in compiled.modules() if isinstance(m, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d)]
+    assert bool(norms) is keep
+    masked = load_masked_state_dict(
+        build_model("cnn", (1, 12, 12), 10, width=16), load_state(pruned / "model.pt")
+    ).eval()
+    x = torch.randn(5, 1, 12, 12)
+    with torch.no_grad():
+        reference = masked(x)
+        torch.testing.assert_close(compiled(x), reference, rtol=0, atol=1e-5 * float(reference.abs().max()))
+
+
 def test_report_of_a_compiled_directory_and_formats(run, pruned):
     assert run("compile", pruned, "--out", "compiled", *QUICK).exit_code == 0
     table = run("compile", "compiled", "--report")
