@@ -113,3 +113,38 @@ def test_a_stacks_triangles_by_bitsets_equal_networkx(monkeypatch, edges_at_once
     assert counted.shape == (4, 70)
     for row, graph in zip(counted, graphs):
         assert row.tolist() == [nx.triangles(graph)[node] for node in range(70)]
+
+
+def oriented_halves(matrix: sp.csr_array) -> tuple[sp.csr_array, sp.csr_array]:
+    """The adjacency's edges oriented by rank, and their reverse, as triangles_per_node builds them."""
+    degree = np.diff(matrix.indptr)
+    rank = np.empty(len(degree), dtype=np.int32)
+    rank[np.argsort(degree, kind="stable")] = np.arange(len(degree))
+    forward, out = triangles._orientation(matrix, rank)
+    return (
+        triangles.oriented_adjacency(matrix, forward, out),
+        triangles.oriented_adjacency(matrix, ~forward, degree - out),
+    )
+
+
+def test_the_triangle_test_at_middle_corners_agrees_with_networkx():
+    """Random graphs, bipartite ones and blown-up cycles (with and without one extra edge), in
+    row blocks of one list entry or all at once; a triangle's middle corner is looked at by
+    in-lists or out-lists, and both kinds occur here."""
+    rng = np.random.default_rng(0)
+    graphs = [nx.gnp_random_graph(int(rng.integers(3, 40)), rng.random() * 0.3, seed=seed) for seed in range(120)]
+    graphs += [nx.bipartite.random_graph(15, 20, 0.3, seed=seed) for seed in range(20)]
+    graphs += [blown_up_cycle(5, 6), blown_up_cycle(4, 3), blown_up_cycle(3, 2), GRAPHS["hub and cliques"]]
+    with_edge = blown_up_cycle(5, 6)
+    with_edge.add_edge(0, 1)  # 0 and 1 lie in one part: with each node of the next part, a triangle
+    graphs.append(with_edge)
+    sides = set()
+    for graph in graphs:
+        oriented, reverse = oriented_halves(adjacency(graph))
+        via_in = reverse @ np.diff(oriented.indptr)
+        via_out = oriented @ np.diff(reverse.indptr)
+        sides |= {bool(side) for side in (via_in <= via_out)[np.minimum(via_in, via_out) > 0]}
+        expected = sum(nx.triangles(graph).values()) > 0
+        for per_block in (1, triangles.PATHS_PER_BLOCK):
+            assert triangles.has_triangle(oriented, reverse, per_block) == expected
+    assert sides == {True, False}

@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from topology.graph import as_dense
+from topology.graph import as_dense, sparse_index_type
 from topology.metrics import paths, spectrum
 from topology.metrics.triangles import stack_triangles_per_node, triangles_per_node
 
@@ -113,10 +113,11 @@ class GraphBatch:
         flat = np.flatnonzero(self._stack.view(bool))
         global_rows = flat // nodes
         global_cols = flat % nodes + (flat // (nodes * nodes)) * nodes
-        indptr = np.zeros(total + 1, dtype=np.int64)
+        index_type = sparse_index_type((total, total), len(flat))
+        indptr = np.zeros(total + 1, dtype=index_type)
         np.cumsum(np.bincount(global_rows, minlength=total), out=indptr[1:])
         data = np.ones(len(flat), dtype=np.int8)
-        return sp.csr_array((data, global_cols, indptr), shape=(total, total))
+        return sp.csr_array((data, global_cols.astype(index_type), indptr), shape=(total, total))
 
     @cached_property
     def degrees(self) -> np.ndarray:
