@@ -27,6 +27,7 @@ from common.tables import to_table
 from pruning.accounting import PruneSummary, channel_view, summarize, summarize_state_dict
 from pruning.apply import prune_model, write_outputs
 from pruning.compile import (
+    MEMORY_FORMATS,
     CompileConfig,
     compile_model,
     export_program,
@@ -437,6 +438,14 @@ def _render_compile(record: dict, fmt: str, table: bool) -> str:
     "convolution feeding it, in the compiled and the dense reference model alike).",
 )
 @click.option(
+    "--memory-format",
+    type=click.Choice(MEMORY_FORMATS),
+    default="auto",
+    show_default=True,
+    help="Layout of an image model's tensors: auto times the dense model contiguous (NCHW) and "
+    "channels_last (NHWC) and keeps the faster.",
+)
+@click.option(
     "--report",
     is_flag=True,
     help="Print the per-layer table: mask, chosen kernel, dense vs chosen time, every candidate.",
@@ -462,6 +471,7 @@ def compile_command(
     repeats,
     min_speedup,
     keep_batchnorm,
+    memory_format,
     report,
     torch_export,
     seed,
@@ -501,6 +511,7 @@ def compile_command(
         min_speedup,
         seed=seed,
         fold_batchnorm=not keep_batchnorm,
+        memory_format=memory_format,
     )
     config.validate()
     model, spec, checkpoint = load_masked_model(source, ModelSpec(model_name, model_options, input_shape, num_classes))

@@ -34,6 +34,11 @@ from pruning.storage import masks_sha256
 
 Timer = Callable[[dict[str, Callable[[], object]], int, int], dict[str, float]]
 
+#: How a compiled model's image tensors are laid out: ``contiguous`` (NCHW, as PyTorch builds
+#: models) or ``channels_last`` (NHWC, oneDNN's own layout on CPU); ``auto`` picks the faster for
+#: the dense model as timed (docs/compile.md, "Memory format").
+MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
+
 
 @dataclass(frozen=True)
 class CompileConfig:
@@ -48,6 +53,7 @@ class CompileConfig:
     rtol: float = 1e-5  # largest |difference| / max |reference output| a kernel may show
     seed: int = 0  # seed of the random input the layers are timed on
     fold_batchnorm: bool = True  # fold inference BatchNorm into the layer feeding it (pruning/fold.py)
+    memory_format: str = "auto"  # one of MEMORY_FORMATS: auto times the dense model in both
 
     def validate(self) -> None:
         if self.batch_size < 1:
@@ -62,6 +68,8 @@ class CompileConfig:
             )
         for name in self.kernels:
             KERNELS.get(name)
+        if self.memory_format not in MEMORY_FORMATS:
+            raise PruningError(f"memory format must be one of {', '.join(MEMORY_FORMATS)}, got {self.memory_format!r}")
         resolve_device(self.device, PruningError)
 
     @property
@@ -117,11 +125,19 @@ class CompileResult:
     max_relative_error: float  # compiled vs masked outputs on the timing input
     notices: list[str] = field(default_factory=list)
     batchnorm_folds: list[tuple[str, str]] = field(default_factory=list)  # (layer, BatchNorm), folded in both
+    memory_format: str = "contiguous"  # the compiled model's layout (MEMORY_FORMATS, never auto)
+    dense_same_format_seconds: float | None = None  # the baked dense model in that layout, if not contiguous
 
     @property
     def ratio(self) -> float:
         """End-to-end speed-up over the baked dense model."""
         return self.dense_seconds / self.compiled_seconds
+
+    @property
+    def kernel_ratio(self) -> float:
+        """End-to-end speed-up over the baked dense model in the compiled model's memory format:
+        what the kernels add to what the layout gives."""
+        return (self.dense_same_format_seconds or self.dense_seconds) / self.compiled_seconds
 
     @property
     def choices(self) -> dict[str, str]:
@@ -136,7 +152,10 @@ class CompileResult:
                 "compiled_seconds": self.compiled_seconds,
                 "ratio_vs_dense": self.ratio,
                 "ratio_vs_masked": self.masked_seconds / self.compiled_seconds,
+                "dense_same_format_seconds": self.dense_same_format_seconds,
+                "ratio_vs_dense_same_format": self.kernel_ratio,
             },
+            "memory_format": self.memory_format,
             "max_relative_error": self.max_relative_error,
             "notices": self.notices,
             "batchnorm_folds": [list(pair) for pair in self.batchnorm_folds],
@@ -191,15 +210,17 @@ def assemble(
     masks: dict[str, torch.Tensor],
     choices: dict[str, str],
     batchnorm_folds: Iterable[Sequence[str]] = (),
+    memory_format: str = "contiguous",
 ) -> nn.Module:
-    """A copy of masked ``model`` with masks baked, ``batchnorm_folds`` folded and each layer of
-    ``choices`` built as its kernel.
+    """A copy of masked ``model`` with masks baked, ``batchnorm_folds`` folded, laid out in
+    ``memory_format`` and each layer of ``choices`` built as its kernel.
 
     The structure depends only on the model, the masks, the folds and the kernel names, so a
     compiled model is re-created from them and its weights load from a plain state_dict.
     """
     compiled = baked_copy(model).eval()
     fold_batchnorms(compiled, batchnorm_folds)
+    in_memory_format(compiled, memory_format)  # before the kernels, as compile_model builds them
     for name, kernel in choices.items():
         if kernel == "dense":
             continue  # the baked copy already holds it
@@ -210,7 +231,7 @@ def assemble(
         except KernelUnsuitable as reason:
             raise PruningError(f"kernel {kernel!r} does not fit layer {name}: {reason}") from None
         replace_module(compiled, name, built[0])
-    return compiled
+    return in_memory_format(compiled, memory_format)
 
 
 def _layer_inputs(model: nn.Module, names: list[str], example: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -270,8 +291,10 @@ def _choose_layer(
     config: CompileConfig,
     timer: Timer,
     device: torch.device,
+    memory_format: str,
 ) -> tuple[LayerChoice, nn.Module]:
     dense, _ = KERNELS.get("dense").build(module, mask)
+    in_memory_format(dense, memory_format)
     reference = dense(example)
     built: dict[str, tuple[nn.Module, str]] = {"dense": (dense, "dense")}
     rejected: dict[str, str] = {}
@@ -281,6 +304,7 @@ def _choose_layer(
         except KernelUnsuitable as reason:
             rejected[kernel] = str(reason)
             continue
+        in_memory_format(made[0], memory_format)  # its weights laid out as the model's
         error = relative_error(made[0](example), reference)
         if error > config.rtol:
             rejected[kernel] = f"not exact (relative error {error:.1e})"
@@ -298,6 +322,76 @@ def _choose_layer(
         name, type(module).__name__, tuple(module.weight.shape), density, kernel, built[kernel][1], seconds, rejected
     )
     return choice, built[kernel][0]
+
+
+def _choose_layers(
+    dense: nn.Module,
+    masks: dict[str, torch.Tensor],
+    example: torch.Tensor,
+    config: CompileConfig,
+    timer: Timer,
+    device: torch.device,
+    progress: Callable[..., Iterable],
+    notices: list[str],
+    memory_format: str,
+) -> tuple[list[LayerChoice], dict[str, nn.Module]]:
+    """Each masked layer's choice and its built kernel (weights in ``memory_format``), timed on the
+    layer's input in ``dense``."""
+    layer_inputs = _layer_inputs(dense, list(masks), example)
+    layers, kernels = [], {}
+    for name in progress(list(masks), "timing layers"):
+        if name not in layer_inputs:
+            notices.append(f"{name}: masked but not called by the model's forward; left dense (baked)")
+            continue
+        choice, kernel = _choose_layer(
+            name,
+            dense.get_submodule(name),
+            masks[name].to(device),
+            layer_inputs[name],
+            config,
+            timer,
+            device,
+            memory_format,
+        )
+        layers.append(choice)
+        kernels[name] = kernel
+    return layers, kernels
+
+
+def in_memory_format(model: nn.Module, memory_format: str) -> nn.Module:
+    """``model`` (changed in place) with its 4-D weights laid out as ``memory_format``."""
+    if memory_format == "channels_last":
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _memory_format(
+    dense: nn.Module, example: torch.Tensor, config: CompileConfig, timer: Timer, device: torch.device, notices: list
+) -> tuple[str, nn.Module]:
+    """The layout the model is compiled in, and ``dense`` in it (``dense`` itself when contiguous).
+
+    channels_last applies to image inputs through 2-D convolutions; ``auto`` keeps it only when the
+    dense model runs faster in it by ``config.min_speedup``, as timed."""
+    if config.memory_format == "contiguous":
+        return "contiguous", dense
+    if example.dim() != 4 or not any(isinstance(module, nn.Conv2d) for module in dense.modules()):
+        if config.memory_format == "channels_last":
+            notices.append("channels_last applies to image inputs through 2-D convolutions: compiled contiguous")
+        return "contiguous", dense
+    formatted = in_memory_format(copy.deepcopy(dense), "channels_last")
+    if config.memory_format == "channels_last":
+        return "channels_last", formatted
+    seconds = timer(
+        {
+            "contiguous": _synchronized(lambda: dense(example), device),
+            "channels_last": _synchronized(lambda: formatted(example), device),
+        },
+        config.repeats,
+        config.warmup,
+    )
+    if seconds["contiguous"] >= config.min_speedup * seconds["channels_last"]:
+        return "channels_last", formatted
+    return "contiguous", dense
 
 
 def compile_model(
@@ -338,24 +432,19 @@ def compile_model(
     masked = copy.deepcopy(model).to(device).eval()
     with torch.inference_mode():
         dense, folds, notices = _folded(baked_copy(model).to(device).eval(), example, config)
-        layer_inputs = _layer_inputs(dense, list(masks), example)
-        layers, kernels = [], {}
-        for name in progress(list(masks), "timing layers"):
-            if name not in layer_inputs:
-                notices.append(f"{name}: masked but not called by the model's forward; left dense (baked)")
-                continue
-            choice, kernel = _choose_layer(
-                name, dense.get_submodule(name), masks[name].to(device), layer_inputs[name], config, timer, device
-            )
-            layers.append(choice)
-            kernels[name] = kernel
-        compiled = copy.deepcopy(dense)
+        memory_format, formatted = _memory_format(dense, example, config, timer, device, notices)
+        layers, kernels = _choose_layers(
+            formatted, masks, example, config, timer, device, progress, notices, memory_format
+        )
+        compiled = copy.deepcopy(formatted)
         for layer in layers:
             if layer.kernel != "dense":
                 replace_module(compiled, layer.name, kernels[layer.name])
         reference = masked(example)
-        calls = iter(progress(range(3 * (config.warmup + config.repeats)), "timing the whole model"))
         models = {"masked": masked, "dense": dense, "compiled": compiled}
+        if formatted is not dense:
+            models["dense_same_format"] = formatted
+        calls = iter(progress(range(len(models) * (config.warmup + config.repeats)), "timing the whole model"))
         end_to_end = timer(
             {name: _counted(_synchronized(lambda m=m: m(example), device), calls) for name, m in models.items()},
             config.repeats,
@@ -363,25 +452,46 @@ def compile_model(
         )
         for _ in calls:  # candidates dropped after the first round: the bar ends full
             pass
+        same_format = "dense_same_format" if formatted is not dense else "dense"
         if all(layer.kernel == "dense" for layer in layers):
-            end_to_end["compiled"] = end_to_end["dense"]  # the very same computation; timing noise is not a result
-        elif end_to_end["compiled"] >= end_to_end["dense"]:
+            end_to_end["compiled"] = end_to_end[same_format]  # the very same computation; noise is not a result
+        elif end_to_end["compiled"] >= end_to_end[same_format]:
             notices.append(
                 "structured kernels won layer by layer but lost end to end "
-                f"({end_to_end['dense'] / end_to_end['compiled']:.2f}x): every layer kept dense"
+                f"({end_to_end[same_format] / end_to_end['compiled']:.2f}x): every layer kept dense"
             )
             layers = [
                 LayerChoice(c.name, c.layer_type, c.shape, c.density, "dense", "dense", c.seconds, c.rejected)
                 for c in layers
             ]
-            compiled, end_to_end["compiled"] = dense, end_to_end["dense"]
+            compiled, end_to_end["compiled"] = formatted, end_to_end[same_format]
+        if formatted is not dense and config.memory_format == "auto" and end_to_end["compiled"] >= end_to_end["dense"]:
+            notices.append(
+                f"{memory_format} lost end to end ({end_to_end['dense'] / end_to_end['compiled']:.2f}x the contiguous "
+                "dense model): compiled as the contiguous dense model"
+            )
+            layers = [
+                LayerChoice(c.name, c.layer_type, c.shape, c.density, "dense", "dense", c.seconds, c.rejected)
+                for c in layers
+            ]
+            compiled, end_to_end["compiled"], memory_format = dense, end_to_end["dense"], "contiguous"
+            end_to_end.pop("dense_same_format")
         error = relative_error(compiled(example), reference)
     if error > config.rtol:
         raise PruningError(
             f"compiled model differs from the masked model by {error:.1e} (relative), more than {config.rtol:g}"
         )
     return CompileResult(
-        compiled, layers, end_to_end["masked"], end_to_end["dense"], end_to_end["compiled"], error, notices, folds
+        compiled,
+        layers,
+        end_to_end["masked"],
+        end_to_end["dense"],
+        end_to_end["compiled"],
+        error,
+        notices,
+        folds,
+        memory_format,
+        end_to_end.get("dense_same_format"),
     )
 
 
@@ -513,4 +623,16 @@ def report_summary(record: dict) -> str:
         "per forward, "
         f"{end['ratio_vs_dense']:.2f}x the baked dense model ({1e3 * end['dense_seconds']:.3g} ms), "
         f"{end['ratio_vs_masked']:.2f}x the masked model ({1e3 * end['masked_seconds']:.3g} ms)"
+        + _format_clause(record)
+    )
+
+
+def _format_clause(record: dict) -> str:
+    """What the summary adds for a model compiled channels_last: the dense model in that layout."""
+    same = record["end_to_end"].get("dense_same_format_seconds")
+    if not same:
+        return ""
+    return (
+        f"; laid out {record['memory_format']}, where the baked dense model takes {1e3 * same:.3g} ms "
+        f"({record['end_to_end']['ratio_vs_dense_same_format']:.2f}x from the kernels)"
     )

@@ -150,7 +150,9 @@ def load_compiled(directory: Path) -> nn.Module:
     model = build_model(record["model"], tuple(record["input_size"]), record["num_classes"], **record["model_options"])
     masks = load_masks(directory / MASKS_FILE)
     apply_masks(model, masks)
-    compiled = assemble(model, masks, record["kernels"], record.get("batchnorm_folds", []))
+    compiled = assemble(
+        model, masks, record["kernels"], record.get("batchnorm_folds", []), record.get("memory_format", "contiguous")
+    )
     state = load_state(directory / MODEL_FILE)
     try:
         compiled.load_state_dict(state)
@@ -176,6 +178,7 @@ def compile_metadata(spec: ModelSpec, source: Path, checkpoint: Path, config, ba
             "rtol": config.rtol,
             "seed": config.seed,
             "fold_batchnorm": config.fold_batchnorm,
+            "memory_format": config.memory_format,
         },
         "topoprune_version": __version__,
     }

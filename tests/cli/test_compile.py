@@ -87,6 +87,29 @@ def test_batchnorm_is_folded_unless_kept_and_either_loads_back(run, pruned, tmp_
         torch.testing.assert_close(compiled(x), reference, rtol=0, atol=1e-5 * float(reference.abs().max()))
 
 
+def test_a_model_compiled_channels_last_loads_back_laid_out_so_and_exports(run, pruned, tmp_path):
+    result = run("compile", pruned, "--out", "compiled", "--memory-format", "channels_last", "--torch-export", *QUICK)
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "compiled" / "compile.json").read_text())
+    assert record["memory_format"] == "channels_last" and record["compile_config"]["memory_format"] == "channels_last"
+    assert record["end_to_end"]["dense_same_format_seconds"] > 0 and "laid out channels_last" in result.output
+    compiled = load_compiled(tmp_path / "compiled")
+    wide = [p for p in compiled.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[-1] > 1]
+    assert wide and all(p.is_contiguous(memory_format=torch.channels_last) for p in wide)
+    assert not all(p.is_contiguous() for p in wide)
+    masked = load_masked_state_dict(
+        build_model("cnn", (1, 12, 12), 10, width=16), load_state(pruned / "model.pt")
+    ).eval()
+    program = torch.export.load(tmp_path / "compiled" / "model.pt2")
+    x = torch.randn(5, 1, 12, 12)
+    with torch.no_grad():
+        reference = masked(x)
+        torch.testing.assert_close(compiled(x), reference, rtol=0, atol=1e-5 * float(reference.abs().max()))
+        torch.testing.assert_close(program.module()(x), compiled(x))
+    shown = run("compile", "compiled", "--memory-format", "contiguous", "--report")
+    assert shown.exit_code == 0 and "laid out channels_last" in shown.output
+
+
 def test_report_of_a_compiled_directory_and_formats(run, pruned):
     assert run("compile", pruned, "--out", "compiled", *QUICK).exit_code == 0
     table = run("compile", "compiled", "--report")

@@ -156,3 +156,84 @@ def test_progress_covers_the_layers_and_every_call_of_the_whole_model_timing():
     compile_model(model, size, config, timer=timer, progress=progress)
     assert shown["timing layers"] == len(current_masks(model))
     assert shown["timing the whole model"] == 3 * (1 + 3) == len(calls)
+
+
+def timer_with(times, default=1.0):
+    """A fake timer calling each candidate once and returning ``times`` (``default`` for others)."""
+
+    def timer(candidates, repeats, warmup):
+        for call in candidates.values():
+            call()
+        return {name: times.get(name, default) for name in candidates}
+
+    return timer
+
+
+def laid_out(model):
+    """The layouts of a model's 4-D weights (convolutions and convolution kernels) where the two
+    differ (more than one input channel per group and a kernel wider than 1)."""
+    weights = [p for name, p in model.named_parameters() if name.endswith("weight") and p.dim() == 4]
+    shown = [w for w in weights if w.shape[1] > 1 and w.shape[-1] > 1]
+    assert shown
+    return {"channels_last" if w.is_contiguous(memory_format=torch.channels_last) else "contiguous" for w in shown}
+
+
+def test_auto_lays_an_image_model_out_channels_last_where_its_dense_model_ran_faster_so():
+    model, size = masked("cnn", recipe="random-bipartite", width=8)
+    times = {"channels_last": 0.5, "contiguous": 1.0, "dense_same_format": 0.5, "gather": 0.1, "compiled": 0.25}
+    result = compile_model(model, size, QUICK, timer=timer_with(times))
+    assert result.memory_format == "channels_last"
+    assert {layer.kernel for layer in result.layers} == {"gather"}
+    assert result.ratio == 4.0 and result.kernel_ratio == 2.0  # 1.0 / 0.25 and 0.5 / 0.25
+    record = result.to_dict()
+    assert record["memory_format"] == "channels_last"
+    assert record["end_to_end"]["dense_same_format_seconds"] == 0.5
+    assert laid_out(result.model) == {"channels_last"}
+    rebuilt = assemble(model, current_masks(model), result.choices, result.batchnorm_folds, "channels_last")
+    rebuilt.load_state_dict(result.model.state_dict())
+    x = torch.randn(3, *size)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), result.model(x))
+        assert relative_error(result.model(x), model(x)) <= 1e-5
+    assert laid_out(rebuilt) == {"channels_last"}
+
+
+def test_auto_keeps_the_contiguous_layout_unless_channels_last_wins_by_the_minimum_speedup():
+    model, size = masked("cnn", recipe="random-bipartite", width=8)
+    result = compile_model(model, size, QUICK, timer=timer_with({"channels_last": 0.97, "contiguous": 1.0}))
+    assert result.memory_format == "contiguous" and result.dense_same_format_seconds is None
+    assert result.to_dict()["end_to_end"]["ratio_vs_dense_same_format"] == result.ratio
+
+
+def test_channels_last_is_dropped_for_a_model_without_image_convolutions_and_where_auto_saw_it_lose():
+    model, size = masked(width=48, depth=2)
+    config = CompileConfig(batch_size=4, repeats=1, warmup=0, memory_format="channels_last")
+    result = compile_model(model, size, config, timer=timer_with({}))
+    assert result.memory_format == "contiguous"
+    assert any("applies to image inputs" in notice for notice in result.notices)
+    model, size = masked("cnn", recipe="random-bipartite", width=8)
+    slower = {"channels_last": 0.5, "dense": 1.0, "dense_same_format": 1.5, "compiled": 1.2, "gather": 0.1}
+    forced = compile_model(model, size, config, timer=timer_with(slower))  # asked for: kept
+    assert forced.memory_format == "channels_last" and forced.ratio == 1.0 / 1.2
+    result = compile_model(model, size, QUICK, timer=timer_with(slower))  # auto: the first timing misled
+    assert result.memory_format == "contiguous" and result.ratio == 1.0
+    assert {layer.kernel for layer in result.layers} == {"dense"}
+    assert any("channels_last lost end to end" in notice for notice in result.notices)
+    assert laid_out(result.model) == {"contiguous"}
+    with pytest.raises(PruningError, match="memory format must be one of"):
+        CompileConfig(memory_format="nhwc").validate()
+
+
+def test_every_kernel_stays_exact_on_channels_last_inputs():
+    """Timed for real: whatever each layer gets, on inputs laid out channels_last, the compiled
+    model gives the masked model's outputs."""
+    for recipe in ("random-bipartite", "relational"):
+        model, size = masked("cnn", recipe=recipe, width=16)
+        config = CompileConfig(batch_size=4, repeats=1, warmup=0, memory_format="channels_last", min_speedup=1.0)
+        winner = "block" if recipe == "relational" else "gather"
+        forced = compile_model(model, size, config, timer=timer_favouring(winner))
+        assert forced.memory_format == "channels_last"
+        assert {layer.kernel for layer in forced.layers} - {"dense"}
+        x = torch.randn(5, *size)
+        with torch.no_grad():
+            assert relative_error(forced.model(x), model(x)) <= 1e-5
