@@ -169,10 +169,10 @@ def timer_with(times, default=1.0):
     return timer
 
 
-def laid_out(model):
-    """The layouts of a model's 4-D weights (convolutions and convolution kernels) where the two
-    differ (more than one input channel per group and a kernel wider than 1)."""
-    weights = [p for name, p in model.named_parameters() if name.endswith("weight") and p.dim() == 4]
+def laid_out(model, kind=torch.nn.Conv2d):
+    """The layouts of the weights of a model's ``kind`` modules (its own convolutions, or a
+    kernel's) where the two differ: more than one input channel per group, a kernel wider than 1."""
+    weights = [m.weight for m in model.modules() if isinstance(m, kind)]
     shown = [w for w in weights if w.shape[1] > 1 and w.shape[-1] > 1]
     assert shown
     return {"channels_last" if w.is_contiguous(memory_format=torch.channels_last) else "contiguous" for w in shown}
@@ -188,13 +188,18 @@ def test_auto_lays_an_image_model_out_channels_last_where_its_dense_model_ran_fa
     record = result.to_dict()
     assert record["memory_format"] == "channels_last"
     assert record["end_to_end"]["dense_same_format_seconds"] == 0.5
-    assert laid_out(result.model) == {"channels_last"}
+    assert laid_out(result.model, GatheredConv) == {"contiguous"}  # kernels keep their weights as built
     rebuilt = assemble(model, current_masks(model), result.choices, result.batchnorm_folds, "channels_last")
     rebuilt.load_state_dict(result.model.state_dict())
     x = torch.randn(3, *size)
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(x), result.model(x))
         assert relative_error(result.model(x), model(x)) <= 1e-5
+    assert laid_out(rebuilt, GatheredConv) == {"contiguous"}
+    times["gather"] = 1.0  # now no kernel wins: the model's own convolutions, laid out channels_last
+    result = compile_model(model, size, QUICK, timer=timer_with(times))
+    assert result.memory_format == "channels_last" and laid_out(result.model) == {"channels_last"}
+    rebuilt = assemble(model, current_masks(model), result.choices, result.batchnorm_folds, "channels_last")
     assert laid_out(rebuilt) == {"channels_last"}
 
 
