@@ -120,7 +120,7 @@ def report_network(row: dict) -> None:
         f"ResNet-50, rreg-bipartite d=8, whole-network graph: {row['nodes']:,} channel nodes, {row['edges']:,} edges, "
         f"{row['layers']} layers; "
         f"built in {row['build_s']:.1f} s, connected/largest degree/sampled ASPL in {row['paths_s']:.1f} s, "
-        f"clustering in {row['clustering_s']:.1f} s, "
+        f"clustering in {row['clustering_s']:.2f} s, "
         f"peak RSS {row['peak_rss_gb']:.2f} GB"
     )
     print(
@@ -132,7 +132,7 @@ def report_network(row: dict) -> None:
     goal = record(Measured("large graphs", "ResNet-50 network graph clustering: igraph / topoprune", ratio, goal=1))
     agree = abs(row["igraph_clustering"] - metrics["clustering"]) <= 1e-9
     print(
-        f"    igraph transitivity_local_undirected: {row['igraph_clustering_s']:.1f} s, igraph / topoprune "
+        f"    igraph transitivity_local_undirected: {row['igraph_clustering_s']:.2f} s, igraph / topoprune "
         f"{ratio:.2f}x ({goal}); values {'agree' if agree else 'DIFFER'}"
     )
 
