@@ -16,7 +16,7 @@ import logging
 import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -359,6 +359,11 @@ def _choose_layers(
     return layers, kernels
 
 
+def _all_dense(layers: list[LayerChoice]) -> list[LayerChoice]:
+    """The same choices, each layer set back to dense (what the candidates measured is kept)."""
+    return [replace(choice, kernel="dense", structure="dense") for choice in layers]
+
+
 def in_memory_format(model: nn.Module, memory_format: str) -> nn.Module:
     """``model`` (changed in place) with its 4-D weights laid out as ``memory_format``."""
     if memory_format == "channels_last":
@@ -461,20 +466,14 @@ def compile_model(
                 "structured kernels won layer by layer but lost end to end "
                 f"({end_to_end[same_format] / end_to_end['compiled']:.2f}x): every layer kept dense"
             )
-            layers = [
-                LayerChoice(c.name, c.layer_type, c.shape, c.density, "dense", "dense", c.seconds, c.rejected)
-                for c in layers
-            ]
+            layers = _all_dense(layers)
             compiled, end_to_end["compiled"] = formatted, end_to_end[same_format]
         if formatted is not dense and config.memory_format == "auto" and end_to_end["compiled"] >= end_to_end["dense"]:
             notices.append(
                 f"{memory_format} lost end to end ({end_to_end['dense'] / end_to_end['compiled']:.2f}x the contiguous "
                 "dense model): compiled as the contiguous dense model"
             )
-            layers = [
-                LayerChoice(c.name, c.layer_type, c.shape, c.density, "dense", "dense", c.seconds, c.rejected)
-                for c in layers
-            ]
+            layers = _all_dense(layers)
             compiled, end_to_end["compiled"], memory_format = dense, end_to_end["dense"], "contiguous"
             end_to_end.pop("dense_same_format")
         error = relative_error(compiled(example), reference)
