@@ -12,6 +12,8 @@ layer and the machine, so :mod:`pruning.compile` times them and picks per layer.
 * ``csr``: Linear as a ``torch.sparse`` CSR matrix product.
 * ``bsr``: Linear as a ``torch.sparse`` BSR matrix product when the mask is made of whole
   b x b blocks (a relational plan whose channel blocks have equal sizes).
+* ``native``: Conv2d by a C kernel compiled on this machine (:mod:`pruning.native_conv`): each
+  output channel sums only its kept input channels' convolutions (CPU, float32).
 
 A kernel module is built from a layer and its mask only (``build(module, mask)``), so a compiled
 model is re-created from the model registry, its masks and the kernel names in ``compile.json``,
@@ -34,6 +36,8 @@ from torch.nn.utils import parametrize
 from common.registry import Registry
 from pruning.accounting import channel_view
 from pruning.grouping import Grouping, group_by_pattern, group_per_output
+from pruning.native_build import NativeUnavailable, native_library
+from pruning.native_conv import NativeSparseConv
 
 CONV_FUNCTIONS = {1: F.conv1d, 2: F.conv2d}
 # torch says so once per process on the first CSR tensor; the kernel is only chosen where it is exact and faster.
@@ -377,3 +381,22 @@ def build_bsr(module: nn.Module, mask: torch.Tensor) -> tuple[nn.Module, str]:
     if block is None:
         raise KernelUnsuitable("the mask is not made of whole 4x4 (or larger) blocks")
     return BlockSparseLinear(module, mask, block), f"{int(mask[::block, ::block].sum())} kept {block}x{block} blocks"
+
+
+@register_kernel("native", "compiled C: each output's kept input channels convolved directly (Conv2d, CPU, float32)")
+def build_native(module: nn.Module, mask: torch.Tensor) -> tuple[nn.Module, str]:
+    if not isinstance(module, nn.Conv2d):
+        raise KernelUnsuitable("the native kernel is offered for Conv2d layers only")
+    if module.groups != 1 or module.padding_mode != "zeros" or isinstance(module.padding, str):
+        raise KernelUnsuitable("grouped convolution or non-zero padding")
+    if module.dilation != (1, 1):
+        raise KernelUnsuitable("dilated convolution")
+    if module.weight.device.type != "cpu" or module.weight.dtype != torch.float32:
+        raise KernelUnsuitable("the native kernel runs float32 layers on CPU only")
+    try:
+        native_library()
+    except NativeUnavailable as reason:
+        raise KernelUnsuitable(str(reason)) from None
+    baked, _ = build_dense(module, mask)
+    channels = channel_view(mask)
+    return NativeSparseConv(baked, channels), f"{int(channels.sum())} kept channel pairs"
