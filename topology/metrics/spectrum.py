@@ -1,6 +1,9 @@
 """Extreme eigenvalues of adjacency and Laplacian matrices, dense (batched) or sparse.
 
-Dense stacks use ``numpy.linalg.eigvalsh`` on all B matrices at once (exact to rounding).
+Dense stacks of 0/1 adjacency matrices get their extremes from a compiled routine
+(:mod:`topology.metrics.native_spectrum`: Householder tridiagonalization and multisection), or,
+where no C compiler is found, from ``numpy.linalg.eigvalsh`` on all B matrices at once; both
+exact to rounding.
 Large single graphs need only a few eigenvalues. A regular graph's lambda_2 and lambda_n are
 the two ends of its spectrum once the all-ones eigenvector is projected out, found by plain
 Lanczos (``topology/metrics/lanczos.py``). Other graphs use ARPACK
@@ -16,6 +19,8 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
 
+from common.native import NativeUnavailable
+from topology.metrics import native_spectrum
 from topology.metrics.lanczos import LANCZOS_MAX_STEPS, regular_extremes_by_lanczos
 from topology.metrics.threads import blas_controller, map_on_threads, usable_cores
 
@@ -55,7 +60,15 @@ class AdjacencyExtremes:
 
 
 def dense_adjacency_extremes(stack: np.ndarray) -> AdjacencyExtremes:
-    """Eigenvalue extremes of a (B, n, n) stack of symmetric 0/1 matrices."""
+    """Eigenvalue extremes of a (B, n, n) stack of symmetric 0/1 matrices: the compiled routine's,
+    else LAPACK's (1,000 graphs of 64 nodes: docs/large-graphs.md, "Small graphs in bulk")."""
+    if stack.shape[-1] >= 2 and len(stack):
+        try:
+            extremes = native_spectrum.adjacency_extremes(stack)
+        except NativeUnavailable:
+            pass
+        else:
+            return AdjacencyExtremes(extremes[:, 0], extremes[:, 1], extremes[:, 2])
     values = batched_eigvalsh(stack)
     second = values[:, -2] if stack.shape[-1] > 1 else np.full(len(values), np.nan)
     return AdjacencyExtremes(values[:, -1], second, values[:, 0])
