@@ -1,7 +1,7 @@
 /* The largest two and the smallest eigenvalue of each 0/1 symmetric matrix of a stack.
  *
- * Each matrix is reduced to a symmetric tridiagonal one by Householder reflections (float64, in
- * full storage), whose three wanted eigenvalues are then found by multisection: four points
+ * Each matrix is reduced to a symmetric tridiagonal one by Householder reflections (float64,
+ * updating the lower triangle only), whose three wanted eigenvalues are then found by multisection: four points
  * split each eigenvalue's interval into five, the eigenvalues below every point counted by Sturm
  * sequences run as three interleaved four-lane vectors, until no point fits inside an interval.
  * How it is used and tested: docs/large-graphs.md, "Small graphs in bulk".
@@ -22,7 +22,7 @@ static void tridiagonalize(double *a, int64_t n, double *d, double *e, double *v
         int64_t m = n - k - 1;
         double norm2 = 0.0;
         for (int64_t i = 0; i < m; i++) {
-            v[i] = a[k * n + k + 1 + i];
+            v[i] = a[(k + 1 + i) * n + k]; /* column k below the diagonal, from the lower triangle */
             norm2 += v[i] * v[i];
         }
         d[k] = a[k * n + k];
@@ -35,25 +35,32 @@ static void tridiagonalize(double *a, int64_t n, double *d, double *e, double *v
         e[k] = alpha;
         v[0] -= alpha;
         double tau = 2.0 / vnorm2, pv = 0.0;
-        double *b = a + (k + 1) * n + (k + 1);
-        for (int64_t i = 0; i < m; i++) {
+        double *b = a + (k + 1) * n + (k + 1); /* the trailing block; its lower triangle is kept */
+        for (int64_t i = 0; i < m; i++) p[i] = 0.0;
+        for (int64_t i = 0; i < m; i++) { /* p = B v from the lower triangle: row i and column i */
             const double *row = b + i * n;
-            double s = 0.0;
-            for (int64_t j = 0; j < m; j++) s += row[j] * v[j];
-            p[i] = tau * s;
+            double s = 0.0, vi = v[i];
+            for (int64_t j = 0; j < i; j++) {
+                s += row[j] * v[j];
+                p[j] += row[j] * vi;
+            }
+            p[i] += s + row[i] * vi;
+        }
+        for (int64_t i = 0; i < m; i++) {
+            p[i] *= tau;
             pv += p[i] * v[i];
         }
         double half = 0.5 * tau * pv;
         for (int64_t i = 0; i < m; i++) p[i] -= half * v[i];
-        for (int64_t i = 0; i < m; i++) {
+        for (int64_t i = 0; i < m; i++) { /* B -= v p' + p v', lower triangle only */
             double *row = b + i * n;
             double vi = v[i], pi = p[i];
-            for (int64_t j = 0; j < m; j++) row[j] -= vi * p[j] + pi * v[j];
+            for (int64_t j = 0; j <= i; j++) row[j] -= vi * p[j] + pi * v[j];
         }
     }
     if (n >= 2) {
         d[n - 2] = a[(n - 2) * n + n - 2];
-        e[n - 2] = a[(n - 2) * n + n - 1];
+        e[n - 2] = a[(n - 1) * n + n - 2];
     }
     d[n - 1] = a[(n - 1) * n + n - 1];
 }
