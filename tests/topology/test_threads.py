@@ -22,18 +22,25 @@ def test_the_ends_are_bit_for_bit_the_same_on_one_thread_or_three(monkeypatch):
     assert single == pytest.approx((values[-2], values[0]), abs=1e-9)
 
 
-def test_row_blocks_cover_every_row_once_and_sum_in_block_order(monkeypatch):
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled product", "scipy product"])
+def test_row_blocks_cover_every_row_once_and_sum_in_block_order(monkeypatch, compiled):
     monkeypatch.setattr(lanczos, "THREADED_MIN_ENTRIES", 0)
-    matrix = sp.csr_array(sp.random(50, 50, density=0.2, random_state=0, format="csr"))
+    if not compiled:
+        monkeypatch.setattr(RowBlocks, "_native_pattern", staticmethod(lambda matrix: None))
+    pattern = sp.random(50, 50, density=0.2, random_state=0, format="csr")
+    pattern.data[:] = 1
+    matrix = sp.csr_array(pattern.astype(np.int8))
     blocks = RowBlocks(matrix, threads=3)
+    vector, out = np.random.default_rng(1).standard_normal(50), np.full(50, np.nan)
     try:
         rows = np.concatenate([np.arange(50)[part] for part in blocks.slices])
         assert rows.tolist() == list(range(50)) and len(blocks.slices) == lanczos.ROW_BLOCKS
-        stacked = sp.vstack(blocks.matrices).toarray()
-        assert np.array_equal(stacked, matrix.toarray())
+        totals = [blocks.product(block, vector, out[part], 0.5) for block, part in enumerate(blocks.slices)]
+        np.testing.assert_allclose(out, 0.5 * (matrix.astype(np.float64) @ vector), rtol=1e-14, atol=1e-14)
+        assert sum(totals) == pytest.approx(out.sum(), abs=1e-12)
         assert blocks.each(lambda block: float(block)) == sum(range(lanczos.ROW_BLOCKS))
         # Blocks of about equal stored entries: none holds more than twice its share plus a row.
-        sizes = [part.nnz for part in blocks.matrices]
+        sizes = [matrix.indptr[part.stop] - matrix.indptr[part.start] for part in blocks.slices]
         assert max(sizes) <= 2 * matrix.nnz / lanczos.ROW_BLOCKS + 50
     finally:
         blocks.close()
