@@ -73,7 +73,7 @@ def sparse_conv2d(
         torch.get_num_threads(),
     )
     if status:
-        raise RuntimeError("sparse_conv2d: " + ("out of memory" if status == 1 else "layer larger than its tables"))
+        raise MemoryError("sparse_conv2d: out of memory for its per-thread buffers")
     return out
 
 

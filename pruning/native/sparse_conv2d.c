@@ -18,8 +18,6 @@ typedef float vec __attribute__((vector_size(32)));
 #define LANES 8
 #define GROUP 8   /* vectors accumulated at once: 64 output positions */
 #define OBLOCK 16 /* outputs per work item */
-#define MAX_TAPS 256
-#define MAX_WIDTH 4096
 
 typedef struct {
     const float *x;
@@ -33,9 +31,9 @@ typedef struct {
     int64_t cplane;     /* floats per input channel: sh * sw phases of hq x wq */
     int64_t vectors;    /* LANES-wide vectors covering ho rows of wq positions */
     int64_t aplane;     /* floats per output plane in the accumulator */
-    int64_t taps[MAX_TAPS];       /* offset of tap (u, v) in a channel's planes */
-    int64_t rows[MAX_WIDTH];      /* offset of input row r in a channel's planes */
-    int64_t columns[MAX_WIDTH];   /* offset of input column c in a row */
+    int64_t *taps;      /* offset of tap (u, v) in a channel's planes */
+    int64_t *rows;      /* offset of input row r in a channel's planes */
+    int64_t *columns;   /* offset of input column c in a row */
 } layer_t;
 
 static inline vec load(const float *p) { vec v; memcpy(&v, p, sizeof v); return v; }
@@ -192,8 +190,7 @@ static int run(const layer_t *l, int64_t begin, int64_t end) {
     return 0;
 }
 
-/* Geometry: kh, kw, stride h, stride w, padding h, padding w. Returns 0, or 2 for a layer beyond
- * the fixed tables (more than MAX_TAPS taps or MAX_WIDTH rows or columns), 1 if out of memory. */
+/* Geometry: kh, kw, stride h, stride w, padding h, padding w. Returns 0, or 1 if out of memory. */
 int sparse_conv2d(const float *x, const int64_t *x_shape, const int64_t *x_strides, float *y,
                   const int64_t *y_shape, const int64_t *y_strides, const int64_t *indptr,
                   const int64_t *indices, const float *weights, const float *bias,
@@ -207,7 +204,13 @@ int sparse_conv2d(const float *x, const int64_t *x_shape, const int64_t *x_strid
     l->indptr = indptr; l->indices = indices; l->weights = weights; l->bias = bias;
     l->kh = geometry[0]; l->kw = geometry[1]; l->sh = geometry[2]; l->sw = geometry[3];
     l->ph = geometry[4]; l->pw = geometry[5];
-    if (l->kh * l->kw > MAX_TAPS || l->h > MAX_WIDTH || l->w > MAX_WIDTH) { free(l); return 2; }
+    l->taps = malloc(l->kh * l->kw * sizeof(int64_t));
+    l->rows = malloc((l->h + 1) * sizeof(int64_t));
+    l->columns = malloc((l->w + 1) * sizeof(int64_t));
+    if (!l->taps || !l->rows || !l->columns) {
+        free(l->taps); free(l->rows); free(l->columns); free(l);
+        return 1;
+    }
     l->hq = (l->h + 2 * l->ph + l->sh - 1) / l->sh;
     l->wq = (l->w + 2 * l->pw + l->sw - 1) / l->sw;
     l->cplane = l->sh * l->sw * l->hq * l->wq;
@@ -229,6 +232,6 @@ int sparse_conv2d(const float *x, const int64_t *x_shape, const int64_t *x_strid
         int64_t t = omp_get_thread_num(), count = omp_get_num_threads();
         failed |= run(l, items * t / count, items * (t + 1) / count);
     }
-    free(l);
+    free(l->taps); free(l->rows); free(l->columns); free(l);
     return failed;
 }

@@ -49,6 +49,7 @@ GEOMETRIES = [
     (2, 9, 7, 10, 10, 1, 2, 0, False, False),  # 1x1, stride 2
     (1, 64, 64, 32, 32, 3, 1, 1, True, True),  # one sample, more work items than threads
     (4, 40, 48, 16, 16, 3, 1, 0, True, False),  # no padding
+    (1, 3, 4, 2, 5000, (1, 3), 1, (0, 1), True, True),  # a row wider than any fixed table
 ]
 
 

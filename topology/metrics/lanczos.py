@@ -54,9 +54,8 @@ class RowBlocks:
     to run one function on every block.
 
     The product reads the pattern alone with the compiled routine of
-    ``topology/native/pattern_product.c`` (no float64 copy of the matrix: 1.5x scipy's product on
-    a 10^6-node 8-regular graph, 2 cores); without a C compiler, scipy's product of float64 row
-    blocks."""
+    ``topology/native/pattern_product.c`` (no float64 copy of the matrix); without a C compiler,
+    scipy's product of float64 row blocks (docs/large-graphs.md, "How the metrics scale")."""
 
     def __init__(self, matrix: sp.csr_array, threads: int) -> None:
         nodes = matrix.shape[0]
