@@ -88,6 +88,12 @@ def test_x_net_style_convs_get_the_gather_kernel_and_are_rebuilt_by_assemble():
     result = compile_model(model, size, QUICK, timer=timer_favouring("gather"))
     assert {layer.kernel for layer in result.layers} == {"gather"}
     assert result.batchnorm_folds  # the cnn's convolutions each feed a BatchNorm
+    assert_rebuilt_by_assemble(model, size, result)
+
+
+def assert_rebuilt_by_assemble(model, size, result):
+    """``assemble`` re-creates the compiled model from the masks, folds and kernel names; with the
+    compiled weights loaded it gives the compiled model's outputs, and the masked model's to 1e-5."""
     rebuilt = assemble(model, current_masks(model), result.choices, result.batchnorm_folds)
     rebuilt.load_state_dict(result.model.state_dict())
     x = torch.randn(3, *size)

@@ -10,12 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 
 import pruning.native_build as native_build
-from pruning.compile import assemble, compile_model, export_program, relative_error
+from pruning.compile import compile_model, export_program
 from pruning.kernels import KERNELS, KernelUnsuitable, build_native
-from pruning.masking import current_masks
 from pruning.native_conv import NativeSparseConv
 
-from .test_compile import QUICK, masked, timer_favouring
+from .test_compile import QUICK, assert_rebuilt_by_assemble, masked, timer_favouring
 
 
 def _availability() -> str:
@@ -158,12 +157,7 @@ def test_compile_picks_the_native_kernel_where_it_is_timed_fastest_and_assemble_
     convolutions = [layer for layer in result.layers if layer.layer_type == "Conv2d"]
     assert convolutions and {layer.kernel for layer in convolutions} == {"native"}
     assert all(isinstance(result.model.get_submodule(layer.name), NativeSparseConv) for layer in convolutions)
-    rebuilt = assemble(model, current_masks(model), result.choices, result.batchnorm_folds)
-    rebuilt.load_state_dict(result.model.state_dict())
-    x = torch.randn(3, *size)
-    with torch.inference_mode():
-        torch.testing.assert_close(rebuilt(x), result.model(x))
-        assert relative_error(rebuilt(x), model(x)) <= 1e-5
+    assert_rebuilt_by_assemble(model, size, result)
 
 
 @pytest.fixture
