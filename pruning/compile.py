@@ -30,6 +30,7 @@ from pruning.fold import batchnorm_folds, fold_batchnorms
 from pruning.kernels import KERNELS, BlockSparseLinear, KernelUnsuitable, SparseLinear, SparsePointwiseConv
 from pruning.layers import replace_module
 from pruning.masking import baked_copy, current_masks
+from pruning.native_build import NativeUnavailable, native_library
 from pruning.outputs import write_compiled_files
 from pruning.storage import masks_sha256
 
@@ -360,6 +361,19 @@ def _choose_layers(
     return layers, kernels
 
 
+def _native_notice(model: nn.Module, masks: dict[str, torch.Tensor], config: CompileConfig) -> list[str]:
+    """One line where the native kernel was a candidate for a masked Conv2d but cannot be built here."""
+    if "native" not in config.candidates or torch.device(config.device).type != "cpu":
+        return []
+    if not any(isinstance(model.get_submodule(name), nn.Conv2d) for name in masks):
+        return []
+    try:
+        native_library()
+    except NativeUnavailable as reason:
+        return [f"the native kernel was left out: {reason}"]
+    return []
+
+
 def _all_dense(layers: list[LayerChoice]) -> list[LayerChoice]:
     """The same choices, each layer set back to dense (what the candidates measured is kept)."""
     return [replace(choice, kernel="dense", structure="dense") for choice in layers]
@@ -437,8 +451,10 @@ def compile_model(
     generator = torch.Generator().manual_seed(config.seed)
     example = torch.randn((config.batch_size, *input_shape), generator=generator).to(device)
     masked = copy.deepcopy(model).to(device).eval()
+    notices = _native_notice(model, masks, config)
     with torch.inference_mode():
-        dense, folds, notices = _folded(baked_copy(model).to(device).eval(), example, config)
+        dense, folds, fold_notices = _folded(baked_copy(model).to(device).eval(), example, config)
+        notices += fold_notices
         memory_format, formatted = _memory_format(dense, example, config, timer, device, notices)
         layers, kernels = _choose_layers(
             formatted, masks, example, config, timer, device, progress, notices, memory_format

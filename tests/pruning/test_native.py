@@ -186,6 +186,10 @@ def test_without_a_compiler_the_kernel_is_left_out_with_one_line(fresh_build, mo
     with pytest.raises(KernelUnsuitable, match="no C compiler 'no-such-compiler-here' on PATH"):
         build_native(nn.Conv2d(4, 4, 3), torch.ones(4, 4, dtype=torch.bool))
     assert "native" in KERNELS  # still registered: compile records why it did not fit
+    model, size = masked("cnn", recipe="relational", width=8)
+    result = compile_model(model, size, QUICK, timer=timer_favouring("native"))
+    assert "the native kernel was left out: no C compiler 'no-such-compiler-here' on PATH" in " ".join(result.notices)
+    assert all("no C compiler" in layer.rejected["native"] for layer in result.layers if layer.layer_type == "Conv2d")
 
 
 def test_a_failing_compiler_is_reported_and_nothing_is_cached(fresh_build, monkeypatch):
