@@ -12,6 +12,7 @@ says why in one line, and the caller falls back to its Python path.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import platform
@@ -107,3 +108,33 @@ def load_library(source: Path, extra_flags: tuple[str, ...] = ()) -> ctypes.CDLL
         return ctypes.CDLL(str(target))
     except OSError as failure:  # a cache folder that cannot be written, a library that cannot load
         raise NativeUnavailable(f"{source.name}: native library unavailable: {failure}") from None
+
+
+#: A library's functions: (name, argument types, result type) each, declared once it loads.
+Signatures = tuple[tuple[str, tuple[type, ...], type], ...]
+
+
+@functools.cache
+def _loaded(source: Path, extra_flags: tuple[str, ...], signatures: Signatures) -> tuple[ctypes.CDLL | None, str]:
+    try:
+        library = load_library(source, extra_flags)
+    except NativeUnavailable as reason:
+        return None, str(reason)
+    for name, arguments, result in signatures:
+        getattr(library, name).argtypes = list(arguments)
+        getattr(library, name).restype = result
+    return library, ""
+
+
+def cached_library(source: Path, extra_flags: tuple[str, ...] = (), signatures: Signatures = ()) -> ctypes.CDLL:
+    """``source``'s library, loaded once per process with ``signatures`` declared; a failure is
+    remembered too, and raised again as :class:`NativeUnavailable` at every call."""
+    library, reason = _loaded(source, tuple(extra_flags), tuple(signatures))
+    if library is None:
+        raise NativeUnavailable(reason)
+    return library
+
+
+def forget_libraries() -> None:
+    """Forget what was loaded or failed (tests that change the compiler or the cache)."""
+    _loaded.cache_clear()

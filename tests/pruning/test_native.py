@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import pruning.native_build as native_build
+from common.native import forget_libraries
 from pruning.compile import compile_model, export_program
 from pruning.kernels import KERNELS, KernelUnsuitable, build_native
 from pruning.native_conv import NativeSparseConv
@@ -164,9 +165,9 @@ def test_compile_picks_the_native_kernel_where_it_is_timed_fastest_and_assemble_
 def fresh_build(tmp_path, monkeypatch):
     """An empty cache directory and no library loaded in this process, before and after."""
     monkeypatch.setenv("TOPOPRUNE_CACHE", str(tmp_path / "cache"))
-    native_build._load.cache_clear()
+    forget_libraries()
     yield tmp_path
-    native_build._load.cache_clear()
+    forget_libraries()
 
 
 @needs_native
@@ -175,7 +176,7 @@ def test_the_library_is_built_once_into_the_cache_and_then_loaded(fresh_build):
     built = list((fresh_build / "cache" / "native").glob("*/sparse_conv2d.so"))
     assert len(built) == 1
     first = built[0].stat().st_mtime_ns
-    native_build._load.cache_clear()
+    forget_libraries()
     native_build.native_library()  # a second process: loads the cached library, builds nothing
     assert built[0].stat().st_mtime_ns == first
     assert list((fresh_build / "cache" / "native").glob("*/*")) == built  # no temporary left beside it
@@ -197,7 +198,9 @@ def test_a_failing_compiler_is_reported_and_nothing_is_cached(fresh_build, monke
     compiler.write_text("#!/bin/sh\necho 'cc: error: this compiler always fails' >&2\nexit 1\n")
     compiler.chmod(compiler.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("CC", str(compiler))
-    with pytest.raises(native_build.NativeUnavailable, match="failed: cc: error: this compiler always fails"):
+    with pytest.raises(
+        native_build.NativeUnavailable, match="failed: cc: error: this compiler always fails"
+    ) as failure:
         native_build.native_library()
     assert not list((fresh_build / "cache").rglob("*.so"))
-    assert "\n" not in str(native_build._load()[1])
+    assert "\n" not in str(failure.value)
